@@ -1,0 +1,48 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { AppDeps } from './app.js';
+import { resolveAdminKey } from './auth/admin-key.js';
+import type { Config } from './config/index.js';
+import { openDatabase, type Database } from './db/client.js';
+import { createQueues, type Queues } from './queue/queues.js';
+import { createRedis, waitReady } from './redis/client.js';
+import { defineScripts } from './redis/scripts.js';
+
+export interface Runtime {
+  config: Config;
+  database: Database;
+  redis: Redis;
+  queues: Queues;
+  close(): Promise<void>;
+}
+
+/** Opens Postgres (migrated), Redis (scripts defined) and the queues: what every process needs. */
+export async function openRuntime(config: Config, log: Logger): Promise<Runtime> {
+  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.PROMPTLAB_DATA_DIR });
+  await database.migrate();
+  log.info({ database: database.kind }, 'database migrated');
+  const redis = defineScripts(createRedis(config.REDIS_URL));
+  redis.on('error', (err) => log.debug({ err: String(err) }, 'redis connection error'));
+  await waitReady(redis, 5000);
+  const queues = createQueues(config);
+  return {
+    config, database, redis, queues,
+    async close() {
+      await queues.close();
+      redis.disconnect();
+      await database.close();
+    },
+  };
+}
+
+/** The admin key, printed once (to the terminal, never to the log) when it was just generated. */
+export function adminKeyFor(config: Config): AppDeps['adminKey'] {
+  const admin = resolveAdminKey(config.PROMPTLAB_ADMIN_KEY, config.PROMPTLAB_DATA_DIR);
+  if (admin.created) {
+    process.stderr.write(
+      `\n  PromptLab admin key (shown once, kept in ${admin.file}):\n\n    ${admin.key}\n\n` +
+        '  Use it as "Authorization: Bearer <key>" to create API keys: POST /v1/api-keys\n\n',
+    );
+  }
+  return admin.key;
+}

@@ -1,0 +1,34 @@
+import { Value } from 'typebox/value';
+import { ConfigSchema, type Config } from './schema.js';
+
+export type { Config } from './schema.js';
+export { ConfigSchema } from './schema.js';
+
+/** A bad environment value: the message names the variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Parses the environment once. Unknown variables are ignored; empty strings
+ * count as unset; a value of the wrong shape throws a ConfigError naming it.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const v = env[key];
+    if (v !== undefined && v !== '') raw[key] = v;
+  }
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw));
+  const errors = Value.Errors(ConfigSchema, value);
+  if (errors.length > 0) {
+    const byName = new Map<string, string>();
+    for (const e of errors) {
+      const name = e.instancePath.replace(/^\//, '') || '(root)';
+      if (!byName.has(name)) byName.set(name, `${name}=${JSON.stringify(raw[name] ?? '')}: ${e.message}`);
+    }
+    const lines = [...byName.values()];
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return value as Config;
+}

@@ -1,0 +1,52 @@
+import { Type, type Static } from 'typebox';
+
+const Int = (def: number, min: number, max: number, description: string) =>
+  Type.Integer({ default: def, minimum: min, maximum: max, description });
+const Flag = (description: string) => Type.Boolean({ default: false, description });
+const Opt = (description: string, extra: Record<string, unknown> = {}) =>
+  Type.Optional(Type.String({ minLength: 1, description, ...extra }));
+
+/**
+ * Every environment variable PromptLab reads, with its default.
+ * `.env.example` and the README's configuration table list the same set
+ * (a test keeps them in step).
+ */
+export const ConfigSchema = Type.Object({
+  PORT: Int(3000, 0, 65535, 'HTTP port of the API'),
+  HOST: Type.String({ default: '127.0.0.1', description: 'Interface the API binds (0.0.0.0 in containers)' }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level' }),
+  PROMPTLAB_DATA_DIR: Type.String({ default: '.data', description: 'Embedded PGlite data, spawned redis-server data and the generated admin key' }),
+  DATABASE_URL: Opt('Postgres URL; unset → embedded PGlite under PROMPTLAB_DATA_DIR (all-in-one mode only)', { pattern: '^postgres(ql)?://' }),
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://', description: 'Redis URL' }),
+  REDIS_PREFIX: Type.String({ default: 'promptlab', pattern: '^[A-Za-z0-9_.-]+$', description: 'Prefix of every Redis key (queues, cache, limiter)' }),
+  PROMPTLAB_ADMIN_KEY: Opt('Admin API key; unset → generated once and kept in PROMPTLAB_DATA_DIR/admin-key', { minLength: 16 }),
+  ANTHROPIC_API_KEY: Opt('Enables the anthropic provider'),
+  ANTHROPIC_BASE_URL: Opt('Anthropic API base URL (no /v1)', { pattern: '^https?://' }),
+  OPENAI_API_KEY: Opt('Enables the openai provider'),
+  OPENAI_BASE_URL: Opt('OpenAI-compatible base URL (with /v1); also enables openai without a key (Ollama, vLLM)', { pattern: '^https?://' }),
+  DEFAULT_PROVIDER: Type.Optional(Type.Enum(['anthropic', 'openai', 'fake'], {
+    description: 'Provider for templates that name none; default: anthropic, else openai, else fake, by which is configured',
+  })),
+  FAKE_LATENCY_MS: Int(50, 0, 600_000, 'Latency of the fake provider'),
+  PROVIDER_TIMEOUT_MS: Int(30_000, 100, 600_000, 'Timeout of one provider call'),
+  PRICING_JSON: Opt('Extra or replacement prices: {"provider":{"model":{"input":USD/MTok,"output":USD/MTok}}}'),
+  WORKER_CONCURRENCY: Int(10, 1, 1000, 'Jobs one worker process runs at once'),
+  JOB_ATTEMPTS: Int(3, 1, 20, 'Attempts per generation before it is dead-lettered'),
+  JOB_BACKOFF_MS: Int(1000, 1, 3_600_000, 'Base of the exponential retry backoff (with jitter)'),
+  WORKER_LOCK_DURATION_MS: Int(30_000, 500, 600_000, 'BullMQ job lock; a worker that dies loses its jobs to another after this'),
+  WORKER_STALLED_INTERVAL_MS: Int(30_000, 500, 600_000, 'How often workers look for stalled jobs'),
+  SHUTDOWN_GRACE_MS: Int(30_000, 100, 600_000, 'How long SIGTERM waits for in-flight requests and jobs'),
+  CACHE_TTL_SECONDS: Int(3600, 0, 31_536_000, 'Result cache TTL when the template sets none (0 = do not cache)'),
+  RATE_LIMIT_FREE: Int(10, 1, 1_000_000, 'Requests per window for free keys'),
+  RATE_LIMIT_PRO: Int(100, 1, 1_000_000, 'Requests per window for pro keys'),
+  RATE_LIMIT_ENTERPRISE: Int(1000, 1, 1_000_000, 'Requests per window for enterprise keys'),
+  RATE_LIMIT_ANONYMOUS: Int(60, 1, 1_000_000, 'Requests per window per client IP on routes without a key'),
+  RATE_LIMIT_WINDOW_MS: Int(60_000, 100, 86_400_000, 'Sliding window length'),
+  RATE_LIMIT_FAIL_OPEN: Flag('Admit requests when Redis is unreachable (default: reject with 503)'),
+  RATE_LIMIT_HEADERS: Type.Enum(['standard', 'draft'], {
+    default: 'standard', description: 'draft also sends the IETF RateLimit-Policy / RateLimit fields',
+  }),
+  TRUST_PROXY: Opt('Proxy addresses/CIDRs whose X-Forwarded-For is believed (comma-separated)'),
+});
+
+export type Config = Static<typeof ConfigSchema>;

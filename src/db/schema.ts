@@ -1,0 +1,79 @@
+import { sql } from 'drizzle-orm';
+import { doublePrecision, index, integer, jsonb, numeric, pgTable, text, timestamptz, uniqueIndex } from './columns.js';
+
+/** API keys: only the SHA-256 of a key is kept; the key itself is shown once. */
+export const apiKeys = pgTable('api_keys', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  tier: text('tier', { enum: ['free', 'pro', 'enterprise'] }).notNull(),
+  keyHash: text('key_hash').notNull().unique(),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+});
+
+/** Prompt templates; `version` is bumped on every change so old cache keys stop matching. */
+export const templates = pgTable('templates', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  body: text('body').notNull(),
+  system: text('system'),
+  provider: text('provider', { enum: ['anthropic', 'openai', 'fake'] }),
+  model: text('model'),
+  maxTokens: integer('max_tokens'),
+  temperature: doublePrecision('temperature'),
+  outputSchema: jsonb('output_schema').$type<Record<string, unknown>>(),
+  cacheTtlSeconds: integer('cache_ttl_seconds'),
+  keyFields: jsonb('key_fields').$type<string[]>(),
+  version: integer('version').notNull().default(1),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+  updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+  deletedAt: timestamptz('deleted_at'),
+});
+
+export const JOB_STATUSES = ['queued', 'active', 'failed', 'completed', 'dead'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** Statuses of a generation that may still produce a result: at most one row per input hash. */
+export const IN_FLIGHT: readonly JobStatus[] = ['queued', 'active', 'failed'];
+
+/** One generation (job): the lasting record of what was asked, what it cost and what came back. */
+export const generations = pgTable(
+  'generations',
+  {
+    id: text('id').primaryKey(),
+    templateId: text('template_id').notNull().references(() => templates.id),
+    templateVersion: integer('template_version').notNull(),
+    provider: text('provider', { enum: ['anthropic', 'openai', 'fake'] }).notNull(),
+    model: text('model').notNull(),
+    inputHash: text('input_hash').notNull(),
+    status: text('status', { enum: JOB_STATUSES }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    system: text('system'),
+    prompt: text('prompt').notNull(),
+    maxTokens: integer('max_tokens').notNull(),
+    temperature: doublePrecision('temperature'),
+    outputSchema: jsonb('output_schema').$type<Record<string, unknown>>(),
+    cacheTtlSeconds: integer('cache_ttl_seconds').notNull(),
+    resultText: text('result_text'),
+    resultJson: jsonb('result_json'),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    costUsd: numeric('cost_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    apiKeyId: text('api_key_id').notNull(),
+    requestId: text('request_id'),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+    startedAt: timestamptz('started_at'),
+    completedAt: timestamptz('completed_at'),
+  },
+  (t) => [
+    uniqueIndex('generations_in_flight_hash').on(t.inputHash).where(sql`${t.status} in ('queued', 'active', 'failed')`),
+    index('generations_completed_hash').on(t.inputHash, t.completedAt).where(sql`${t.status} = 'completed'`),
+    index('generations_created').on(t.createdAt.desc(), t.id.desc()),
+    index('generations_status_created').on(t.status, t.createdAt.desc()),
+    index('generations_template_created').on(t.templateId, t.createdAt.desc()),
+  ],
+);
+
+export type TemplateRow = typeof templates.$inferSelect;
+export type GenerationRow = typeof generations.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;

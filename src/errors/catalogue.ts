@@ -1,0 +1,30 @@
+/**
+ * Every error code the API answers with, its HTTP status and default message.
+ * The README's error table lists the same codes (a test keeps them in step).
+ */
+export const ERRORS = {
+  bad_request: { status: 400, message: 'The request is not valid.' },
+  invalid_json: { status: 400, message: 'The body is not valid JSON.' },
+  missing_variables: { status: 400, message: 'The template needs variables the request did not give.' },
+  unknown_variables: { status: 400, message: 'The request gives variables the template does not use.' },
+  invalid_template: { status: 400, message: 'The template is not valid.' },
+  provider_unavailable: { status: 400, message: 'That provider is not configured on this server.' },
+  unauthorized: { status: 401, message: 'A valid API key is required: Authorization: Bearer <key>.' },
+  forbidden: { status: 403, message: 'This route needs the admin key.' },
+  not_found: { status: 404, message: 'No such route.' },
+  template_not_found: { status: 404, message: 'No such template.' },
+  job_not_found: { status: 404, message: 'No such job.' },
+  dead_letter_not_found: { status: 404, message: 'No such dead-lettered job.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  replay_conflict: { status: 409, message: 'An identical generation is already in flight.' },
+  idempotency_key_in_progress: { status: 409, message: 'A request with this Idempotency-Key is still being admitted.' },
+  payload_too_large: { status: 413, message: 'The body is larger than 1 MiB.' },
+  unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was used with a different payload.' },
+  rate_limited: { status: 429, message: 'Too many requests. Please try again later.' },
+  internal_error: { status: 500, message: 'Something went wrong on our side.' },
+  service_unavailable: { status: 503, message: 'A backing service is unavailable.' },
+  rate_limiter_unavailable: { status: 503, message: 'The rate limiter cannot reach Redis; try again shortly.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;

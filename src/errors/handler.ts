@@ -1,0 +1,50 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from './app-error.js';
+
+/** Maps Fastify's own errors onto the catalogue; anything unknown is a 500 without details. */
+export function toAppError(err: FastifyError | Error): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as FastifyError;
+  if (e.validation) {
+    const where = e.validationContext ?? 'request';
+    const issues = e.validation.map((v) => ({
+      path: `${where}${v.instancePath || ''}`,
+      message: v.message ?? 'is invalid',
+      ...(v.keyword === 'additionalProperties' ? { field: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
+    }));
+    const first = issues[0];
+    const msg = first ? `${first.path}${first.field ? `/${first.field}` : ''} ${first.message}` : 'The request is not valid.';
+    return new AppError('bad_request', msg, { issues });
+  }
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('payload_too_large');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('unsupported_media_type');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('invalid_json', 'The body is empty but Content-Type is application/json.');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('invalid_json');
+  }
+  if (err instanceof SyntaxError || e.statusCode === 400) return new AppError('invalid_json');
+  if (e.statusCode === 413) return new AppError('payload_too_large');
+  if (e.statusCode === 429) return new AppError('rate_limited');
+  return new AppError('internal_error');
+}
+
+/** The standard error body for every error and unknown route. */
+export const errorHandler = fp(
+  async (app: FastifyInstance) => {
+    app.setErrorHandler((err, request, reply) => {
+      const appErr = toAppError(err as Error);
+      if (appErr.statusCode >= 500) request.log.error({ err }, 'request failed');
+      else request.log.debug({ code: appErr.code }, 'request rejected');
+      return reply.code(appErr.statusCode).send(appErr.toBody());
+    });
+    app.setNotFoundHandler((request, reply) =>
+      reply.code(404).send(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`).toBody()),
+    );
+  },
+  { name: 'error-handler' },
+);

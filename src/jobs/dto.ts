@@ -1,0 +1,30 @@
+import type { GenerationRow } from '../db/schema.js';
+
+/** A generation as the API shows it (`GET /v1/jobs/:id`). */
+export function toJobDto(row: GenerationRow, cached = false) {
+  const done = row.status === 'completed';
+  return {
+    id: row.id,
+    status: row.status,
+    templateId: row.templateId,
+    templateVersion: row.templateVersion,
+    provider: row.provider,
+    model: row.model,
+    inputHash: row.inputHash,
+    attempts: row.attempts,
+    ...(done ? { result: { text: row.resultText ?? '', ...(row.resultJson !== null ? { json: row.resultJson } : {}) } } : {}),
+    ...(row.attempts > 0
+      ? {
+          usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, totalTokens: row.inputTokens + row.outputTokens },
+          costUsd: row.costUsd,
+        }
+      : {}),
+    ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage ?? '' } } : {}),
+    cached,
+    createdAt: row.createdAt.toISOString(),
+    ...(row.startedAt ? { startedAt: row.startedAt.toISOString() } : {}),
+    ...(row.completedAt ? { completedAt: row.completedAt.toISOString() } : {}),
+  };
+}
+
+export type JobDto = ReturnType<typeof toJobDto>;

@@ -1,0 +1,58 @@
+import { and, desc, eq, lt, or, type SQL } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { generations, type GenerationRow, type JobStatus } from '../db/schema.js';
+import { AppError } from '../errors/app-error.js';
+
+export interface ListJobsQuery {
+  status?: JobStatus;
+  templateId?: string;
+  /** @defaultValue 20 */
+  limit?: number;
+  cursor?: string;
+}
+
+/** Cursors are opaque to clients: base64url of `createdAt|id` of the last row of a page. */
+const encodeCursor = (row: GenerationRow) => Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
+
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const date = new Date(at ?? '');
+  if (!id || Number.isNaN(date.getTime())) throw new AppError('bad_request', 'cursor is not valid.');
+  return { at: date, id };
+}
+
+/** Reads generations: the lasting record of every job. */
+export class Jobs {
+  constructor(private readonly db: Db) {}
+
+  async find(id: string): Promise<GenerationRow | undefined> {
+    const [row] = await this.db.select().from(generations).where(eq(generations.id, id));
+    return row;
+  }
+
+  async get(id: string): Promise<GenerationRow> {
+    const row = await this.find(id);
+    if (!row) throw new AppError('job_not_found', `No job ${id}.`);
+    return row;
+  }
+
+  /** Newest first, keyset-paginated on (createdAt, id). */
+  async list(q: ListJobsQuery): Promise<{ rows: GenerationRow[]; nextCursor: string | null }> {
+    const limit = q.limit ?? 20;
+    const where: SQL[] = [];
+    if (q.status) where.push(eq(generations.status, q.status));
+    if (q.templateId) where.push(eq(generations.templateId, q.templateId));
+    if (q.cursor) {
+      const c = decodeCursor(q.cursor);
+      where.push(or(lt(generations.createdAt, c.at), and(eq(generations.createdAt, c.at), lt(generations.id, c.id)))!);
+    }
+    const rows = await this.db
+      .select()
+      .from(generations)
+      .where(and(...where))
+      .orderBy(desc(generations.createdAt), desc(generations.id))
+      .limit(limit + 1);
+    const page = rows.slice(0, limit);
+    return { rows: page, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
+  }
+}

@@ -1,0 +1,60 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Config } from '../config/index.js';
+import type { ProviderName } from '../providers/types.js';
+import { bullConnection } from '../redis/client.js';
+
+export const GENERATION_QUEUE = 'generation';
+export const DEAD_LETTER_QUEUE = 'dead-letter';
+/** BullMQ backoff type handled by the worker's backoffStrategy (Retry-After aware). */
+export const BACKOFF_TYPE = 'provider';
+
+/** Everything a worker needs to run a generation, so it never has to read Postgres first. */
+export interface GenerationJobData {
+  id: string;
+  inputHash: string;
+  templateId: string;
+  provider: ProviderName;
+  model: string;
+  system: string | null;
+  prompt: string;
+  maxTokens: number;
+  temperature: number | null;
+  outputSchema: Record<string, unknown> | null;
+  cacheTtlSeconds: number;
+  apiKeyId: string;
+  requestId?: string;
+}
+
+export interface DeadLetterData extends GenerationJobData {
+  error: { code: string; message: string };
+  attempts: number;
+}
+
+export interface Queues {
+  generation: Queue<GenerationJobData>;
+  deadLetter: Queue<DeadLetterData>;
+  /** Options of every generation job; the job id is always the generation id. */
+  jobOptions(id: string): JobsOptions;
+  close(): Promise<void>;
+}
+
+export function createQueues(config: Config): Queues {
+  const base = { connection: bullConnection(config.REDIS_URL), prefix: config.REDIS_PREFIX };
+  const generation = new Queue<GenerationJobData>(GENERATION_QUEUE, base);
+  const deadLetter = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, base);
+  return {
+    generation,
+    deadLetter,
+    jobOptions: (id) => ({
+      jobId: id,
+      attempts: config.JOB_ATTEMPTS,
+      backoff: { type: BACKOFF_TYPE, delay: config.JOB_BACKOFF_MS },
+      // Postgres is the record; BullMQ keeps enough for Bull Board and debugging.
+      removeOnComplete: { age: 3600, count: 5000 },
+      removeOnFail: { age: 7 * 86_400 },
+    }),
+    async close() {
+      await Promise.all([generation.close(), deadLetter.close()]);
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { QueueEvents } from 'bullmq';
+import type { Config } from '../config/index.js';
+import { bullConnection } from '../redis/client.js';
+import { GENERATION_QUEUE } from './queues.js';
+
+/**
+ * Lets requests wait for their job to settle (`?wait=`). One QueueEvents
+ * stream reader per process and a map of waiters by job id, so an event costs
+ * O(1) however many requests wait (BullMQ's waitUntilFinished adds a listener
+ * per call).
+ */
+export class JobWaiter {
+  readonly #events: QueueEvents;
+  readonly #waiting = new Map<string, Set<() => void>>();
+
+  constructor(config: Config) {
+    this.#events = new QueueEvents(GENERATION_QUEUE, { connection: bullConnection(config.REDIS_URL), prefix: config.REDIS_PREFIX });
+    const wake = ({ jobId }: { jobId: string }) => {
+      const set = this.#waiting.get(jobId);
+      if (!set) return;
+      this.#waiting.delete(jobId);
+      for (const fn of set) fn();
+    };
+    this.#events.on('completed', wake);
+    this.#events.on('failed', wake);
+    this.#events.on('error', () => {}); // reconnects by itself; a wait then ends by its timeout
+  }
+
+  ready(): Promise<void> {
+    return this.#events.waitUntilReady().then(() => undefined);
+  }
+
+  /** Resolves at the job's next completed/failed event, or after `ms`; subscribe before checking state. */
+  next(jobId: string, ms: number): { promise: Promise<void>; cancel(): void } {
+    let set = this.#waiting.get(jobId);
+    if (!set) this.#waiting.set(jobId, (set = new Set()));
+    let done!: () => void;
+    const promise = new Promise<void>((resolve) => (done = resolve));
+    const timer = setTimeout(() => cancel(), ms);
+    const fire = () => { clearTimeout(timer); done(); };
+    const cancel = () => {
+      clearTimeout(timer);
+      const s = this.#waiting.get(jobId);
+      s?.delete(fire);
+      if (s?.size === 0) this.#waiting.delete(jobId);
+      done();
+    };
+    set.add(fire);
+    return { promise, cancel };
+  }
+
+  close(): Promise<void> {
+    return this.#events.close();
+  }
+}

@@ -1,0 +1,44 @@
+import type { RedisOptions as BullRedisOptions } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * The API's command connection. The offline queue is off so that, while Redis
+ * is unreachable, commands fail at once instead of piling up: the limiter can
+ * answer 503 within its budget and the cache can fall back to Postgres.
+ */
+export function createRedis(url: string, opts: RedisOptions = {}): Redis {
+  return new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+    lazyConnect: false,
+    ...opts,
+  });
+}
+
+/** Connection options for BullMQ: blocking commands need unlimited retries per request. */
+export function bullConnection(url: string): BullRedisOptions {
+  const u = new URL(url);
+  return {
+    host: u.hostname,
+    port: Number(u.port || 6379),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.pathname.length > 1 ? { db: Number(u.pathname.slice(1)) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+    retryStrategy: (times: number) => Math.min(times * 200, 2000),
+  };
+}
+
+/** Resolves once the client is ready, or rejects after `timeoutMs`. */
+export async function waitReady(redis: Redis, timeoutMs = 3000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => { cleanup(); reject(new Error(`Redis not ready after ${timeoutMs} ms`)); }, timeoutMs);
+    const onReady = () => { cleanup(); resolve(); };
+    const cleanup = () => { clearTimeout(t); redis.off('ready', onReady); };
+    redis.on('ready', onReady);
+  });
+}

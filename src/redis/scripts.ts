@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+
+/**
+ * Every Lua script of the project. Each file is named `name-N.lua`, N being
+ * its number of KEYS, and opens with a contract header (see STYLE.md).
+ */
+export const SCRIPT_FILES: readonly URL[] = [
+  new URL('../ratelimit/slidingWindow-1.lua', import.meta.url),
+];
+
+export interface ScriptDef { name: string; numberOfKeys: number; lua: string }
+
+export function readScript(file: URL): ScriptDef {
+  const m = /^([A-Za-z]+)-(\d+)\.lua$/.exec(basename(fileURLToPath(file)));
+  if (!m) throw new Error(`script file name must be name-N.lua: ${file.href}`);
+  return { name: m[1]!, numberOfKeys: Number(m[2]), lua: readFileSync(file, 'utf8') };
+}
+
+let cached: ScriptDef[] | undefined;
+
+/** Registers every script on the client with defineCommand (EVALSHA, EVAL on NOSCRIPT). */
+export function defineScripts(redis: Redis): Redis {
+  cached ??= SCRIPT_FILES.map(readScript);
+  for (const s of cached) {
+    if (!(s.name in redis)) redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+  }
+  return redis;
+}

@@ -1,0 +1,36 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { toJobDto } from '../jobs/dto.js';
+import { JobList, ListQuery } from './jobs.js';
+import { errorResponses, Id } from './schemas.js';
+
+export default async function adminRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['admin'];
+  const { status: _, ...deadQuery } = ListQuery.properties;
+
+  app.get('/v1/admin/dead-letters', {
+    config: { admin: true },
+    schema: {
+      tags, summary: 'Dead-lettered jobs (out of attempts or not retryable), newest first',
+      querystring: Type.Object(deadQuery, { additionalProperties: false }),
+      response: { 200: JobList, ...errorResponses('bad_request', 'forbidden') },
+    },
+  }, async (request) => {
+    const { rows, nextCursor } = await app.svc.jobs.list({ ...request.query, status: 'dead' });
+    return { data: rows.map((r) => toJobDto(r)), nextCursor };
+  });
+
+  app.post('/v1/admin/dead-letters/:id/replay', {
+    config: { admin: true },
+    schema: {
+      tags, summary: 'Run a dead-lettered job again, with a fresh set of attempts',
+      params: Type.Object({ id: Id('gen') }),
+      response: {
+        202: Type.Object({ jobId: Type.String(), status: Type.String() }),
+        ...errorResponses('bad_request', 'forbidden', 'dead_letter_not_found', 'replay_conflict'),
+      },
+    },
+  }, async (request, reply) => reply.code(202).send(await app.svc.deadLetters.replay(request.params.id)));
+}

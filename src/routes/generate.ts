@@ -1,0 +1,53 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { errorResponses, Id, JobError, Provider, Result, Usage } from './schemas.js';
+
+const Body = Type.Object({
+  templateId: Id('tpl'),
+  variables: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_.-]*$' }), Type.Unknown(), { maxProperties: 200 })),
+  input: Type.Optional(Type.String({ description: 'Shorthand for the variable `input`' })),
+  provider: Type.Optional(Provider),
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+}, { additionalProperties: false });
+
+const Answer = Type.Object({
+  jobId: Type.String(),
+  status: Type.String(),
+  cached: Type.Boolean(),
+  result: Type.Optional(Result),
+  usage: Type.Optional(Usage),
+  costUsd: Type.Optional(Type.Number()),
+  error: Type.Optional(JobError),
+});
+
+export default async function generateRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.post('/v1/generate', {
+    schema: {
+      tags: ['generate'],
+      summary: 'Generate from a template: a cached result (200), or a job (202)',
+      description: 'Header `X-Cache: HIT|MISS|BYPASS`. `Cache-Control: no-cache` skips the cache lookup and refreshes it.',
+      querystring: Type.Object({
+        wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 60, description: 'Seconds to hold the response until the job ends' })),
+      }, { additionalProperties: false }),
+      headers: Type.Object({ 'cache-control': Type.Optional(Type.String()) }),
+      body: Body,
+      response: {
+        200: { ...Answer, description: 'Cached result, or the settled job with ?wait=' },
+        202: { ...Answer, description: 'Job admitted (or joined: identical in-flight input)' },
+        ...errorResponses('bad_request', 'invalid_json', 'missing_variables', 'unknown_variables', 'provider_unavailable',
+          'template_not_found', 'payload_too_large', 'unsupported_media_type', 'service_unavailable'),
+      },
+    },
+  }, async (request, reply) => {
+    const bypassCache = /(^|,)\s*no-cache\s*(,|$)/i.test(request.headers['cache-control'] ?? '');
+    const outcome = await app.svc.generation.generate(request.body, {
+      caller: request.caller!,
+      requestId: request.id,
+      bypassCache,
+      waitMs: (request.query.wait ?? 0) * 1000,
+    });
+    return reply.code(outcome.status).header('x-cache', outcome.cache).send(outcome.body);
+  });
+}

@@ -1,0 +1,38 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { JOB_STATUSES } from '../db/schema.js';
+import { toJobDto } from '../jobs/dto.js';
+import { errorResponses, Id, Job } from './schemas.js';
+
+export const JobList = Type.Object({ data: Type.Array(Job), nextCursor: Type.Union([Type.String(), Type.Null()]) });
+export const ListQuery = Type.Object({
+  status: Type.Optional(Type.Enum([...JOB_STATUSES])),
+  templateId: Type.Optional(Id('tpl')),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+  cursor: Type.Optional(Type.String({ maxLength: 300 })),
+}, { additionalProperties: false });
+
+export default async function jobRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['jobs'];
+
+  app.get('/v1/jobs/:id', {
+    schema: {
+      tags, summary: 'A job with its status, result, usage, cost and error',
+      params: Type.Object({ id: Id('gen') }),
+      response: { 200: Job, ...errorResponses('bad_request', 'job_not_found') },
+    },
+  }, async (request) => toJobDto(await app.svc.jobs.get(request.params.id)));
+
+  app.get('/v1/jobs', {
+    schema: {
+      tags, summary: 'Jobs, newest first, cursor-paginated',
+      querystring: ListQuery,
+      response: { 200: JobList, ...errorResponses('bad_request') },
+    },
+  }, async (request) => {
+    const { rows, nextCursor } = await app.svc.jobs.list(request.query);
+    return { data: rows.map((r) => toJobDto(r)), nextCursor };
+  });
+}

@@ -1,0 +1,91 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { TemplateRow } from '../db/schema.js';
+import { AppError } from '../errors/app-error.js';
+import { outputValidator } from '../templates/output-schema.js';
+import { errorResponses, Id, Provider } from './schemas.js';
+
+const Fields = {
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  body: Type.String({ minLength: 1, maxLength: 200_000, description: 'Prompt with {{variable}} placeholders' }),
+  system: Type.Union([Type.String({ maxLength: 200_000 }), Type.Null()]),
+  provider: Type.Union([Provider, Type.Null()]),
+  model: Type.Union([Type.String({ minLength: 1, maxLength: 200 }), Type.Null()]),
+  maxTokens: Type.Union([Type.Integer({ minimum: 1, maximum: 200_000 }), Type.Null()]),
+  temperature: Type.Union([Type.Number({ minimum: 0, maximum: 2 }), Type.Null()]),
+  outputSchema: Type.Union([Type.Record(Type.String(), Type.Unknown(), { description: 'JSON Schema the model output must match' }), Type.Null()]),
+  cacheTtlSeconds: Type.Union([Type.Integer({ minimum: 0, maximum: 31_536_000 }), Type.Null()]),
+  keyFields: Type.Union([Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 50, uniqueItems: true }), Type.Null()]),
+};
+const { name, body, ...optional } = Fields;
+const optionals = Object.fromEntries(Object.entries(optional).map(([k, v]) => [k, Type.Optional(v)])) as {
+  [K in keyof typeof optional]: ReturnType<typeof Type.Optional<(typeof optional)[K]>>;
+};
+const CreateBody = Type.Object({ name, body, ...optionals }, { additionalProperties: false });
+const PatchBody = Type.Object({ name: Type.Optional(name), body: Type.Optional(body), ...optionals }, { additionalProperties: false, minProperties: 1 });
+
+const Template = Type.Object({
+  id: Type.String(),
+  ...Fields,
+  version: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
+const Params = Type.Object({ id: Id('tpl') });
+
+const show = (t: TemplateRow) => {
+  const { deletedAt: _, ...rest } = t;
+  return { ...rest, createdAt: t.createdAt.toISOString(), updatedAt: t.updatedAt.toISOString() };
+};
+
+function checkOutputSchema(schema: Record<string, unknown> | null | undefined) {
+  if (!schema) return;
+  try {
+    outputValidator(schema);
+  } catch (err) {
+    throw new AppError('invalid_template', `outputSchema is not a valid JSON Schema: ${(err as Error).message}`);
+  }
+}
+
+export default async function templateRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['templates'];
+  const bodyErrors = ['bad_request', 'invalid_json', 'invalid_template', 'payload_too_large', 'unsupported_media_type'] as const;
+
+  app.post('/v1/templates', {
+    schema: { tags, summary: 'Create a template', body: CreateBody, response: { 201: Template, ...errorResponses(...bodyErrors) } },
+  }, async (request, reply) => {
+    checkOutputSchema(request.body.outputSchema);
+    return reply.code(201).send(show(await app.svc.templates.create(request.body)));
+  });
+
+  app.get('/v1/templates', {
+    schema: {
+      tags, summary: 'List templates, newest first',
+      querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ data: Type.Array(Template) }), ...errorResponses('bad_request') },
+    },
+  }, async (request) => ({ data: (await app.svc.templates.list(request.query.limit)).map(show) }));
+
+  app.get('/v1/templates/:id', {
+    schema: { tags, summary: 'Get a template', params: Params, response: { 200: Template, ...errorResponses('bad_request', 'template_not_found') } },
+  }, async (request) => show(await app.svc.templates.get(request.params.id)));
+
+  app.patch('/v1/templates/:id', {
+    schema: {
+      tags, summary: 'Change a template (bumps version, so old cache entries stop matching)',
+      params: Params, body: PatchBody, response: { 200: Template, ...errorResponses(...bodyErrors, 'template_not_found') },
+    },
+  }, async (request) => {
+    checkOutputSchema(request.body.outputSchema);
+    return show(await app.svc.templates.update(request.params.id, request.body));
+  });
+
+  app.delete('/v1/templates/:id', {
+    schema: { tags, summary: 'Delete a template', params: Params, response: { 204: Type.Null(), ...errorResponses('bad_request', 'template_not_found') } },
+  }, async (request, reply) => {
+    await app.svc.templates.remove(request.params.id);
+    return reply.code(204).send(null);
+  });
+}

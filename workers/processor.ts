@@ -1,0 +1,125 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
+import type { Db } from '../src/db/client.js';
+import { generations, IN_FLIGHT } from '../src/db/schema.js';
+import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
+import type { Provider, ProviderName } from '../src/providers/types.js';
+import type { DeadLetterData, GenerationJobData, Queues } from '../src/queue/queues.js';
+import { parseOutput } from '../src/templates/output-schema.js';
+import { AttemptFailed, classify, type Failure } from './failures.js';
+
+export interface ProcessorDeps {
+  db: Db;
+  cache: ResultCache;
+  queues: Pick<Queues, 'deadLetter'>;
+  providers: Partial<Record<ProviderName, Provider>>;
+  pricing?: PricingOverrides;
+  log: Logger;
+}
+
+type Usage = { inputTokens: number; outputTokens: number };
+const inFlight = (id: string) => and(eq(generations.id, id), inArray(generations.status, [...IN_FLIGHT]));
+
+/**
+ * Runs one attempt of a generation. Postgres is written before BullMQ learns
+ * the outcome, and every write is guarded by the row's status, so a job that
+ * a dead worker left behind is finished by another without a second result.
+ */
+export function createProcessor(deps: ProcessorDeps) {
+  const { db, cache, log } = deps;
+  const cost = (d: GenerationJobData, u: Usage) => {
+    const price = priceFor(d.provider, d.model, deps.pricing);
+    if (!price) log.warn({ provider: d.provider, model: d.model }, 'no price for model; cost recorded as 0');
+    return price ? costUsd(u, price) : 0;
+  };
+  const addUsage = (d: GenerationJobData, u: Usage | undefined) => u ? {
+    inputTokens: sql`${generations.inputTokens} + ${u.inputTokens}`,
+    outputTokens: sql`${generations.outputTokens} + ${u.outputTokens}`,
+    costUsd: sql`${generations.costUsd} + ${cost(d, u)}`,
+  } : {};
+
+  return async function processGeneration(job: Job<GenerationJobData>) {
+    const d = job.data;
+    const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
+    const [claimed] = await db
+      .update(generations)
+      .set({ status: 'active', attempts: sql`${generations.attempts} + 1`, startedAt: sql`coalesce(${generations.startedAt}, now())` })
+      .where(inFlight(d.id))
+      .returning({ id: generations.id });
+    if (!claimed) return finishedElsewhere(d, jlog);
+
+    const started = performance.now();
+    let usage: Usage | undefined;
+    try {
+      const provider = deps.providers[d.provider];
+      if (!provider) throw new AttemptFailed('provider_unavailable', d.provider);
+      const out = await provider.generate({
+        model: d.model,
+        prompt: d.prompt,
+        ...(d.system ? { system: d.system } : {}),
+        maxTokens: d.maxTokens,
+        ...(d.temperature !== null ? { temperature: d.temperature } : {}),
+        ...(d.outputSchema ? { jsonSchema: d.outputSchema } : {}),
+      });
+      usage = { inputTokens: out.inputTokens, outputTokens: out.outputTokens };
+      if (out.stopReason === 'max_tokens') throw new AttemptFailed('output_truncated', undefined, usage);
+      if (out.stopReason === 'refusal') throw new AttemptFailed('provider_refusal', undefined, usage);
+      let json: unknown;
+      if (d.outputSchema) {
+        const parsed = parseOutput(out.text, d.outputSchema);
+        if (!parsed.ok) throw new AttemptFailed('output_invalid', parsed.reason, usage);
+        json = parsed.json;
+      }
+      const [row] = await db
+        .update(generations)
+        .set({
+          status: 'completed', resultText: out.text, resultJson: json ?? null, errorCode: null, errorMessage: null,
+          completedAt: new Date(), ...addUsage(d, usage),
+        })
+        .where(inFlight(d.id))
+        .returning();
+      if (!row) return finishedElsewhere(d, jlog);
+      await cache.set(d.inputHash, cachedFromRow(row), d.cacheTtlSeconds);
+      jlog.info({ ...usage, costUsd: row.costUsd, durationMs: Math.round(performance.now() - started) }, 'job completed');
+      return { completed: true };
+    } catch (err) {
+      const f = classify(err);
+      const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      await recordFailure(job, f, final, addUsage(d, f.usage ?? (err instanceof AttemptFailed ? undefined : usage)));
+      jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
+      if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
+      throw err;
+    }
+  };
+
+  async function recordFailure(job: Job<GenerationJobData>, f: Failure, final: boolean, usage: object) {
+    const d = job.data;
+    await db
+      .update(generations)
+      .set({ status: final ? 'dead' : 'failed', errorCode: f.code, errorMessage: f.message, ...(final ? { completedAt: new Date() } : {}), ...usage })
+      .where(inFlight(d.id));
+    if (final) await deadLetter(d, f, job.attemptsMade + 1);
+  }
+
+  async function deadLetter(d: GenerationJobData, f: Pick<Failure, 'code' | 'message'>, attempts: number) {
+    const data: DeadLetterData = { ...d, error: { code: f.code, message: f.message }, attempts };
+    await deps.queues.deadLetter.add('dead', data, { jobId: d.id, removeOnComplete: true });
+  }
+
+  /** The row already settled (an earlier run of this job got that far): make the rest true, once. */
+  async function finishedElsewhere(d: GenerationJobData, jlog: Logger) {
+    const [row] = await db.select().from(generations).where(eq(generations.id, d.id));
+    if (row?.status === 'completed') {
+      jlog.info('already completed by an earlier run; not calling the provider again');
+      await cache.set(d.inputHash, cachedFromRow(row), d.cacheTtlSeconds);
+      return { completed: true };
+    }
+    if (row?.status === 'dead') {
+      await deadLetter(d, { code: row.errorCode ?? 'internal_error', message: row.errorMessage ?? '' }, row.attempts);
+      throw new UnrecoverableError(`${row.errorCode}: ${row.errorMessage}`);
+    }
+    throw new UnrecoverableError(`generation ${d.id} has no row`);
+  }
+}
