@@ -82,6 +82,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
     ...opts,
   });
   app.setValidatorCompiler(validators());
+  app.removeContentTypeParser('text/plain'); // bodies are JSON; anything else is a 415
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

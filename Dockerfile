@@ -1,0 +1,14 @@
+# PromptLab: one image for the API and the worker (the command picks which).
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production HOST=0.0.0.0
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY tsconfig.json drizzle.config.ts ./
+COPY src ./src
+COPY workers ./workers
+COPY migrations ./migrations
+USER node
+EXPOSE 3000
+# node itself is PID 1 (no npm wrapper), so SIGTERM reaches close-with-grace and drains.
+CMD ["node", "--import", "tsx", "src/server.ts"]

@@ -1,0 +1,59 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { guardProviderCall } from './errors.js';
+import { systemPromptFor, type GenerateRequest, type GenerateResult, type Provider, type StopReason } from './types.js';
+
+/** Options of {@link createAnthropicProvider}. */
+export interface AnthropicProviderOptions {
+  apiKey: string;
+  /** API root without `/v1` (the SDK appends it). @defaultValue `https://api.anthropic.com` */
+  baseURL?: string;
+  /** Per-call timeout; a slower call fails with a retryable `provider_timeout`. */
+  timeoutMs: number;
+}
+
+const STOP_REASONS: Record<string, StopReason> = {
+  end_turn: 'end',
+  stop_sequence: 'end',
+  max_tokens: 'max_tokens',
+  model_context_window_exceeded: 'max_tokens',
+  refusal: 'refusal',
+};
+
+/** A provider backed by the Anthropic Messages API (`POST /v1/messages`). */
+export function createAnthropicProvider(opts: AnthropicProviderOptions): Provider {
+  const client = new Anthropic({
+    apiKey: opts.apiKey,
+    // null, not undefined: config is parsed once at boot, so the SDK must not fall back to process.env.
+    baseURL: opts.baseURL ?? null,
+    timeout: opts.timeoutMs,
+    // Retries belong to the job queue, which honours Retry-After and counts attempts.
+    maxRetries: 0,
+  });
+
+  return {
+    name: 'anthropic',
+    async generate(req: GenerateRequest): Promise<GenerateResult> {
+      const system = systemPromptFor(req);
+      const message = await guardProviderCall(opts.timeoutMs, req.signal, (signal) =>
+        client.messages.create(
+          {
+            model: req.model,
+            max_tokens: req.maxTokens,
+            messages: [{ role: 'user', content: req.prompt }],
+            ...(system !== undefined && { system }),
+            ...(req.temperature !== undefined && { temperature: req.temperature }),
+          },
+          { signal },
+        ),
+      );
+      const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
+      return {
+        text,
+        inputTokens: message.usage.input_tokens,
+        outputTokens: message.usage.output_tokens,
+        stopReason: (message.stop_reason && STOP_REASONS[message.stop_reason]) ?? 'other',
+        model: message.model,
+      };
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ProviderError } from './errors.js';
+import type { GenerateRequest, GenerateResult, Provider } from './types.js';
+
+/** The one model the fake provider has. */
+export const FAKE_MODEL = 'fake-1';
+
+/** Options of {@link createFakeProvider}. */
+export interface FakeProviderOptions {
+  /** Simulated latency per call; 0 answers on the microtask queue, with no timer. @defaultValue 50 (`FAKE_LATENCY_MS`) */
+  latencyMs: number;
+}
+
+type Schema = Record<string, unknown>;
+
+/**
+ * The `fake` provider: no network, deterministic output for demos, tests and benchmarks.
+ * Text is `[fake] <hash of system+prompt> <start of prompt>`; with `jsonSchema` it is a
+ * JSON document conforming to the schema. Tokens are estimated as ceil(chars / 4); output
+ * beyond `maxTokens` is cut off with `stopReason: 'max_tokens'`, like a real model.
+ */
+export function createFakeProvider(opts: FakeProviderOptions): Provider {
+  return {
+    name: 'fake',
+    async generate(req: GenerateRequest): Promise<GenerateResult> {
+      if (opts.latencyMs > 0) {
+        await sleep(opts.latencyMs, undefined, req.signal ? { signal: req.signal } : {}).catch((err: unknown) => {
+          throw new ProviderError('provider_aborted', 'fake provider call aborted', { retryable: true, cause: err });
+        });
+      } else {
+        await Promise.resolve();
+      }
+      if (req.signal?.aborted) {
+        throw new ProviderError('provider_aborted', 'fake provider call aborted', { retryable: true });
+      }
+      const input = `${req.system ?? ''}\n${req.prompt}`;
+      const digest = sha256(input);
+      const full = req.jsonSchema
+        ? JSON.stringify(exampleFor(req.jsonSchema, digest, 'value'))
+        : `[fake] ${digest.slice(0, 12)} ${req.prompt.slice(0, 80)}`;
+      const maxChars = Math.max(0, req.maxTokens) * 4;
+      const text = full.length > maxChars ? full.slice(0, maxChars) : full;
+      return {
+        text,
+        inputTokens: estimateTokens(input),
+        outputTokens: estimateTokens(text),
+        stopReason: text === full ? 'end' : 'max_tokens',
+        model: FAKE_MODEL,
+      };
+    },
+  };
+}
+
+/** The fake provider's token estimate: about four characters per token. */
+export const estimateTokens = (text: string): number => Math.ceil(text.length / 4);
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+const STRING_FORMATS: Record<string, string> = {
+  date: '2024-01-01',
+  'date-time': '2024-01-01T00:00:00Z',
+  time: '00:00:00Z',
+  email: 'fake@example.com',
+  uri: 'https://example.com/fake',
+  uuid: '00000000-0000-4000-8000-000000000000',
+};
+
+/**
+ * A deterministic value conforming to `schema` (the subset used for structured output:
+ * type, properties, items, enum, const, anyOf/oneOf/allOf, length and range bounds).
+ * `seed` and the property path make strings differ between prompts and fields.
+ */
+export function exampleFor(schema: Schema, seed: string, path: string): unknown {
+  if ('const' in schema) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  const variants = (schema.anyOf ?? schema.oneOf) as Schema[] | undefined;
+  if (Array.isArray(variants) && variants[0]) return exampleFor(variants[0], seed, path);
+  if (Array.isArray(schema.allOf)) {
+    const parts = [schema, ...(schema.allOf as Schema[])];
+    const merged: Schema = Object.assign({}, ...parts, {
+      allOf: undefined,
+      properties: Object.assign({}, ...parts.map((p) => p.properties ?? {})),
+      required: parts.flatMap((p) => (Array.isArray(p.required) ? p.required : [])),
+    });
+    return exampleFor(merged, seed, path);
+  }
+  const types = Array.isArray(schema.type) ? (schema.type as string[]) : [schema.type];
+  const type = types.find((t) => t !== 'null') ?? types[0] ?? (schema.properties ? 'object' : 'string');
+  const num = (key: string) => (typeof schema[key] === 'number' ? (schema[key] as number) : undefined);
+
+  switch (type) {
+    case 'object': {
+      const props = (schema.properties ?? {}) as Record<string, Schema>;
+      const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
+      const out: Record<string, unknown> = {};
+      for (const key of new Set([...Object.keys(props), ...required])) {
+        out[key] = exampleFor(props[key] ?? {}, seed, `${path}.${key}`);
+      }
+      return out;
+    }
+    case 'array': {
+      const items = (Array.isArray(schema.prefixItems) ? schema.prefixItems[0] : schema.items) as Schema | undefined;
+      const count = Math.min(Math.max(num('minItems') ?? 1, 1), num('maxItems') ?? Infinity);
+      return Array.from({ length: count }, (_, i) => exampleFor(items ?? {}, seed, `${path}[${i}]`));
+    }
+    case 'integer':
+    case 'number': {
+      const [min, exMin, max, exMax] = ['minimum', 'exclusiveMinimum', 'maximum', 'exclusiveMaximum'].map(num);
+      const lo = min ?? (exMin !== undefined ? Math.floor(exMin) + 1 : undefined);
+      const hi = max ?? (exMax !== undefined ? Math.ceil(exMax) - 1 : undefined);
+      let n = lo ?? Math.min(1, hi ?? 1);
+      // A number squeezed between fractional exclusive bounds takes the midpoint.
+      if (type === 'number' && hi !== undefined && n > hi) n = ((min ?? exMin ?? 0) + (max ?? exMax ?? 0)) / 2;
+      return type === 'integer' ? Math.ceil(n) : n;
+    }
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    default: {
+      const format = typeof schema.format === 'string' ? STRING_FORMATS[schema.format] : undefined;
+      if (format) return format;
+      const base = `fake ${path} ${sha256(seed + path).slice(0, 8)}`;
+      const min = num('minLength') ?? 0;
+      const max = num('maxLength') ?? Infinity;
+      return base.padEnd(min, '.').slice(0, max);
+    }
+  }
+}

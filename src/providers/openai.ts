@@ -1,0 +1,74 @@
+import OpenAI from 'openai';
+import { guardProviderCall } from './errors.js';
+import { systemPromptFor, type GenerateRequest, type GenerateResult, type Provider, type StopReason } from './types.js';
+
+/** Options of {@link createOpenAIProvider}. */
+export interface OpenAIProviderOptions {
+  /** Optional so a local OpenAI-compatible server (Ollama, vLLM, LM Studio) needs none. */
+  apiKey?: string;
+  /** API root including `/v1`, e.g. `http://127.0.0.1:11434/v1`. @defaultValue `https://api.openai.com/v1` */
+  baseURL?: string;
+  /** Per-call timeout; a slower call fails with a retryable `provider_timeout`. */
+  timeoutMs: number;
+  /**
+   * The request field carrying `maxTokens`. OpenAI itself rejects the deprecated
+   * `max_tokens` for reasoning models (gpt-5, o-series); compatible servers may not know
+   * `max_completion_tokens`.
+   * @defaultValue `max_completion_tokens` for api.openai.com (no `baseURL`), else `max_tokens`
+   */
+  tokenLimitField?: 'max_tokens' | 'max_completion_tokens';
+}
+
+const FINISH_REASONS: Record<string, StopReason> = {
+  stop: 'end',
+  length: 'max_tokens',
+  content_filter: 'refusal',
+};
+
+/** A provider backed by the OpenAI Chat Completions API, or any server that speaks it. */
+export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
+  const client = new OpenAI({
+    // The SDK refuses to start without a key, while local servers ignore it.
+    apiKey: opts.apiKey || 'not-needed',
+    // null, not undefined: config is parsed once at boot, so the SDK must not fall back to process.env.
+    baseURL: opts.baseURL ?? null,
+    organization: null,
+    project: null,
+    timeout: opts.timeoutMs,
+    // Retries belong to the job queue, which honours Retry-After and counts attempts.
+    maxRetries: 0,
+  });
+
+  const isOpenAI = !opts.baseURL || new URL(opts.baseURL).hostname === 'api.openai.com';
+  const tokenLimitField = opts.tokenLimitField ?? (isOpenAI ? 'max_completion_tokens' : 'max_tokens');
+
+  return {
+    name: 'openai',
+    async generate(req: GenerateRequest): Promise<GenerateResult> {
+      const system = systemPromptFor(req);
+      const completion = await guardProviderCall(opts.timeoutMs, req.signal, (signal) =>
+        client.chat.completions.create(
+          {
+            model: req.model,
+            messages: [
+              ...(system !== undefined ? [{ role: 'system' as const, content: system }] : []),
+              { role: 'user' as const, content: req.prompt },
+            ],
+            [tokenLimitField]: req.maxTokens,
+            ...(req.temperature !== undefined && { temperature: req.temperature }),
+          },
+          { signal },
+        ),
+      );
+      const choice = completion.choices[0];
+      const refused = choice?.message.refusal != null;
+      return {
+        text: (refused ? choice?.message.refusal : choice?.message.content) ?? '',
+        inputTokens: completion.usage?.prompt_tokens ?? 0,
+        outputTokens: completion.usage?.completion_tokens ?? 0,
+        stopReason: refused ? 'refusal' : ((choice && FINISH_REASONS[choice.finish_reason]) ?? 'other'),
+        model: completion.model,
+      };
+    },
+  };
+}

@@ -1,0 +1,184 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { reply, startFakeLlm, type FakeLlm } from './fakes/llm-server.js';
+import { createTestEnv, type TestEnv } from './support/context.js';
+import { waitForStatus } from './support/jobs.js';
+
+let llm: FakeLlm;
+let t: TestEnv;
+let auth: Record<string, string>;
+
+beforeAll(async () => { llm = await startFakeLlm(); });
+afterAll(() => llm.close());
+
+async function setup(env: Record<string, string> = {}) {
+  t = await createTestEnv({
+    ANTHROPIC_API_KEY: 'sk-ant-test-secret', ANTHROPIC_BASE_URL: llm.anthropicBaseUrl,
+    OPENAI_API_KEY: 'sk-openai-test-secret', OPENAI_BASE_URL: llm.openaiBaseUrl, ...env,
+  });
+  auth = await t.keyHeader('enterprise');
+  llm.calls.length = 0;
+  llm.setDefault(reply.ok());
+}
+
+async function template(extra: Record<string, unknown> = {}) {
+  const res = await t.app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 't', body: 'Tell me about {{topic}}', provider: 'anthropic', ...extra } });
+  expect(res.statusCode).toBe(201);
+  return res.json().id as string;
+}
+
+const generate = (templateId: string, variables: Record<string, unknown>, opts: { query?: string; headers?: Record<string, string> } = {}) =>
+  t.app.inject({ method: 'POST', url: `/v1/generate${opts.query ?? ''}`, headers: { ...auth, ...opts.headers }, payload: { templateId, variables } });
+
+describe('generation with the anthropic SDK against a local Messages server', () => {
+  beforeEach(() => setup());
+  afterEach(() => t.close());
+
+  it('50 concurrent identical requests: one job, one upstream call, one jobId', async () => {
+    t.worker();
+    llm.setDefault(reply.slow(300, reply.ok('the one answer', { inputTokens: 1000, outputTokens: 500 })));
+    const tpl = await template();
+    const answers = await Promise.all(Array.from({ length: 50 }, () => generate(tpl, { topic: 'dedupe' })));
+    expect(answers.map((a) => a.statusCode)).toEqual(Array(50).fill(202));
+    const ids = new Set(answers.map((a) => a.json().jobId));
+    expect(ids.size).toBe(1);
+    const [jobId] = [...ids];
+    const job = await waitForStatus(t.app, auth, jobId!, ['completed']);
+    expect(llm.calls).toHaveLength(1);
+    expect(job).toMatchObject({ attempts: 1, result: { text: 'the one answer' }, usage: { inputTokens: 1000, outputTokens: 500, totalTokens: 1500 } });
+    expect(job.costUsd).toBeCloseTo(1000 * 1e-6 + 500 * 5e-6, 9); // claude-haiku-4-5: $1 / $5 per MTok
+
+    const again = await generate(tpl, { topic: 'dedupe' });
+    expect(again.statusCode).toBe(200);
+    expect(again.headers['x-cache']).toBe('HIT');
+    expect(again.json()).toEqual({ jobId, status: 'completed', cached: true, result: { text: 'the one answer' } });
+    expect(llm.calls).toHaveLength(1);
+    const { data } = (await t.app.inject({ method: 'GET', url: '/v1/jobs', headers: auth })).json();
+    expect(data).toHaveLength(1);
+  });
+
+  it('?wait holds the response until the job ends; no-cache bypasses and refreshes', async () => {
+    t.worker();
+    const tpl = await template();
+    const first = await generate(tpl, { topic: 'wait' }, { query: '?wait=10' });
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['x-cache']).toBe('MISS');
+    expect(first.json()).toMatchObject({ status: 'completed', cached: false, result: { text: expect.any(String) } });
+    llm.script(reply.ok('fresher'));
+    const bypass = await generate(tpl, { topic: 'wait' }, { query: '?wait=10', headers: { 'cache-control': 'no-cache' } });
+    expect(bypass.headers['x-cache']).toBe('BYPASS');
+    expect(bypass.json().jobId).not.toBe(first.json().jobId);
+    const hit = await generate(tpl, { topic: 'wait' });
+    expect(hit.json()).toMatchObject({ jobId: bypass.json().jobId, cached: true, result: { text: 'fresher' } });
+  });
+
+  it('retries 429 (honouring retry-after) and 500, then succeeds', async () => {
+    t.worker();
+    llm.script(reply.rateLimited(1), reply.serverError(), reply.ok('third time'));
+    const tpl = await template();
+    const { jobId } = (await generate(tpl, { topic: 'retry' })).json();
+    const job = await waitForStatus(t.app, auth, jobId, ['completed', 'dead']);
+    expect(job).toMatchObject({ status: 'completed', attempts: 3, result: { text: 'third time' } });
+    expect(llm.calls).toHaveLength(3);
+    expect(llm.calls[1]!.at - llm.calls[0]!.at).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('401 is not retried: straight to dead, dead-letter queue, then replay', async () => {
+    t.worker();
+    llm.script(reply.unauthorized());
+    const tpl = await template();
+    const { jobId } = (await generate(tpl, { topic: 'auth' })).json();
+    const dead = await waitForStatus(t.app, auth, jobId, ['dead', 'completed']);
+    expect(dead).toMatchObject({ status: 'dead', attempts: 1, error: { code: 'provider_auth_failed' } });
+    expect(llm.calls).toHaveLength(1);
+    expect(await t.queues.deadLetter.getJob(jobId)).toBeTruthy();
+    const listed = (await t.app.inject({ method: 'GET', url: '/v1/admin/dead-letters', headers: t.admin })).json();
+    expect(listed.data.map((j: { id: string }) => j.id)).toEqual([jobId]);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/admin/dead-letters', headers: auth })).statusCode).toBe(403);
+
+    const replay = await t.app.inject({ method: 'POST', url: `/v1/admin/dead-letters/${jobId}/replay`, headers: t.admin });
+    expect(replay.statusCode).toBe(202);
+    const done = await waitForStatus(t.app, auth, jobId, ['completed']);
+    expect(done).toMatchObject({ attempts: 2, result: { text: expect.any(String) } });
+    expect(done.error).toBeUndefined();
+    expect(await t.queues.deadLetter.getJob(jobId)).toBeFalsy();
+    const again = await t.app.inject({ method: 'POST', url: `/v1/admin/dead-letters/${jobId}/replay`, headers: t.admin });
+    expect(again.statusCode).toBe(404);
+    expect(again.json().error.code).toBe('dead_letter_not_found');
+  });
+
+  it('a failure is never cached: the next identical request starts a new generation', async () => {
+    t.worker();
+    llm.script(reply.error(400, 'bad request'));
+    const tpl = await template();
+    const first = (await generate(tpl, { topic: 'nocache' })).json();
+    await waitForStatus(t.app, auth, first.jobId, ['dead']);
+    const second = await generate(tpl, { topic: 'nocache' });
+    expect(second.statusCode).toBe(202);
+    expect(second.json().jobId).not.toBe(first.jobId);
+    await waitForStatus(t.app, auth, second.json().jobId, ['completed']);
+  });
+
+  it('output that breaks outputSchema is a failed attempt, never a cached result', async () => {
+    t.worker();
+    const schema = { type: 'object', required: ['sentiment'], properties: { sentiment: { enum: ['positive', 'negative'] } }, additionalProperties: false };
+    const tpl = await template({ outputSchema: schema });
+    llm.script(reply.ok('not json at all'), reply.ok('{"sentiment": "meh"}'), reply.ok('```json\n{"sentiment": 1}\n```'));
+    const first = (await generate(tpl, { topic: 'json' })).json();
+    const dead = await waitForStatus(t.app, auth, first.jobId, ['dead', 'completed']);
+    expect(dead).toMatchObject({ status: 'dead', attempts: 3, error: { code: 'output_invalid' } });
+    expect(dead.usage.totalTokens).toBeGreaterThan(0); // the failed attempts were still paid for
+    expect(llm.calls[0]!.system).toContain('"sentiment"'); // the schema reached the model
+    llm.script(reply.ok('```json\n{"sentiment": "positive"}\n```'));
+    const second = (await generate(tpl, { topic: 'json' }, { query: '?wait=10' })).json();
+    expect(second).toMatchObject({ status: 'completed', result: { json: { sentiment: 'positive' } } });
+  });
+
+  it('a cut-off answer and a refusal die without being cached', async () => {
+    t.worker();
+    const tpl = await template();
+    llm.script(reply.truncated(), reply.refusal());
+    const a = (await generate(tpl, { topic: 'cut' }, { query: '?wait=10' })).json();
+    const b = (await generate(tpl, { topic: 'refuse' }, { query: '?wait=10' })).json();
+    expect(a).toMatchObject({ status: 'dead', error: { code: 'output_truncated' } });
+    expect(b).toMatchObject({ status: 'dead', error: { code: 'provider_refusal' } });
+    expect(await t.redis.keys(`${t.config.REDIS_PREFIX}:cache:*`)).toEqual([]);
+  });
+
+  it('keyFields alone form the key; a template change bumps the version and misses the old entry', async () => {
+    t.worker();
+    const tpl = (await t.app.inject({
+      method: 'POST', url: '/v1/templates', headers: auth,
+      payload: { name: 'm', body: 'Summarise meeting {{meeting_id}} ({{date}}): {{transcript}}', keyFields: ['meeting_id', 'date'], provider: 'fake' },
+    })).json().id;
+    const a = (await generate(tpl, { meeting_id: 'm1', date: '2026-01-01', transcript: 'v1' }, { query: '?wait=10' })).json();
+    const b = await generate(tpl, { meeting_id: 'm1', date: '2026-01-01', transcript: 'a different take' });
+    expect(b.json()).toMatchObject({ jobId: a.jobId, cached: true });
+    await t.app.inject({ method: 'PATCH', url: `/v1/templates/${tpl}`, headers: auth, payload: { body: 'Summarise {{meeting_id}} {{date}} {{transcript}}' } });
+    const c = await generate(tpl, { meeting_id: 'm1', date: '2026-01-01', transcript: 'v1' });
+    expect(c.statusCode).toBe(202);
+  });
+});
+
+describe('timeouts and the openai SDK', () => {
+  beforeEach(() => setup({ PROVIDER_TIMEOUT_MS: '300' }));
+  afterEach(() => t.close());
+
+  it('a reply slower than PROVIDER_TIMEOUT_MS is a retryable timeout', async () => {
+    t.worker();
+    llm.script(reply.slow(2000), reply.ok('in time'));
+    const tpl = await template();
+    const { jobId } = (await generate(tpl, { topic: 'slow' })).json();
+    const job = await waitForStatus(t.app, auth, jobId, ['completed', 'dead']);
+    expect(job).toMatchObject({ status: 'completed', attempts: 2, result: { text: 'in time' } });
+  });
+
+  it('openai: success with usage and cost by the model price', async () => {
+    t.worker();
+    llm.script(reply.ok('from openai', { inputTokens: 2_000_000, outputTokens: 1_000_000 }));
+    const tpl = await template({ provider: 'openai', model: 'gpt-4o-mini' });
+    const job = (await generate(tpl, { topic: 'oai' }, { query: '?wait=10' })).json();
+    expect(job).toMatchObject({ status: 'completed', result: { text: 'from openai' }, usage: { totalTokens: 3_000_000 } });
+    expect(job.costUsd).toBeCloseTo(2 * 0.15 + 1 * 0.6, 9);
+    expect(llm.calls[0]!.dialect).toBe('openai');
+  });
+});

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { inject } from 'vitest';
+import { buildApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { openDatabase, type Database } from '../../src/db/client.js';
+import { createQueues, type Queues } from '../../src/queue/queues.js';
+import { JobWaiter } from '../../src/queue/waiter.js';
+import { createRedis, waitReady } from '../../src/redis/client.js';
+import { defineScripts } from '../../src/redis/scripts.js';
+import { startWorker, type RunningWorker, type WorkerDeps } from '../../workers/worker.js';
+import { adminQuery, dbUrl } from './pg.js';
+
+export const ADMIN_KEY = 'pl_test_admin_key_0123456789abcdef';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A database cloned from the migrated template, dropped by `drop()`. */
+export async function cloneDatabase(): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `pl_t_${randomBytes(6).toString('hex')}`;
+  const template = inject('templateDb');
+  for (let i = 0; ; i++) {
+    try {
+      await adminQuery(`create database ${name} template ${template}`);
+      break;
+    } catch (err) {
+      // Two clones started at the same instant can see each other on the template: retry.
+      if (i > 20 || !/being accessed by other users/.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    }
+  }
+  return { name, url: dbUrl(name), drop: () => adminQuery(`drop database if exists ${name} with (force)`) };
+}
+
+/** Deletes every Redis key under a test's prefix. */
+export async function deletePrefix(prefix: string, url = REDIS_URL): Promise<void> {
+  const r = new Redis(url);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await r.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
+
+export interface TestEnv {
+  config: Config;
+  env: Record<string, string>;
+  database: Database;
+  redis: Redis;
+  queues: Queues;
+  app: FastifyInstance;
+  /** Starts an in-process worker (closed with the env). */
+  worker(overrides?: Partial<WorkerDeps>): RunningWorker;
+  /** A bearer header for a new key of `tier`. */
+  keyHeader(tier?: 'free' | 'pro' | 'enterprise'): Promise<Record<string, string>>;
+  admin: Record<string, string>;
+  close(): Promise<void>;
+}
+
+/**
+ * A whole PromptLab against real Postgres and Redis, isolated: its own
+ * database and its own Redis key prefix (so its own queues). `env` is the
+ * environment to give child processes so they join the same world.
+ */
+export async function createTestEnv(overrides: Record<string, string> = {}): Promise<TestEnv> {
+  const clone = await cloneDatabase();
+  const prefix = `plt_${randomBytes(5).toString('hex')}`;
+  const env: Record<string, string> = {
+    DATABASE_URL: clone.url,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    PROMPTLAB_ADMIN_KEY: ADMIN_KEY,
+    LOG_LEVEL: 'silent',
+    FAKE_LATENCY_MS: '0',
+    JOB_BACKOFF_MS: '50',
+    ...overrides,
+  };
+  const config = loadConfig(env);
+  const database = await openDatabase({ url: clone.url, dataDir: '' });
+  const redis = defineScripts(createRedis(REDIS_URL));
+  redis.on('error', () => {});
+  await waitReady(redis);
+  const queues = createQueues(config);
+  const waiter = new JobWaiter(config);
+  const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
+  await app.ready();
+  const workers: RunningWorker[] = [];
+  const admin = { authorization: `Bearer ${ADMIN_KEY}` };
+  return {
+    config, env, database, redis, queues, app, admin,
+    worker(o = {}) {
+      const w = startWorker({ config, database, redis, queues, log: app.log as never, ...o });
+      workers.push(w);
+      return w;
+    },
+    async keyHeader(tier = 'pro') {
+      const res = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: admin, payload: { name: `test-${tier}`, tier } });
+      return { authorization: `Bearer ${res.json().key}` };
+    },
+    async close() {
+      await Promise.all(workers.map((w) => w.close()));
+      await app.close();
+      await waiter.close();
+      await queues.close();
+      redis.disconnect();
+      await database.close();
+      await clone.drop();
+      await deletePrefix(prefix);
+    },
+  };
+}
