@@ -6,11 +6,13 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ApiKeys } from './auth/keys.js';
 import { authPlugin } from './auth/plugin.js';
+import { InvalidationBus } from './cache/bus.js';
 import { ResultCache } from './cache/result-cache.js';
 import type { Config } from './config/index.js';
 import type { Database } from './db/client.js';
 import { errorHandler } from './errors/handler.js';
 import { Generation } from './generation/service.js';
+import { Ledger } from './jobs/ledger.js';
 import { Jobs } from './jobs/service.js';
 import { DeadLetters } from './queue/dead-letters.js';
 import type { Queues } from './queue/queues.js';
@@ -89,7 +91,9 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
 
   const log = app.log as unknown as Logger;
   const db = deps.database.db;
-  const templates = new Templates(db);
+  const bus = new InvalidationBus(deps.redis, config.REDIS_PREFIX, log);
+  app.addHook('onClose', async () => bus.close());
+  const templates = new Templates(db, bus);
   const jobs = new Jobs(db);
   const cache = new ResultCache(deps.redis, config.REDIS_PREFIX, log);
   const svc: Services = {
@@ -97,7 +101,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
     templates,
     jobs,
     cache,
-    generation: new Generation({ config, db, templates, jobs, cache, queues: deps.queues, waiter: deps.waiter, log }),
+    generation: new Generation({ config, db, templates, jobs, ledger: new Ledger(db), cache, queues: deps.queues, waiter: deps.waiter, log }),
     deadLetters: new DeadLetters(db, deps.queues),
   };
   app.decorate('deps', deps);

@@ -106,7 +106,7 @@ describe('npm start on embedded defaults', () => {
     expect(first.output()).toContain(adminKey);
     expect(first.output()).toMatch(/"database":"pglite"/);
     const base = `http://127.0.0.1:${port}`;
-    const post = async (path: string, key: string, body: unknown) =>
+    const post = async (path: string, key: string, body: unknown): Promise<any> =>
       (await fetch(base + path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json();
     const { key } = await post('/v1/api-keys', adminKey, { name: 'laptop' });
     const tpl = await post('/v1/templates', key, { name: 'demo', body: 'Hello {{name}}' });
@@ -125,7 +125,7 @@ describe('npm start on embedded defaults', () => {
 
     const second = await boot(); // same data dir: same admin key, not printed again, data kept
     expect(second.output()).not.toContain(adminKey);
-    const again = await (await fetch(`${base}/v1/templates/${tpl.id}`, { headers: { authorization: `Bearer ${key}` } })).json();
+    const again: any = await (await fetch(`${base}/v1/templates/${tpl.id}`, { headers: { authorization: `Bearer ${key}` } })).json();
     expect(again.name).toBe('demo');
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

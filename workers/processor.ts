@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
 import type { Db } from '../src/db/client.js';
 import { generations, IN_FLIGHT } from '../src/db/schema.js';
+import type { Ledger } from '../src/jobs/ledger.js';
 import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
 import type { DeadLetterData, GenerationJobData, Queues } from '../src/queue/queues.js';
@@ -12,6 +13,7 @@ import { AttemptFailed, classify, type Failure } from './failures.js';
 
 export interface ProcessorDeps {
   db: Db;
+  ledger: Ledger;
   cache: ResultCache;
   queues: Pick<Queues, 'deadLetter'>;
   providers: Partial<Record<ProviderName, Provider>>;
@@ -28,7 +30,7 @@ const inFlight = (id: string) => and(eq(generations.id, id), inArray(generations
  * a dead worker left behind is finished by another without a second result.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { db, cache, log } = deps;
+  const { db, ledger, cache, log } = deps;
   const cost = (d: GenerationJobData, u: Usage) => {
     const price = priceFor(d.provider, d.model, deps.pricing);
     if (!price) log.warn({ provider: d.provider, model: d.model }, 'no price for model; cost recorded as 0');
@@ -43,12 +45,7 @@ export function createProcessor(deps: ProcessorDeps) {
   return async function processGeneration(job: Job<GenerationJobData>) {
     const d = job.data;
     const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
-    const [claimed] = await db
-      .update(generations)
-      .set({ status: 'active', attempts: sql`${generations.attempts} + 1`, startedAt: sql`coalesce(${generations.startedAt}, now())` })
-      .where(inFlight(d.id))
-      .returning({ id: generations.id });
-    if (!claimed) return finishedElsewhere(d, jlog);
+    if (!(await ledger.claim(d.id))) return finishedElsewhere(d, jlog);
 
     const started = performance.now();
     let usage: Usage | undefined;
@@ -72,17 +69,15 @@ export function createProcessor(deps: ProcessorDeps) {
         if (!parsed.ok) throw new AttemptFailed('output_invalid', parsed.reason, usage);
         json = parsed.json;
       }
-      const [row] = await db
-        .update(generations)
-        .set({
-          status: 'completed', resultText: out.text, resultJson: json ?? null, errorCode: null, errorMessage: null,
-          completedAt: new Date(), ...addUsage(d, usage),
-        })
-        .where(inFlight(d.id))
-        .returning();
-      if (!row) return finishedElsewhere(d, jlog);
-      await cache.set(d.inputHash, cachedFromRow(row), d.cacheTtlSeconds);
-      jlog.info({ ...usage, costUsd: row.costUsd, durationMs: Math.round(performance.now() - started) }, 'job completed');
+      const done = await ledger.complete({ id: d.id, text: out.text, json, ...usage, costUsd: cost(d, usage) });
+      if (!done) return finishedElsewhere(d, jlog);
+      await cache.set(d.inputHash, {
+        jobId: d.id,
+        result: { text: out.text, ...(json !== undefined ? { json } : {}) },
+        usage: { inputTokens: done.inputTokens, outputTokens: done.outputTokens, totalTokens: done.inputTokens + done.outputTokens },
+        costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
+      }, d.cacheTtlSeconds);
+      jlog.info({ ...usage, costUsd: done.costUsd, durationMs: Math.round(performance.now() - started) }, 'job completed');
       return { completed: true };
     } catch (err) {
       const f = classify(err);

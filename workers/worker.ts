@@ -6,6 +6,7 @@ import { ResultCache } from '../src/cache/result-cache.js';
 import type { Config } from '../src/config/index.js';
 import type { Database } from '../src/db/client.js';
 import { generations } from '../src/db/schema.js';
+import { Ledger } from '../src/jobs/ledger.js';
 import { createProviders } from '../src/providers/index.js';
 import type { PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
@@ -50,6 +51,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const pricing = config.PRICING_JSON ? (JSON.parse(config.PRICING_JSON) as PricingOverrides) : undefined;
   const processor = createProcessor({
     db: database.db,
+    ledger: new Ledger(database.db),
     cache: new ResultCache(deps.redis, config.REDIS_PREFIX, log),
     queues,
     providers,

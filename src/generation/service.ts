@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Caller } from '../auth/caller.js';
 import { cachedFromRow, type CachedResult, type ResultCache } from '../cache/result-cache.js';
@@ -8,6 +8,7 @@ import { newId } from '../db/ids.js';
 import { generations, IN_FLIGHT, type GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { toJobDto } from '../jobs/dto.js';
+import type { Ledger } from '../jobs/ledger.js';
 import type { Jobs } from '../jobs/service.js';
 import type { ProviderName } from '../providers/types.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
@@ -46,6 +47,7 @@ export interface GenerationDeps {
   db: Db;
   templates: Templates;
   jobs: Jobs;
+  ledger: Ledger;
   cache: ResultCache;
   queues: Queues;
   waiter: JobWaiter;
@@ -135,12 +137,7 @@ export class Generation {
     const { db, queues, log } = this.deps;
     for (let i = 0; i < 5; i++) {
       const id = newId('gen');
-      const inserted = await db
-        .insert(generations)
-        .values({ ...data, id, templateVersion, status: 'queued' })
-        .onConflictDoNothing({ target: generations.inputHash, where: sql`${generations.status} in ('queued', 'active', 'failed')` })
-        .returning({ id: generations.id });
-      if (inserted.length) {
+      if (await this.deps.ledger.admit({ ...data, id, templateVersion, status: 'queued' })) {
         await queues.generation.add('generate', { ...data, id }, queues.jobOptions(id)).catch((err) => {
           log.error({ err: String(err), jobId: id }, 'enqueue failed; the sweeper will enqueue the job when Redis is back');
         });

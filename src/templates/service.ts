@@ -1,4 +1,6 @@
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { LRUCache } from 'lru-cache';
+import type { InvalidationBus } from '../cache/bus.js';
 import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { templates, type TemplateRow } from '../db/schema.js';
@@ -20,9 +22,23 @@ function check(t: Pick<TemplateRow, 'body' | 'system' | 'keyFields'>): void {
 
 const live = (id: string) => and(eq(templates.id, id), isNull(templates.deletedAt));
 
-/** Template CRUD. Deletion is soft, so the generations that used a template keep their record. */
+/**
+ * Template CRUD. Deletion is soft, so the generations that used a template keep
+ * their record. Reads go through a small in-process LRU; every change is
+ * published on the invalidation bus, so no process serves a stale version.
+ */
 export class Templates {
-  constructor(private readonly db: Db) {}
+  readonly #lru = new LRUCache<string, TemplateRow>({ max: 1000, ttl: 60_000 });
+  #epoch = 0;
+
+  constructor(private readonly db: Db, private readonly bus?: InvalidationBus) {
+    bus?.on((msg) => {
+      if (msg.kind !== 'template' && msg.kind !== 'all') return;
+      this.#epoch++;
+      if (msg.kind === 'all') this.#lru.clear();
+      else this.#lru.delete(msg.id);
+    });
+  }
 
   async create(input: TemplateInput): Promise<TemplateRow> {
     check({ body: input.body, system: input.system ?? null, keyFields: input.keyFields ?? null });
@@ -31,8 +47,12 @@ export class Templates {
   }
 
   async get(id: string): Promise<TemplateRow> {
+    const hit = this.#lru.get(id);
+    if (hit) return hit;
+    const epoch = this.#epoch;
     const [row] = await this.db.select().from(templates).where(live(id));
     if (!row) throw new AppError('template_not_found', `No template ${id}.`);
+    if (epoch === this.#epoch) this.#lru.set(id, row); // no invalidation raced this read
     return row;
   }
 
@@ -50,11 +70,18 @@ export class Templates {
       .where(live(id))
       .returning();
     if (!row) throw new AppError('template_not_found', `No template ${id}.`);
+    await this.#changed(id);
     return row;
   }
 
   async remove(id: string): Promise<void> {
     const rows = await this.db.update(templates).set({ deletedAt: new Date() }).where(live(id)).returning({ id: templates.id });
     if (!rows.length) throw new AppError('template_not_found', `No template ${id}.`);
+    await this.#changed(id);
+  }
+
+  async #changed(id: string): Promise<void> {
+    if (this.bus) await this.bus.publish({ kind: 'template', id });
+    else this.#lru.delete(id);
   }
 }

@@ -1,0 +1,102 @@
+/**
+ * npm run bench:pipeline — PromptLab's whole generation path against a raw
+ * BullMQ queue with a no-op processor, same job count and concurrency, one run.
+ *   JOBS (default 10000), CONCURRENCY (default 50)
+ * Then the fake provider at 100 ms: 2,000 jobs at concurrency 100 against the
+ * ideal concurrency / latency.
+ */
+import { Queue, Worker } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { ResultCache } from '../src/cache/result-cache.js';
+import { Generation } from '../src/generation/service.js';
+import { Ledger } from '../src/jobs/ledger.js';
+import { Jobs } from '../src/jobs/service.js';
+import { createFakeProvider } from '../src/providers/fake.js';
+import { createQueues } from '../src/queue/queues.js';
+import { JobWaiter } from '../src/queue/waiter.js';
+import { bullConnection, createRedis } from '../src/redis/client.js';
+import { Templates } from '../src/templates/service.js';
+import { startWorker } from '../workers/worker.js';
+import { benchWorld, fmt, pool, REDIS_URL, silent } from './support.js';
+
+const JOBS = Number(process.env.JOBS ?? 10_000);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
+
+/** (a) BullMQ alone: add N jobs (CONCURRENCY adds in flight), a worker with a no-op processor. */
+async function rawBullmq(n: number, concurrency: number): Promise<number> {
+  const prefix = `pl_bench_raw_${randomUUID().slice(0, 8)}`;
+  const queue = new Queue('raw', { connection: bullConnection(REDIS_URL), prefix });
+  let done = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const worker = new Worker('raw', async () => {}, { connection: bullConnection(REDIS_URL), prefix, concurrency });
+  worker.on('completed', () => { if (++done === n) resolveAll(); });
+  await worker.waitUntilReady();
+  const t0 = performance.now();
+  await pool(n, concurrency, (i) => queue.add('noop', { i }, { removeOnComplete: { count: 1000 } }));
+  await all;
+  const s = (performance.now() - t0) / 1000;
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return n / s;
+}
+
+/**
+ * (b) PromptLab: Generation.generate (render, hash, cache lookup, Postgres row,
+ * enqueue) → worker → Postgres + cache. With `admitFirst`, every job is admitted
+ * before the worker starts and only the worker is timed.
+ */
+async function promptlab(n: number, concurrency: number, latencyMs: number, admitFirst = false): Promise<number> {
+  const world = await benchWorld({ WORKER_CONCURRENCY: String(concurrency), FAKE_LATENCY_MS: String(latencyMs) });
+  const { config, database } = world;
+  const redis = createRedis(config.REDIS_URL);
+  const queues = createQueues(config);
+  const waiter = new JobWaiter(config);
+  const db = database.db;
+  const templates = new Templates(db);
+  const jobs = new Jobs(db);
+  const cache = new ResultCache(redis, config.REDIS_PREFIX, silent);
+  const generation = new Generation({ config, db, templates, jobs, ledger: new Ledger(db), cache, queues, waiter, log: silent });
+  const tpl = await templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' });
+  const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false };
+  const admit = () => pool(n, concurrency, (i) =>
+    generation.generate({ templateId: tpl.id, variables: { topic: `topic ${i}` } }, { caller, requestId: `r${i}`, bypassCache: false, waitMs: 0 }));
+  if (admitFirst) await admit();
+  let done = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  let t0 = performance.now();
+  const running = startWorker({ config, database, redis, queues, log: silent, providers: { fake: createFakeProvider({ latencyMs }) } });
+  // Admitted first: time from the first job the worker starts (connection set-up is not throughput).
+  if (admitFirst) running.worker.once('active', () => (t0 = performance.now()));
+  running.worker.on('completed', () => { if (++done === n) resolveAll(); });
+  if (!admitFirst) {
+    await running.worker.waitUntilReady();
+    await admit();
+  }
+  await all;
+  const s = (performance.now() - t0) / 1000;
+  await running.close();
+  await waiter.close();
+  await queues.close();
+  redis.disconnect();
+  await world.drop();
+  return n / s;
+}
+
+console.log(`bench:pipeline  jobs=${JOBS} concurrency=${CONCURRENCY}  (node ${process.version})`);
+await rawBullmq(1000, CONCURRENCY); // warm-up: JIT, connections, script loading
+const raw = await rawBullmq(JOBS, CONCURRENCY);
+const ours = await promptlab(JOBS, CONCURRENCY, 0);
+console.log(`(a) raw BullMQ, no-op processor         ${fmt(raw).padStart(8)} jobs/s`);
+console.log(`(b) PromptLab, fake provider at 0 ms     ${fmt(ours).padStart(8)} jobs/s`);
+console.log(`ratio (b)/(a)                            ${fmt(ours / raw, 2).padStart(8)}   target >= 0.50`);
+
+const slowJobs = 2000;
+const slowConcurrency = 100;
+const slow = await promptlab(slowJobs, slowConcurrency, 100, true);
+const ideal = slowConcurrency / 0.1;
+console.log(`(c) PromptLab worker, fake at 100 ms, ${slowJobs} jobs admitted first, concurrency ${slowConcurrency}:`);
+console.log(`    ${fmt(slow)} jobs/s = ${fmt((100 * slow) / ideal, 1)}% of the ideal ${fmt(ideal)} jobs/s (concurrency / latency)   target >= 90%`);
+process.exit(0);

@@ -1,0 +1,44 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export type Invalidation = { kind: 'template'; id: string } | { kind: 'result'; inputHash: string } | { kind: 'results' } | { kind: 'all' };
+
+/**
+ * Cross-process invalidation over Redis pub/sub (`<prefix>:invalidate`): a
+ * process that changes a template or clears cached results publishes it, and
+ * every process drops its in-process copies. Each process also applies its own
+ * messages, so a publish is the one way local caches are cleared.
+ */
+export class InvalidationBus {
+  readonly #sub: Redis;
+  readonly #channel: string;
+  readonly #handlers = new Set<(msg: Invalidation) => void>();
+
+  constructor(private readonly pub: Redis, prefix: string, log: Logger) {
+    this.#channel = `${prefix}:invalidate`;
+    this.#sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.#sub.on('error', (err) => log.debug({ err: String(err) }, 'invalidation subscriber error'));
+    this.#sub.on('message', (_ch, raw: string) => this.#apply(JSON.parse(raw) as Invalidation));
+    // After a reconnect, messages may have been missed: drop everything local.
+    this.#sub.on('ready', () => this.#apply({ kind: 'all' }));
+    void this.#sub.subscribe(this.#channel).catch(() => {});
+  }
+
+  on(handler: (msg: Invalidation) => void): void {
+    this.#handlers.add(handler);
+  }
+
+  /** Applies locally at once, then tells the other processes (best effort when Redis is down). */
+  async publish(msg: Invalidation): Promise<void> {
+    this.#apply(msg);
+    await this.pub.publish(this.#channel, JSON.stringify(msg)).catch(() => 0);
+  }
+
+  #apply(msg: Invalidation): void {
+    for (const h of this.#handlers) h(msg);
+  }
+
+  close(): void {
+    this.#sub.disconnect();
+  }
+}

@@ -1,0 +1,94 @@
+import { sql } from 'drizzle-orm';
+import type { Db } from '../db/client.js';
+import { Batcher } from '../db/batcher.js';
+import { generations } from '../db/schema.js';
+
+type NewGeneration = typeof generations.$inferInsert;
+
+export interface Completion {
+  id: string;
+  text: string;
+  json: unknown;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+}
+
+/** What the cache needs of a row just completed (the totals include earlier failed attempts). */
+export interface Completed {
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  completedAt: Date;
+}
+
+const IN_FLIGHT_SQL = sql.raw(`('queued', 'active', 'failed')`);
+
+const rowsOf = <T>(res: unknown): T[] => (res as { rows: T[] }).rows;
+
+/**
+ * The hot writes of the generations table, each coalesced across concurrent
+ * callers into one statement (see Batcher): admitting a row, claiming it for
+ * an attempt, completing it. Every write is guarded by the in-flight statuses,
+ * so it can neither resurrect a settled row nor settle one twice.
+ */
+export class Ledger {
+  readonly #admit: Batcher<NewGeneration, boolean>;
+  readonly #claim: Batcher<string, boolean>;
+  readonly #complete: Batcher<Completion, Completed | undefined>;
+
+  constructor(db: Db) {
+    this.#admit = new Batcher(async (rows) => {
+      const inserted = await db
+        .insert(generations)
+        .values(rows)
+        .onConflictDoNothing({ target: generations.inputHash, where: sql`${generations.status} in ${IN_FLIGHT_SQL}` })
+        .returning({ id: generations.id });
+      const ids = new Set(inserted.map((r) => r.id));
+      return rows.map((r) => ids.has(r.id));
+    });
+
+    this.#claim = new Batcher(async (ids) => {
+      const res = await db.execute(sql`
+        update generations set status = 'active', attempts = attempts + 1, started_at = coalesce(started_at, now())
+        where id = any(${sql.param(ids)}::text[]) and status in ${IN_FLIGHT_SQL}
+        returning id`);
+      const claimed = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
+      return ids.map((id) => claimed.has(id));
+    });
+
+    this.#complete = new Batcher(async (items) => {
+      const res = await db.execute(sql`
+        update generations g set status = 'completed', result_text = v.text, result_json = v.json,
+          error_code = null, error_message = null, completed_at = now(),
+          input_tokens = g.input_tokens + v.it, output_tokens = g.output_tokens + v.ot, cost_usd = g.cost_usd + v.cost
+        from unnest(${sql.param(items.map((i) => i.id))}::text[], ${sql.param(items.map((i) => i.text))}::text[],
+                    ${sql.param(items.map((i) => (i.json === undefined ? null : JSON.stringify(i.json))))}::jsonb[],
+                    ${sql.param(items.map((i) => i.inputTokens))}::int[], ${sql.param(items.map((i) => i.outputTokens))}::int[],
+                    ${sql.param(items.map((i) => i.costUsd))}::numeric[]) as v(id, text, json, it, ot, cost)
+        where g.id = v.id and g.status in ${IN_FLIGHT_SQL}
+        returning g.id, g.input_tokens, g.output_tokens, g.cost_usd, g.completed_at`);
+      const byId = new Map(
+        rowsOf<{ id: string; input_tokens: number; output_tokens: number; cost_usd: string; completed_at: string | Date }>(res).map((r) => [r.id, {
+          inputTokens: r.input_tokens, outputTokens: r.output_tokens, costUsd: Number(r.cost_usd), completedAt: new Date(r.completed_at),
+        }]),
+      );
+      return items.map((i) => byId.get(i.id));
+    });
+  }
+
+  /** Inserts a `queued` row; false when an identical input is already in flight. */
+  admit(row: NewGeneration): Promise<boolean> {
+    return this.#admit.push(row);
+  }
+
+  /** Marks an attempt started (`active`, attempts + 1); false when the row already settled. */
+  claim(id: string): Promise<boolean> {
+    return this.#claim.push(id);
+  }
+
+  /** Stores the result, once; undefined when the row had already settled. */
+  complete(c: Completion): Promise<Completed | undefined> {
+    return this.#complete.push(c);
+  }
+}
