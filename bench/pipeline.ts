@@ -7,15 +7,11 @@
  */
 import { Queue, Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
-import { ResultCache } from '../src/cache/result-cache.js';
-import { Generation } from '../src/generation/service.js';
-import { Ledger } from '../src/jobs/ledger.js';
-import { Jobs } from '../src/jobs/service.js';
 import { createFakeProvider } from '../src/providers/fake.js';
 import { createQueues } from '../src/queue/queues.js';
 import { JobWaiter } from '../src/queue/waiter.js';
 import { bullConnection, createRedis } from '../src/redis/client.js';
-import { Templates } from '../src/templates/service.js';
+import { createServices } from '../src/services.js';
 import { startWorker } from '../workers/worker.js';
 import { benchWorld, fmt, pool, REDIS_URL, silent } from './support.js';
 
@@ -53,12 +49,9 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   const redis = createRedis(config.REDIS_URL);
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
-  const db = database.db;
-  const templates = new Templates(db);
-  const jobs = new Jobs(db);
-  const cache = new ResultCache(redis, config.REDIS_PREFIX, silent);
-  const generation = new Generation({ config, db, templates, jobs, ledger: new Ledger(db), cache, queues, waiter, log: silent });
-  const tpl = await templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' });
+  const svc = createServices({ config, db: database.db, redis, queues, waiter, adminKey: 'unused-in-this-bench', log: silent });
+  const { generation } = svc;
+  const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' });
   const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false };
   const admit = () => pool(n, concurrency, (i) =>
     generation.generate({ templateId: tpl.id, variables: { topic: `topic ${i}` } }, { caller, requestId: `r${i}`, bypassCache: false, waitMs: 0 }));
@@ -78,6 +71,7 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   await all;
   const s = (performance.now() - t0) / 1000;
   await running.close();
+  await svc.close();
   await waiter.close();
   await queues.close();
   redis.disconnect();

@@ -10,18 +10,20 @@ export type Invalidation = { kind: 'template'; id: string } | { kind: 'result'; 
  * messages, so a publish is the one way local caches are cleared.
  */
 export class InvalidationBus {
-  readonly #sub: Redis;
+  readonly #sub: Redis | undefined;
   readonly #channel: string;
   readonly #handlers = new Set<(msg: Invalidation) => void>();
 
-  constructor(private readonly pub: Redis, prefix: string, log: Logger) {
+  /** `listen: false` for processes that only publish (workers keep no local copies). */
+  constructor(private readonly pub: Redis, prefix: string, log: Logger, { listen = true } = {}) {
     this.#channel = `${prefix}:invalidate`;
-    this.#sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    this.#sub.on('error', (err) => log.debug({ err: String(err) }, 'invalidation subscriber error'));
-    this.#sub.on('message', (_ch, raw: string) => this.#apply(JSON.parse(raw) as Invalidation));
+    if (!listen) return;
+    const sub = (this.#sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null }));
+    sub.on('error', (err) => log.debug({ err: String(err) }, 'invalidation subscriber error'));
+    sub.on('message', (_ch, raw: string) => this.#apply(JSON.parse(raw) as Invalidation));
     // After a reconnect, messages may have been missed: drop everything local.
-    this.#sub.on('ready', () => this.#apply({ kind: 'all' }));
-    void this.#sub.subscribe(this.#channel).catch(() => {});
+    sub.on('ready', () => this.#apply({ kind: 'all' }));
+    void sub.subscribe(this.#channel).catch(() => {});
   }
 
   on(handler: (msg: Invalidation) => void): void {
@@ -39,6 +41,6 @@ export class InvalidationBus {
   }
 
   close(): void {
-    this.#sub.disconnect();
+    this.#sub?.disconnect();
   }
 }

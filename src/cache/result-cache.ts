@@ -1,6 +1,9 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { GenerationRow } from '../db/schema.js';
+import type { InvalidationBus } from './bus.js';
 
 /** What the cache keeps per input hash: enough to answer a hit without Postgres. */
 export interface CachedResult {
@@ -10,54 +13,133 @@ export interface CachedResult {
   costUsd: number;
   provider: string;
   model: string;
-  /** Epoch ms when the result was stored. */
+  /** Epoch ms when the result was stored, and when it stops being served. */
   storedAt: number;
+  expiresAt: number;
 }
 
+export type CacheTier = 'local' | 'redis' | 'postgres';
+
+export interface ResultCacheOptions {
+  /** Longest time a result is served from process memory. @defaultValue 5000 */
+  localTtlMs?: number;
+  /** Memory bound of the in-process tier. @defaultValue 64 MiB */
+  localMaxBytes?: number;
+  /** Entries at least this large are stored deflated in Redis. @defaultValue 1024 */
+  compressMinBytes?: number;
+}
+
+const DEFLATED = 0x01; // first byte of a compressed entry; plain entries start with '{'
+
 /**
- * The Redis tier of the result cache (`<prefix>:cache:<inputHash>`, TTL per entry).
- * Reads throw when Redis is unreachable so the caller can fall back to Postgres;
- * writes never throw (a lost cache write costs a later miss, never a result).
+ * The result cache, two tiers (seed 004): a bounded in-process LRU with a short
+ * TTL in front of Redis (`<prefix>:cache:<inputHash>`, the template's TTL).
+ * Redis reads throw when Redis is unreachable so the caller can fall back to
+ * Postgres; writes never throw (a lost write costs a later miss, never a
+ * result). Clears go through the invalidation bus, so no process keeps
+ * serving a cleared entry from memory.
  */
 export class ResultCache {
+  readonly #local: LRUCache<string, CachedResult>;
+  readonly #localTtlMs: number;
+  readonly #compressMin: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly log: Logger,
-  ) {}
+    opts: ResultCacheOptions = {},
+    private readonly bus?: InvalidationBus,
+  ) {
+    this.#localTtlMs = opts.localTtlMs ?? 5000;
+    this.#compressMin = opts.compressMinBytes ?? 1024;
+    this.#local = new LRUCache({
+      maxSize: opts.localMaxBytes ?? 64 * 1024 * 1024,
+      sizeCalculation: (v) => 256 + 2 * (v.result.text.length + (v.result.json === undefined ? 0 : JSON.stringify(v.result.json).length)),
+      ttl: this.#localTtlMs,
+    });
+    bus?.on((msg) => {
+      if (msg.kind === 'result') this.#local.delete(msg.inputHash);
+      else if (msg.kind === 'results' || msg.kind === 'all') this.#local.clear();
+    });
+  }
 
   key(inputHash: string): string {
     return `${this.prefix}:cache:${inputHash}`;
   }
 
-  async get(inputHash: string): Promise<CachedResult | undefined> {
-    const raw = await this.redis.get(this.key(inputHash));
+  /** Memory first, then Redis (which may throw). */
+  async get(inputHash: string): Promise<{ value: CachedResult; tier: CacheTier } | undefined> {
+    const short = inputHash.slice(0, 16);
+    const status: LRUCache.Status<string, CachedResult> = {};
+    const local = this.#local.get(inputHash, { status });
+    if (local) return this.#hit(local, 'local', short);
+    if (status.get === 'stale') this.log.info({ key: short, tier: 'local' }, 'cache expired');
+    const raw = await this.redis.getBuffer(this.key(inputHash));
     if (!raw) {
-      this.log.debug({ key: inputHash.slice(0, 16) }, 'cache miss');
+      this.log.debug({ key: short }, 'cache miss');
       return undefined;
     }
-    const value = JSON.parse(raw) as CachedResult;
-    this.log.info({ key: inputHash.slice(0, 16), ageS: Math.round((Date.now() - value.storedAt) / 100) / 10 }, 'cache hit');
-    return value;
+    const value = JSON.parse((raw[0] === DEFLATED ? inflateRawSync(raw.subarray(1)) : raw).toString('utf8')) as CachedResult;
+    this.#remember(inputHash, value);
+    return this.#hit(value, 'redis', short);
   }
 
-  async set(inputHash: string, value: CachedResult, ttlSeconds: number): Promise<void> {
+  #hit(value: CachedResult, tier: CacheTier, short: string) {
+    this.log.info({ key: short, tier, ageS: Math.round((Date.now() - value.storedAt) / 100) / 10 }, 'cache hit');
+    return { value, tier };
+  }
+
+  #remember(inputHash: string, value: CachedResult): void {
+    const ttl = Math.min(this.#localTtlMs, value.expiresAt - Date.now());
+    if (ttl > 0) this.#local.set(inputHash, value, { ttl });
+  }
+
+  /** Stores a result for `ttlSeconds` (0: not at all). `refresh` tells other processes to drop their copy. */
+  async set(inputHash: string, value: Omit<CachedResult, 'expiresAt'>, ttlSeconds: number, refresh = false): Promise<void> {
     if (ttlSeconds <= 0) return;
+    const entry: CachedResult = { ...value, expiresAt: Date.now() + ttlSeconds * 1000 };
+    const json = Buffer.from(JSON.stringify(entry));
+    const body = json.length >= this.#compressMin ? Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(json, { level: 1 })]) : json;
     try {
-      await this.redis.set(this.key(inputHash), JSON.stringify(value), 'EX', ttlSeconds);
-      this.log.info({ key: inputHash.slice(0, 16), ttlS: ttlSeconds }, 'cache save');
+      await this.redis.set(this.key(inputHash), body, 'EX', ttlSeconds);
+      if (refresh) await this.bus?.publish({ kind: 'result', inputHash });
+      this.log.info({ key: inputHash.slice(0, 16), ttlS: ttlSeconds, bytes: body.length, compressed: body !== json }, 'cache save');
     } catch (err) {
-      this.log.warn({ err, key: inputHash.slice(0, 16) }, 'cache save failed');
+      this.log.warn({ err: String(err), key: inputHash.slice(0, 16) }, 'cache save failed');
     }
   }
 
+  /** Removes one entry everywhere; resolves to how many Redis keys went. */
   async delete(inputHash: string): Promise<number> {
-    return this.redis.del(this.key(inputHash));
+    const removed = await this.redis.del(this.key(inputHash));
+    await this.#announce({ kind: 'result', inputHash });
+    return removed;
+  }
+
+  /** Removes every cached result (SCAN + UNLINK, never KEYS); resolves to how many. */
+  async clear(): Promise<number> {
+    let removed = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:cache:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) removed += await this.redis.unlink(...keys);
+    } while (cursor !== '0');
+    await this.#announce({ kind: 'results' });
+    return removed;
+  }
+
+  async #announce(msg: { kind: 'result'; inputHash: string } | { kind: 'results' }): Promise<void> {
+    if (this.bus) await this.bus.publish(msg);
+    else if (msg.kind === 'result') this.#local.delete(msg.inputHash);
+    else this.#local.clear();
   }
 }
 
 /** The cache entry of a completed generation row. */
-export function cachedFromRow(row: GenerationRow): CachedResult {
+export function cachedFromRow(row: GenerationRow, ttlSeconds: number): CachedResult {
+  const storedAt = row.completedAt?.getTime() ?? Date.now();
   return {
     jobId: row.id,
     result: { text: row.resultText ?? '', ...(row.resultJson !== null ? { json: row.resultJson } : {}) },
@@ -65,6 +147,7 @@ export function cachedFromRow(row: GenerationRow): CachedResult {
     costUsd: row.costUsd,
     provider: row.provider,
     model: row.model,
-    storedAt: row.completedAt?.getTime() ?? Date.now(),
+    storedAt,
+    expiresAt: storedAt + ttlSeconds * 1000,
   };
 }

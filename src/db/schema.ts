@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { doublePrecision, index, integer, jsonb, numeric, pgTable, text, timestamptz, uniqueIndex } from './columns.js';
+import { bigint, date, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamptz, uniqueIndex } from './columns.js';
 
 /** API keys: only the SHA-256 of a key is kept; the key itself is shown once. */
 export const apiKeys = pgTable('api_keys', {
@@ -77,3 +77,40 @@ export const generations = pgTable(
 export type TemplateRow = typeof templates.$inferSelect;
 export type GenerationRow = typeof generations.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+/**
+ * Idempotency-Key records (24 h): the first request with a key stores its
+ * payload hash while it is admitted (`pending`), then its response; repeats
+ * get that response, a different payload gets 422, a repeat while pending 409.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    apiKeyId: text('api_key_id').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    state: text('state', { enum: ['pending', 'done'] }).notNull(),
+    responseStatus: integer('response_status'),
+    responseBody: jsonb('response_body'),
+    responseHeaders: jsonb('response_headers').$type<Record<string, string>>(),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_created').on(t.createdAt)],
+);
+
+/** Spend per day, API key and template; counters are accumulated in process and flushed in batches. */
+export const usageDaily = pgTable(
+  'usage_daily',
+  {
+    day: date('day', { mode: 'string' }).notNull(),
+    apiKeyId: text('api_key_id').notNull(),
+    templateId: text('template_id').notNull(),
+    requests: bigint('requests', { mode: 'number' }).notNull().default(0),
+    cacheHits: bigint('cache_hits', { mode: 'number' }).notNull().default(0),
+    inputTokens: bigint('input_tokens', { mode: 'number' }).notNull().default(0),
+    outputTokens: bigint('output_tokens', { mode: 'number' }).notNull().default(0),
+    costUsd: numeric('cost_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
+    savedUsd: numeric('saved_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.apiKeyId, t.templateId] })],
+);

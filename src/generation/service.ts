@@ -1,20 +1,22 @@
 import { and, desc, eq, gt, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Caller } from '../auth/caller.js';
-import { cachedFromRow, type CachedResult, type ResultCache } from '../cache/result-cache.js';
+import { cachedFromRow, type CachedResult, type CacheTier, type ResultCache } from '../cache/result-cache.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { generations, IN_FLIGHT, type GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
+import type { JobEventLog } from '../events/job-events.js';
 import { toJobDto } from '../jobs/dto.js';
 import type { Ledger } from '../jobs/ledger.js';
 import type { Jobs } from '../jobs/service.js';
 import type { ProviderName } from '../providers/types.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
-import { placeholders, render } from '../templates/render.js';
+import { render, templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
+import type { UsageMeter } from '../usage/meter.js';
 import { inputHash } from './hash.js';
 import { availableProviders, defaultModel, defaultProvider } from './providers.js';
 
@@ -39,6 +41,7 @@ export interface GenerateContext {
 export interface GenerateOutcome {
   status: 200 | 202;
   cache: 'HIT' | 'MISS' | 'BYPASS';
+  tier?: CacheTier;
   body: Record<string, unknown> & { jobId: string; status: string; cached: boolean };
 }
 
@@ -51,10 +54,15 @@ export interface GenerationDeps {
   cache: ResultCache;
   queues: Queues;
   waiter: JobWaiter;
+  meter: UsageMeter;
   log: Logger;
+  /** Where the `queued` event of an admitted job goes (GET /v1/jobs/:id/events). */
+  events?: JobEventLog;
 }
 
 const DEFAULT_MAX_TOKENS = 1024;
+/** Longest a request waits for Redis to take its job before answering 202 anyway. */
+const ENQUEUE_WAIT_MS = 1000;
 
 /** POST /v1/generate: render, hash, answer from cache or admit exactly one job per in-flight input. */
 export class Generation {
@@ -65,10 +73,10 @@ export class Generation {
   }
 
   async generate(req: GenerateRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
-    const { templates, config } = this.deps;
+    const { templates, config, meter } = this.deps;
     const tpl = await templates.get(req.templateId);
     const variables: Record<string, unknown> = { ...req.variables, ...(req.input !== undefined ? { input: req.input } : {}) };
-    const used = placeholders(tpl.body, tpl.system);
+    const used = templateVariables(tpl);
     const missing = used.filter((n) => !(n in variables));
     if (missing.length) throw new AppError('missing_variables', `Missing template variables: ${missing.join(', ')}.`, { missing });
     const unknown = Object.keys(variables).filter((n) => !used.includes(n));
@@ -81,12 +89,17 @@ export class Generation {
     const keyVars = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : variables;
     const hash = inputHash({ templateId: tpl.id, templateVersion: tpl.version, provider, model, params, variables: keyVars });
     const ttl = tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS;
+    const usage = { apiKeyId: ctx.caller.keyId, templateId: tpl.id };
 
     const cacheState = ctx.bypassCache ? 'BYPASS' : 'MISS';
     if (!ctx.bypassCache) {
       const hit = await this.#lookup(hash, ttl);
-      if (hit) return { status: 200, cache: 'HIT', body: { jobId: hit.jobId, status: 'completed', cached: true, result: hit.result } };
+      if (hit) {
+        meter.record({ ...usage, requests: 1, cacheHits: 1, savedUsd: hit.value.costUsd });
+        return { status: 200, cache: 'HIT', tier: hit.tier, body: hitBody(hit.value) };
+      }
     }
+    meter.record({ ...usage, requests: 1 });
 
     const data: Omit<GenerationJobData, 'id'> = {
       inputHash: hash,
@@ -101,17 +114,18 @@ export class Generation {
       cacheTtlSeconds: ttl,
       apiKeyId: ctx.caller.keyId,
       requestId: ctx.requestId,
+      ...(ctx.bypassCache ? { refresh: true } : {}),
     };
     const admitted = await this.#admit(data, tpl.version);
-    if ('hit' in admitted) return { status: 200, cache: cacheState, body: { jobId: admitted.hit.jobId, status: 'completed', cached: true, result: admitted.hit.result } };
+    if ('hit' in admitted) return { status: 200, cache: cacheState, tier: 'postgres', body: hitBody(admitted.hit) };
     if (ctx.waitMs <= 0) return { status: 202, cache: cacheState, body: { jobId: admitted.id, status: admitted.status, cached: false } };
     const row = await this.settle(admitted.id, ctx.waitMs);
     const settled = row.status === 'completed' || row.status === 'dead';
     return { status: settled ? 200 : 202, cache: cacheState, body: settledBody(row) };
   }
 
-  /** Redis first; when Redis is unreachable, the newest completed row still inside the TTL. */
-  async #lookup(hash: string, ttl: number): Promise<CachedResult | undefined> {
+  /** Memory, then Redis; when Redis is unreachable, the newest completed row still inside the TTL. */
+  async #lookup(hash: string, ttl: number): Promise<{ value: CachedResult; tier: CacheTier } | undefined> {
     if (ttl <= 0) return undefined;
     try {
       return await this.deps.cache.get(hash);
@@ -123,24 +137,29 @@ export class Generation {
         .where(and(eq(generations.inputHash, hash), eq(generations.status, 'completed'), gt(generations.completedAt, new Date(Date.now() - ttl * 1000))))
         .orderBy(desc(generations.completedAt))
         .limit(1);
-      return row ? cachedFromRow(row) : undefined;
+      if (!row) return undefined;
+      this.deps.log.info({ key: hash.slice(0, 16), tier: 'postgres' }, 'cache hit');
+      return { value: cachedFromRow(row, ttl), tier: 'postgres' };
     }
   }
 
   /**
    * One in-flight row per input hash (a partial unique index): the first
    * request inserts and enqueues (BullMQ job id = row id), the others read the
-   * winner's id. A row whose enqueue failed stays `queued` and the worker's
+   * winner's id. A row whose enqueue failed stays `queued` and the workers'
    * sweeper enqueues it once Redis is back, so an admitted job is never lost.
    */
   async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number): Promise<{ id: string; status: string } | { hit: CachedResult }> {
     const { db, queues, log } = this.deps;
     for (let i = 0; i < 5; i++) {
       const id = newId('gen');
-      if (await this.deps.ledger.admit({ ...data, id, templateVersion, status: 'queued' })) {
-        await queues.generation.add('generate', { ...data, id }, queues.jobOptions(id)).catch((err) => {
-          log.error({ err: String(err), jobId: id }, 'enqueue failed; the sweeper will enqueue the job when Redis is back');
-        });
+      if (await this.deps.ledger.admit({ ...data, id, templateVersion })) {
+        await this.deps.events?.publish(id, 'queued'); // before the enqueue, so it precedes the worker's events
+        // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
+        const enqueued = queues.generation.add('generate', { ...data, id }, queues.jobOptions(id));
+        enqueued.catch(() => {});
+        const waited = await Promise.race([enqueued.then(() => true, () => false), new Promise<false>((r) => setTimeout(r, ENQUEUE_WAIT_MS, false).unref())]);
+        if (!waited) log.error({ jobId: id }, 'enqueue failed or slow; the sweeper enqueues the job once Redis answers');
         return { id, status: 'queued' };
       }
       const [existing] = await db
@@ -148,11 +167,13 @@ export class Generation {
         .from(generations)
         .where(and(eq(generations.inputHash, data.inputHash), inArray(generations.status, [...IN_FLIGHT])));
       if (existing) return existing;
-      // The in-flight twin settled between our insert and select: use its result if it completed.
+      // The in-flight twin settled between our insert and select: use its result if it completed just now.
       const [done] = await db.select().from(generations)
         .where(and(eq(generations.inputHash, data.inputHash), eq(generations.status, 'completed')))
         .orderBy(desc(generations.completedAt)).limit(1);
-      if (done && data.cacheTtlSeconds > 0 && done.completedAt && done.completedAt.getTime() > Date.now() - 5000) return { hit: cachedFromRow(done) };
+      if (done && data.cacheTtlSeconds > 0 && done.completedAt && done.completedAt.getTime() > Date.now() - 5000) {
+        return { hit: cachedFromRow(done, data.cacheTtlSeconds) };
+      }
     }
     throw new AppError('service_unavailable', 'Could not admit the generation; try again.');
   }
@@ -171,6 +192,8 @@ export class Generation {
     }
   }
 }
+
+const hitBody = (v: CachedResult) => ({ jobId: v.jobId, status: 'completed', cached: true, result: v.result });
 
 function settledBody(row: GenerationRow) {
   const { result, usage, costUsd, error } = toJobDto(row);

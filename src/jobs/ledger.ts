@@ -1,9 +1,24 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { Batcher } from '../db/batcher.js';
-import { generations } from '../db/schema.js';
 
-type NewGeneration = typeof generations.$inferInsert;
+/** A generation as admitted: everything the worker needs, plus the template version it was rendered from. */
+export interface Admission {
+  id: string;
+  templateId: string;
+  templateVersion: number;
+  provider: string;
+  model: string;
+  inputHash: string;
+  system: string | null;
+  prompt: string;
+  maxTokens: number;
+  temperature: number | null;
+  outputSchema: Record<string, unknown> | null;
+  cacheTtlSeconds: number;
+  apiKeyId: string;
+  requestId?: string | undefined;
+}
 
 export interface Completion {
   id: string;
@@ -33,20 +48,29 @@ const rowsOf = <T>(res: unknown): T[] => (res as { rows: T[] }).rows;
  * so it can neither resurrect a settled row nor settle one twice.
  */
 export class Ledger {
-  readonly #admit: Batcher<NewGeneration, boolean>;
+  readonly #admit: Batcher<Admission, boolean>;
   readonly #claim: Batcher<string, boolean>;
   readonly #complete: Batcher<Completion, Completed | undefined>;
 
   constructor(db: Db) {
+    // One array parameter per column: the statement is the same whatever the batch size.
     this.#admit = new Batcher(async (rows) => {
-      const inserted = await db
-        .insert(generations)
-        .values(rows)
-        .onConflictDoNothing({ target: generations.inputHash, where: sql`${generations.status} in ${IN_FLIGHT_SQL}` })
-        .returning({ id: generations.id });
-      const ids = new Set(inserted.map((r) => r.id));
+      const col = <T>(f: (r: Admission) => T) => sql.param(rows.map(f));
+      const res = await db.execute(sql`
+        insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, prompt,
+          max_tokens, temperature, output_schema, cache_ttl_seconds, api_key_id, request_id)
+        select id, tid, tv, p, m, h, 'queued', sys, pr, mt, temp, os, ttl, k, rid
+        from unnest(${col((r) => r.id)}::text[], ${col((r) => r.templateId)}::text[], ${col((r) => r.templateVersion)}::int[],
+          ${col((r) => r.provider)}::text[], ${col((r) => r.model)}::text[], ${col((r) => r.inputHash)}::text[],
+          ${col((r) => r.system)}::text[], ${col((r) => r.prompt)}::text[], ${col((r) => r.maxTokens)}::int[],
+          ${col((r) => r.temperature)}::float8[], ${col((r) => (r.outputSchema ? JSON.stringify(r.outputSchema) : null))}::jsonb[],
+          ${col((r) => r.cacheTtlSeconds)}::int[], ${col((r) => r.apiKeyId)}::text[], ${col((r) => r.requestId ?? null)}::text[])
+          as v(id, tid, tv, p, m, h, sys, pr, mt, temp, os, ttl, k, rid)
+        on conflict (input_hash) where status in ${IN_FLIGHT_SQL} do nothing
+        returning id`);
+      const ids = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
       return rows.map((r) => ids.has(r.id));
-    });
+    }, { maxInFlight: 4 });
 
     this.#claim = new Batcher(async (ids) => {
       const res = await db.execute(sql`
@@ -55,7 +79,7 @@ export class Ledger {
         returning id`);
       const claimed = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
       return ids.map((id) => claimed.has(id));
-    });
+    }, { maxInFlight: 4 });
 
     this.#complete = new Batcher(async (items) => {
       const res = await db.execute(sql`
@@ -74,11 +98,11 @@ export class Ledger {
         }]),
       );
       return items.map((i) => byId.get(i.id));
-    });
+    }, { maxInFlight: 4 });
   }
 
   /** Inserts a `queued` row; false when an identical input is already in flight. */
-  admit(row: NewGeneration): Promise<boolean> {
+  admit(row: Admission): Promise<boolean> {
     return this.#admit.push(row);
   }
 

@@ -2,6 +2,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { generations, IN_FLIGHT, type GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
+import type { JobEventLog } from '../events/job-events.js';
 import type { GenerationJobData, Queues } from './queues.js';
 
 /** The job data of a generation, rebuilt from its row (the record), for replays and the sweeper. */
@@ -30,7 +31,7 @@ const isUniqueViolation = (err: unknown) => {
 
 /** Dead-lettered generations: Postgres status `dead` plus a job in the dead-letter queue. */
 export class DeadLetters {
-  constructor(private readonly db: Db, private readonly queues: Queues) {}
+  constructor(private readonly db: Db, private readonly queues: Queues, private readonly events?: JobEventLog) {}
 
   /** Puts a dead job back in the generation queue with a fresh set of attempts. */
   async replay(id: string): Promise<{ jobId: string; status: 'queued' }> {
@@ -50,6 +51,7 @@ export class DeadLetters {
     if (!row) throw new AppError('dead_letter_not_found', `No dead-lettered job ${id}.`);
     // The finished BullMQ job keeps the id; remove it so the id can be queued again.
     await this.queues.generation.remove(id);
+    await this.events?.publish(id, 'queued', { replay: true });
     await this.queues.generation.add('generate', jobDataOf(row), this.queues.jobOptions(id));
     await this.queues.deadLetter.remove(id);
     return { jobId: id, status: 'queued' };

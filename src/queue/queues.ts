@@ -23,6 +23,8 @@ export interface GenerationJobData {
   cacheTtlSeconds: number;
   apiKeyId: string;
   requestId?: string;
+  /** A Cache-Control: no-cache generation: its result replaces every process's cached copy. */
+  refresh?: boolean;
 }
 
 export interface DeadLetterData extends GenerationJobData {
@@ -42,6 +44,8 @@ export function createQueues(config: Config): Queues {
   const base = { connection: bullConnection(config.REDIS_URL), prefix: config.REDIS_PREFIX };
   const generation = new Queue<GenerationJobData>(GENERATION_QUEUE, base);
   const deadLetter = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, base);
+  // Connection errors are retried by ioredis; callers see failures as rejected or slow commands.
+  for (const q of [generation, deadLetter]) q.on('error', () => {});
   return {
     generation,
     deadLetter,

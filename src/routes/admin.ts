@@ -22,6 +22,21 @@ export default async function adminRoutes(fastify: FastifyInstance) {
     return { data: rows.map((r) => toJobDto(r)), nextCursor };
   });
 
+  const Removed = Type.Object({ removed: Type.Integer({ description: 'Redis keys removed' }) });
+  app.delete('/v1/admin/cache', {
+    config: { admin: true },
+    schema: { tags, summary: 'Clear every cached result, in Redis and in every process', response: { 200: Removed, ...errorResponses('forbidden') } },
+  }, async () => ({ removed: await app.svc.cache.clear() }));
+
+  app.delete('/v1/admin/cache/:inputHash', {
+    config: { admin: true },
+    schema: {
+      tags, summary: 'Clear the cached result of one input hash',
+      params: Type.Object({ inputHash: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
+      response: { 200: Removed, ...errorResponses('bad_request', 'forbidden') },
+    },
+  }, async (request) => ({ removed: await app.svc.cache.delete(request.params.inputHash) }));
+
   app.post('/v1/admin/dead-letters/:id/replay', {
     config: { admin: true },
     schema: {

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
+import { canonicalJson } from '../generation/hash.js';
 import { errorResponses, Id, JobError, Provider, Result, Usage } from './schemas.js';
 
 const Body = Type.Object({
@@ -31,23 +32,29 @@ export default async function generateRoutes(fastify: FastifyInstance) {
       querystring: Type.Object({
         wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 60, description: 'Seconds to hold the response until the job ends' })),
       }, { additionalProperties: false }),
-      headers: Type.Object({ 'cache-control': Type.Optional(Type.String()) }),
+      headers: Type.Object({
+        'cache-control': Type.Optional(Type.String()),
+        'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Scoped to the API key, kept 24 h: a repeat returns the first response' })),
+      }),
       body: Body,
       response: {
         200: { ...Answer, description: 'Cached result, or the settled job with ?wait=' },
         202: { ...Answer, description: 'Job admitted (or joined: identical in-flight input)' },
         ...errorResponses('bad_request', 'invalid_json', 'missing_variables', 'unknown_variables', 'provider_unavailable',
-          'template_not_found', 'payload_too_large', 'unsupported_media_type', 'service_unavailable'),
+          'template_not_found', 'idempotency_key_in_progress', 'payload_too_large', 'unsupported_media_type',
+          'idempotency_key_reused', 'service_unavailable'),
       },
     },
   }, async (request, reply) => {
+    const caller = request.caller!;
     const bypassCache = /(^|,)\s*no-cache\s*(,|$)/i.test(request.headers['cache-control'] ?? '');
-    const outcome = await app.svc.generation.generate(request.body, {
-      caller: request.caller!,
-      requestId: request.id,
-      bypassCache,
-      waitMs: (request.query.wait ?? 0) * 1000,
-    });
-    return reply.code(outcome.status).header('x-cache', outcome.cache).send(outcome.body);
+    const run = async () => {
+      const o = await app.svc.generation.generate(request.body, { caller, requestId: request.id, bypassCache, waitMs: (request.query.wait ?? 0) * 1000 });
+      return { status: o.status, body: o.body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}) } };
+    };
+    const key = request.headers['idempotency-key'];
+    const res = key ? await app.svc.idempotency.run(caller.keyId, key, canonicalJson(request.body), run) : await run();
+    if ('replayed' in res && res.replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(res.status as 200 | 202).headers(res.headers).send(res.body as Static<typeof Answer>);
   });
 }

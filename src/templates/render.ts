@@ -1,5 +1,14 @@
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}/g;
 
+const usedBy = new WeakMap<object, string[]>();
+
+/** Variable names a template uses (body, then system), computed once per template row. */
+export function templateVariables(t: { body: string; system: string | null }): string[] {
+  let names = usedBy.get(t);
+  if (!names) usedBy.set(t, (names = placeholders(t.body, t.system)));
+  return names;
+}
+
 /** Variable names a text uses, in first-use order. */
 export function placeholders(...texts: (string | null | undefined)[]): string[] {
   const names = new Set<string>();

@@ -28,10 +28,12 @@ const live = (id: string) => and(eq(templates.id, id), isNull(templates.deletedA
  * published on the invalidation bus, so no process serves a stale version.
  */
 export class Templates {
-  readonly #lru = new LRUCache<string, TemplateRow>({ max: 1000, ttl: 60_000 });
+  readonly #lru: LRUCache<string, TemplateRow>;
   #epoch = 0;
 
-  constructor(private readonly db: Db, private readonly bus?: InvalidationBus) {
+  /** `localTtlMs` bounds how long a template is served from memory should an invalidation be missed. */
+  constructor(private readonly db: Db, private readonly bus?: InvalidationBus, localTtlMs = 5000) {
+    this.#lru = new LRUCache({ max: 1000, ttl: Math.max(1, localTtlMs) });
     bus?.on((msg) => {
       if (msg.kind !== 'template' && msg.kind !== 'all') return;
       this.#epoch++;
@@ -47,7 +49,7 @@ export class Templates {
   }
 
   async get(id: string): Promise<TemplateRow> {
-    const hit = this.#lru.get(id);
+    const hit = this.#lru.get(id, { allowStale: false });
     if (hit) return hit;
     const epoch = this.#epoch;
     const [row] = await this.db.select().from(templates).where(live(id));

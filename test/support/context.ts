@@ -34,7 +34,8 @@ export async function cloneDatabase(): Promise<{ name: string; url: string; drop
 
 /** Deletes every Redis key under a test's prefix. */
 export async function deletePrefix(prefix: string, url = REDIS_URL): Promise<void> {
-  const r = new Redis(url);
+  const r = new Redis(url, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  r.on('error', () => {});
   try {
     let cursor = '0';
     do {
@@ -82,9 +83,9 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
   };
   const config = loadConfig(env);
   const database = await openDatabase({ url: clone.url, dataDir: '' });
-  const redis = defineScripts(createRedis(REDIS_URL));
+  const redis = defineScripts(createRedis(config.REDIS_URL));
   redis.on('error', () => {});
-  await waitReady(redis);
+  await waitReady(redis).catch(() => {}); // a test may start with its Redis down
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
   const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
@@ -110,7 +111,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
       redis.disconnect();
       await database.close();
       await clone.drop();
-      await deletePrefix(prefix);
+      await deletePrefix(prefix, config.REDIS_URL).catch(() => {});
     },
   };
 }

@@ -1,0 +1,117 @@
+/**
+ * `npm run bench:cache`: (a) a bare Fastify route returning a fixed JSON body
+ * of the same size as (b) PromptLab's whole cache-hit path — auth, the
+ * sliding-window rate limiter, cache lookup, response — on a warmed key.
+ * Both servers run in a child process; autocannon (50 connections, DURATION_S
+ * seconds, default 10) runs here, a, b, a, b after a warm-up; medians shown.
+ * Redis round trips per cache-hit request come from INFO commandstats deltas,
+ * leaving out the commands our Lua scripts run inside their one EVALSHA.
+ * Logging is at `warn` on (b) and off on (a): this measures the path, not pino.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import { buildApp } from '../src/app.js';
+import { createQueues } from '../src/queue/queues.js';
+import { JobWaiter } from '../src/queue/waiter.js';
+import { createRedis, waitReady } from '../src/redis/client.js';
+import { defineScripts, SCRIPT_FILES } from '../src/redis/scripts.js';
+import { startWorker } from '../workers/worker.js';
+import { benchWorld, fmt, REDIS_URL } from './support.js';
+
+interface Result { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number }
+const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<Result>;
+const DURATION_S = Number(process.env.DURATION_S ?? 10);
+const ADMIN_KEY = 'pl_bench_admin_key_0123456789abcdef';
+
+async function serve(): Promise<void> {
+  const world = await benchWorld({
+    LOG_LEVEL: 'warn', PROMPTLAB_ADMIN_KEY: ADMIN_KEY, FAKE_LATENCY_MS: '0',
+    // Every request must pass the limiter (it still runs its script each time).
+    RATE_LIMIT_ENTERPRISE: '1000000', RATE_LIMIT_WINDOW_MS: '1000',
+  });
+  const { config, database } = world;
+  const redis = defineScripts(createRedis(config.REDIS_URL));
+  await waitReady(redis);
+  const queues = createQueues(config);
+  const waiter = new JobWaiter(config);
+  const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const worker = startWorker({ config, database, redis, queues, log: app.log as never });
+
+  const { key } = await app.svc.apiKeys.create('bench', 'enterprise');
+  const tpl = await app.svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' });
+  const payload = JSON.stringify({ templateId: tpl.id, variables: { topic: 'caching' } });
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const warm = await app.inject({ method: 'POST', url: '/v1/generate?wait=10', headers, payload });
+  if (warm.json().status !== 'completed') throw new Error(`warm-up failed: ${warm.body}`);
+  await worker.close();
+  const hit = await app.inject({ method: 'POST', url: '/v1/generate', headers, payload });
+  if (hit.headers['x-cache'] !== 'HIT') throw new Error('not a cache hit');
+
+  const bare = Fastify({ logger: false });
+  const body = hit.json();
+  bare.post('/v1/generate', async () => body);
+  await bare.listen({ port: 0, host: '127.0.0.1' });
+  const port = (s: { server: { address(): unknown } }) => (s.server.address() as { port: number }).port;
+  process.send!({ bare: port(bare), app: port(app), headers, payload, bytes: hit.body.length, prefix: config.REDIS_PREFIX });
+  process.on('message', async () => {
+    await Promise.all([bare.close(), app.close()]);
+    await Promise.all([waiter.close(), queues.close()]);
+    redis.disconnect();
+    await world.drop();
+    process.exit(0);
+  });
+}
+
+/** Calls per command since the last snapshot, from INFO commandstats. */
+async function commandCalls(r: Redis): Promise<Map<string, number>> {
+  const info = await r.info('commandstats');
+  return new Map([...info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
+}
+/** Commands the project's Lua scripts call: counted by commandstats, but inside one EVALSHA round trip. */
+const SCRIPT_INNER = new Set(SCRIPT_FILES.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/redis\.call\('([A-Za-z]+)'/g)].map((m) => m[1]!.toLowerCase())));
+
+async function main() {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['serve'], { execArgv: ['--import', 'tsx', ...(process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], stdio: 'inherit' });
+  const [info] = (await once(child, 'message')) as [{ bare: number; app: number; headers: Record<string, string>; payload: string; bytes: number }];
+  const redis = new Redis(REDIS_URL);
+  const load = (port: number, duration: number) =>
+    autocannon({ url: `http://127.0.0.1:${port}/v1/generate`, method: 'POST', headers: info.headers, body: info.payload, connections: 50, duration });
+  await load(info.bare, 2);
+  await load(info.app, 2);
+  const runs: Record<'bare' | 'app', Result[]> = { bare: [], app: [] };
+  let trips = 0;
+  let requests = 0;
+  for (let round = 0; round < 2; round++) {
+    runs.bare.push(await load(info.bare, DURATION_S));
+    const before = await commandCalls(redis);
+    const r = await load(info.app, DURATION_S);
+    const after = await commandCalls(redis);
+    for (const [cmd, n] of after) if (!SCRIPT_INNER.has(cmd) && cmd !== 'info') trips += n - (before.get(cmd) ?? 0);
+    requests += r.requests.total;
+    runs.app.push(r);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const row = (name: string, rs: Result[]) => {
+    const rps = median(rs.map((r) => r.requests.average));
+    console.log(`${name.padEnd(40)} ${fmt(rps).padStart(8)} req/s   p50 ${median(rs.map((r) => r.latency.p50))} ms   p99 ${median(rs.map((r) => r.latency.p99))} ms   non-2xx ${rs.reduce((a, r) => a + r.non2xx, 0)}`);
+    return rps;
+  };
+  console.log(`bench:cache  ${DURATION_S} s per run, 2 runs each, 50 connections, ${info.bytes}-byte body  (node ${process.version})`);
+  const a = row('(a) bare Fastify route', runs.bare);
+  const b = row('(b) PromptLab cache hit (auth+limit+cache)', runs.app);
+  const p99 = median(runs.app.map((r) => r.latency.p99));
+  console.log(`ratio (b)/(a) ${fmt(b / a, 2)}   target >= 0.6;  p99 ${p99} ms   target <= 5 ms`);
+  console.log(`Redis round trips per cache-hit request: ${fmt(trips / requests, 3)}   target <= 2`);
+  child.send('stop');
+  await once(child, 'exit');
+  redis.disconnect();
+}
+
+if (process.argv[2] === 'serve') await serve();
+else await main();

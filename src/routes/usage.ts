@@ -1,0 +1,43 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { AppError } from '../errors/app-error.js';
+import { usageReport } from '../usage/report.js';
+import { errorResponses } from './schemas.js';
+
+const Sums = {
+  requests: Type.Number(),
+  cacheHits: Type.Number(),
+  inputTokens: Type.Number(),
+  outputTokens: Type.Number(),
+  costUsd: Type.Number({ description: 'Spent on provider calls, failed attempts included' }),
+  savedUsd: Type.Number({ description: 'What cache hits would have cost, priced as the original generation' }),
+};
+const Day = Type.String({ format: 'date', description: 'YYYY-MM-DD (UTC)' });
+
+export default async function usageRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.get('/v1/usage', {
+    schema: {
+      tags: ['usage'],
+      summary: "Spend per API key and template between two days: the caller's own key, every key for the admin",
+      querystring: Type.Object({ from: Type.Optional(Day), to: Type.Optional(Day) }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          from: Type.String(), to: Type.String(), totals: Type.Object(Sums),
+          byApiKey: Type.Array(Type.Object({ apiKeyId: Type.String(), ...Sums })),
+          byTemplate: Type.Array(Type.Object({ templateId: Type.String(), ...Sums })),
+        }),
+        ...errorResponses('bad_request'),
+      },
+    },
+  }, async (request) => {
+    const today = new Date().toISOString().slice(0, 10);
+    const to = request.query.to ?? today;
+    const from = request.query.from ?? `${to.slice(0, 8)}01`;
+    if (from > to) throw new AppError('bad_request', 'from must not be after to.');
+    // Counters reach Postgres in batches; flush this process's so a client sees its own requests.
+    await app.svc.meter.flush();
+    return usageReport(app.deps.database.db, request.caller!, from, to);
+  });
+}

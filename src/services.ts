@@ -1,0 +1,71 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { ApiKeys } from './auth/keys.js';
+import { InvalidationBus } from './cache/bus.js';
+import { ResultCache } from './cache/result-cache.js';
+import type { Config } from './config/index.js';
+import type { Db } from './db/client.js';
+import { JobEventLog } from './events/job-events.js';
+import { Generation } from './generation/service.js';
+import { IdempotencyStore } from './idempotency/store.js';
+import { Ledger } from './jobs/ledger.js';
+import { Jobs } from './jobs/service.js';
+import { DeadLetters } from './queue/dead-letters.js';
+import type { Queues } from './queue/queues.js';
+import type { JobWaiter } from './queue/waiter.js';
+import { Templates } from './templates/service.js';
+import { UsageMeter } from './usage/meter.js';
+
+export interface Services {
+  apiKeys: ApiKeys;
+  templates: Templates;
+  jobs: Jobs;
+  cache: ResultCache;
+  generation: Generation;
+  deadLetters: DeadLetters;
+  idempotency: IdempotencyStore;
+  meter: UsageMeter;
+  /** Job status events (Redis streams) for GET /v1/jobs/:id/events. */
+  events: JobEventLog;
+  /** Stops what runs in the background (invalidation subscriber, usage flushes) and flushes. */
+  close(): Promise<void>;
+}
+
+export interface ServiceDeps {
+  config: Config;
+  db: Db;
+  redis: Redis;
+  queues: Queues;
+  waiter: JobWaiter;
+  adminKey: string;
+  log: Logger;
+}
+
+/** The API's services, wired once: the app decorates itself with them, the benchmarks use them bare. */
+export function createServices({ config, db, redis, queues, waiter, adminKey, log }: ServiceDeps): Services {
+  const bus = new InvalidationBus(redis, config.REDIS_PREFIX, log);
+  const templates = new Templates(db, bus, config.CACHE_LOCAL_TTL_MS);
+  const jobs = new Jobs(db);
+  const cache = new ResultCache(redis, config.REDIS_PREFIX, log, {
+    localTtlMs: config.CACHE_LOCAL_TTL_MS,
+    localMaxBytes: config.CACHE_LOCAL_MAX_MB * 1024 * 1024,
+    compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES,
+  }, bus);
+  const meter = new UsageMeter(db, log, config.USAGE_FLUSH_MS);
+  const events = new JobEventLog(redis, config.REDIS_PREFIX, log);
+  return {
+    apiKeys: new ApiKeys({ db, adminKey }),
+    templates,
+    jobs,
+    cache,
+    meter,
+    events,
+    generation: new Generation({ config, db, templates, jobs, ledger: new Ledger(db), cache, queues, waiter, meter, log, events }),
+    deadLetters: new DeadLetters(db, queues, events),
+    idempotency: new IdempotencyStore(db),
+    async close() {
+      bus.close();
+      await meter.close();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from '../db/client.js';
+
+export interface UsageDelta {
+  apiKeyId: string;
+  templateId: string;
+  requests?: number;
+  cacheHits?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  costUsd?: number;
+  /** What a cache hit would have cost: the original generation's cost. */
+  savedUsd?: number;
+}
+
+interface Counters { requests: number; cacheHits: number; inputTokens: number; outputTokens: number; costNanos: number; savedNanos: number }
+
+const nanos = (usd = 0) => Math.round(usd * 1e9);
+let day = { until: 0, value: '' };
+/** Today's UTC date, recomputed at most once per second. */
+const today = () => {
+  const now = Date.now();
+  if (now >= day.until) day = { until: now + 1000, value: new Date(now).toISOString().slice(0, 10) };
+  return day.value;
+};
+
+/**
+ * Spend counters per day, API key and template (seed 004's batch updates):
+ * `record` only adds to a map in memory; every `flushMs` one upsert statement
+ * writes all of them to Postgres (`usage_daily`), so a request costs no I/O
+ * for accounting. Postgres rather than Redis because this is billing data:
+ * losing Redis must not lose spend. Money is summed in integer nano-dollars.
+ */
+export class UsageMeter {
+  #pending = new Map<string, Counters>();
+  readonly #timer: NodeJS.Timeout;
+  #flushing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly db: Db, private readonly log: Logger, flushMs: number) {
+    this.#timer = setInterval(() => void this.flush(), flushMs);
+    this.#timer.unref();
+  }
+
+  record(d: UsageDelta): void {
+    const k = `${today()}|${d.apiKeyId}|${d.templateId}`;
+    let c = this.#pending.get(k);
+    if (!c) this.#pending.set(k, (c = { requests: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costNanos: 0, savedNanos: 0 }));
+    c.requests += d.requests ?? 0;
+    c.cacheHits += d.cacheHits ?? 0;
+    c.inputTokens += d.inputTokens ?? 0;
+    c.outputTokens += d.outputTokens ?? 0;
+    c.costNanos += nanos(d.costUsd);
+    c.savedNanos += nanos(d.savedUsd);
+  }
+
+  /** Writes what has accumulated; on failure the counters are put back for the next flush. */
+  flush(): Promise<void> {
+    this.#flushing = this.#flushing.then(() => this.#write());
+    return this.#flushing;
+  }
+
+  async #write(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const batch = this.#pending;
+    this.#pending = new Map();
+    const entries = [...batch.entries()].map(([k, c]) => ({ k: k.split('|') as [string, string, string], c }));
+    const col = <T>(f: (e: (typeof entries)[number]) => T) => sql.param(entries.map(f));
+    try {
+      await this.db.execute(sql`
+        insert into usage_daily as u (day, api_key_id, template_id, requests, cache_hits, input_tokens, output_tokens, cost_usd, saved_usd)
+        select d, k, t, r, h, i, o, c::numeric / 1e9, s::numeric / 1e9
+        from unnest(${col((e) => e.k[0])}::date[], ${col((e) => e.k[1])}::text[], ${col((e) => e.k[2])}::text[],
+          ${col((e) => e.c.requests)}::bigint[], ${col((e) => e.c.cacheHits)}::bigint[], ${col((e) => e.c.inputTokens)}::bigint[],
+          ${col((e) => e.c.outputTokens)}::bigint[], ${col((e) => String(e.c.costNanos))}::bigint[], ${col((e) => String(e.c.savedNanos))}::bigint[])
+          as v(d, k, t, r, h, i, o, c, s)
+        on conflict (day, api_key_id, template_id) do update set
+          requests = u.requests + excluded.requests, cache_hits = u.cache_hits + excluded.cache_hits,
+          input_tokens = u.input_tokens + excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens,
+          cost_usd = u.cost_usd + excluded.cost_usd, saved_usd = u.saved_usd + excluded.saved_usd`);
+    } catch (err) {
+      this.log.warn({ err: String(err), rows: entries.length }, 'usage flush failed; will retry');
+      for (const { k, c } of entries) {
+        const [day, apiKeyId, templateId] = k;
+        const key = `${day}|${apiKeyId}|${templateId}`;
+        const cur = this.#pending.get(key);
+        if (!cur) this.#pending.set(key, c);
+        else for (const f of Object.keys(c) as (keyof Counters)[]) cur[f] += c[f];
+      }
+    }
+  }
+
+  /** Stops the timer and writes what is left. */
+  async close(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.flush();
+  }
+}

@@ -1,0 +1,26 @@
+import { and, eq, gte, lte, sql, type SQL } from 'drizzle-orm';
+import type { Caller } from '../auth/caller.js';
+import type { Db } from '../db/client.js';
+import { usageDaily } from '../db/schema.js';
+
+const sums = {
+  requests: sql<number>`coalesce(sum(${usageDaily.requests}), 0)::float8`,
+  cacheHits: sql<number>`coalesce(sum(${usageDaily.cacheHits}), 0)::float8`,
+  inputTokens: sql<number>`coalesce(sum(${usageDaily.inputTokens}), 0)::float8`,
+  outputTokens: sql<number>`coalesce(sum(${usageDaily.outputTokens}), 0)::float8`,
+  costUsd: sql<number>`coalesce(sum(${usageDaily.costUsd}), 0)::float8`,
+  savedUsd: sql<number>`coalesce(sum(${usageDaily.savedUsd}), 0)::float8`,
+};
+
+/** GET /v1/usage: spend between two days (inclusive), for the caller's key, or every key for the admin. */
+export async function usageReport(db: Db, caller: Caller, from: string, to: string) {
+  const where: SQL[] = [gte(usageDaily.day, from), lte(usageDaily.day, to)];
+  if (!caller.admin) where.push(eq(usageDaily.apiKeyId, caller.keyId));
+  const w = and(...where);
+  const [[totals], byApiKey, byTemplate] = await Promise.all([
+    db.select(sums).from(usageDaily).where(w),
+    db.select({ apiKeyId: usageDaily.apiKeyId, ...sums }).from(usageDaily).where(w).groupBy(usageDaily.apiKeyId).orderBy(usageDaily.apiKeyId),
+    db.select({ templateId: usageDaily.templateId, ...sums }).from(usageDaily).where(w).groupBy(usageDaily.templateId).orderBy(usageDaily.templateId),
+  ]);
+  return { from, to, totals: totals!, byApiKey, byTemplate };
+}
