@@ -4,26 +4,28 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { ApiKeys } from './auth/keys.js';
 import { authPlugin } from './auth/plugin.js';
-import { InvalidationBus } from './cache/bus.js';
-import { ResultCache } from './cache/result-cache.js';
 import type { Config } from './config/index.js';
+import bullBoard from './dashboard/bull-board.js';
 import type { Database } from './db/client.js';
+import { openApiPlugin } from './docs/openapi.js';
 import { errorHandler } from './errors/handler.js';
-import { Generation } from './generation/service.js';
-import { Ledger } from './jobs/ledger.js';
-import { Jobs } from './jobs/service.js';
-import { DeadLetters } from './queue/dead-letters.js';
+import { jobEventsPlugin } from './events/plugin.js';
+import { RequestLog } from './logging/request-log.js';
+import { metricsPlugin } from './metrics/plugin.js';
 import type { Queues } from './queue/queues.js';
 import type { JobWaiter } from './queue/waiter.js';
 import adminRoutes from './routes/admin.js';
 import apiKeyRoutes from './routes/api-keys.js';
 import generateRoutes from './routes/generate.js';
 import healthRoutes from './routes/health.js';
+import jobEventRoutes from './routes/job-events.js';
 import jobRoutes from './routes/jobs.js';
+import metricsRoutes from './routes/metrics.js';
 import templateRoutes from './routes/templates.js';
-import { Templates } from './templates/service.js';
+import usageRoutes from './routes/usage.js';
+import { createServices, type Services } from './services.js';
+import { drainPlugin } from './shutdown/drain.js';
 
 /** What the app is built from; the entry points open these, tests too. */
 export interface AppDeps {
@@ -35,15 +37,6 @@ export interface AppDeps {
   adminKey: string;
   /** A pino logger to use (the entry points pass theirs); default: pino at LOG_LEVEL. */
   logger?: Logger;
-}
-
-export interface Services {
-  apiKeys: ApiKeys;
-  templates: Templates;
-  jobs: Jobs;
-  cache: ResultCache;
-  generation: Generation;
-  deadLetters: DeadLetters;
 }
 
 declare module 'fastify' {
@@ -81,6 +74,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
+    logController: new RequestLog(),
     ...opts,
   });
   app.setValidatorCompiler(validators());
@@ -89,31 +83,26 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
     reply.header('x-request-id', request.id);
   });
 
-  const log = app.log as unknown as Logger;
-  const db = deps.database.db;
-  const bus = new InvalidationBus(deps.redis, config.REDIS_PREFIX, log);
-  app.addHook('onClose', async () => bus.close());
-  const templates = new Templates(db, bus);
-  const jobs = new Jobs(db);
-  const cache = new ResultCache(deps.redis, config.REDIS_PREFIX, log);
-  const svc: Services = {
-    apiKeys: new ApiKeys({ db, adminKey: deps.adminKey }),
-    templates,
-    jobs,
-    cache,
-    generation: new Generation({ config, db, templates, jobs, ledger: new Ledger(db), cache, queues: deps.queues, waiter: deps.waiter, log }),
-    deadLetters: new DeadLetters(db, deps.queues),
-  };
+  const svc = createServices({ ...deps, db: deps.database.db, log: app.log as unknown as Logger });
+  app.addHook('onClose', () => svc.close());
   app.decorate('deps', deps);
   app.decorate('svc', svc);
 
   await app.register(errorHandler);
+  await app.register(drainPlugin);
+  await app.register(metricsPlugin, { queues: [deps.queues.generation, deps.queues.deadLetter] });
+  await app.register(openApiPlugin);
+  await app.register(bullBoard, { queues: deps.queues, apiKeys: svc.apiKeys });
+  await app.register(jobEventsPlugin, { events: svc.events, jobs: svc.jobs });
   await app.register(authPlugin, { apiKeys: svc.apiKeys });
   await app.register(healthRoutes);
+  await app.register(metricsRoutes);
   await app.register(apiKeyRoutes);
   await app.register(templateRoutes);
   await app.register(generateRoutes);
   await app.register(jobRoutes);
+  await app.register(jobEventRoutes);
   await app.register(adminRoutes);
+  await app.register(usageRoutes);
   return app;
 }

@@ -4,7 +4,10 @@ import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
 import type { Db } from '../src/db/client.js';
 import { generations, IN_FLIGHT } from '../src/db/schema.js';
+import type { JobEventLog } from '../src/events/job-events.js';
 import type { Ledger } from '../src/jobs/ledger.js';
+import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
+import type { UsageMeter } from '../src/usage/meter.js';
 import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
 import type { DeadLetterData, GenerationJobData, Queues } from '../src/queue/queues.js';
@@ -14,11 +17,14 @@ import { AttemptFailed, classify, type Failure } from './failures.js';
 export interface ProcessorDeps {
   db: Db;
   ledger: Ledger;
+  meter: UsageMeter;
   cache: ResultCache;
   queues: Pick<Queues, 'deadLetter'>;
   providers: Partial<Record<ProviderName, Provider>>;
   pricing?: PricingOverrides;
   log: Logger;
+  /** Status events for GET /v1/jobs/:id/events (active, retrying, completed, dead). */
+  events?: JobEventLog;
 }
 
 type Usage = { inputTokens: number; outputTokens: number };
@@ -30,22 +36,29 @@ const inFlight = (id: string) => and(eq(generations.id, id), inArray(generations
  * a dead worker left behind is finished by another without a second result.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { db, ledger, cache, log } = deps;
+  const { db, ledger, cache, meter, log } = deps;
   const cost = (d: GenerationJobData, u: Usage) => {
     const price = priceFor(d.provider, d.model, deps.pricing);
     if (!price) log.warn({ provider: d.provider, model: d.model }, 'no price for model; cost recorded as 0');
     return price ? costUsd(u, price) : 0;
   };
-  const addUsage = (d: GenerationJobData, u: Usage | undefined) => u ? {
-    inputTokens: sql`${generations.inputTokens} + ${u.inputTokens}`,
-    outputTokens: sql`${generations.outputTokens} + ${u.outputTokens}`,
-    costUsd: sql`${generations.costUsd} + ${cost(d, u)}`,
-  } : {};
+  /** Charges a failed attempt the provider answered: spend counters now, and the row's columns to update. */
+  const charge = (d: GenerationJobData, u: Usage | undefined) => {
+    if (!u) return {};
+    const usd = cost(d, u);
+    meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, ...u, costUsd: usd });
+    return {
+      inputTokens: sql`${generations.inputTokens} + ${u.inputTokens}`,
+      outputTokens: sql`${generations.outputTokens} + ${u.outputTokens}`,
+      costUsd: sql`${generations.costUsd} + ${usd}`,
+    };
+  };
 
   return async function processGeneration(job: Job<GenerationJobData>) {
     const d = job.data;
     const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
     if (!(await ledger.claim(d.id))) return finishedElsewhere(d, jlog);
+    await deps.events?.publish(d.id, 'active', { attempt: job.attemptsMade + 1 });
 
     const started = performance.now();
     let usage: Usage | undefined;
@@ -69,21 +82,30 @@ export function createProcessor(deps: ProcessorDeps) {
         if (!parsed.ok) throw new AttemptFailed('output_invalid', parsed.reason, usage);
         json = parsed.json;
       }
-      const done = await ledger.complete({ id: d.id, text: out.text, json, ...usage, costUsd: cost(d, usage) });
+      const usd = cost(d, usage);
+      const done = await ledger.complete({ id: d.id, text: out.text, json, ...usage, costUsd: usd });
       if (!done) return finishedElsewhere(d, jlog);
+      meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, ...usage, costUsd: usd });
       await cache.set(d.inputHash, {
         jobId: d.id,
         result: { text: out.text, ...(json !== undefined ? { json } : {}) },
         usage: { inputTokens: done.inputTokens, outputTokens: done.outputTokens, totalTokens: done.inputTokens + done.outputTokens },
         costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
-      }, d.cacheTtlSeconds);
+      }, d.cacheTtlSeconds, d.refresh);
       jlog.info({ ...usage, costUsd: done.costUsd, durationMs: Math.round(performance.now() - started) }, 'job completed');
+      recordAttempt(d, 'success', started, usage, deps.pricing);
+      recordJobFinished('completed', job.timestamp);
+      await deps.events?.publish(d.id, 'completed', { attempt: job.attemptsMade + 1 });
       return { completed: true };
     } catch (err) {
       const f = classify(err);
       const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      await recordFailure(job, f, final, addUsage(d, f.usage ?? (err instanceof AttemptFailed ? undefined : usage)));
+      const paid = f.usage ?? (err instanceof AttemptFailed ? undefined : usage);
+      await recordFailure(job, f, final, charge(d, paid));
       jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
+      recordAttempt(d, f.code, started, paid, deps.pricing);
+      if (final) recordJobFinished('dead', job.timestamp);
+      await deps.events?.publish(d.id, final ? 'dead' : 'retrying', { attempt: job.attemptsMade + 1, error: { code: f.code, message: f.message } });
       if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
       throw err;
     }
@@ -108,7 +130,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const [row] = await db.select().from(generations).where(eq(generations.id, d.id));
     if (row?.status === 'completed') {
       jlog.info('already completed by an earlier run; not calling the provider again');
-      await cache.set(d.inputHash, cachedFromRow(row), d.cacheTtlSeconds);
+      const entry = cachedFromRow(row, d.cacheTtlSeconds);
+      if (entry.expiresAt > Date.now()) await cache.set(d.inputHash, entry, Math.ceil((entry.expiresAt - Date.now()) / 1000));
       return { completed: true };
     }
     if (row?.status === 'dead') {

@@ -2,10 +2,13 @@ import { Worker } from 'bullmq';
 import { and, asc, eq, lt } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { InvalidationBus } from '../src/cache/bus.js';
 import { ResultCache } from '../src/cache/result-cache.js';
 import type { Config } from '../src/config/index.js';
 import type { Database } from '../src/db/client.js';
+import { JobEventLog } from '../src/events/job-events.js';
 import { generations } from '../src/db/schema.js';
+import { IdempotencyStore } from '../src/idempotency/store.js';
 import { Ledger } from '../src/jobs/ledger.js';
 import { createProviders } from '../src/providers/index.js';
 import type { PricingOverrides } from '../src/providers/pricing.js';
@@ -13,6 +16,7 @@ import type { Provider, ProviderName } from '../src/providers/types.js';
 import { jobDataOf } from '../src/queue/dead-letters.js';
 import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData, type Queues } from '../src/queue/queues.js';
 import { bullConnection } from '../src/redis/client.js';
+import { UsageMeter } from '../src/usage/meter.js';
 import { backoffDelay } from './failures.js';
 import { createProcessor } from './processor.js';
 
@@ -27,9 +31,6 @@ export interface WorkerDeps {
   providers?: Partial<Record<ProviderName, Provider>>;
 }
 
-/** How often queued rows are checked against the queue, and how old they must be to count as stranded. */
-const SWEEP_EVERY_MS = 30_000;
-const STRANDED_AFTER_MS = 10_000;
 
 export interface RunningWorker {
   worker: Worker<GenerationJobData>;
@@ -49,14 +50,19 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     fakeLatencyMs: config.FAKE_LATENCY_MS,
   });
   const pricing = config.PRICING_JSON ? (JSON.parse(config.PRICING_JSON) as PricingOverrides) : undefined;
+  const bus = new InvalidationBus(deps.redis, config.REDIS_PREFIX, log, { listen: false });
+  const meter = new UsageMeter(database.db, log, config.USAGE_FLUSH_MS);
+  const idempotency = new IdempotencyStore(database.db);
   const processor = createProcessor({
     db: database.db,
     ledger: new Ledger(database.db),
-    cache: new ResultCache(deps.redis, config.REDIS_PREFIX, log),
+    meter,
+    cache: new ResultCache(deps.redis, config.REDIS_PREFIX, log, { localTtlMs: 0, compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES }, bus),
     queues,
     providers,
     ...(pricing ? { pricing } : {}),
     log,
+    events: new JobEventLog(deps.redis, config.REDIS_PREFIX, log),
   });
 
   const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {
@@ -73,14 +79,19 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   worker.on('error', (err) => log.error({ err: String(err) }, 'worker error'));
   worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled: its worker stopped renewing the lock; it runs again'));
 
-  /** Rows admitted while the queue was unreachable: enqueue them (same job id, so never twice). */
+  /**
+   * Rows admitted while the queue was unreachable (queued for over a third of
+   * the interval): enqueue them, under the same job id, so never twice. And
+   * drop idempotency keys past their 24 h.
+   */
   const sweep = async () => {
     const stranded = await database.db.select().from(generations)
-      .where(and(eq(generations.status, 'queued'), lt(generations.createdAt, new Date(Date.now() - STRANDED_AFTER_MS))))
+      .where(and(eq(generations.status, 'queued'), lt(generations.createdAt, new Date(Date.now() - config.SWEEP_INTERVAL_MS / 3))))
       .orderBy(asc(generations.createdAt)).limit(500);
     for (const row of stranded) await queues.generation.add('generate', jobDataOf(row), queues.jobOptions(row.id));
+    await idempotency.purgeExpired();
   };
-  const sweeping = setInterval(() => sweep().catch((err) => log.warn({ err: String(err) }, 'sweep failed')), SWEEP_EVERY_MS);
+  const sweeping = setInterval(() => sweep().catch((err) => log.warn({ err: String(err) }, 'sweep failed')), config.SWEEP_INTERVAL_MS);
   sweeping.unref();
   void sweep().catch(() => {});
 
@@ -89,6 +100,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     async close() {
       clearInterval(sweeping);
       await worker.close();
+      await meter.close();
     },
   };
 }

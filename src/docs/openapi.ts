@@ -1,0 +1,64 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { ErrorBody } from '../routes/schemas.js';
+
+const { $id: _, ...errorBody } = ErrorBody as typeof ErrorBody & { $id?: string };
+const ERROR_BODY = 'Every error answers `{"error": {"code", "message", "details"?}}` with a code from the error catalogue (README: Error codes).';
+
+/**
+ * The OpenAPI 3.1 document at `/docs/json` (and `/docs/yaml`), generated from
+ * the TypeBox schemas every route declares, and Swagger UI at `/docs`.
+ * Register it before the routes: it collects them as they are added. OpenAPI
+ * 3.1 because its schemas are JSON Schema, as TypeBox's are (`type: "null"`,
+ * `const`), so the document says exactly what the validator checks.
+ */
+export const openApiPlugin = fp(
+  async (app: FastifyInstance) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'PromptLab API',
+          version: '1',
+          description: `LLM generation as durable, idempotent, rate-limited, cached jobs.\n\n${ERROR_BODY} Every response carries \`X-Request-ID\`.`,
+        },
+        tags: [
+          { name: 'generate', description: 'Render a template and answer from cache or admit a job' },
+          { name: 'jobs', description: 'Generations: status, result, usage, cost, live events' },
+          { name: 'templates', description: 'Prompt templates' },
+          { name: 'admin', description: 'Admin key only' },
+          { name: 'operations', description: 'Health, readiness, metrics (no auth)' },
+        ],
+        components: {
+          schemas: { ErrorBody: errorBody },
+          securitySchemes: {
+            bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (POST /v1/api-keys), or the admin key (PROMPTLAB_ADMIN_KEY) for admin routes' },
+            adminBasic: { type: 'http', scheme: 'basic', description: 'Bull Board login: any user name, the admin key as password' },
+          },
+        },
+        paths: {
+          '/admin/queues': {
+            get: {
+              tags: ['admin'],
+              summary: 'Bull Board: the generation and dead-letter queues (a web page; retry, clean and the other actions live under it)',
+              security: [{ adminBasic: [] }, { bearerAuth: [] }],
+              responses: {
+                200: { description: 'The dashboard (HTML)', content: { 'text/html': { schema: { type: 'string' } } } },
+                401: { description: 'unauthorized: no admin key; WWW-Authenticate asks the browser to log in', content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } } } },
+              },
+            },
+          },
+        },
+      },
+      transform: ({ schema, url }) => {
+        const base = (schema ?? {}) as Record<string, unknown>;
+        // Every /v1 route needs a bearer key; the auth hook enforces it, the document says it.
+        return { schema: (url.startsWith('/v1/') ? { ...base, security: [{ bearerAuth: [] }] } : base) as typeof schema, url };
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  },
+  { name: 'openapi', fastify: '5.x' },
+);

@@ -1,0 +1,105 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+/**
+ * What happens to a job, in order: `queued` (admitted), `active` (an attempt
+ * started), `retrying` (an attempt failed, another is scheduled), then one
+ * of the terminal `completed` or `dead`.
+ */
+export const JOB_EVENT_TYPES = ['queued', 'active', 'retrying', 'completed', 'dead'] as const;
+export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
+export const isTerminal = (type: string): boolean => type === 'completed' || type === 'dead';
+
+/** One entry of a job's event stream; `id` is the Redis stream entry id (the SSE `id:`). */
+export interface JobEvent {
+  id: string;
+  type: JobEventType;
+  data: Record<string, unknown>;
+}
+
+export interface JobEventLogOptions {
+  /** Entries kept per job (approximate trim). @defaultValue 1000 */
+  maxLen?: number;
+  /** How long a job's stream lives after its last event, so clients can resume. @defaultValue 3600 */
+  ttlSeconds?: number;
+}
+
+/** Stream entry ids compare as (ms, seq). */
+export const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+export function compareIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
+}
+
+export function parseEntry([id, fields]: [string, string[]]): JobEvent {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  let data: Record<string, unknown> = {};
+  try {
+    data = JSON.parse(f.data ?? '{}') as Record<string, unknown>;
+  } catch {
+    // a foreign entry: deliver its type with no data
+  }
+  return { id, type: (f.type ?? 'queued') as JobEventType, data };
+}
+
+/**
+ * A job's status changes as a Redis stream, `<prefix>:events:<jobId>`, written
+ * by whichever process saw the change (the API admits, workers run) and read
+ * by any API process for GET /v1/jobs/:id/events. Entry ids are the SSE
+ * event ids, so a client resumes with `Last-Event-ID`. Each append trims the
+ * stream and renews its TTL: a job's history outlives it by `ttlSeconds`.
+ */
+export class JobEventLog {
+  readonly #maxLen: number;
+  readonly #ttl: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly log?: Logger,
+    opts: JobEventLogOptions = {},
+  ) {
+    this.#maxLen = opts.maxLen ?? 1000;
+    this.#ttl = opts.ttlSeconds ?? 3600;
+  }
+
+  key(jobId: string): string {
+    return `${this.prefix}:events:${jobId}`;
+  }
+
+  /**
+   * Appends an event (one round trip: XADD and EXPIRE pipelined). Never
+   * throws: a lost event must not fail the job; the SSE route falls back to
+   * the row in Postgres for the final state. Resolves with the entry, or
+   * undefined when Redis did not take it.
+   */
+  async publish(jobId: string, type: JobEventType, data: Record<string, unknown> = {}): Promise<JobEvent | undefined> {
+    const key = this.key(jobId);
+    try {
+      const res = await this.redis.pipeline()
+        .xadd(key, 'MAXLEN', '~', String(this.#maxLen), '*', 'type', type, 'data', JSON.stringify(data))
+        .expire(key, this.#ttl)
+        .exec();
+      const [err, id] = res?.[0] ?? [new Error('no reply')];
+      if (err) throw err;
+      return { id: id as string, type, data };
+    } catch (err) {
+      this.log?.warn({ err: String(err), jobId, event: type }, 'job event not recorded');
+      return undefined;
+    }
+  }
+
+  /** Entries after `afterId` (exclusive), or all of them. */
+  async after(jobId: string, afterId?: string): Promise<JobEvent[]> {
+    const entries = await this.redis.xrange(this.key(jobId), afterId ? `(${afterId}` : '-', '+');
+    return entries.map(parseEntry);
+  }
+
+  /** The newest entry, if the stream still exists. */
+  async last(jobId: string): Promise<JobEvent | undefined> {
+    const [entry] = await this.redis.xrevrange(this.key(jobId), '+', '-', 'COUNT', 1);
+    return entry ? parseEntry(entry) : undefined;
+  }
+}
