@@ -1,0 +1,170 @@
+import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
+import type { Callback, Redis, Result } from 'ioredis';
+import { AppError } from '../errors/app-error.js';
+import { BlockedKeys } from './blocked-keys.js';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** `src/ratelimit/slidingWindow-1.lua`: `[count, resetMs, admitted]`. */
+    slidingWindow(
+      key: string,
+      windowMs: number,
+      limit: number,
+      record: 0 | 1,
+      callback?: Callback<[number, number, number]>,
+    ): Result<[number, number, number], Context>;
+  }
+}
+
+/** What @fastify/rate-limit passes to `incr`/`read`. */
+type StoreCallback = (error: Error | null, result?: { current: number; ttl: number }) => void;
+
+/** The merged per-route options @fastify/rate-limit hands to `child()`. */
+interface ChildOptions {
+  groupId?: string;
+  routeInfo?: { method?: string | string[]; url?: string };
+}
+
+export interface SlidingWindowStoreOptions {
+  /** A client on which `defineScripts` registered `slidingWindow`. */
+  redis: Redis;
+  /** Prefix of every limiter key, e.g. `promptlab:rl:`. */
+  prefix: string;
+  /**
+   * How long Redis may stay silent while a check waits on it before the check
+   * fails with `rate_limiter_unavailable`: covers a Redis that hangs rather
+   * than refuses (a refused or closed connection fails at once).
+   * @defaultValue 50
+   */
+  timeoutMs?: number;
+  /** Called once when checks start failing (first error of an outage). */
+  onOutage?: (err: Error) => void;
+  /** Called once when a check succeeds again after an outage. */
+  onRecovery?: () => void;
+}
+
+/** State a store shares with its per-route children. */
+interface Shared {
+  down: boolean;
+  /** performance.now() of the last reply from Redis. */
+  lastReplyAt: number;
+  blocked: BlockedKeys;
+}
+
+/** One check waiting on Redis: settles once, by the reply or by the timeout. */
+interface InFlight {
+  key: string;
+  cb: StoreCallback;
+  record: 0 | 1;
+  /** performance.now() when the check was sent. */
+  sentAt: number;
+  settled: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * A @fastify/rate-limit store backed by `slidingWindow-1.lua`: one EVALSHA per
+ * check, exact across processes; a key the script found full is then rejected
+ * locally until a slot can free (see BlockedKeys). Errors reach the plugin as
+ * an AppError `rate_limiter_unavailable`; its `skipOnError` decides between
+ * 503 and admit.
+ */
+export class SlidingWindowStore implements FastifyRateLimitStore {
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly opts: SlidingWindowStoreOptions,
+    private readonly suffix = '',
+    private readonly shared: Shared = { down: false, lastReplyAt: 0, blocked: new BlockedKeys() },
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 50;
+  }
+
+  incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
+    this.check(key, cb, timeWindow, max, 1);
+  }
+
+  /** Current state without recording a request (`{ increment: false }`). */
+  read(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
+    this.check(key, cb, timeWindow, max, 0);
+  }
+
+  /**
+   * Store for a route with its own `config.rateLimit`. With a `groupId` the
+   * plugin already appends it to the key, so routes of one group share a
+   * bucket; without one the route gets a bucket of its own, as upstream does
+   * (`app.createRateLimit()` limiters, which have no route, use the main one).
+   */
+  child(routeOptions: unknown): SlidingWindowStore {
+    const { groupId, routeInfo } = routeOptions as ChildOptions;
+    const suffix = !groupId && routeInfo?.url ? `@${String(routeInfo.method)} ${routeInfo.url}` : '';
+    return new SlidingWindowStore(this.opts, suffix, this.shared);
+  }
+
+  private check(key: string, cb: StoreCallback, windowMs: number, limit: number, record: 0 | 1): void {
+    const fullKey = this.opts.prefix + key + this.suffix;
+    const sentAt = performance.now();
+    if (record) {
+      const ttl = this.shared.blocked.check(fullKey, limit, sentAt);
+      if (ttl !== undefined) return cb(null, { current: limit + 1, ttl });
+    }
+    const flight: InFlight = { key: fullKey, cb, record, sentAt, settled: false, timer: undefined };
+    flight.timer = setTimeout(this.onTimer, this.timeoutMs, flight);
+    this.opts.redis.slidingWindow(fullKey, windowMs, limit, record, (err, res) => this.onReply(flight, err, res));
+  }
+
+  // Per-check state lives in `InFlight`, so the hot path creates no named closures.
+  private readonly onTimer = (flight: InFlight) => setImmediate(this.onSilence, flight);
+
+  /**
+   * Runs after pending socket reads had their turn; fails the check only if
+   * Redis has been silent for a whole timeout: a busy event loop or a backlog
+   * of replies still flowing is not an outage.
+   */
+  private readonly onSilence = (flight: InFlight) => {
+    if (flight.settled) return;
+    const silentMs = performance.now() - this.shared.lastReplyAt;
+    if (silentMs < this.timeoutMs) {
+      flight.timer = setTimeout(this.onTimer, this.timeoutMs - silentMs, flight);
+      return;
+    }
+    flight.settled = true;
+    this.failed(new Error(`Redis did not answer within ${this.timeoutMs} ms`), flight.cb);
+  };
+
+  private onReply(flight: InFlight, err: Error | null | undefined, res: [number, number, number] | undefined): void {
+    if (flight.settled) return;
+    flight.settled = true;
+    clearTimeout(flight.timer);
+    if (err || !res) return this.failed(err ?? new Error('empty reply from slidingWindow'), flight.cb);
+    const now = (this.shared.lastReplyAt = performance.now());
+    if (this.shared.down) {
+      this.shared.down = false;
+      this.opts.onRecovery?.();
+    }
+    const [count, resetMs, admitted] = res;
+    if (!flight.record || admitted) return flight.cb(null, { current: count, ttl: resetMs });
+    this.shared.blocked.add(flight.key, count, resetMs, flight.sentAt, now);
+    // The plugin rejects when current > max: a turned-away request counts as one more.
+    flight.cb(null, { current: count + 1, ttl: resetMs });
+  }
+
+  private failed(err: Error, cb: StoreCallback): void {
+    if (!this.shared.down) {
+      this.shared.down = true;
+      this.opts.onOutage?.(err);
+    }
+    const unavailable = new AppError('rate_limiter_unavailable');
+    unavailable.cause = err;
+    cb(unavailable);
+  }
+}
+
+/** The store class to pass as @fastify/rate-limit's `store` option (it calls `new Store(params)`). */
+export function slidingWindowStore(opts: SlidingWindowStoreOptions): FastifyRateLimitStoreCtor {
+  return class extends SlidingWindowStore {
+    constructor() {
+      super(opts);
+    }
+  } as unknown as FastifyRateLimitStoreCtor;
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Caller, Tier } from '../../src/auth/caller.js';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { errorHandler } from '../../src/errors/handler.js';
+import { createRedis, waitReady } from '../../src/redis/client.js';
+import { defineScripts } from '../../src/redis/scripts.js';
+import { rateLimitGroup, rateLimitPlugin, readRateLimit, trustProxyOption } from '../../src/ratelimit/plugin.js';
+import { REDIS_URL } from '../support/context.js';
+
+/** A unique REDIS_PREFIX per test, so tests sharing one Redis never meet. */
+export const uniquePrefix = () => `test-rl-${randomUUID().slice(0, 8)}`;
+
+/** A ready ioredis client (offline queue off, as in the API) with the scripts defined. */
+export async function connect(url = REDIS_URL): Promise<Redis> {
+  const redis = createRedis(url);
+  redis.on('error', () => {});
+  await waitReady(redis);
+  return defineScripts(redis);
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  config: Config;
+  /** Log lines (parsed pino JSON) at info level and above. */
+  logs: Array<{ level: number; msg: string }>;
+}
+
+/**
+ * The API's shape in miniature: error handler, an auth stand-in that sets
+ * `request.caller` on /v1 routes from `x-test-caller: <keyId>:<tier>[:admin]`,
+ * the rate-limit plugin, then routes like the real ones.
+ */
+export async function buildApp(redis: Redis, env: Record<string, string>): Promise<TestApp> {
+  const config = loadConfig(env);
+  const logs: TestApp['logs'] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as TestApp['logs'][number]);
+      cb();
+    },
+  });
+  const app = Fastify({ trustProxy: trustProxyOption(config), logger: { level: 'info', stream } });
+  await app.register(errorHandler);
+  app.addHook('onRequest', async (request) => {
+    const h = request.headers['x-test-caller'];
+    if (typeof h !== 'string' || !request.url.startsWith('/v1/')) return;
+    const [keyId = '', tier = 'pro', admin] = h.split(':');
+    request.caller = { keyId, tier: tier as Tier, admin: admin === 'admin' } satisfies Caller;
+  });
+  await app.register(rateLimitPlugin, { redis, config });
+
+  const ok = async () => ({ ok: true });
+  app.post('/v1/generate', ok);
+  app.get('/v1/templates', ok);
+  app.get('/v1/jobs', { config: { rateLimit: readRateLimit } }, ok);
+  app.get('/v1/jobs/:id', { config: { rateLimit: readRateLimit } }, ok);
+  app.get('/v1/exports', { config: { rateLimit: rateLimitGroup('exports', { max: 1 }) } }, ok);
+  app.get('/v1/special', { config: { rateLimit: { max: 2 } } }, ok);
+  app.get('/health', ok);
+  app.get('/ready', ok);
+  app.get('/metrics', ok);
+  app.get('/docs', ok);
+  await app.ready();
+  return { app, config, logs };
+}
+
+export const caller = (keyId: string, tier: Tier = 'pro') => ({ 'x-test-caller': `${keyId}:${tier}` });
+
+/** Fires `n` requests at once and returns the responses. */
+export function burst(app: FastifyInstance, n: number, opts: InjectOptions) {
+  return Promise.all(Array.from({ length: n }, () => app.inject(opts)));
+}
+
+export const statuses = (rs: Array<{ statusCode: number }>) =>
+  rs.reduce<Record<number, number>>((acc, r) => ((acc[r.statusCode] = (acc[r.statusCode] ?? 0) + 1), acc), {});
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,63 @@
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BlockedKeys } from '../../src/ratelimit/blocked-keys.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { buildApp, burst, caller, connect, statuses, uniquePrefix, type TestApp } from './app.js';
+
+let server: RedisServer | undefined;
+let redis: Redis | undefined;
+let t: TestApp | undefined;
+
+afterEach(async () => {
+  await t?.app.close();
+  redis?.disconnect();
+  await server?.kill();
+  t = undefined;
+  redis = undefined;
+  server = undefined;
+});
+
+/** Scripts the dedicated server has run, EVALSHA or EVAL (this test is its only client). */
+async function scriptCalls(): Promise<number> {
+  const stats = await redis!.info('commandstats');
+  return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+describe('keys known to be full', () => {
+  it('are rejected without a Redis round trip until a slot can free', async () => {
+    server = await startRedisServer();
+    redis = await connect(server.url);
+    t = await buildApp(redis, { REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_FREE: '2' });
+    const h = caller('key_b', 'free');
+    const before = await scriptCalls();
+    expect(statuses(await burst(t.app, 2, { method: 'POST', url: '/v1/generate', headers: h }))).toEqual({ 200: 2 });
+    const first = await t.app.inject({ method: 'POST', url: '/v1/generate', headers: h });
+    const local = await t.app.inject({ method: 'POST', url: '/v1/generate', headers: h });
+    expect([first.statusCode, local.statusCode]).toEqual([429, 429]);
+    expect(statuses(await burst(t.app, 20, { method: 'POST', url: '/v1/generate', headers: h }))).toEqual({ 429: 20 });
+    expect((await scriptCalls()) - before).toBe(3);
+    // Same headers and body either way; Retry-After never shrinks below the script's answer.
+    expect(local.headers['x-ratelimit-remaining']).toBe('0');
+    expect(local.headers['retry-after']).toBe(first.headers['retry-after']);
+    expect(local.json()).toMatchObject({ error: { code: 'rate_limited', details: { limit: 2 } } });
+
+    // A key upgraded to a higher limit is asked about again, not rejected from memory.
+    expect((await t.app.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_b', 'pro') })).statusCode).toBe(200);
+  });
+});
+
+describe('BlockedKeys', () => {
+  it('answers only while the key is certainly full, and stays bounded', () => {
+    const blocked = new BlockedKeys(2);
+    blocked.add('a', 5, 1000, 0, 10);
+    expect(blocked.check('a', 5, 500)).toBe(510);
+    expect(blocked.check('a', 6, 500)).toBeUndefined();
+    expect(blocked.check('a', 5, 999)).toBeUndefined();
+    blocked.add('a', 5, 1000, 0, 10);
+    blocked.add('b', 5, 1000, 0, 10);
+    blocked.add('c', 5, 1000, 0, 10);
+    expect(blocked.check('a', 5, 1)).toBeUndefined();
+    expect(blocked.check('b', 5, 1)).toBe(1009);
+    expect(blocked.check('c', 5, 1)).toBe(1009);
+  });
+});

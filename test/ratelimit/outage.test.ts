@@ -1,0 +1,128 @@
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRedis } from '../../src/redis/client.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { buildApp, caller, connect, sleep, uniquePrefix, type TestApp } from './app.js';
+
+let server: RedisServer | undefined;
+let redis: Redis | undefined;
+let t: TestApp | undefined;
+
+afterEach(async () => {
+  await t?.app.close();
+  redis?.disconnect();
+  await server?.kill();
+  t = undefined;
+  redis = undefined;
+  server = undefined;
+});
+
+async function setup(env: Record<string, string> = {}) {
+  server = await startRedisServer();
+  redis = await connect(server.url);
+  t = await buildApp(redis, { REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_FREE: '2', ...env });
+  return t;
+}
+
+const generate = (a: TestApp, keyId = 'key_x') => a.app.inject({ method: 'POST', url: '/v1/generate', headers: caller(keyId, 'free') });
+
+async function timed(a: TestApp) {
+  const started = performance.now();
+  const r = await generate(a);
+  return { r, ms: performance.now() - started };
+}
+
+/** Restarts the dedicated server on its port and waits until the app's client is ready again. */
+async function restart() {
+  server = await startRedisServer({ port: server!.port });
+  const deadline = Date.now() + 5000;
+  while (redis!.status !== 'ready' && Date.now() < deadline) await sleep(20);
+}
+
+const limiterLogs = (a: TestApp) => a.logs.filter((l) => /rate limiter/.test(l.msg));
+
+describe('Redis down, fail-closed (default)', () => {
+  it('answers 503 rate_limiter_unavailable within 100 ms, keeps /health up, recovers on its own', async () => {
+    const a = await setup();
+    expect((await generate(a)).statusCode).toBe(200);
+
+    await server!.kill();
+    for (let i = 0; i < 5; i++) {
+      const { r, ms } = await timed(a);
+      expect(r.statusCode).toBe(503);
+      expect(r.json()).toMatchObject({ error: { code: 'rate_limiter_unavailable' } });
+      expect(ms).toBeLessThan(100);
+    }
+    expect((await a.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
+
+    await restart();
+    expect((await generate(a)).statusCode).toBe(200);
+    expect(limiterLogs(a).map((l) => [l.level, l.msg])).toEqual([
+      [50, expect.stringMatching(/answering 503/)],
+      [30, 'rate limiter reaches Redis again'],
+    ]);
+  });
+
+  it('a Redis that hangs (SIGSTOP) also gets 503 within 100 ms, then recovery on SIGCONT', async () => {
+    const a = await setup();
+    expect((await generate(a)).statusCode).toBe(200);
+    server!.pause();
+    const results = await Promise.all([timed(a), timed(a), timed(a)]);
+    for (const { r, ms } of results) {
+      expect(r.statusCode).toBe(503);
+      expect(ms).toBeLessThan(100);
+    }
+    server!.resume();
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = (await a.app.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_y', 'free') })).statusCode;
+      if (status !== 200) await sleep(20);
+    }
+    expect(status).toBe(200);
+    // Checks already sent when Redis froze run when it resumes: their callers got
+    // 503 yet are charged (here up to the limit). Conservative, and documented.
+    expect(await redis!.llen(`${a.config.REDIS_PREFIX}:rl:k:key_x`)).toBe(2);
+    expect((await generate(a)).statusCode).toBe(429);
+  });
+
+  it('a client that never reached Redis fails fast too', async () => {
+    server = await startRedisServer();
+    const port = server.port;
+    await server.kill();
+    redis = createRedis(`redis://127.0.0.1:${port}`);
+    redis.on('error', () => {});
+    t = await buildApp(redis, { REDIS_PREFIX: uniquePrefix() });
+    const { r, ms } = await timed(t);
+    expect(r.statusCode).toBe(503);
+    expect(ms).toBeLessThan(100);
+  });
+});
+
+describe('Redis down, RATE_LIMIT_FAIL_OPEN=true', () => {
+  it('admits while Redis is down, warns once per outage, counts again after recovery', async () => {
+    const a = await setup({ RATE_LIMIT_FAIL_OPEN: 'true' });
+    expect((await generate(a)).statusCode).toBe(200);
+
+    for (let outage = 1; outage <= 2; outage++) {
+      await server!.kill();
+      for (let i = 0; i < 5; i++) {
+        const { r, ms } = await timed(a);
+        expect(r.statusCode).toBe(200);
+        expect(ms).toBeLessThan(100);
+      }
+      const warnings = a.logs.filter((l) => l.level === 40);
+      expect(warnings).toHaveLength(outage);
+      expect(warnings[outage - 1]!.msg).toMatch(/admitting requests unchecked/);
+
+      if (outage === 2) {
+        // A key the limiter already knows to be full stays rejected: no Redis needed for that answer.
+        expect((await generate(a, 'key_full1')).statusCode).toBe(429);
+      }
+
+      await restart(); // a fresh, empty Redis
+      const key = `key_full${outage}`;
+      expect([(await generate(a, key)).statusCode, (await generate(a, key)).statusCode, (await generate(a, key)).statusCode]).toEqual([200, 200, 429]);
+    }
+    expect(limiterLogs(a).filter((l) => l.level === 30)).toHaveLength(2);
+  });
+});
