@@ -10,6 +10,7 @@ import bullBoard from './dashboard/bull-board.js';
 import type { Database } from './db/client.js';
 import { openApiPlugin } from './docs/openapi.js';
 import { errorHandler } from './errors/handler.js';
+import { rateLimitPlugin, trustProxyOption } from './ratelimit/plugin.js';
 import { jobEventsPlugin } from './events/plugin.js';
 import { RequestLog } from './logging/request-log.js';
 import { metricsPlugin } from './metrics/plugin.js';
@@ -75,6 +76,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     logController: new RequestLog(),
+    trustProxy: trustProxyOption(config),
     ...opts,
   });
   app.setValidatorCompiler(validators());
@@ -94,7 +96,9 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(openApiPlugin);
   await app.register(bullBoard, { queues: deps.queues, apiKeys: svc.apiKeys });
   await app.register(jobEventsPlugin, { events: svc.events, jobs: svc.jobs });
+  // Auth, then the limiter (keyed on the caller), then the routes they guard.
   await app.register(authPlugin, { apiKeys: svc.apiKeys });
+  await app.register(rateLimitPlugin, { redis: deps.redis, config });
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(apiKeyRoutes);

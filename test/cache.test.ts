@@ -37,8 +37,11 @@ describe('two-tier cache', () => {
     const a = await generate(tpl, 'big');
     expect([a.headers['x-cache'], a.headers['x-cache-tier']]).toEqual(['HIT', 'redis']);
     expect(a.json().result.text).toBe(big);
+    const hits = async () => Number(/promptlab_cache_requests_total\{result="hit",tier="local"\} (\S+)/.exec((await t.app.inject({ url: '/metrics' })).body)?.[1] ?? 0);
+    const before = await hits();
     const b = await generate(tpl, 'big');
     expect([b.headers['x-cache'], b.headers['x-cache-tier']]).toEqual(['HIT', 'local']);
+    expect(await hits()).toBe(before + 1);
     expect(llm.calls).toHaveLength(1);
   });
 

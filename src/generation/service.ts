@@ -10,6 +10,7 @@ import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
 import { toJobDto } from '../jobs/dto.js';
 import type { Ledger } from '../jobs/ledger.js';
+import { recordCacheLookup, recordCostSaved } from '../metrics/registry.js';
 import type { Jobs } from '../jobs/service.js';
 import type { ProviderName } from '../providers/types.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
@@ -96,10 +97,13 @@ export class Generation {
       const hit = await this.#lookup(hash, ttl);
       if (hit) {
         meter.record({ ...usage, requests: 1, cacheHits: 1, savedUsd: hit.value.costUsd });
+        recordCacheLookup('hit', hit.tier);
+        recordCostSaved(hit.value.costUsd, hit.value.provider, hit.value.model);
         return { status: 200, cache: 'HIT', tier: hit.tier, body: hitBody(hit.value) };
       }
     }
     meter.record({ ...usage, requests: 1 });
+    recordCacheLookup(ctx.bypassCache ? 'bypass' : 'miss', 'none');
 
     const data: Omit<GenerationJobData, 'id'> = {
       inputHash: hash,

@@ -2,6 +2,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Config } from '../config/index.js';
 import type { ProviderName } from '../providers/types.js';
 import { bullConnection } from '../redis/client.js';
+import { closeBounded } from './close.js';
 
 export const GENERATION_QUEUE = 'generation';
 export const DEAD_LETTER_QUEUE = 'dead-letter';
@@ -58,7 +59,7 @@ export function createQueues(config: Config): Queues {
       removeOnFail: { age: 7 * 86_400 },
     }),
     async close() {
-      await Promise.all([generation.close(), deadLetter.close()]);
+      await Promise.all([closeBounded(generation), closeBounded(deadLetter)]);
     },
   };
 }

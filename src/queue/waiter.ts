@@ -1,6 +1,7 @@
 import { QueueEvents } from 'bullmq';
 import type { Config } from '../config/index.js';
 import { bullConnection } from '../redis/client.js';
+import { closeBounded } from './close.js';
 import { GENERATION_QUEUE } from './queues.js';
 
 /**
@@ -50,6 +51,6 @@ export class JobWaiter {
   }
 
   close(): Promise<void> {
-    return this.#events.close();
+    return closeBounded(this.#events);
   }
 }

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { readRateLimit } from '../ratelimit/plugin.js';
 import { errorResponses, Id } from './schemas.js';
 
 const STREAM = `Server-Sent Events, one per status change, each with \`id:\` (resume with \`Last-Event-ID\`), \`event:\` and JSON \`data:\`:
@@ -16,7 +17,7 @@ Without \`Last-Event-ID\` a client gets the job's events so far, then live ones;
 export default async function jobEventRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get('/v1/jobs/:id/events', {
-    config: { stream: true },
+    config: { stream: true, rateLimit: readRateLimit },
     schema: {
       tags: ['jobs'],
       summary: 'Live status of a job as Server-Sent Events, ending when the job ends',

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { JOB_STATUSES } from '../db/schema.js';
 import { toJobDto } from '../jobs/dto.js';
+import { readRateLimit } from '../ratelimit/plugin.js';
 import { errorResponses, Id, Job } from './schemas.js';
 
 export const JobList = Type.Object({ data: Type.Array(Job), nextCursor: Type.Union([Type.String(), Type.Null()]) });
@@ -17,7 +18,9 @@ export default async function jobRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['jobs'];
 
+  // Polling and listing have their own bucket: they must not spend the generation budget.
   app.get('/v1/jobs/:id', {
+    config: { rateLimit: readRateLimit },
     schema: {
       tags, summary: 'A job with its status, result, usage, cost and error',
       params: Type.Object({ id: Id('gen') }),
@@ -26,6 +29,7 @@ export default async function jobRoutes(fastify: FastifyInstance) {
   }, async (request) => toJobDto(await app.svc.jobs.get(request.params.id)));
 
   app.get('/v1/jobs', {
+    config: { rateLimit: readRateLimit },
     schema: {
       tags, summary: 'Jobs, newest first, cursor-paginated',
       querystring: ListQuery,

@@ -1,0 +1,12 @@
+/**
+ * Closes a BullMQ Queue, Worker or QueueEvents, or drops its connections if
+ * that takes longer than `ms`: BullMQ's close can hang while its connection
+ * is between reconnect attempts (seen right after a Redis restart), and a
+ * shutdown must not wait on it.
+ */
+export async function closeBounded(x: { close(): Promise<void>; disconnect(): Promise<void> }, ms = 2000): Promise<void> {
+  const closed = x.close().then(() => true, () => true);
+  const late = new Promise<false>((r) => setTimeout(r, ms, false).unref());
+  // disconnect() can hang in that state too: fire it, don't wait for it.
+  if (!(await Promise.race([closed, late]))) void x.disconnect().catch(() => {});
+}
