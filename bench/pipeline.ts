@@ -80,6 +80,7 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
 }
 
 console.log(`bench:pipeline  jobs=${JOBS} concurrency=${CONCURRENCY}  (node ${process.version})`);
+if (process.env.ONLY_B) { console.log('(b) only', Math.round(await promptlab(JOBS, CONCURRENCY, 0))); process.exit(0); }
 await rawBullmq(1000, CONCURRENCY); // warm-up: JIT, connections, script loading
 const raw = await rawBullmq(JOBS, CONCURRENCY);
 const ours = await promptlab(JOBS, CONCURRENCY, 0);

@@ -58,7 +58,8 @@ export function createProcessor(deps: ProcessorDeps) {
     const d = job.data;
     const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
     if (!(await ledger.claim(d.id))) return finishedElsewhere(d, jlog);
-    await deps.events?.publish(d.id, 'active', { attempt: job.attemptsMade + 1 });
+    // Not awaited: it goes out on the command connection ahead of this job's later events.
+    void deps.events?.publish(d.id, 'active', { attempt: job.attemptsMade + 1 });
 
     const started = performance.now();
     let usage: Usage | undefined;
@@ -86,16 +87,18 @@ export function createProcessor(deps: ProcessorDeps) {
       const done = await ledger.complete({ id: d.id, text: out.text, json, ...usage, costUsd: usd });
       if (!done) return finishedElsewhere(d, jlog);
       meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, ...usage, costUsd: usd });
-      await cache.set(d.inputHash, {
-        jobId: d.id,
-        result: { text: out.text, ...(json !== undefined ? { json } : {}) },
-        usage: { inputTokens: done.inputTokens, outputTokens: done.outputTokens, totalTokens: done.inputTokens + done.outputTokens },
-        costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
-      }, d.cacheTtlSeconds, d.refresh);
       jlog.info({ ...usage, costUsd: done.costUsd, durationMs: Math.round(performance.now() - started) }, 'job completed');
       recordAttempt(d, 'success', started, usage, deps.pricing);
       recordJobFinished('completed', job.timestamp);
-      await deps.events?.publish(d.id, 'completed', { attempt: job.attemptsMade + 1 });
+      await Promise.all([
+        cache.set(d.inputHash, {
+          jobId: d.id,
+          result: { text: out.text, ...(json !== undefined ? { json } : {}) },
+          usage: { inputTokens: done.inputTokens, outputTokens: done.outputTokens, totalTokens: done.inputTokens + done.outputTokens },
+          costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
+        }, d.cacheTtlSeconds, d.refresh),
+        deps.events?.publish(d.id, 'completed', { attempt: job.attemptsMade + 1 }),
+      ]);
       return { completed: true };
     } catch (err) {
       const f = classify(err);

@@ -70,7 +70,7 @@ export class JobEventLog {
   }
 
   /**
-   * Appends an event (one round trip: XADD and EXPIRE pipelined). Never
+   * Appends an event (one round trip: XADD and EXPIRE auto-pipelined). Never
    * throws: a lost event must not fail the job; the SSE route falls back to
    * the row in Postgres for the final state. Resolves with the entry, or
    * undefined when Redis did not take it.
@@ -78,13 +78,12 @@ export class JobEventLog {
   async publish(jobId: string, type: JobEventType, data: Record<string, unknown> = {}): Promise<JobEvent | undefined> {
     const key = this.key(jobId);
     try {
-      const res = await this.redis.pipeline()
-        .xadd(key, 'MAXLEN', '~', String(this.#maxLen), '*', 'type', type, 'data', JSON.stringify(data))
-        .expire(key, this.#ttl)
-        .exec();
-      const [err, id] = res?.[0] ?? [new Error('no reply')];
-      if (err) throw err;
-      return { id: id as string, type, data };
+      // Plain commands, not a pipeline: the connection auto-pipelines them with whatever else this tick sends.
+      const [id] = await Promise.all([
+        this.redis.xadd(key, 'MAXLEN', '~', String(this.#maxLen), '*', 'type', type, 'data', JSON.stringify(data)),
+        this.redis.expire(key, this.#ttl),
+      ]);
+      return { id: id!, type, data };
     } catch (err) {
       this.log?.warn({ err: String(err), jobId, event: type }, 'job event not recorded');
       return undefined;

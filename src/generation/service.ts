@@ -158,12 +158,14 @@ export class Generation {
     for (let i = 0; i < 5; i++) {
       const id = newId('gen');
       if (await this.deps.ledger.admit({ ...data, id, templateVersion })) {
-        await this.deps.events?.publish(id, 'queued'); // before the enqueue, so it precedes the worker's events
+        // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
+        const queued = this.deps.events?.publish(id, 'queued');
         // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
         const enqueued = queues.generation.add('generate', { ...data, id }, queues.jobOptions(id));
         enqueued.catch(() => {});
         const waited = await Promise.race([enqueued.then(() => true, () => false), new Promise<false>((r) => setTimeout(r, ENQUEUE_WAIT_MS, false).unref())]);
         if (!waited) log.error({ jobId: id }, 'enqueue failed or slow; the sweeper enqueues the job once Redis answers');
+        await queued;
         return { id, status: 'queued' };
       }
       const [existing] = await db
