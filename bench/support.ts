@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { openDatabase, type Database } from '../src/db/client.js';
+import { unlinkMatching } from '../src/redis/client.js';
 
 const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -29,14 +31,8 @@ export async function benchWorld(env: Record<string, string> = {}): Promise<{ co
     async drop() {
       await database.close();
       await admin(`drop database if exists ${name} with (force)`);
-      const { Redis } = await import('ioredis');
       const r = new Redis(REDIS_URL);
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${name}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await r.unlink(...keys);
-      } while (cursor !== '0');
+      await unlinkMatching(r, `${name}:*`);
       r.disconnect();
     },
   };

@@ -98,7 +98,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(jobEventsPlugin, { events: svc.events, jobs: svc.jobs });
   // Auth, then the limiter (keyed on the caller), then the routes they guard.
   await app.register(authPlugin, { apiKeys: svc.apiKeys });
-  await app.register(rateLimitPlugin, { redis: deps.redis, config });
+  await app.register(rateLimitPlugin, { redis: deps.redis, config, timeoutMs: config.RATE_LIMIT_TIMEOUT_MS });
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(apiKeyRoutes);

@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { AppDeps } from './app.js';
+import closeWithGrace from 'close-with-grace';
+import { buildApp, type AppDeps } from './app.js';
 import { resolveAdminKey } from './auth/admin-key.js';
 import type { Config } from './config/index.js';
 import { openDatabase, type Database } from './db/client.js';
 import { createQueues, type Queues } from './queue/queues.js';
+import { JobWaiter } from './queue/waiter.js';
 import { createRedis, waitReady } from './redis/client.js';
 import { defineScripts } from './redis/scripts.js';
 
@@ -45,4 +47,25 @@ export function adminKeyFor(config: Config): AppDeps['adminKey'] {
     );
   }
   return admin.key;
+}
+
+/**
+ * Builds the API on an open runtime, listens, and on SIGTERM/SIGINT drains:
+ * the API first (stop accepting, finish in-flight), then `drain` (an
+ * in-process worker), then the connections, then `after` (a spawned Redis).
+ */
+export async function serveApi(rt: Runtime, log: Logger, hooks: { drain?: () => Promise<void>; after?: () => void } = {}): Promise<void> {
+  const { config } = rt;
+  const waiter = new JobWaiter(config);
+  const app = await buildApp({ ...rt, waiter, adminKey: adminKeyFor(config), logger: log });
+  await app.listen({ port: config.PORT, host: config.HOST });
+  closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+    if (err) log.error({ err }, 'shutting down after an error');
+    log.info({ signal }, 'draining');
+    await app.close();
+    await hooks.drain?.();
+    await waiter.close();
+    await rt.close();
+    hooks.after?.();
+  });
 }

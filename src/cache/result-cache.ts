@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { GenerationRow } from '../db/schema.js';
+import { unlinkMatching } from '../redis/client.js';
 import type { InvalidationBus } from './bus.js';
 
 /** What the cache keeps per input hash: enough to answer a hit without Postgres. */
@@ -119,13 +120,7 @@ export class ResultCache {
 
   /** Removes every cached result (SCAN + UNLINK, never KEYS); resolves to how many. */
   async clear(): Promise<number> {
-    let removed = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:cache:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) removed += await this.redis.unlink(...keys);
-    } while (cursor !== '0');
+    const removed = await unlinkMatching(this.redis, `${this.prefix}:cache:*`);
     await this.#announce({ kind: 'results' });
     return removed;
   }

@@ -1,24 +1,10 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { Batcher } from '../db/batcher.js';
+import type { GenerationJobData } from '../queue/queues.js';
 
-/** A generation as admitted: everything the worker needs, plus the template version it was rendered from. */
-export interface Admission {
-  id: string;
-  templateId: string;
-  templateVersion: number;
-  provider: string;
-  model: string;
-  inputHash: string;
-  system: string | null;
-  prompt: string;
-  maxTokens: number;
-  temperature: number | null;
-  outputSchema: Record<string, unknown> | null;
-  cacheTtlSeconds: number;
-  apiKeyId: string;
-  requestId?: string | undefined;
-}
+/** A generation as admitted: the job's data plus the template version it was rendered from. */
+export type Admission = Omit<GenerationJobData, 'refresh'> & { templateVersion: number };
 
 export interface Completion {
   id: string;

@@ -44,3 +44,15 @@ export async function waitReady(redis: Redis, timeoutMs = 3000): Promise<void> {
     redis.on('ready', onReady);
   });
 }
+
+/** Deletes every key matching `pattern` (SCAN + UNLINK, never KEYS); resolves to how many. */
+export async function unlinkMatching(redis: Redis, pattern: string): Promise<number> {
+  let removed = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) removed += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return removed;
+}

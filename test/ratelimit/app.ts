@@ -31,9 +31,11 @@ export interface TestApp {
 /**
  * The API's shape in miniature: error handler, an auth stand-in that sets
  * `request.caller` on /v1 routes from `x-test-caller: <keyId>:<tier>[:admin]`,
- * the rate-limit plugin, then routes like the real ones.
+ * the rate-limit plugin, then routes like the real ones. Counting tests run
+ * on a loaded machine, so a check may wait for Redis up to `timeoutMs`
+ * (the outage tests pass the production 50 ms).
  */
-export async function buildApp(redis: Redis, env: Record<string, string>): Promise<TestApp> {
+export async function buildApp(redis: Redis, env: Record<string, string>, timeoutMs = 2000): Promise<TestApp> {
   const config = loadConfig(env);
   const logs: TestApp['logs'] = [];
   const stream = new Writable({
@@ -50,7 +52,7 @@ export async function buildApp(redis: Redis, env: Record<string, string>): Promi
     const [keyId = '', tier = 'pro', admin] = h.split(':');
     request.caller = { keyId, tier: tier as Tier, admin: admin === 'admin' } satisfies Caller;
   });
-  await app.register(rateLimitPlugin, { redis, config });
+  await app.register(rateLimitPlugin, { redis, config, timeoutMs });
 
   const ok = async () => ({ ok: true });
   app.post('/v1/generate', ok);

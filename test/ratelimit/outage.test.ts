@@ -20,7 +20,7 @@ afterEach(async () => {
 async function setup(env: Record<string, string> = {}) {
   server = await startRedisServer();
   redis = await connect(server.url);
-  t = await buildApp(redis, { REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_FREE: '2', ...env });
+  t = await buildApp(redis, { REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_FREE: '2', ...env }, 50);
   return t;
 }
 
@@ -91,7 +91,7 @@ describe('Redis down, fail-closed (default)', () => {
     await server.kill();
     redis = createRedis(`redis://127.0.0.1:${port}`);
     redis.on('error', () => {});
-    t = await buildApp(redis, { REDIS_PREFIX: uniquePrefix() });
+    t = await buildApp(redis, { REDIS_PREFIX: uniquePrefix() }, 50);
     const { r, ms } = await timed(t);
     expect(r.statusCode).toBe(503);
     expect(ms).toBeLessThan(100);

@@ -7,7 +7,7 @@ import { loadConfig, type Config } from '../../src/config/index.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { createQueues, type Queues } from '../../src/queue/queues.js';
 import { JobWaiter } from '../../src/queue/waiter.js';
-import { createRedis, waitReady } from '../../src/redis/client.js';
+import { createRedis, unlinkMatching, waitReady } from '../../src/redis/client.js';
 import { defineScripts } from '../../src/redis/scripts.js';
 import { startWorker, type RunningWorker, type WorkerDeps } from '../../workers/worker.js';
 import { adminQuery, dbUrl } from './pg.js';
@@ -37,12 +37,7 @@ export async function deletePrefix(prefix: string, url = REDIS_URL): Promise<voi
   const r = new Redis(url, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
   r.on('error', () => {});
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await r.unlink(...keys);
-    } while (cursor !== '0');
+    await unlinkMatching(r, `${prefix}:*`);
   } finally {
     r.disconnect();
   }
@@ -79,6 +74,8 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     LOG_LEVEL: 'silent',
     FAKE_LATENCY_MS: '0',
     JOB_BACKOFF_MS: '50',
+    // Tests run many processes on two cores: a limiter check may wait longer than production's 50 ms.
+    RATE_LIMIT_TIMEOUT_MS: '1000',
     ...overrides,
   };
   const config = loadConfig(env);

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { freePort } from './spawn.js';
 
 /** A redis-server child process a test owns: it can stop, kill or freeze it. */
 export interface RedisServer {
@@ -43,17 +44,6 @@ function track(child: ChildProcess): void {
     if (running.size > 0) return;
     process.off('exit', killAll);
     for (const s of SIGNALS) process.off(s, onSignal);
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
   });
 }
 
