@@ -1,4 +1,7 @@
+import { Job } from 'bullmq';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Ledger } from '../src/jobs/ledger.js';
+import { createProcessor } from '../workers/processor.js';
 import { reply, startFakeLlm, type FakeLlm } from './fakes/llm-server.js';
 import { createTestEnv, type TestEnv } from './support/context.js';
 import { waitForStatus } from './support/jobs.js';
@@ -156,6 +159,25 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     await t.app.inject({ method: 'PATCH', url: `/v1/templates/${tpl}`, headers: auth, payload: { body: 'Summarise {{meeting_id}} {{date}} {{transcript}}' } });
     const c = await generate(tpl, { meeting_id: 'm1', date: '2026-01-01', transcript: 'v1' });
     expect(c.statusCode).toBe(202);
+  });
+  it('a run of a job whose result is already stored (its worker died before BullMQ heard) does not call the provider', async () => {
+    t.worker();
+    const tpl = await template();
+    const first = (await generate(tpl, { topic: 'rerun' }, { query: '?wait=10' })).json();
+    expect(llm.calls).toHaveLength(1);
+    const job = (await Job.fromId(t.queues.generation, first.jobId))!;
+    job.attemptsStarted = 2; // what BullMQ shows when it hands a stalled job to another worker
+    await t.redis.del(`${t.config.REDIS_PREFIX}:cache:${job.data.inputHash}`);
+    const rerun = createProcessor({
+      db: t.database.db, ledger: new Ledger(t.database.db), meter: t.app.svc.meter, cache: t.app.svc.cache,
+      queues: t.queues, providers: { anthropic: { name: 'anthropic', generate: () => Promise.reject(new Error('must not be called')) } },
+      log: t.app.log as never,
+    });
+    expect(await rerun(job)).toEqual({ completed: true });
+    expect(llm.calls).toHaveLength(1);
+    expect(await t.redis.exists(`${t.config.REDIS_PREFIX}:cache:${job.data.inputHash}`)).toBe(1); // the cache write is made good
+    const row = (await t.app.inject({ method: 'GET', url: `/v1/jobs/${first.jobId}`, headers: auth })).json();
+    expect(row).toMatchObject({ status: 'completed', attempts: 1 });
   });
 });
 

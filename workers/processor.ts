@@ -57,7 +57,12 @@ export function createProcessor(deps: ProcessorDeps) {
   return async function processGeneration(job: Job<GenerationJobData>) {
     const d = job.data;
     const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
-    if (!(await ledger.claim(d.id))) return finishedElsewhere(d, jlog);
+    // On a job's first start no earlier run can have settled its row, so the claim may travel while the
+    // provider works (it lands before the completion). Any later start — a retry, or a run after a
+    // worker died — must learn first whether the row settled, or it could pay for the answer twice.
+    const claimed = ledger.claim(d.id);
+    if (job.attemptsStarted > 1 && !(await claimed)) return finishedElsewhere(d, jlog);
+    claimed.catch(() => {});
     // Not awaited: it goes out on the command connection ahead of this job's later events.
     void deps.events?.publish(d.id, 'active', { attempt: job.attemptsMade + 1 });
 
@@ -84,6 +89,7 @@ export function createProcessor(deps: ProcessorDeps) {
         json = parsed.json;
       }
       const usd = cost(d, usage);
+      if (!(await claimed)) return finishedElsewhere(d, jlog);
       const done = await ledger.complete({ id: d.id, text: out.text, json, ...usage, costUsd: usd });
       if (!done) return finishedElsewhere(d, jlog);
       meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, ...usage, costUsd: usd });
@@ -104,6 +110,7 @@ export function createProcessor(deps: ProcessorDeps) {
       const f = classify(err);
       const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const paid = f.usage ?? (err instanceof AttemptFailed ? undefined : usage);
+      await claimed.catch(() => false); // the claim must land first, or it would turn `failed` back into `active`
       await recordFailure(job, f, final, charge(d, paid));
       jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
       recordAttempt(d, f.code, started, paid, deps.pricing);
