@@ -109,6 +109,19 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     expect(again.json().error.code).toBe('dead_letter_not_found');
   });
 
+  it('a replay while an identical generation is in flight is a 409 naming that job', async () => {
+    t.worker();
+    llm.script(reply.unauthorized(), reply.slow(1500));
+    const tpl = await template();
+    const dead = (await generate(tpl, { topic: 'twin' }, { query: '?wait=10' })).json();
+    expect(dead.status).toBe('dead');
+    const twin = (await generate(tpl, { topic: 'twin' })).json(); // the slow one, in flight
+    const replay = await t.app.inject({ method: 'POST', url: `/v1/admin/dead-letters/${dead.jobId}/replay`, headers: t.admin });
+    expect(replay.statusCode).toBe(409);
+    expect(replay.json().error).toMatchObject({ code: 'replay_conflict', details: { jobId: twin.jobId } });
+    expect((await t.app.inject({ method: 'GET', url: `/v1/jobs/${dead.jobId}`, headers: auth })).json().status).toBe('dead');
+  });
+
   it('a failure is never cached: the next identical request starts a new generation', async () => {
     t.worker();
     llm.script(reply.error(400, 'bad request'));

@@ -15,7 +15,6 @@ export const ERRORS = {
   template_not_found: { status: 404, message: 'No such template.' },
   job_not_found: { status: 404, message: 'No such job.' },
   dead_letter_not_found: { status: 404, message: 'No such dead-lettered job.' },
-  method_not_allowed: { status: 405, message: 'Method not allowed.' },
   replay_conflict: { status: 409, message: 'An identical generation is already in flight.' },
   idempotency_key_in_progress: { status: 409, message: 'A request with this Idempotency-Key is still being admitted.' },
   payload_too_large: { status: 413, message: 'The body is larger than 1 MiB.' },

@@ -25,13 +25,8 @@ function decodeCursor(cursor: string): { at: Date; id: string } {
 export class Jobs {
   constructor(private readonly db: Db) {}
 
-  async find(id: string): Promise<GenerationRow | undefined> {
-    const [row] = await this.db.select().from(generations).where(eq(generations.id, id));
-    return row;
-  }
-
   async get(id: string): Promise<GenerationRow> {
-    const row = await this.find(id);
+    const [row] = await this.db.select().from(generations).where(eq(generations.id, id));
     if (!row) throw new AppError('job_not_found', `No job ${id}.`);
     return row;
   }

@@ -1,6 +1,6 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
-import { generations, IN_FLIGHT, type GenerationRow } from '../db/schema.js';
+import { generations, type GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
 import type { GenerationJobData, Queues } from './queues.js';
@@ -44,8 +44,10 @@ export class DeadLetters {
         .returning();
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
-      const [twin] = await this.db.select({ id: generations.id }).from(generations)
-        .where(and(eq(generations.inputHash, (await this.#hashOf(id)) ?? ''), inArray(generations.status, [...IN_FLIGHT])));
+      const res = await this.db.execute(sql`
+        select twin.id from generations dead join generations twin on twin.input_hash = dead.input_hash
+        where dead.id = ${id} and twin.status in ('queued', 'active', 'failed')`);
+      const twin = (res as unknown as { rows: { id: string }[] }).rows[0];
       throw new AppError('replay_conflict', 'An identical generation is already in flight; wait for it instead.', twin ? { jobId: twin.id } : undefined);
     }
     if (!row) throw new AppError('dead_letter_not_found', `No dead-lettered job ${id}.`);
@@ -57,8 +59,4 @@ export class DeadLetters {
     return { jobId: id, status: 'queued' };
   }
 
-  async #hashOf(id: string): Promise<string | undefined> {
-    const [r] = await this.db.select({ h: generations.inputHash }).from(generations).where(eq(generations.id, id));
-    return r?.h;
-  }
 }
