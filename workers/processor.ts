@@ -42,10 +42,9 @@ export function createProcessor(deps: ProcessorDeps) {
     if (!price) log.warn({ provider: d.provider, model: d.model }, 'no price for model; cost recorded as 0');
     return price ? costUsd(u, price) : 0;
   };
-  /** Charges a failed attempt the provider answered: spend counters now, and the row's columns to update. */
-  const charge = (d: GenerationJobData, u: Usage | undefined) => {
+  /** Charges a failed attempt the provider answered (`usd` as `cost` priced it): spend counters now, and the row's columns to update. */
+  const charge = (d: GenerationJobData, u: Usage | undefined, usd: number) => {
     if (!u) return {};
-    const usd = cost(d, u);
     meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, ...u, costUsd: usd });
     return {
       inputTokens: sql`${generations.inputTokens} + ${u.inputTokens}`,
@@ -94,7 +93,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (!done) return finishedElsewhere(d, jlog);
       meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, ...usage, costUsd: usd });
       jlog.info({ ...usage, costUsd: done.costUsd, durationMs: Math.round(performance.now() - started) }, 'job completed');
-      recordAttempt(d, 'success', started, usage, deps.pricing);
+      recordAttempt(d, 'success', started, usage, usd);
       recordJobFinished('completed', job.timestamp);
       await Promise.all([
         cache.set(d.inputHash, {
@@ -110,10 +109,11 @@ export function createProcessor(deps: ProcessorDeps) {
       const f = classify(err);
       const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const paid = f.usage ?? (err instanceof AttemptFailed ? undefined : usage);
+      const paidUsd = paid ? cost(d, paid) : 0;
       await claimed.catch(() => false); // the claim must land first, or it would turn `failed` back into `active`
-      await recordFailure(job, f, final, charge(d, paid));
+      await recordFailure(job, f, final, charge(d, paid, paidUsd));
       jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
-      recordAttempt(d, f.code, started, paid, deps.pricing);
+      recordAttempt(d, f.code, started, paid, paidUsd);
       if (final) recordJobFinished('dead', job.timestamp);
       await deps.events?.publish(d.id, final ? 'dead' : 'retrying', { attempt: job.attemptsMade + 1, error: { code: f.code, message: f.message } });
       if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
