@@ -8,7 +8,6 @@ import type { Logger } from 'pino';
  */
 export const JOB_EVENT_TYPES = ['queued', 'active', 'retrying', 'completed', 'dead'] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
-export const isTerminal = (type: string): boolean => type === 'completed' || type === 'dead';
 
 /** One entry of a job's event stream; `id` is the Redis stream entry id (the SSE `id:`). */
 export interface JobEvent {

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { GenerationRow } from '../db/schema.js';
-import { toJobDto } from '../jobs/dto.js';
+import { isSettled, jobOutcome } from '../jobs/dto.js';
 import type { Jobs } from '../jobs/service.js';
 import { sseStreams } from '../metrics/registry.js';
-import { isTerminal, STREAM_ID, type JobEvent, type JobEventLog } from './job-events.js';
+import { STREAM_ID, type JobEvent, type JobEventLog } from './job-events.js';
 import type { JobEventTail } from './tail.js';
 
 export interface JobStreamsDeps {
@@ -12,14 +12,6 @@ export interface JobStreamsDeps {
   jobs: Pick<Jobs, 'get'>;
   /** Interval of `: ping` comments (and of the check that the job did not end unseen). @defaultValue 15000 */
   heartbeatMs?: number;
-}
-
-const settled = (row: GenerationRow) => row.status === 'completed' || row.status === 'dead';
-
-/** The final event's data: the job's outcome as POST /v1/generate?wait= answers it. */
-function outcome(row: GenerationRow) {
-  const { status, attempts, result, usage, costUsd, error } = toJobDto(row);
-  return { jobId: row.id, status, attempts, result, usage, costUsd, error };
 }
 
 /**
@@ -44,10 +36,10 @@ export class JobStreams {
     const row = await jobs.get(jobId); // 404 before any byte of the stream
     const after = lastEventId && STREAM_ID.test(lastEventId) ? lastEventId : undefined;
     const backlog = this.#backlog(await events.after(jobId, after).catch(() => []), after);
-    const ends = backlog.some((e) => isTerminal(e.type));
-    if (!ends && settled(row)) {
+    const ends = backlog.some((e) => isSettled(e.type));
+    if (!ends && isSettled(row.status)) {
       const last = after && backlog.length === 0 ? await events.last(jobId).catch(() => undefined) : undefined;
-      if (last && isTerminal(last.type)) return void reply.code(204).send(); // this client saw the end
+      if (last && isSettled(last.type)) return void reply.code(204).send(); // this client saw the end
       backlog.push(await this.#finalFrom(row));
     }
 
@@ -69,7 +61,7 @@ export class JobStreams {
     const heartbeat = setInterval(() => {
       res.write(': ping\n\n');
       // The job ended but its final event never came (Redis lost it): tell the client from the record.
-      void jobs.get(jobId).then(async (r) => { if (settled(r) && !ended) send(await this.#finalFrom(r)); }, () => {});
+      void jobs.get(jobId).then(async (r) => { if (isSettled(r.status) && !ended) send(await this.#finalFrom(r)); }, () => {});
     }, this.#heartbeatMs);
     heartbeat.unref();
     const end = () => {
@@ -83,10 +75,10 @@ export class JobStreams {
     };
     const write = async (e: JobEvent) => {
       if (ended) return;
-      const data = isTerminal(e.type) ? outcome(await jobs.get(jobId)) : { jobId, status: e.type === 'retrying' ? 'failed' : e.type, ...e.data };
+      const data = isSettled(e.type) ? jobOutcome(await jobs.get(jobId)) : { jobId, status: e.type === 'retrying' ? 'failed' : e.type, ...e.data };
       if (ended) return;
       res.write(`${e.id ? `id: ${e.id}\n` : ''}event: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
-      if (isTerminal(e.type)) end();
+      if (isSettled(e.type)) end();
     };
     // One event at a time, in stream order, even while a final event reads Postgres.
     const send = (e: JobEvent) => {
@@ -99,7 +91,7 @@ export class JobStreams {
     this.#open.add(end);
     request.raw.on('close', end);
     for (const e of backlog) send(e);
-    if (!ends && !settled(row)) unsubscribe = tail.subscribe(jobId, backlog.at(-1)?.id ?? after ?? '0-0', send);
+    if (!ends && !isSettled(row.status)) unsubscribe = tail.subscribe(jobId, backlog.at(-1)?.id ?? after ?? '0-0', send);
   }
 
   /**
@@ -109,9 +101,9 @@ export class JobStreams {
    */
   #backlog(entries: JobEvent[], after: string | undefined): JobEvent[] {
     let start = 0;
-    if (!after) for (let i = entries.length - 2; i >= 0; i--) if (isTerminal(entries[i]!.type)) { start = i + 1; break; }
+    if (!after) for (let i = entries.length - 2; i >= 0; i--) if (isSettled(entries[i]!.type)) { start = i + 1; break; }
     const rest = entries.slice(start);
-    const end = rest.findIndex((e) => isTerminal(e.type));
+    const end = rest.findIndex((e) => isSettled(e.type));
     return end >= 0 ? rest.slice(0, end + 1) : rest;
   }
 

@@ -8,7 +8,7 @@ import { newId } from '../db/ids.js';
 import { generations, IN_FLIGHT, type GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
-import { toJobDto } from '../jobs/dto.js';
+import { isSettled, jobOutcome } from '../jobs/dto.js';
 import type { Ledger } from '../jobs/ledger.js';
 import { recordCacheLookup, recordCostSaved } from '../metrics/registry.js';
 import type { Jobs } from '../jobs/service.js';
@@ -124,8 +124,7 @@ export class Generation {
     if ('hit' in admitted) return { status: 200, cache: cacheState, tier: 'postgres', body: hitBody(admitted.hit) };
     if (ctx.waitMs <= 0) return { status: 202, cache: cacheState, body: { jobId: admitted.id, status: admitted.status, cached: false } };
     const row = await this.settle(admitted.id, ctx.waitMs);
-    const settled = row.status === 'completed' || row.status === 'dead';
-    return { status: settled ? 200 : 202, cache: cacheState, body: settledBody(row) };
+    return { status: isSettled(row.status) ? 200 : 202, cache: cacheState, body: { ...jobOutcome(row), cached: false } };
   }
 
   /** Memory, then Redis; when Redis is unreachable, the newest completed row still inside the TTL. */
@@ -135,12 +134,7 @@ export class Generation {
       return await this.deps.cache.get(hash);
     } catch (err) {
       this.deps.log.warn({ err: String(err) }, 'cache unavailable, reading Postgres');
-      const [row] = await this.deps.db
-        .select()
-        .from(generations)
-        .where(and(eq(generations.inputHash, hash), eq(generations.status, 'completed'), gt(generations.completedAt, new Date(Date.now() - ttl * 1000))))
-        .orderBy(desc(generations.completedAt))
-        .limit(1);
+      const row = await this.#newestCompleted(hash, Date.now() - ttl * 1000);
       if (!row) return undefined;
       this.deps.log.info({ key: hash.slice(0, 16), tier: 'postgres' }, 'cache hit');
       return { value: cachedFromRow(row, ttl), tier: 'postgres' };
@@ -174,14 +168,21 @@ export class Generation {
         .where(and(eq(generations.inputHash, data.inputHash), inArray(generations.status, [...IN_FLIGHT])));
       if (existing) return existing;
       // The in-flight twin settled between our insert and select: use its result if it completed just now.
-      const [done] = await db.select().from(generations)
-        .where(and(eq(generations.inputHash, data.inputHash), eq(generations.status, 'completed')))
-        .orderBy(desc(generations.completedAt)).limit(1);
-      if (done && data.cacheTtlSeconds > 0 && done.completedAt && done.completedAt.getTime() > Date.now() - 5000) {
-        return { hit: cachedFromRow(done, data.cacheTtlSeconds) };
-      }
+      const done = data.cacheTtlSeconds > 0 ? await this.#newestCompleted(data.inputHash, Date.now() - 5000) : undefined;
+      if (done) return { hit: cachedFromRow(done, data.cacheTtlSeconds) };
     }
     throw new AppError('service_unavailable', 'Could not admit the generation; try again.');
+  }
+
+  /** The newest completed generation of an input hash, if it completed after `since` (epoch ms). */
+  async #newestCompleted(hash: string, since: number): Promise<GenerationRow | undefined> {
+    const [row] = await this.deps.db
+      .select()
+      .from(generations)
+      .where(and(eq(generations.inputHash, hash), eq(generations.status, 'completed'), gt(generations.completedAt, new Date(since))))
+      .orderBy(desc(generations.completedAt))
+      .limit(1);
+    return row;
   }
 
   /** Waits up to `ms` for the job to complete or die; returns the row as it then stands. */
@@ -190,7 +191,7 @@ export class Generation {
     for (;;) {
       const w = this.deps.waiter.next(id, Math.max(0, deadline - Date.now()));
       const row = await this.deps.jobs.get(id);
-      if (row.status === 'completed' || row.status === 'dead' || Date.now() >= deadline) {
+      if (isSettled(row.status) || Date.now() >= deadline) {
         w.cancel();
         return row;
       }
@@ -200,8 +201,3 @@ export class Generation {
 }
 
 const hitBody = (v: CachedResult) => ({ jobId: v.jobId, status: 'completed', cached: true, result: v.result });
-
-function settledBody(row: GenerationRow) {
-  const { result, usage, costUsd, error } = toJobDto(row);
-  return { jobId: row.id, status: row.status, cached: false, result, usage, costUsd, error };
-}

@@ -28,3 +28,12 @@ export function toJobDto(row: GenerationRow, cached = false) {
 }
 
 export type JobDto = ReturnType<typeof toJobDto>;
+
+/** `completed` and `dead` are final: a job (or its event stream) ends there. */
+export const isSettled = (status: string): boolean => status === 'completed' || status === 'dead';
+
+/** A job's outcome as `POST /v1/generate?wait=` and the final job event report it. */
+export function jobOutcome(row: GenerationRow) {
+  const { status, attempts, result, usage, costUsd, error } = toJobDto(row);
+  return { jobId: row.id, status, attempts, result, usage, costUsd, error };
+}
