@@ -17,31 +17,41 @@
     admitted 1 when this request was recorded, else 0; rejected requests are
              never recorded, so they neither count nor extend a block
 ]]
+-- Arguments reach redis.call as strings: a Lua number would be formatted with
+-- %.17g on every call, which cost more than the list commands themselves.
 local key = KEYS[1]
-local windowMs = tonumber(ARGV[1])
+local windowMs = ARGV[1]
 local limit = tonumber(ARGV[2])
 local record = ARGV[3] == '1'
 
 local time = redis.call('TIME')
 local now = time[1] * 1000000 + time[2]
 local cutoff = now - windowMs * 1000
+local nowStr = string.format('%d', now)
 
 -- Times arrive in order, so the requests that left the window are at the tail.
 -- Each entry is popped once: amortised O(1) per admitted request.
-local oldest = tonumber(redis.call('LINDEX', key, -1))
+local oldest = tonumber(redis.call('LINDEX', key, '-1'))
 while oldest and oldest <= cutoff do
   redis.call('RPOP', key)
-  oldest = tonumber(redis.call('LINDEX', key, -1))
+  oldest = tonumber(redis.call('LINDEX', key, '-1'))
 end
 
-local count = redis.call('LLEN', key)
+local count
 local admitted = 0
-if record and count < limit then
-  redis.call('LPUSH', key, now)
-  redis.call('PEXPIRE', key, windowMs)
-  count = count + 1
-  admitted = 1
-  oldest = oldest or now
+if record then
+  -- Push first and undo when over: the admitted path needs no LLEN.
+  count = redis.call('LPUSH', key, nowStr)
+  if count > limit then
+    redis.call('LPOP', key)
+    count = count - 1
+  else
+    redis.call('PEXPIRE', key, windowMs)
+    admitted = 1
+    oldest = oldest or now
+  end
+else
+  count = redis.call('LLEN', key)
 end
 
 local resetMs = 0

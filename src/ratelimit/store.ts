@@ -2,6 +2,7 @@ import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/
 import type { Callback, Redis, Result } from 'ioredis';
 import { AppError } from '../errors/app-error.js';
 import { BlockedKeys } from './blocked-keys.js';
+import { Watchdog, type Waiting } from './watchdog.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -46,20 +47,15 @@ export interface SlidingWindowStoreOptions {
 /** State a store shares with its per-route children. */
 interface Shared {
   down: boolean;
-  /** performance.now() of the last reply from Redis. */
-  lastReplyAt: number;
   blocked: BlockedKeys;
+  watchdog: Watchdog<InFlight>;
 }
 
-/** One check waiting on Redis: settles once, by the reply or by the timeout. */
-interface InFlight {
+/** One check waiting on Redis. */
+interface InFlight extends Waiting {
   key: string;
   cb: StoreCallback;
   record: 0 | 1;
-  /** performance.now() when the check was sent. */
-  sentAt: number;
-  settled: boolean;
-  timer: NodeJS.Timeout | undefined;
 }
 
 /**
@@ -70,14 +66,20 @@ interface InFlight {
  * 503 and admit.
  */
 export class SlidingWindowStore implements FastifyRateLimitStore {
-  private readonly timeoutMs: number;
+  private readonly shared: Shared;
 
   constructor(
     private readonly opts: SlidingWindowStoreOptions,
     private readonly suffix = '',
-    private readonly shared: Shared = { down: false, lastReplyAt: 0, blocked: new BlockedKeys() },
+    shared?: Shared,
   ) {
-    this.timeoutMs = opts.timeoutMs ?? 50;
+    const timeoutMs = opts.timeoutMs ?? 50;
+    this.shared = shared ?? {
+      down: false,
+      blocked: new BlockedKeys(),
+      watchdog: new Watchdog<InFlight>(timeoutMs, (flight) =>
+        this.failed(new Error(`Redis did not answer within ${timeoutMs} ms`), flight.cb)),
+    };
   }
 
   incr(key: string, cb: StoreCallback, timeWindow: number, max: number): void {
@@ -106,38 +108,21 @@ export class SlidingWindowStore implements FastifyRateLimitStore {
     const sentAt = performance.now();
     if (record) {
       const ttl = this.shared.blocked.check(fullKey, limit, sentAt);
-      if (ttl !== undefined) return cb(null, { current: limit + 1, ttl });
+      // Answered on the loop's next turn, with every other request read in this
+      // one, as replies from Redis are: `npm run bench:ratelimit` measured 74
+      // µs of API CPU per local 429 answered at once, 55 µs deferred.
+      if (ttl !== undefined) return void setImmediate(cb, null, { current: limit + 1, ttl });
     }
-    const flight: InFlight = { key: fullKey, cb, record, sentAt, settled: false, timer: undefined };
-    flight.timer = setTimeout(this.onTimer, this.timeoutMs, flight);
+    const flight: InFlight = { key: fullKey, cb, record, sentAt, settled: false, next: undefined };
+    this.shared.watchdog.watch(flight);
     this.opts.redis.slidingWindow(fullKey, windowMs, limit, record, (err, res) => this.onReply(flight, err, res));
   }
 
-  // Per-check state lives in `InFlight`, so the hot path creates no named closures.
-  private readonly onTimer = (flight: InFlight) => setImmediate(this.onSilence, flight);
-
-  /**
-   * Runs after pending socket reads had their turn; fails the check only if
-   * Redis has been silent for a whole timeout: a busy event loop or a backlog
-   * of replies still flowing is not an outage.
-   */
-  private readonly onSilence = (flight: InFlight) => {
-    if (flight.settled) return;
-    const silentMs = performance.now() - this.shared.lastReplyAt;
-    if (silentMs < this.timeoutMs) {
-      flight.timer = setTimeout(this.onTimer, this.timeoutMs - silentMs, flight);
-      return;
-    }
-    flight.settled = true;
-    this.failed(new Error(`Redis did not answer within ${this.timeoutMs} ms`), flight.cb);
-  };
-
   private onReply(flight: InFlight, err: Error | null | undefined, res: [number, number, number] | undefined): void {
-    if (flight.settled) return;
-    flight.settled = true;
-    clearTimeout(flight.timer);
+    const { watchdog } = this.shared;
+    if (!watchdog.settle(flight)) return;
     if (err || !res) return this.failed(err ?? new Error('empty reply from slidingWindow'), flight.cb);
-    const now = (this.shared.lastReplyAt = performance.now());
+    const now = (watchdog.lastReplyAt = performance.now());
     if (this.shared.down) {
       this.shared.down = false;
       this.opts.onRecovery?.();
