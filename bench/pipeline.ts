@@ -3,7 +3,8 @@
  * BullMQ queue with a no-op processor, same job count and concurrency, one run.
  *   JOBS (default 10000), CONCURRENCY (default 50)
  * Then the fake provider at 100 ms: 2,000 jobs at concurrency 100 against the
- * ideal concurrency / latency.
+ * ideal concurrency / latency. ONLY_B or ONLY_C runs one case alone;
+ * WORKER_PREFETCH overrides the worker default.
  */
 import { Queue, Worker } from 'bullmq';
 import { randomUUID } from 'node:crypto';
@@ -44,7 +45,7 @@ async function rawBullmq(n: number, concurrency: number): Promise<number> {
  * before the worker starts and only the worker is timed.
  */
 async function promptlab(n: number, concurrency: number, latencyMs: number, admitFirst = false): Promise<number> {
-  const world = await benchWorld({ WORKER_CONCURRENCY: String(concurrency), FAKE_LATENCY_MS: String(latencyMs) });
+  const world = await benchWorld({ WORKER_CONCURRENCY: String(concurrency), FAKE_LATENCY_MS: String(latencyMs), ...(process.env.WORKER_PREFETCH ? { WORKER_PREFETCH: process.env.WORKER_PREFETCH } : {}) });
   const { config, database } = world;
   const redis = createRedis(config.REDIS_URL);
   const queues = createQueues(config);
@@ -81,6 +82,7 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
 
 console.log(`bench:pipeline  jobs=${JOBS} concurrency=${CONCURRENCY}  (node ${process.version})`);
 if (process.env.ONLY_B) { console.log('(b) only', Math.round(await promptlab(JOBS, CONCURRENCY, 0))); process.exit(0); }
+if (process.env.ONLY_C) { console.log('(c) only', fmt(await promptlab(2000, 100, 100, true) / 10, 1), '% of ideal'); process.exit(0); }
 await rawBullmq(1000, CONCURRENCY); // warm-up: JIT, connections, script loading
 const raw = await rawBullmq(JOBS, CONCURRENCY);
 const ours = await promptlab(JOBS, CONCURRENCY, 0);

@@ -217,3 +217,39 @@ describe('timeouts and the openai SDK', () => {
     expect(llm.calls[0]!.dialect).toBe('openai');
   });
 });
+
+describe('provider slots', () => {
+  beforeEach(() => setup({ WORKER_CONCURRENCY: '2', WORKER_PREFETCH: '3' }));
+  afterEach(() => t.close());
+
+  it('WORKER_CONCURRENCY bounds the provider calls in flight, however many jobs the worker holds', async () => {
+    t.worker();
+    llm.setDefault(reply.slow(200, reply.ok()));
+    const tpl = await template();
+    const ids = await Promise.all(Array.from({ length: 8 }, async (_, i) => (await generate(tpl, { topic: `slot ${i}` })).json().jobId as string));
+    for (const id of ids) expect(await waitForStatus(t.app, auth, id, ['completed'])).toMatchObject({ status: 'completed', attempts: 1 });
+    // A slot frees only once its call was answered (200 ms after it arrived), so calls that
+    // arrived less than 150 ms apart were in flight together.
+    const at = llm.calls.map((c) => c.at).sort((a, b) => a - b);
+    expect(at).toHaveLength(8);
+    const together = at.map((t0, i) => at.slice(i).filter((t1) => t1 - t0 < 150).length);
+    expect(Math.max(...together)).toBe(2);
+  });
+
+  it('a closing worker finishes the calls it started and hands the jobs still waiting for a slot back to the queue', async () => {
+    const w = t.worker();
+    llm.setDefault(reply.slow(600, reply.ok()));
+    const tpl = await template();
+    const ids = await Promise.all(Array.from({ length: 4 }, async (_, i) => (await generate(tpl, { topic: `close ${i}` })).json().jobId as string));
+    while (llm.calls.length < 2 || (await t.queues.generation.getActiveCount()) < 4) await new Promise((r) => setTimeout(r, 20));
+    await w.close();
+    expect(llm.calls).toHaveLength(2);
+    const rows = await Promise.all(ids.map(async (id) => (await t.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: auth })).json()));
+    expect(rows.map((r) => r.status).sort()).toEqual(['completed', 'completed', 'queued', 'queued']);
+    expect(await t.queues.generation.getWaitingCount()).toBe(2);
+
+    t.worker();
+    for (const id of ids) expect(await waitForStatus(t.app, auth, id, ['completed'])).toMatchObject({ status: 'completed', attempts: 1 });
+    expect(llm.calls).toHaveLength(4);
+  });
+});

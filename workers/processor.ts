@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
@@ -13,6 +13,7 @@ import type { Provider, ProviderName } from '../src/providers/types.js';
 import type { DeadLetterData, GenerationJobData, Queues } from '../src/queue/queues.js';
 import { parseOutput } from '../src/templates/output-schema.js';
 import { AttemptFailed, classify, type Failure } from './failures.js';
+import type { Slots } from './slots.js';
 
 export interface ProcessorDeps {
   db: Db;
@@ -25,6 +26,8 @@ export interface ProcessorDeps {
   log: Logger;
   /** Status events for GET /v1/jobs/:id/events (active, retrying, completed, dead). */
   events?: JobEventLog;
+  /** Provider calls in flight (WORKER_CONCURRENCY); unlimited without. */
+  slots?: Slots;
 }
 
 type Usage = { inputTokens: number; outputTokens: number };
@@ -53,7 +56,24 @@ export function createProcessor(deps: ProcessorDeps) {
     };
   };
 
-  return async function processGeneration(job: Job<GenerationJobData>) {
+  return processGeneration;
+
+  async function processGeneration(job: Job<GenerationJobData>, token?: string) {
+    const release = deps.slots ? await deps.slots.acquire() : () => {};
+    if (!release) {
+      // The worker is shutting down and this job never started: back to the queue, for any worker.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    try {
+      return await attempt(job, release);
+    } finally {
+      release();
+    }
+  }
+
+  /** One attempt; `release` frees the provider slot, as soon as the provider has answered. */
+  async function attempt(job: Job<GenerationJobData>, release: () => void) {
     const d = job.data;
     const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
     // On a job's first start no earlier run can have settled its row, so the claim may travel while the
@@ -78,6 +98,7 @@ export function createProcessor(deps: ProcessorDeps) {
         ...(d.temperature !== null ? { temperature: d.temperature } : {}),
         ...(d.outputSchema ? { jsonSchema: d.outputSchema } : {}),
       });
+      release();
       usage = { inputTokens: out.inputTokens, outputTokens: out.outputTokens };
       if (out.stopReason === 'max_tokens') throw new AttemptFailed('output_truncated', undefined, usage);
       if (out.stopReason === 'refusal') throw new AttemptFailed('provider_refusal', undefined, usage);
@@ -106,6 +127,7 @@ export function createProcessor(deps: ProcessorDeps) {
       ]);
       return { completed: true };
     } catch (err) {
+      release();
       const f = classify(err);
       const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const paid = f.usage ?? (err instanceof AttemptFailed ? undefined : usage);
@@ -119,7 +141,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
       throw err;
     }
-  };
+  }
 
   async function recordFailure(job: Job<GenerationJobData>, f: Failure, final: boolean, usage: object) {
     const d = job.data;

@@ -19,6 +19,7 @@ import { bullConnection } from '../src/redis/client.js';
 import { UsageMeter } from '../src/usage/meter.js';
 import { backoffDelay } from './failures.js';
 import { createProcessor } from './processor.js';
+import { Slots } from './slots.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -38,6 +39,9 @@ export interface RunningWorker {
   close(): Promise<void>;
 }
 
+/** WORKER_PREFETCH, by default a fifth of WORKER_CONCURRENCY (at least 1). */
+export const prefetchOf = (config: Config) => config.WORKER_PREFETCH ?? Math.ceil(config.WORKER_CONCURRENCY / 5);
+
 /** Starts a generation worker: WORKER_CONCURRENCY jobs at once, stalled-job recovery, retries with backoff. */
 export function startWorker(deps: WorkerDeps): RunningWorker {
   const { config, database, queues, log } = deps;
@@ -53,6 +57,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const bus = new InvalidationBus(deps.redis, config.REDIS_PREFIX, log, { listen: false });
   const meter = new UsageMeter(database.db, log, config.USAGE_FLUSH_MS);
   const idempotency = new IdempotencyStore(database.db);
+  const slots = new Slots(config.WORKER_CONCURRENCY);
   const processor = createProcessor({
     db: database.db,
     ledger: new Ledger(database.db),
@@ -63,12 +68,14 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     ...(pricing ? { pricing } : {}),
     log,
     events: new JobEventLog(deps.redis, config.REDIS_PREFIX, log),
+    slots,
   });
 
   const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {
     connection: bullConnection(config.REDIS_URL),
     prefix: config.REDIS_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
+    // Jobs held beyond the provider slots finish their writes, or wait for a slot, without idling one.
+    concurrency: config.WORKER_CONCURRENCY + prefetchOf(config),
     lockDuration: config.WORKER_LOCK_DURATION_MS,
     stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
     settings: {
@@ -99,7 +106,9 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     worker,
     async close() {
       clearInterval(sweeping);
-      await worker.close();
+      const closing = worker.close(); // stops fetching first, so a job handed back is not taken again here
+      slots.close();
+      await closing;
       await meter.close();
     },
   };
