@@ -3,7 +3,8 @@
  * BullMQ queue with a no-op processor, same job count and concurrency, one run.
  *   JOBS (default 10000), CONCURRENCY (default 50)
  * Then the fake provider at 100 ms: 2,000 jobs at concurrency 100 against the
- * ideal concurrency / latency. ONLY_B or ONLY_C runs one case alone;
+ * ideal concurrency / latency. The CPU column is this process's own (Redis
+ * and Postgres run apart). ONLY_A, ONLY_B or ONLY_C runs one case alone;
  * WORKER_PREFETCH overrides the worker default.
  */
 import { Queue, Worker } from 'bullmq';
@@ -80,15 +81,26 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   return n / s;
 }
 
+/** jobs/s of a case, and this process's CPU time per job while it ran (set-up included). */
+async function measured(run: () => Promise<number>): Promise<{ rate: number; cpuUs: number }> {
+  const before = process.cpuUsage();
+  const rate = await run();
+  const { user, system } = process.cpuUsage(before);
+  return { rate, cpuUs: (user + system) / JOBS };
+}
+const line = (label: string, m: { rate: number; cpuUs: number }) =>
+  console.log(`${label.padEnd(40)} ${fmt(m.rate).padStart(8)} jobs/s   ${fmt(m.cpuUs).padStart(5)} µs CPU/job`);
+
 console.log(`bench:pipeline  jobs=${JOBS} concurrency=${CONCURRENCY}  (node ${process.version})`);
-if (process.env.ONLY_B) { console.log('(b) only', Math.round(await promptlab(JOBS, CONCURRENCY, 0))); process.exit(0); }
+if (process.env.ONLY_A) { line('(a) only', await measured(() => rawBullmq(JOBS, CONCURRENCY))); process.exit(0); }
+if (process.env.ONLY_B) { line('(b) only', await measured(() => promptlab(JOBS, CONCURRENCY, 0))); process.exit(0); }
 if (process.env.ONLY_C) { console.log('(c) only', fmt(await promptlab(2000, 100, 100, true) / 10, 1), '% of ideal'); process.exit(0); }
 await rawBullmq(1000, CONCURRENCY); // warm-up: JIT, connections, script loading
-const raw = await rawBullmq(JOBS, CONCURRENCY);
-const ours = await promptlab(JOBS, CONCURRENCY, 0);
-console.log(`(a) raw BullMQ, no-op processor         ${fmt(raw).padStart(8)} jobs/s`);
-console.log(`(b) PromptLab, fake provider at 0 ms     ${fmt(ours).padStart(8)} jobs/s`);
-console.log(`ratio (b)/(a)                            ${fmt(ours / raw, 2).padStart(8)}   target >= 0.50`);
+const raw = await measured(() => rawBullmq(JOBS, CONCURRENCY));
+const ours = await measured(() => promptlab(JOBS, CONCURRENCY, 0));
+line('(a) raw BullMQ, no-op processor', raw);
+line('(b) PromptLab, fake provider at 0 ms', ours);
+console.log(`ratio (b)/(a)                            ${fmt(ours.rate / raw.rate, 2).padStart(8)}   target >= 0.50`);
 
 const slowJobs = 2000;
 const slowConcurrency = 100;
