@@ -23,6 +23,7 @@ export class BlockedKeys {
 
   /** ms until a slot frees, when `key` is certainly still full for `limit`; else undefined. */
   check(key: string, limit: number, now: number): number | undefined {
+    if (this.blocks.size === 0) return undefined; // the usual case: no lookup, no string hashing
     const block = this.blocks.get(key);
     if (block === undefined) return undefined;
     if (now >= block.fullUntil) {
