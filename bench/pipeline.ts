@@ -3,11 +3,13 @@
  * BullMQ queue with a no-op processor, same job count and concurrency, one run.
  *   JOBS (default 10000), CONCURRENCY (default 50)
  * Then the fake provider at 100 ms: 2,000 jobs at concurrency 100 against the
- * ideal concurrency / latency. The CPU column is this process's own (Redis
- * and Postgres run apart). ONLY_A, ONLY_B or ONLY_C runs one case alone;
+ * ideal concurrency / latency. CPU per job is counted, over the timed part,
+ * for this process, for Redis (INFO cpu) and for the local Postgres cluster
+ * (/proc; '-' when it is not on this host). ONLY_A, ONLY_B or ONLY_C runs one case alone;
  * WORKER_PREFETCH overrides the worker default.
  */
 import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { createFakeProvider } from '../src/providers/fake.js';
 import { createQueues } from '../src/queue/queues.js';
@@ -15,13 +17,15 @@ import { JobWaiter } from '../src/queue/waiter.js';
 import { bullConnection, createRedis } from '../src/redis/client.js';
 import { createServices } from '../src/services.js';
 import { startWorker } from '../workers/worker.js';
-import { benchWorld, fmt, pool, REDIS_URL, silent } from './support.js';
+import { benchWorld, cpuPerJob, cpuSnapshot, fmt, pool, REDIS_URL, silent, type CpuSnapshot } from './support.js';
 
 const JOBS = Number(process.env.JOBS ?? 10_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
 
 /** (a) BullMQ alone: add N jobs (CONCURRENCY adds in flight), a worker with a no-op processor. */
-async function rawBullmq(n: number, concurrency: number): Promise<number> {
+interface Result { rate: number; cpu: CpuSnapshot }
+
+async function rawBullmq(n: number, concurrency: number): Promise<Result> {
   const prefix = `pl_bench_raw_${randomUUID().slice(0, 8)}`;
   const queue = new Queue('raw', { connection: bullConnection(REDIS_URL), prefix });
   let done = 0;
@@ -30,14 +34,18 @@ async function rawBullmq(n: number, concurrency: number): Promise<number> {
   const worker = new Worker('raw', async () => {}, { connection: bullConnection(REDIS_URL), prefix, concurrency });
   worker.on('completed', () => { if (++done === n) resolveAll(); });
   await worker.waitUntilReady();
+  const probe = new Redis(REDIS_URL);
+  const cpu0 = await cpuSnapshot(probe);
   const t0 = performance.now();
   await pool(n, concurrency, (i) => queue.add('noop', { i }, { removeOnComplete: { count: 1000 } }));
   await all;
   const s = (performance.now() - t0) / 1000;
+  const cpu = cpuPerJob(cpu0, await cpuSnapshot(probe), n);
+  probe.disconnect();
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
-  return n / s;
+  return { rate: n / s, cpu };
 }
 
 /**
@@ -45,7 +53,7 @@ async function rawBullmq(n: number, concurrency: number): Promise<number> {
  * enqueue) → worker → Postgres + cache. With `admitFirst`, every job is admitted
  * before the worker starts and only the worker is timed.
  */
-async function promptlab(n: number, concurrency: number, latencyMs: number, admitFirst = false): Promise<number> {
+async function promptlab(n: number, concurrency: number, latencyMs: number, admitFirst = false): Promise<Result> {
   const world = await benchWorld({ WORKER_CONCURRENCY: String(concurrency), FAKE_LATENCY_MS: String(latencyMs), ...(process.env.WORKER_PREFETCH ? { WORKER_PREFETCH: process.env.WORKER_PREFETCH } : {}) });
   const { config, database } = world;
   const redis = createRedis(config.REDIS_URL);
@@ -58,6 +66,7 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   const admit = () => pool(n, concurrency, (i) =>
     generation.generate({ templateId: tpl.id, variables: { topic: `topic ${i}` } }, { caller, requestId: `r${i}`, bypassCache: false, waitMs: 0 }));
   if (admitFirst) await admit();
+  const cpu0 = await cpuSnapshot(redis);
   let done = 0;
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
@@ -72,39 +81,33 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   }
   await all;
   const s = (performance.now() - t0) / 1000;
+  const cpu = cpuPerJob(cpu0, await cpuSnapshot(redis), n);
   await running.close();
   await svc.close();
   await waiter.close();
   await queues.close();
   redis.disconnect();
   await world.drop();
-  return n / s;
+  return { rate: n / s, cpu };
 }
 
-/** jobs/s of a case, and this process's CPU time per job while it ran (set-up included). */
-async function measured(run: () => Promise<number>): Promise<{ rate: number; cpuUs: number }> {
-  const before = process.cpuUsage();
-  const rate = await run();
-  const { user, system } = process.cpuUsage(before);
-  return { rate, cpuUs: (user + system) / JOBS };
-}
-const line = (label: string, m: { rate: number; cpuUs: number }) =>
-  console.log(`${label.padEnd(40)} ${fmt(m.rate).padStart(8)} jobs/s   ${fmt(m.cpuUs).padStart(5)} µs CPU/job`);
+const line = (label: string, { rate, cpu }: Result) =>
+  console.log(`${label.padEnd(40)} ${fmt(rate).padStart(8)} jobs/s   CPU µs/job: node ${fmt(cpu.node)}, redis ${fmt(cpu.redis)}, postgres ${Number.isNaN(cpu.postgres) ? '-' : fmt(cpu.postgres)}`);
 
 console.log(`bench:pipeline  jobs=${JOBS} concurrency=${CONCURRENCY}  (node ${process.version})`);
-if (process.env.ONLY_A) { line('(a) only', await measured(() => rawBullmq(JOBS, CONCURRENCY))); process.exit(0); }
-if (process.env.ONLY_B) { line('(b) only', await measured(() => promptlab(JOBS, CONCURRENCY, 0))); process.exit(0); }
-if (process.env.ONLY_C) { console.log('(c) only', fmt(await promptlab(2000, 100, 100, true) / 10, 1), '% of ideal'); process.exit(0); }
+if (process.env.ONLY_A) { line('(a) only', await rawBullmq(JOBS, CONCURRENCY)); process.exit(0); }
+if (process.env.ONLY_B) { line('(b) only', await promptlab(JOBS, CONCURRENCY, 0)); process.exit(0); }
+if (process.env.ONLY_C) { console.log('(c) only', fmt((await promptlab(2000, 100, 100, true)).rate / 10, 1), '% of ideal'); process.exit(0); }
 await rawBullmq(1000, CONCURRENCY); // warm-up: JIT, connections, script loading
-const raw = await measured(() => rawBullmq(JOBS, CONCURRENCY));
-const ours = await measured(() => promptlab(JOBS, CONCURRENCY, 0));
+const raw = await rawBullmq(JOBS, CONCURRENCY);
+const ours = await promptlab(JOBS, CONCURRENCY, 0);
 line('(a) raw BullMQ, no-op processor', raw);
 line('(b) PromptLab, fake provider at 0 ms', ours);
 console.log(`ratio (b)/(a)                            ${fmt(ours.rate / raw.rate, 2).padStart(8)}   target >= 0.50`);
 
 const slowJobs = 2000;
 const slowConcurrency = 100;
-const slow = await promptlab(slowJobs, slowConcurrency, 100, true);
+const slow = (await promptlab(slowJobs, slowConcurrency, 100, true)).rate;
 const ideal = slowConcurrency / 0.1;
 console.log(`(c) PromptLab worker, fake at 100 ms, ${slowJobs} jobs admitted first, concurrency ${slowConcurrency}:`);
 console.log(`    ${fmt(slow)} jobs/s = ${fmt((100 * slow) / ideal, 1)}% of the ideal ${fmt(ideal)} jobs/s (concurrency / latency)   target >= 90%`);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
@@ -47,3 +48,46 @@ export async function pool(n: number, concurrency: number, fn: (i: number) => Pr
 }
 
 export const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+/** CPU seconds used so far by this process, by Redis (INFO cpu: all its clients) and by the local Postgres cluster. */
+export interface CpuSnapshot { node: number; redis: number; postgres: number }
+
+/**
+ * Postgres's CPU seconds, from /proc: the postmaster, its reaped backends
+ * (cutime, cstime) and its live ones. NaN when the cluster is not on this
+ * Linux host or its files are not readable.
+ */
+async function postgresCpuSeconds(): Promise<number> {
+  try {
+    const c = new pg.Client({ connectionString: PG });
+    await c.connect();
+    const dir = (await c.query<{ data_directory: string }>('show data_directory').finally(() => c.end())).rows[0]!.data_directory;
+    const postmaster = Number((await readFile(`${dir}/postmaster.pid`, 'utf8')).split('\n')[0]);
+    const ticks = (pid: number | string, fields: number[]) =>
+      readFile(`/proc/${pid}/stat`, 'utf8').then((s) => {
+        const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // fields from #3 on
+        return { ppid: Number(f[1]), sum: fields.reduce((a, i) => a + Number(f[i - 3]), 0) };
+      }, () => ({ ppid: -1, sum: 0 }));
+    let total = (await ticks(postmaster, [14, 15, 16, 17])).sum;
+    for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+      const t = await ticks(pid, [14, 15]);
+      if (t.ppid === postmaster) total += t.sum;
+    }
+    return total / 100; // USER_HZ
+  } catch {
+    return NaN;
+  }
+}
+
+export async function cpuSnapshot(redis: Redis): Promise<CpuSnapshot> {
+  const { user, system } = process.cpuUsage();
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1]);
+  return { node: (user + system) / 1e6, redis: field('used_cpu_user') + field('used_cpu_sys'), postgres: await postgresCpuSeconds() };
+}
+
+/** µs of CPU per job, by process, between two snapshots. */
+export function cpuPerJob(before: CpuSnapshot, after: CpuSnapshot, jobs: number): CpuSnapshot {
+  const per = (k: keyof CpuSnapshot) => ((after[k] - before[k]) * 1e6) / jobs;
+  return { node: per('node'), redis: per('redis'), postgres: per('postgres') };
+}
