@@ -8,7 +8,9 @@ import { errorHandler } from '../../src/errors/handler.js';
 import { createRedis, waitReady } from '../../src/redis/client.js';
 import { defineScripts } from '../../src/redis/scripts.js';
 import { rateLimitGroup, rateLimitPlugin, readRateLimit, trustProxyOption } from '../../src/ratelimit/plugin.js';
+import { afterEach } from 'vitest';
 import { REDIS_URL } from '../support/context.js';
+import type { RedisServer } from '../support/redis-server.js';
 
 /** A unique REDIS_PREFIX per test, so tests sharing one Redis never meet. */
 export const uniquePrefix = () => `test-rl-${randomUUID().slice(0, 8)}`;
@@ -19,6 +21,21 @@ export async function connect(url = REDIS_URL): Promise<Redis> {
   redis.on('error', () => {});
   await waitReady(redis);
   return defineScripts(redis);
+}
+
+/** A test's own redis-server, a client on it and an app: whatever a test set, `afterEach` stops. */
+export interface Dedicated { server?: RedisServer; redis?: Redis; t?: TestApp }
+
+/** Call at a file's top level; every test fills the holder it returns as it goes. */
+export function dedicatedPerTest(): Dedicated {
+  const d: Dedicated = {};
+  afterEach(async () => {
+    await d.t?.app.close();
+    d.redis?.disconnect();
+    await d.server?.kill();
+    d.t = d.redis = d.server = undefined;
+  });
+  return d;
 }
 
 export interface TestApp {

@@ -1,40 +1,28 @@
-import type { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BlockedKeys } from '../../src/ratelimit/blocked-keys.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { buildApp, burst, caller, connect, statuses, uniquePrefix, type TestApp } from './app.js';
+import { startRedisServer } from '../support/redis-server.js';
+import { buildApp, burst, caller, connect, dedicatedPerTest, statuses, uniquePrefix } from './app.js';
 
-let server: RedisServer | undefined;
-let redis: Redis | undefined;
-let t: TestApp | undefined;
-
-afterEach(async () => {
-  await t?.app.close();
-  redis?.disconnect();
-  await server?.kill();
-  t = undefined;
-  redis = undefined;
-  server = undefined;
-});
+const d = dedicatedPerTest();
 
 /** Scripts the dedicated server has run, EVALSHA or EVAL (this test is its only client). */
 async function scriptCalls(): Promise<number> {
-  const stats = await redis!.info('commandstats');
+  const stats = await d.redis!.info('commandstats');
   return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
 describe('keys known to be full', () => {
   it('are rejected without a Redis round trip until a slot can free', async () => {
-    server = await startRedisServer();
-    redis = await connect(server.url);
-    t = await buildApp(redis, { REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_FREE: '2' });
+    d.server = await startRedisServer();
+    d.redis = await connect(d.server.url);
+    d.t = await buildApp(d.redis, { REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_FREE: '2' });
     const h = caller('key_b', 'free');
     const before = await scriptCalls();
-    expect(statuses(await burst(t.app, 2, { method: 'POST', url: '/v1/generate', headers: h }))).toEqual({ 200: 2 });
-    const first = await t.app.inject({ method: 'POST', url: '/v1/generate', headers: h });
-    const local = await t.app.inject({ method: 'POST', url: '/v1/generate', headers: h });
+    expect(statuses(await burst(d.t.app, 2, { method: 'POST', url: '/v1/generate', headers: h }))).toEqual({ 200: 2 });
+    const first = await d.t.app.inject({ method: 'POST', url: '/v1/generate', headers: h });
+    const local = await d.t.app.inject({ method: 'POST', url: '/v1/generate', headers: h });
     expect([first.statusCode, local.statusCode]).toEqual([429, 429]);
-    expect(statuses(await burst(t.app, 20, { method: 'POST', url: '/v1/generate', headers: h }))).toEqual({ 429: 20 });
+    expect(statuses(await burst(d.t.app, 20, { method: 'POST', url: '/v1/generate', headers: h }))).toEqual({ 429: 20 });
     expect((await scriptCalls()) - before).toBe(3);
     // Same headers and body either way; Retry-After never shrinks below the script's answer.
     expect(local.headers['x-ratelimit-remaining']).toBe('0');
@@ -42,7 +30,7 @@ describe('keys known to be full', () => {
     expect(local.json()).toMatchObject({ error: { code: 'rate_limited', details: { limit: 2 } } });
 
     // A key upgraded to a higher limit is asked about again, not rejected from memory.
-    expect((await t.app.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_b', 'pro') })).statusCode).toBe(200);
+    expect((await d.t.app.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_b', 'pro') })).statusCode).toBe(200);
   });
 });
 

@@ -1,27 +1,15 @@
-import type { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/redis/client.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { buildApp, caller, connect, sleep, uniquePrefix, type TestApp } from './app.js';
+import { startRedisServer } from '../support/redis-server.js';
+import { buildApp, caller, connect, dedicatedPerTest, sleep, uniquePrefix, type TestApp } from './app.js';
 
-let server: RedisServer | undefined;
-let redis: Redis | undefined;
-let t: TestApp | undefined;
-
-afterEach(async () => {
-  await t?.app.close();
-  redis?.disconnect();
-  await server?.kill();
-  t = undefined;
-  redis = undefined;
-  server = undefined;
-});
+const d = dedicatedPerTest();
 
 async function setup(env: Record<string, string> = {}) {
-  server = await startRedisServer();
-  redis = await connect(server.url);
-  t = await buildApp(redis, { REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_FREE: '2', ...env }, 50);
-  return t;
+  d.server = await startRedisServer();
+  d.redis = await connect(d.server.url);
+  d.t = await buildApp(d.redis, { REDIS_PREFIX: uniquePrefix(), RATE_LIMIT_FREE: '2', ...env }, 50);
+  return d.t;
 }
 
 const generate = (a: TestApp, keyId = 'key_x') => a.app.inject({ method: 'POST', url: '/v1/generate', headers: caller(keyId, 'free') });
@@ -34,9 +22,9 @@ async function timed(a: TestApp) {
 
 /** Restarts the dedicated server on its port and waits until the app's client is ready again. */
 async function restart() {
-  server = await startRedisServer({ port: server!.port });
+  d.server = await startRedisServer({ port: d.server!.port });
   const deadline = Date.now() + 5000;
-  while (redis!.status !== 'ready' && Date.now() < deadline) await sleep(20);
+  while (d.redis!.status !== 'ready' && Date.now() < deadline) await sleep(20);
 }
 
 const limiterLogs = (a: TestApp) => a.logs.filter((l) => /rate limiter/.test(l.msg));
@@ -46,7 +34,7 @@ describe('Redis down, fail-closed (default)', () => {
     const a = await setup();
     expect((await generate(a)).statusCode).toBe(200);
 
-    await server!.kill();
+    await d.server!.kill();
     for (let i = 0; i < 5; i++) {
       const { r, ms } = await timed(a);
       expect(r.statusCode).toBe(503);
@@ -66,13 +54,13 @@ describe('Redis down, fail-closed (default)', () => {
   it('a Redis that hangs (SIGSTOP) also gets 503 within 100 ms, then recovery on SIGCONT', async () => {
     const a = await setup();
     expect((await generate(a)).statusCode).toBe(200);
-    server!.pause();
+    d.server!.pause();
     const results = await Promise.all([timed(a), timed(a), timed(a)]);
     for (const { r, ms } of results) {
       expect(r.statusCode).toBe(503);
       expect(ms).toBeLessThan(100);
     }
-    server!.resume();
+    d.server!.resume();
     let status = 0;
     for (let i = 0; i < 50 && status !== 200; i++) {
       status = (await a.app.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_y', 'free') })).statusCode;
@@ -81,18 +69,18 @@ describe('Redis down, fail-closed (default)', () => {
     expect(status).toBe(200);
     // Checks already sent when Redis froze run when it resumes: their callers got
     // 503 yet are charged (here up to the limit). Conservative, and documented.
-    expect(await redis!.llen(`${a.config.REDIS_PREFIX}:rl:k:key_x`)).toBe(2);
+    expect(await d.redis!.llen(`${a.config.REDIS_PREFIX}:rl:k:key_x`)).toBe(2);
     expect((await generate(a)).statusCode).toBe(429);
   });
 
   it('a client that never reached Redis fails fast too', async () => {
-    server = await startRedisServer();
-    const port = server.port;
-    await server.kill();
-    redis = createRedis(`redis://127.0.0.1:${port}`);
-    redis.on('error', () => {});
-    t = await buildApp(redis, { REDIS_PREFIX: uniquePrefix() }, 50);
-    const { r, ms } = await timed(t);
+    d.server = await startRedisServer();
+    const port = d.server.port;
+    await d.server.kill();
+    d.redis = createRedis(`redis://127.0.0.1:${port}`);
+    d.redis.on('error', () => {});
+    d.t = await buildApp(d.redis, { REDIS_PREFIX: uniquePrefix() }, 50);
+    const { r, ms } = await timed(d.t);
     expect(r.statusCode).toBe(503);
     expect(ms).toBeLessThan(100);
   });
@@ -104,7 +92,7 @@ describe('Redis down, RATE_LIMIT_FAIL_OPEN=true', () => {
     expect((await generate(a)).statusCode).toBe(200);
 
     for (let outage = 1; outage <= 2; outage++) {
-      await server!.kill();
+      await d.server!.kill();
       for (let i = 0; i < 5; i++) {
         const { r, ms } = await timed(a);
         expect(r.statusCode).toBe(200);
