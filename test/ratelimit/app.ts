@@ -8,8 +8,8 @@ import { errorHandler } from '../../src/errors/handler.js';
 import { createRedis, waitReady } from '../../src/redis/client.js';
 import { defineScripts } from '../../src/redis/scripts.js';
 import { rateLimitGroup, rateLimitPlugin, readRateLimit, trustProxyOption } from '../../src/ratelimit/plugin.js';
-import { afterEach } from 'vitest';
-import { REDIS_URL } from '../support/context.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { deletePrefix, REDIS_URL } from '../support/context.js';
 import type { RedisServer } from '../support/redis-server.js';
 
 /** A unique REDIS_PREFIX per test, so tests sharing one Redis never meet. */
@@ -36,6 +36,39 @@ export function dedicatedPerTest(): Dedicated {
     d.t = d.redis = d.server = undefined;
   });
   return d;
+}
+
+/** Tests sharing the machine's Redis: one client per file, and a fresh prefix and app per test. */
+export interface Shared {
+  redis: Redis;
+  /** REDIS_PREFIX of the current test's app. */
+  prefix: string;
+  /** A new app under a new prefix, with `defaults` then `env`; closed, and its keys deleted, after the test. */
+  app(env?: Record<string, string>): Promise<FastifyInstance>;
+}
+
+/** Call at a file's top level. */
+export function sharedRedisPerTest(defaults: Record<string, string> = {}): Shared {
+  let t: TestApp | undefined;
+  const s: Shared = {
+    redis: undefined as unknown as Redis, // set by beforeAll
+    prefix: '',
+    async app(env = {}) {
+      s.prefix = uniquePrefix();
+      t = await buildApp(s.redis, { REDIS_PREFIX: s.prefix, ...defaults, ...env });
+      return t.app;
+    },
+  };
+  beforeAll(async () => {
+    s.redis = await connect();
+  });
+  afterEach(async () => {
+    await t?.app.close();
+    t = undefined;
+    await deletePrefix(s.prefix);
+  });
+  afterAll(() => s.redis.disconnect());
+  return s;
 }
 
 export interface TestApp {

@@ -1,45 +1,26 @@
-import type { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deletePrefix } from '../support/context.js';
-import { buildApp, caller, connect, sleep, uniquePrefix, type TestApp } from './app.js';
-
-let redis: Redis;
-let t: TestApp | undefined;
-let prefix = '';
-
-beforeAll(async () => {
-  redis = await connect();
-});
-afterEach(async () => {
-  await t?.app.close();
-  await deletePrefix(prefix);
-});
-afterAll(() => redis.disconnect());
+import { describe, expect, it } from 'vitest';
+import { caller, sharedRedisPerTest, sleep } from './app.js';
 
 const W = 2000;
-async function app(env: Record<string, string> = {}) {
-  prefix = uniquePrefix();
-  t = await buildApp(redis, { REDIS_PREFIX: prefix, RATE_LIMIT_WINDOW_MS: String(W), RATE_LIMIT_FREE: '3', ...env });
-  return t.app;
-}
+const s = sharedRedisPerTest({ RATE_LIMIT_WINDOW_MS: String(W), RATE_LIMIT_FREE: '3' });
 
 /** ms until the oldest admitted request of `key` leaves the window, from Redis's own state and clock. */
 async function realResetMs(key: string): Promise<number> {
-  const [[, time], [, oldest]] = (await redis.multi().time().lindex(key, -1).exec()) as [[null, [string, string]], [null, string]];
+  const [[, time], [, oldest]] = (await s.redis.multi().time().lindex(key, -1).exec()) as [[null, [string, string]], [null, string]];
   const nowUs = Number(time[0]) * 1e6 + Number(time[1]);
   return (Number(oldest) + W * 1000 - nowUs) / 1000;
 }
 
 describe('rate-limit headers', () => {
   it('Limit, Remaining and Reset follow the script state on admitted requests', async () => {
-    const a = await app();
-    const key = `${prefix}:rl:k:key_h`;
+    const a = await s.app();
+    const key = `${s.prefix}:rl:k:key_h`;
     for (const expected of [2, 1, 0]) {
       const r = await a.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_h', 'free') });
       expect(r.statusCode).toBe(200);
       expect(r.headers['x-ratelimit-limit']).toBe('3');
       expect(r.headers['x-ratelimit-remaining']).toBe(String(expected));
-      expect(await redis.llen(key)).toBe(3 - expected);
+      expect(await s.redis.llen(key)).toBe(3 - expected);
       const reset = Number(r.headers['x-ratelimit-reset']);
       expect(reset * 1000).toBeGreaterThanOrEqual(await realResetMs(key));
       expect(reset).toBeLessThanOrEqual(W / 1000);
@@ -49,10 +30,10 @@ describe('rate-limit headers', () => {
   });
 
   it('429 carries Retry-After no earlier than the real reset, the standard body, and does not extend the block', async () => {
-    const a = await app();
-    const key = `${prefix}:rl:k:key_r`;
+    const a = await s.app();
+    const key = `${s.prefix}:rl:k:key_r`;
     for (let i = 0; i < 3; i++) await a.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_r', 'free') });
-    const timesBefore = await redis.lrange(key, 0, -1);
+    const timesBefore = await s.redis.lrange(key, 0, -1);
 
     const before = Date.now();
     const r = await a.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_r', 'free') });
@@ -75,7 +56,7 @@ describe('rate-limit headers', () => {
     for (let i = 0; i < 20; i++) {
       expect((await a.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_r', 'free') })).statusCode).toBe(429);
     }
-    expect(await redis.lrange(key, 0, -1)).toEqual(timesBefore);
+    expect(await s.redis.lrange(key, 0, -1)).toEqual(timesBefore);
 
     // The reset is real: just before it still 429, just after it 200.
     const left = await realResetMs(key);
@@ -86,7 +67,7 @@ describe('rate-limit headers', () => {
   });
 
   it('RATE_LIMIT_HEADERS=draft adds RateLimit-Policy and RateLimit (draft 10) and keeps X-RateLimit-*', async () => {
-    const a = await app({ RATE_LIMIT_HEADERS: 'draft' });
+    const a = await s.app({ RATE_LIMIT_HEADERS: 'draft' });
     const r = await a.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_d', 'free') });
     expect(r.headers['ratelimit-policy']).toBe('"default";q=3;w=2');
     expect(r.headers['ratelimit']).toBe('"default";r=2;t=2');
@@ -104,7 +85,7 @@ describe('rate-limit headers', () => {
   });
 
   it('standard mode sends no draft fields, and unlimited routes carry no rate-limit headers', async () => {
-    const a = await app();
+    const a = await s.app();
     const r = await a.inject({ method: 'POST', url: '/v1/generate', headers: caller('key_s', 'free') });
     expect(r.headers['ratelimit']).toBeUndefined();
     expect(r.headers['ratelimit-policy']).toBeUndefined();
