@@ -23,7 +23,7 @@ import { JobWaiter } from '../src/queue/waiter.js';
 import { createRedis, waitReady } from '../src/redis/client.js';
 import { defineScripts, SCRIPT_FILES } from '../src/redis/scripts.js';
 import { startWorker } from '../workers/worker.js';
-import { benchWorld, fmt, REDIS_URL } from './support.js';
+import { benchWorld, childExecArgv, fmt, REDIS_URL } from './support.js';
 
 interface Result { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number }
 const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<Result>;
@@ -80,7 +80,7 @@ async function commandCalls(r: Redis): Promise<Map<string, number>> {
 const SCRIPT_INNER = new Set(SCRIPT_FILES.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/redis\.call\('([A-Za-z]+)'/g)].map((m) => m[1]!.toLowerCase())));
 
 async function main() {
-  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['serve'], { execArgv: ['--import', 'tsx', ...(process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])], stdio: 'inherit' });
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['serve'], { execArgv: childExecArgv, stdio: 'inherit' });
   const [info] = (await once(child, 'message')) as [{ bare: number; app: number; headers: Record<string, string>; payload: string; bytes: number }];
   const redis = new Redis(REDIS_URL);
   const load = (port: number, duration: number, overallRate?: number) =>

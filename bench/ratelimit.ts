@@ -20,10 +20,11 @@ import type { Redis } from 'ioredis';
 import type { Tier } from '../src/auth/caller.js';
 import { loadConfig } from '../src/config/index.js';
 import { errorHandler } from '../src/errors/handler.js';
-import { createRedis, waitReady } from '../src/redis/client.js';
+import { createRedis, unlinkMatching, waitReady } from '../src/redis/client.js';
 import { defineScripts } from '../src/redis/scripts.js';
 import { rateLimitOptions, rateLimitPlugin } from '../src/ratelimit/plugin.js';
 import { startRedisServer, type RedisServer } from '../test/support/redis-server.js';
+import { childExecArgv } from './support.js';
 
 /** The slice of autocannon's API used here (the package ships no types). */
 interface Autocannon {
@@ -197,9 +198,7 @@ async function main(): Promise<void> {
   const url = dedicated?.url ?? external.REDIS_URL;
   const prefix = `${external.REDIS_PREFIX}-bench-${randomBytes(3).toString('hex')}`;
   const redis = defineScripts(createRedis(url));
-  const server = fork(fileURLToPath(import.meta.url), ['serve', prefix, url], {
-    execArgv: ['--import', 'tsx', ...(process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])],
-  });
+  const server = fork(fileURLToPath(import.meta.url), ['serve', prefix, url], { execArgv: childExecArgv });
   try {
     await waitReady(redis);
     const version = /redis_version:(\S+)/.exec(await redis.info('server'))?.[1];
@@ -214,19 +213,10 @@ async function main(): Promise<void> {
   } finally {
     server.send('exit');
     await once(server, 'exit');
-    await deletePrefix(redis, prefix);
+    await unlinkMatching(redis, `${prefix}*`);
     redis.disconnect();
     await dedicated?.kill();
   }
-}
-
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 function printTable(rows: string[][]): void {

@@ -11,6 +11,9 @@ const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postg
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const silent = pino({ level: 'silent' });
 
+/** Node flags for a bench's forked server process: tsx, and a CPU profile in /tmp/prof with PROFILE=1. */
+export const childExecArgv = ['--import', 'tsx', ...(process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])];
+
 async function admin(sql: string) {
   const c = new pg.Client({ connectionString: PG });
   await c.connect();
