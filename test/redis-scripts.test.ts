@@ -23,13 +23,20 @@ describe('every Lua script in SCRIPT_FILES', () => {
   it.each(scripts.map((s) => [s.name, s] as const))('%s opens with its contract header', (_name, s) => {
     const header = /^--\[\[([\s\S]*?)\]\]/.exec(s.lua)?.[1];
     expect(header, 'file must open with a --[[ ]] block').toBeDefined();
-    for (let i = 1; i <= s.numberOfKeys; i++) expect(header).toMatch(new RegExp(`KEYS\\[${i}\\]`));
-    expect(header).not.toMatch(new RegExp(`KEYS\\[${s.numberOfKeys + 1}\\]`));
-    expect(header).toMatch(/ARGV\[1\]|no ARGV/i);
-    expect(header).toMatch(/Output:/);
-    // The body names its keys as locals at once.
     const body = s.lua.slice(s.lua.indexOf(']]') + 2);
-    for (let i = 1; i <= s.numberOfKeys; i++) expect(body).toMatch(new RegExp(`local \\w+ = KEYS\\[${i}\\]`));
+    if (s.numberOfKeys === undefined) {
+      // Any number of keys: the header describes KEYS[i], the body names each as a local when it takes it.
+      expect(header).toMatch(/KEYS\[i\]/);
+      expect(header).toMatch(/ARGV\[/);
+      expect(body).toMatch(/local \w+ = KEYS\[i\]/);
+    } else {
+      for (let i = 1; i <= s.numberOfKeys; i++) expect(header).toMatch(new RegExp(`KEYS\\[${i}\\]`));
+      expect(header).not.toMatch(new RegExp(`KEYS\\[${s.numberOfKeys + 1}\\]`));
+      expect(header).toMatch(/ARGV\[1\]|no ARGV/i);
+      // The body names its keys as locals at once.
+      for (let i = 1; i <= s.numberOfKeys; i++) expect(body).toMatch(new RegExp(`local \\w+ = KEYS\\[${i}\\]`));
+    }
+    expect(header).toMatch(/Output:/);
   });
 
   it.each(scripts.map((s) => [s.name, s] as const))('%s compiles on real Redis and is defined as a command', async (name, s) => {

@@ -84,7 +84,7 @@ async function rateLimit(app: FastifyInstance, opts: RateLimitPluginOptions): Pr
 
 /**
  * Limits every route registered after it with an exact Redis sliding window
- * (`slidingWindow-1.lua` behind @fastify/rate-limit): `max` by the caller's
+ * (`slidingWindow-n.lua` behind @fastify/rate-limit): `max` by the caller's
  * tier (RATE_LIMIT_ANONYMOUS per client IP without a key), X-RateLimit-*
  * headers, 429 `rate_limited` with Retry-After, and 503
  * `rate_limiter_unavailable` when Redis is unreachable unless

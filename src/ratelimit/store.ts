@@ -1,21 +1,9 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import type { Callback, Redis, Result } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { AppError } from '../errors/app-error.js';
 import { BlockedKeys } from './blocked-keys.js';
+import { TurnBatch, type Check } from './turn-batch.js';
 import { Watchdog, type Waiting } from './watchdog.js';
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    /** `src/ratelimit/slidingWindow-1.lua`: `[count, resetMs, admitted]`. */
-    slidingWindow(
-      key: string,
-      windowMs: number,
-      limit: number,
-      record: 0 | 1,
-      callback?: Callback<[number, number, number]>,
-    ): Result<[number, number, number], Context>;
-  }
-}
 
 /** What @fastify/rate-limit passes to `incr`/`read`. */
 type StoreCallback = (error: Error | null, result?: { current: number; ttl: number }) => void;
@@ -27,7 +15,11 @@ interface ChildOptions {
 }
 
 export interface SlidingWindowStoreOptions {
-  /** A client on which `defineScripts` registered `slidingWindow`. */
+  /**
+   * A client on which `defineScripts` registered `slidingWindow`, with that
+   * command in `autoPipeliningIgnoredCommands` (`createRedis` does both but
+   * the first): the store batches its checks itself.
+   */
   redis: Redis;
   /** Prefix of every limiter key, e.g. `promptlab:rl:`. */
   prefix: string;
@@ -49,18 +41,17 @@ interface Shared {
   down: boolean;
   blocked: BlockedKeys;
   watchdog: Watchdog<InFlight>;
+  batch: TurnBatch<InFlight>;
 }
 
 /** One check waiting on Redis. */
-interface InFlight extends Waiting {
-  key: string;
+interface InFlight extends Check, Waiting {
   cb: StoreCallback;
-  record: 0 | 1;
 }
 
 /**
- * A @fastify/rate-limit store backed by `slidingWindow-1.lua`: one EVALSHA per
- * check, exact across processes; a key the script found full is then rejected
+ * A @fastify/rate-limit store backed by `slidingWindow-n.lua`: one EVALSHA per
+ * event-loop turn for all its checks (TurnBatch), exact across processes; a key the script found full is then rejected
  * locally until a slot can free (see BlockedKeys). Errors reach the plugin as
  * an AppError `rate_limiter_unavailable`; its `skipOnError` decides between
  * 503 and admit.
@@ -79,6 +70,7 @@ export class SlidingWindowStore implements FastifyRateLimitStore {
       blocked: new BlockedKeys(),
       watchdog: new Watchdog<InFlight>(timeoutMs, (flight) =>
         this.failed(new Error(`Redis did not answer within ${timeoutMs} ms`), flight.cb)),
+      batch: new TurnBatch<InFlight>(opts.redis, (flight, err, reply, at) => this.onReply(flight, err, reply, at)),
     };
   }
 
@@ -113,21 +105,25 @@ export class SlidingWindowStore implements FastifyRateLimitStore {
       // µs of API CPU per local 429 answered at once, 55 µs deferred.
       if (ttl !== undefined) return void setImmediate(cb, null, { current: limit + 1, ttl });
     }
-    const flight: InFlight = { key: fullKey, cb, record, sentAt, settled: false, next: undefined };
+    const flight: InFlight = { key: fullKey, windowMs, limit, record, cb, sentAt, settled: false, next: undefined };
     this.shared.watchdog.watch(flight);
-    this.opts.redis.slidingWindow(fullKey, windowMs, limit, record, (err, res) => this.onReply(flight, err, res));
+    this.shared.batch.add(flight);
   }
 
-  private onReply(flight: InFlight, err: Error | null | undefined, res: [number, number, number] | undefined): void {
+  private onReply(flight: InFlight, err: Error | null, reply: number[] | undefined, at: number): void {
     const { watchdog } = this.shared;
     if (!watchdog.settle(flight)) return;
-    if (err || !res) return this.failed(err ?? new Error('empty reply from slidingWindow'), flight.cb);
+    if (err || !reply) return this.failed(err ?? new Error('empty reply from slidingWindow'), flight.cb);
     const now = (watchdog.lastReplyAt = performance.now());
+    const count = reply[at]!;
+    // Redis answered: any outage is over, even when this one key is unusable.
     if (this.shared.down) {
       this.shared.down = false;
       this.opts.onRecovery?.();
     }
-    const [count, resetMs, admitted] = res;
+    if (count < 0) return flight.cb(unavailable(new Error(`limiter key ${flight.key} does not hold a list`)));
+    const resetMs = reply[at + 1]!;
+    const admitted = reply[at + 2]!;
     if (!flight.record || admitted) return flight.cb(null, { current: count, ttl: resetMs });
     this.shared.blocked.add(flight.key, count, resetMs, flight.sentAt, now);
     // The plugin rejects when current > max: a turned-away request counts as one more.
@@ -139,10 +135,15 @@ export class SlidingWindowStore implements FastifyRateLimitStore {
       this.shared.down = true;
       this.opts.onOutage?.(err);
     }
-    const unavailable = new AppError('rate_limiter_unavailable');
-    unavailable.cause = err;
-    cb(unavailable);
+    cb(unavailable(err));
   }
+}
+
+/** The catalogue's error for a check that could not be made; `cause` is for the log, never the response. */
+function unavailable(cause: Error): AppError {
+  const err = new AppError('rate_limiter_unavailable');
+  err.cause = cause;
+  return err;
 }
 
 /** The store class to pass as @fastify/rate-limit's `store` option (it calls `new Store(params)`). */

@@ -23,6 +23,15 @@ export async function connect(url = REDIS_URL): Promise<Redis> {
   return defineScripts(redis);
 }
 
+/**
+ * Script runs a Redis has served: EVALSHA, or EVAL the first time a connection
+ * sends the script. Meaningful on a test's own redis-server only.
+ */
+export async function scriptRuns(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
 /** A test's own redis-server, a client on it and an app: whatever a test set, `afterEach` stops. */
 export interface Dedicated { server?: RedisServer; redis?: Redis; t?: TestApp }
 
