@@ -97,7 +97,7 @@ async function serve(prefix: string, redisUrl: string): Promise<void> {
   process.send!(ports);
 }
 
-interface Run { rps: number; p99: number; cpuUs: number; redisUs: number; codes: Record<string, number> }
+interface Run { rps: number; p99: number; cpuUs: number; redisUs: number; perRun: number; codes: Record<string, number> }
 
 /** CPU time (µs) the server process has used so far. */
 async function serverCpu(server: ChildProcess): Promise<number> {
@@ -106,19 +106,23 @@ async function serverCpu(server: ChildProcess): Promise<number> {
   return (await reply)[0] as number;
 }
 
-/** CPU time (µs) Redis has used so far; NaN when it is shared with others (REDIS_URL), so not ours to measure. */
-async function redisCpu(redis: Redis | undefined): Promise<number> {
-  if (!redis) return NaN;
-  const info = await redis.info('cpu');
+/**
+ * CPU time (µs) Redis has used so far, and the scripts (EVALSHA, EVAL) it has
+ * run; NaN when it is shared with others (REDIS_URL), so not ours to measure.
+ */
+async function redisStats(redis: Redis | undefined): Promise<{ cpuUs: number; scripts: number }> {
+  if (!redis) return { cpuUs: NaN, scripts: NaN };
+  const info = await redis.info('all');
   const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1]);
-  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+  const scripts = [...info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+  return { cpuUs: (field('used_cpu_user') + field('used_cpu_sys')) * 1e6, scripts };
 }
 
 let runId = 0;
 async function load(server: ChildProcess, redis: Redis | undefined, port: number, seconds: number): Promise<Run> {
   const run = ++runId;
   const cpuBefore = await serverCpu(server);
-  const redisBefore = await redisCpu(redis);
+  const redisBefore = await redisStats(redis);
   let conn = 0;
   const res = await autocannon({
     url: `http://127.0.0.1:${port}/v1/bench`,
@@ -130,14 +134,16 @@ async function load(server: ChildProcess, redis: Redis | undefined, port: number
   const codes: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(res.statusCodeStats ?? {})) codes[code] = Number(count);
   const cpuUs = ((await serverCpu(server)) - cpuBefore) / res.requests.total;
-  const redisUs = ((await redisCpu(redis)) - redisBefore) / res.requests.total;
-  return { rps: res.requests.average, p99: res.latency.p99, cpuUs, redisUs, codes };
+  const redisAfter = await redisStats(redis);
+  const redisUs = (redisAfter.cpuUs - redisBefore.cpuUs) / res.requests.total;
+  const perRun = res.requests.total / (redisAfter.scripts - redisBefore.scripts);
+  return { rps: res.requests.average, p99: res.latency.p99, cpuUs, redisUs, perRun, codes };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function compare(server: ChildProcess, redis: Redis | undefined, ports: Ports): Promise<string[][]> {
-  const table = [['scenario', 'store', 'req/s', 'p99 ms', 'API CPU µs/req', 'Redis CPU µs/req', 'responses (status: count, all runs)']];
+  const table = [['scenario', 'store', 'req/s', 'p99 ms', 'API CPU µs/req', 'Redis CPU µs/req', 'req/script run', 'responses (status: count, all runs)']];
   for (const scenario of scenarios()) {
     const runs: Record<Store, Run[]> = { builtin: [], sliding: [] };
     for (const store of stores) await load(server, redis, ports[scenario][store], WARMUP_S);
@@ -150,11 +156,12 @@ async function compare(server: ChildProcess, redis: Redis | undefined, ports: Po
       for (const r of runs[store]) for (const [c, n] of Object.entries(r.codes)) codes[c] = (codes[c] ?? 0) + n;
       table.push([SCENARIOS[scenario].label, STORES[store], median(runs[store].map((r) => r.rps)).toFixed(0), String(median(runs[store].map((r) => r.p99))),
         median(runs[store].map((r) => r.cpuUs)).toFixed(1), median(runs[store].map((r) => r.redisUs)).toFixed(1).replace('NaN', '-'),
+        median(runs[store].map((r) => r.perRun)).toFixed(1).replace('NaN', '-'),
         Object.entries(codes).map(([c, n]) => `${c}: ${n}`).join(', ')]);
     }
     // Each round's pair ran back to back, so its ratio is the least exposed to background load.
     const paired = median(runs.sliding.map((r, i) => r.rps / runs.builtin[i]!.rps));
-    table.push(['', 'ratio ours / built-in', `${(rps.sliding / rps.builtin).toFixed(2)}×`, '', '', '', `median of per-round ratios ${paired.toFixed(2)}×`]);
+    table.push(['', 'ratio ours / built-in', `${(rps.sliding / rps.builtin).toFixed(2)}×`, '', '', '', '', `median of per-round ratios ${paired.toFixed(2)}×`]);
   }
   return table;
 }
@@ -168,7 +175,7 @@ async function memoryPerKey(redis: Redis, prefix: string): Promise<string[][]> {
   for (const [tier, limit] of [['free', 10], ['pro', 100], ['enterprise', 1000]] as const) {
     const key = `${prefix}-mem:rl:k:${tier}`;
     const p = redis.pipeline();
-    for (let i = 0; i < limit + 10; i++) p.slidingWindow(key, 60_000, limit, 1);
+    for (let i = 0; i < limit + 10; i++) p.slidingWindow(1, [key], [60_000, limit, 1]);
     await p.exec();
     await add(`sliding window, ${tier} (${limit} in window)`, key);
   }
