@@ -5,7 +5,10 @@
  * built-in RedisStore and (b) ours, checks 50 keys in turn against its own
  * redis-server run under callgrind, with every check admitted and, once
  * warm, one entry leaving our window per check (the steady state of
- * `bench:ratelimit`). A PING shows the floor of any command. Needs
+ * `bench:ratelimit`). Ours sends the checks of one event-loop turn as one
+ * script run, so it runs with 1, 5 (about what `bench:ratelimit` sees) and 50
+ * checks issued per turn; the built-in store runs one script per check
+ * whatever the grouping. A PING shows the floor of any command. Needs
  * `valgrind` and `redis-server` on the PATH.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -27,36 +30,40 @@ const WINDOW_MS = 200;
 const LIMIT = 1_000_000;
 const CHECKS = 5_000;
 
-const CASES: Record<string, (redis: Redis) => (key: string) => Promise<unknown>> = {
-  'PING (floor of any command)': (redis) => () => redis.ping(),
-  'built-in fixed window': (redis) => promisify(new RedisStore(false, false, redis, 'bench:fixed:')),
-  'sliding window (ours)': (redis) => promisify(new SlidingWindowStore({ redis: defineScripts(redis), prefix: 'bench:sw:', timeoutMs: 10_000 })),
+interface Case { perTurn: number; make: (redis: Redis) => (key: string) => Promise<unknown> }
+const ours: Case['make'] = (redis) => promisify(new SlidingWindowStore({ redis: defineScripts(redis), prefix: 'bench:sw:', timeoutMs: 10_000 }));
+const CASES: Record<string, Case> = {
+  'PING (floor of any command)': { perTurn: KEYS, make: (redis) => () => redis.ping() },
+  'built-in fixed window': { perTurn: KEYS, make: (redis) => promisify(new RedisStore(false, false, redis, 'bench:fixed:')) },
+  'ours, 1 check per run': { perTurn: 1, make: ours },
+  'ours, 5 checks per run': { perTurn: 5, make: ours },
+  'ours, 50 checks per run': { perTurn: 50, make: ours },
 };
 
 function promisify(store: FastifyRateLimitStore): (key: string) => Promise<unknown> {
   return (key) => new Promise((resolve, reject) => store.incr(key, (err, res) => (err ? reject(err) : resolve(res)), WINDOW_MS, LIMIT));
 }
 
-/** Runs `checks` checks, a wave of one per key at a time. */
-async function load(check: (key: string) => Promise<unknown>, checks: number): Promise<void> {
-  for (let done = 0; done < checks; done += KEYS) {
-    await Promise.all(Array.from({ length: KEYS }, (_, k) => check(`k${k}`)));
-    await sleep(1);
+/** Runs `checks` checks over the keys in turn, `perTurn` issued together, and a 1 ms pause after each round of the keys. */
+async function load(check: (key: string) => Promise<unknown>, checks: number, perTurn: number): Promise<void> {
+  for (let done = 0; done < checks; done += perTurn) {
+    await Promise.all(Array.from({ length: perTurn }, (_, i) => check(`k${(done + i) % KEYS}`)));
+    if ((done + perTurn) % KEYS === 0) await sleep(1);
   }
 }
 
-async function instructionsPerCheck(port: number, makeCheck: (redis: Redis) => (key: string) => Promise<unknown>): Promise<number> {
+async function instructionsPerCheck(port: number, { perTurn, make }: Case): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'promptlab-callgrind-'));
   const server = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/out`, 'redis-server', '--port', String(port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   try {
     while (!ping(port)) await sleep(200);
     const redis = new Redis({ port });
-    const check = makeCheck(redis);
-    await load(check, CHECKS / 2);
+    const check = make(redis);
+    await load(check, CHECKS / 2, perTurn);
     await sleep(WINDOW_MS * 2); // the first entries leave: from here each check pops about one
-    await load(check, CHECKS / 2);
+    await load(check, CHECKS / 2, perTurn);
     execFileSync('callgrind_control', ['--zero', String(server.pid)], { stdio: 'ignore' });
-    await load(check, CHECKS);
+    await load(check, CHECKS, perTurn);
     execFileSync('callgrind_control', ['--dump', String(server.pid)], { stdio: 'ignore' });
     redis.disconnect();
     const dump = readdirSync(dir).filter((f) => f.startsWith('out.')).sort().at(-1)!;
@@ -84,6 +91,6 @@ try {
 console.log(`Redis instructions per check (callgrind), ${CHECKS} checks over ${KEYS} keys, window ${WINDOW_MS} ms, all admitted\n`);
 const rows: [string, number][] = [];
 let port = 6480;
-for (const [name, make] of Object.entries(CASES)) rows.push([name, await instructionsPerCheck(port++, make)]);
+for (const [name, c] of Object.entries(CASES)) rows.push([name, await instructionsPerCheck(port++, c)]);
 const fixed = rows[1]![1];
 for (const [name, ir] of rows) console.log(`${name.padEnd(30)} ${Math.round(ir).toLocaleString('en-US').padStart(8)}   ${(ir / fixed).toFixed(2)}× built-in`);
