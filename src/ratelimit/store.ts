@@ -50,11 +50,11 @@ interface InFlight extends Check, Waiting {
 }
 
 /**
- * A @fastify/rate-limit store backed by `slidingWindow-n.lua`: one EVALSHA per
- * event-loop turn for all its checks (TurnBatch), exact across processes; a key the script found full is then rejected
- * locally until a slot can free (see BlockedKeys). Errors reach the plugin as
- * an AppError `rate_limiter_unavailable`; its `skipOnError` decides between
- * 503 and admit.
+ * A @fastify/rate-limit store backed by `slidingWindow-n.lua`, exact across
+ * processes: the checks of one event-loop turn go as one EVALSHA (TurnBatch),
+ * and a key the script found full is then rejected locally until a slot can
+ * free (BlockedKeys). Errors reach the plugin as an AppError
+ * `rate_limiter_unavailable`; its `skipOnError` decides between 503 and admit.
  */
 export class SlidingWindowStore implements FastifyRateLimitStore {
   private readonly shared: Shared;
