@@ -54,7 +54,7 @@ export function adminKeyFor(config: Config): AppDeps['adminKey'] {
  * the API first (stop accepting, finish in-flight), then `drain` (an
  * in-process worker), then the connections, then `after` (a spawned Redis).
  */
-export async function serveApi(rt: Runtime, log: Logger, hooks: { drain?: () => Promise<void>; after?: () => void } = {}): Promise<void> {
+export async function serveApi(rt: Runtime, log: Logger, hooks: { drain?: () => Promise<void>; after?: () => Promise<void> } = {}): Promise<void> {
   const { config } = rt;
   const waiter = new JobWaiter(config);
   const app = await buildApp({ ...rt, waiter, adminKey: adminKeyFor(config), logger: log });
@@ -66,6 +66,6 @@ export async function serveApi(rt: Runtime, log: Logger, hooks: { drain?: () => 
     await hooks.drain?.();
     await waiter.close();
     await rt.close();
-    hooks.after?.();
+    await hooks.after?.();
   });
 }
