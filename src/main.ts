@@ -2,7 +2,8 @@ import { startWorker } from '../workers/worker.js';
 import { openRuntime, serveApi } from './boot.js';
 import { runEntry } from './entry.js';
 import { createLogger } from './logger.js';
-import { ensureRedis, stopRedis } from './redis/embedded.js';
+import { ensureRedis } from './redis/embedded.js';
+import { stopChild } from './shutdown/stop-child.js';
 
 /** `npm start`: API and worker in one process, on embedded defaults (PGlite, a spawned redis-server, the fake provider). */
 runEntry(async (config) => {
@@ -11,5 +12,5 @@ runEntry(async (config) => {
   if (redisChild) log.info({ pid: redisChild.pid }, 'started redis-server under the data dir');
   const rt = await openRuntime(config, log);
   const running = startWorker({ ...rt, log });
-  await serveApi(rt, log, { drain: () => running.close(), after: async () => { if (redisChild) await stopRedis(redisChild); } });
+  await serveApi(rt, log, { drain: () => running.close(), after: async () => { if (redisChild) await stopChild(redisChild); } });
 });

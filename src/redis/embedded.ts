@@ -1,5 +1,4 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -54,18 +53,4 @@ export async function ensureRedis(url: string, dataDir: string): Promise<ChildPr
   }
   child.kill('SIGKILL');
   throw new RedisUnavailableError(`redis-server could not be started on port ${u.port || 6379}; see ${join(dir, 'redis.log')}.`);
-}
-
-/**
- * Stops a redis-server that `ensureRedis` started and waits until it has
- * exited (SIGKILL after `ms`), so that its port and AOF are released before
- * this process ends.
- */
-export async function stopRedis(child: ChildProcess, ms = 5000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-  await exited;
-  clearTimeout(timer);
 }

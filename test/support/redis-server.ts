@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { stopChild } from '../../src/shutdown/stop-child.js';
 import { freePort } from './spawn.js';
 
 /** A redis-server child process a test owns: it can stop, kill or freeze it. */
@@ -45,16 +45,6 @@ function track(child: ChildProcess): void {
     process.off('exit', killAll);
     for (const s of SIGNALS) process.off(s, onSignal);
   });
-}
-
-async function exited(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const done = once(child, 'exit');
-  child.kill('SIGCONT'); // a paused server would hold SIGTERM until resumed
-  child.kill(signal);
-  const escalate = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await done;
-  clearTimeout(escalate);
 }
 
 /**
@@ -117,8 +107,8 @@ async function launch(port: number, timeoutMs: number): Promise<RedisServer> {
     url: `redis://127.0.0.1:${port}`,
     port,
     pid: child.pid!,
-    stop: () => exited(child, 'SIGTERM'),
-    kill: () => exited(child, 'SIGKILL'),
+    stop: () => stopChild(child, 'SIGTERM', 3000),
+    kill: () => stopChild(child, 'SIGKILL', 3000),
     pause: () => void child.kill('SIGSTOP'),
     resume: () => void child.kill('SIGCONT'),
   };
