@@ -18,6 +18,7 @@ import type { JobWaiter } from '../queue/waiter.js';
 import { render, templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
+import { within } from '../util/within.js';
 import { inputHash } from './hash.js';
 import { availableProviders, defaultModel, defaultProvider } from './providers.js';
 
@@ -157,8 +158,8 @@ export class Generation {
         // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
         const enqueued = queues.generation.add('generate', { ...data, id }, queues.jobOptions(id));
         enqueued.catch(() => {});
-        const waited = await Promise.race([enqueued.then(() => true, () => false), new Promise<false>((r) => setTimeout(r, ENQUEUE_WAIT_MS, false).unref())]);
-        if (!waited) log.error({ jobId: id }, 'enqueue failed or slow; the sweeper enqueues the job once Redis answers');
+        const waited = await within(enqueued.then(() => true, () => false), ENQUEUE_WAIT_MS);
+        if (waited !== true) log.error({ jobId: id }, 'enqueue failed or slow; the sweeper enqueues the job once Redis answers');
         await queued;
         return { id, status: 'queued' };
       }

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { TIMED_OUT, within } from '../util/within.js';
 
 /**
  * Every PromptLab metric, in one registry per process (served at the API's
@@ -109,8 +110,8 @@ export const queueDepth = new Gauge({
     this.reset();
     await Promise.all([...watched].map(async (q) => {
       // A scrape must answer while Redis is down: the queue's connection would wait for it.
-      const counts = await Promise.race([q.getJobCounts(...DEPTH_STATES), new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000).unref())]).catch(() => undefined);
-      if (!counts) return;
+      const counts = await within(q.getJobCounts(...DEPTH_STATES), 1000).catch((): typeof TIMED_OUT => TIMED_OUT);
+      if (counts === TIMED_OUT) return;
       for (const state of DEPTH_STATES) this.set({ queue: q.name, state }, counts[state] ?? 0);
     }));
   },

@@ -1,3 +1,5 @@
+import { TIMED_OUT, within } from '../util/within.js';
+
 /**
  * Closes a BullMQ Queue, Worker or QueueEvents, or drops its connections if
  * that takes longer than `ms`: BullMQ's close can hang while its connection
@@ -5,8 +7,7 @@
  * shutdown must not wait on it.
  */
 export async function closeBounded(x: { close(): Promise<void>; disconnect(): Promise<void> }, ms = 2000): Promise<void> {
-  const closed = x.close().then(() => true, () => true);
-  const late = new Promise<false>((r) => setTimeout(r, ms, false).unref());
+  const closed = x.close().catch(() => {});
   // disconnect() can hang in that state too: fire it, don't wait for it.
-  if (!(await Promise.race([closed, late]))) void x.disconnect().catch(() => {});
+  if ((await within(closed, ms)) === TIMED_OUT) void x.disconnect().catch(() => {});
 }

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors/app-error.js';
+import { TIMED_OUT, within } from '../util/within.js';
 import { ErrorBody } from './schemas.js';
 
 const Checks = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) });
@@ -16,9 +17,9 @@ export default async function healthRoutes(fastify: FastifyInstance) {
   app.get('/ready', {
     schema: { tags, summary: 'Redis and Postgres answer (503 otherwise)', response: { 200: Checks, 503: NotReady } },
   }, async (_request, reply) => {
-    const timeout = <T>(p: Promise<T>) => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 1000).unref())]);
-    const [redis, postgres] = await Promise.allSettled([timeout(app.deps.redis.ping()), timeout(app.deps.database.ping())]);
-    const checks = { redis: redis.status === 'fulfilled' ? 'ok' : 'down', postgres: postgres.status === 'fulfilled' ? 'ok' : 'down' };
+    const check = async (p: Promise<unknown>) => ((await within(p, 1000).catch(() => TIMED_OUT)) === TIMED_OUT ? 'down' : 'ok');
+    const [redis, postgres] = await Promise.all([check(app.deps.redis.ping()), check(app.deps.database.ping())]);
+    const checks = { redis, postgres };
     const ok = checks.redis === 'ok' && checks.postgres === 'ok';
     if (ok) return { status: 'ok', checks };
     const down = Object.entries(checks).filter(([, v]) => v === 'down').map(([k]) => k);
