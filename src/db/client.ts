@@ -6,6 +6,9 @@ import * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+/** The rows of a `db.execute` result (node-postgres and PGlite both answer `{ rows }`). */
+export const rowsOf = <T>(res: unknown): T[] => (res as { rows: T[] }).rows;
+
 export interface Database {
   db: Db;
   /** `postgres` for a server, `pglite` for the embedded one. */

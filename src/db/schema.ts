@@ -33,6 +33,8 @@ export const JOB_STATUSES = ['queued', 'active', 'failed', 'completed', 'dead'] 
 export type JobStatus = (typeof JOB_STATUSES)[number];
 /** Statuses of a generation that may still produce a result: at most one row per input hash. */
 export const IN_FLIGHT: readonly JobStatus[] = ['queued', 'active', 'failed'];
+/** `IN_FLIGHT` as an SQL list literal, e.g. `status in ${IN_FLIGHT_SQL}`: a literal, so Postgres can match the partial index. */
+export const IN_FLIGHT_SQL = sql.raw(`(${IN_FLIGHT.map((s) => `'${s}'`).join(', ')})`);
 
 /** One generation (job): the lasting record of what was asked, what it cost and what came back. */
 export const generations = pgTable(
@@ -66,7 +68,7 @@ export const generations = pgTable(
     completedAt: timestamptz('completed_at'),
   },
   (t) => [
-    uniqueIndex('generations_in_flight_hash').on(t.inputHash).where(sql`${t.status} in ('queued', 'active', 'failed')`),
+    uniqueIndex('generations_in_flight_hash').on(t.inputHash).where(sql`${t.status} in ${IN_FLIGHT_SQL}`),
     index('generations_completed_hash').on(t.inputHash, t.completedAt).where(sql`${t.status} = 'completed'`),
     index('generations_created').on(t.createdAt.desc(), t.id.desc()),
     index('generations_status_created').on(t.status, t.createdAt.desc()),

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
 import { Batcher } from '../db/batcher.js';
+import { rowsOf, type Db } from '../db/client.js';
+import { IN_FLIGHT_SQL } from '../db/schema.js';
 import type { GenerationJobData } from '../queue/queues.js';
 
 /** A generation as admitted: the job's data plus the template version it was rendered from. */
@@ -22,10 +23,6 @@ export interface Completed {
   costUsd: number;
   completedAt: Date;
 }
-
-const IN_FLIGHT_SQL = sql.raw(`('queued', 'active', 'failed')`);
-
-const rowsOf = <T>(res: unknown): T[] => (res as { rows: T[] }).rows;
 
 /**
  * The hot writes of the generations table, each coalesced across concurrent

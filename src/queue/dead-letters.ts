@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
-import { generations, type GenerationRow } from '../db/schema.js';
+import { rowsOf, type Db } from '../db/client.js';
+import { generations, IN_FLIGHT_SQL, type GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
 import type { GenerationJobData, Queues } from './queues.js';
@@ -46,8 +46,8 @@ export class DeadLetters {
       if (!isUniqueViolation(err)) throw err;
       const res = await this.db.execute(sql`
         select twin.id from generations dead join generations twin on twin.input_hash = dead.input_hash
-        where dead.id = ${id} and twin.status in ('queued', 'active', 'failed')`);
-      const twin = (res as unknown as { rows: { id: string }[] }).rows[0];
+        where dead.id = ${id} and twin.status in ${IN_FLIGHT_SQL}`);
+      const [twin] = rowsOf<{ id: string }>(res);
       throw new AppError('replay_conflict', 'An identical generation is already in flight; wait for it instead.', twin ? { jobId: twin.id } : undefined);
     }
     if (!row) throw new AppError('dead_letter_not_found', `No dead-lettered job ${id}.`);
