@@ -46,11 +46,11 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
   const bus = new InvalidationBus(redis, config.REDIS_PREFIX, log);
   const templates = new Templates(db, bus, config.CACHE_LOCAL_TTL_MS);
   const jobs = new Jobs(db);
-  const cache = new ResultCache(redis, config.REDIS_PREFIX, log, {
+  const cache = new ResultCache(redis, config.REDIS_PREFIX, log, bus, {
     localTtlMs: config.CACHE_LOCAL_TTL_MS,
     localMaxBytes: config.CACHE_LOCAL_MAX_MB * 1024 * 1024,
     compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES,
-  }, bus);
+  });
   const meter = new UsageMeter(db, log, config.USAGE_FLUSH_MS);
   const events = new JobEventLog(redis, config.REDIS_PREFIX, log);
   return {

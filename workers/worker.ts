@@ -62,7 +62,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     db: database.db,
     ledger: new Ledger(database.db),
     meter,
-    cache: new ResultCache(deps.redis, config.REDIS_PREFIX, log, { localTtlMs: 0, compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES }, bus),
+    cache: new ResultCache(deps.redis, config.REDIS_PREFIX, log, bus, { localTtlMs: 0, compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES }),
     queues,
     providers,
     ...(pricing ? { pricing } : {}),

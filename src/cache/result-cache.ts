@@ -49,8 +49,8 @@ export class ResultCache {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly log: Logger,
+    private readonly bus: InvalidationBus,
     opts: ResultCacheOptions = {},
-    private readonly bus?: InvalidationBus,
   ) {
     this.#localTtlMs = opts.localTtlMs ?? 5000;
     this.#compressMin = opts.compressMinBytes ?? 1024;
@@ -59,7 +59,7 @@ export class ResultCache {
       sizeCalculation: (v) => 256 + 2 * (v.result.text.length + (v.result.json === undefined ? 0 : JSON.stringify(v.result.json).length)),
       ttl: this.#localTtlMs,
     });
-    bus?.on((msg) => {
+    bus.on((msg) => {
       if (msg.kind === 'result') this.#local.delete(msg.inputHash);
       else if (msg.kind === 'results' || msg.kind === 'all') this.#local.clear();
     });
@@ -104,7 +104,7 @@ export class ResultCache {
     const body = json.length >= this.#compressMin ? Buffer.concat([Buffer.of(DEFLATED), deflateRawSync(json, { level: 1 })]) : json;
     try {
       await this.redis.set(this.key(inputHash), body, 'EX', ttlSeconds);
-      if (refresh) await this.bus?.publish({ kind: 'result', inputHash });
+      if (refresh) await this.bus.publish({ kind: 'result', inputHash });
       this.log.info({ key: inputHash.slice(0, 16), ttlS: ttlSeconds, bytes: body.length, compressed: body !== json }, 'cache save');
     } catch (err) {
       this.log.warn({ err: String(err), key: inputHash.slice(0, 16) }, 'cache save failed');
@@ -114,21 +114,15 @@ export class ResultCache {
   /** Removes one entry everywhere; resolves to how many Redis keys went. */
   async delete(inputHash: string): Promise<number> {
     const removed = await this.redis.del(this.key(inputHash));
-    await this.#announce({ kind: 'result', inputHash });
+    await this.bus.publish({ kind: 'result', inputHash });
     return removed;
   }
 
   /** Removes every cached result (SCAN + UNLINK, never KEYS); resolves to how many. */
   async clear(): Promise<number> {
     const removed = await unlinkMatching(this.redis, `${this.prefix}:cache:*`);
-    await this.#announce({ kind: 'results' });
+    await this.bus.publish({ kind: 'results' });
     return removed;
-  }
-
-  async #announce(msg: { kind: 'result'; inputHash: string } | { kind: 'results' }): Promise<void> {
-    if (this.bus) await this.bus.publish(msg);
-    else if (msg.kind === 'result') this.#local.delete(msg.inputHash);
-    else this.#local.clear();
   }
 }
 

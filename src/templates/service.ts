@@ -32,9 +32,9 @@ export class Templates {
   #epoch = 0;
 
   /** `localTtlMs` bounds how long a template is served from memory should an invalidation be missed. */
-  constructor(private readonly db: Db, private readonly bus?: InvalidationBus, localTtlMs = 5000) {
+  constructor(private readonly db: Db, private readonly bus: InvalidationBus, localTtlMs = 5000) {
     this.#lru = new LRUCache({ max: 1000, ttl: Math.max(1, localTtlMs) });
-    bus?.on((msg) => {
+    bus.on((msg) => {
       if (msg.kind !== 'template' && msg.kind !== 'all') return;
       this.#epoch++;
       if (msg.kind === 'all') this.#lru.clear();
@@ -72,18 +72,13 @@ export class Templates {
       .where(live(id))
       .returning();
     if (!row) throw new AppError('template_not_found', `No template ${id}.`);
-    await this.#changed(id);
+    await this.bus.publish({ kind: 'template', id });
     return row;
   }
 
   async remove(id: string): Promise<void> {
     const rows = await this.db.update(templates).set({ deletedAt: new Date() }).where(live(id)).returning({ id: templates.id });
     if (!rows.length) throw new AppError('template_not_found', `No template ${id}.`);
-    await this.#changed(id);
-  }
-
-  async #changed(id: string): Promise<void> {
-    if (this.bus) await this.bus.publish({ kind: 'template', id });
-    else this.#lru.delete(id);
+    await this.bus.publish({ kind: 'template', id });
   }
 }
