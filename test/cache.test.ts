@@ -80,6 +80,9 @@ describe('Idempotency-Key', () => {
     const tpl = await template();
     const first = await generate(tpl, 'idem', { 'idempotency-key': 'order-1' });
     expect(first.statusCode).toBe(202);
+    // The key remembers a SHA-256 of the payload, not the payload itself.
+    const stored = (await t.database.db.execute(sql`select request_hash from idempotency_keys where key = 'order-1'`)) as unknown as { rows: { request_hash: string }[] };
+    expect(stored.rows.map((r) => r.request_hash)).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
     await waitForStatus(t.app, auth, first.json().jobId, ['dead']);
     const again = await generate(tpl, 'idem', { 'idempotency-key': 'order-1' });
     expect(again.statusCode).toBe(202);

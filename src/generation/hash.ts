@@ -19,5 +19,8 @@ export interface HashInput {
   variables: Record<string, unknown>;
 }
 
+/** SHA-256 (hex) of `value`'s canonical JSON. */
+export const canonicalHash = (value: unknown): string => createHash('sha256').update(canonicalJson(value)).digest('hex');
+
 /** The input hash of the spec: SHA-256 (hex) of the canonical JSON of the generation's identity. */
-export const inputHash = (input: HashInput): string => createHash('sha256').update(canonicalJson(input)).digest('hex');
+export const inputHash = (input: HashInput): string => canonicalHash(input);

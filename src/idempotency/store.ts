@@ -18,6 +18,9 @@ export interface StoredResponse {
  * response, even once the cache entry expired or the job failed; a different
  * payload is a 422; a repeat while the first is still being admitted a 409.
  */
+const byKey = (apiKeyId: string, key: string) => and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key));
+const expiredBefore = () => lt(idempotencyKeys.createdAt, new Date(Date.now() - IDEMPOTENCY_TTL_MS));
+
 export class IdempotencyStore {
   constructor(private readonly db: Db) {}
 
@@ -36,13 +39,13 @@ export class IdempotencyStore {
       res = await fn();
     } catch (err) {
       // Not admitted: free the key so the client can retry with it.
-      await this.db.delete(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key)));
+      await this.db.delete(idempotencyKeys).where(byKey(apiKeyId, key));
       throw err;
     }
     await this.db
       .update(idempotencyKeys)
       .set({ state: 'done', responseStatus: res.status, responseBody: res.body, responseHeaders: res.headers })
-      .where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key)));
+      .where(byKey(apiKeyId, key));
     return { ...res, replayed: false };
   }
 
@@ -51,20 +54,18 @@ export class IdempotencyStore {
     const fresh = { apiKeyId, key, requestHash, state: 'pending' as const, createdAt: new Date() };
     const inserted = await this.db.insert(idempotencyKeys).values(fresh).onConflictDoNothing().returning({ key: idempotencyKeys.key });
     if (inserted.length) return undefined;
-    const expiredBefore = new Date(Date.now() - IDEMPOTENCY_TTL_MS);
     const taken = await this.db
       .update(idempotencyKeys)
       .set({ requestHash, state: 'pending', responseStatus: null, responseBody: null, responseHeaders: null, createdAt: sql`now()` })
-      .where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key), lt(idempotencyKeys.createdAt, expiredBefore)))
+      .where(and(byKey(apiKeyId, key), expiredBefore()))
       .returning({ key: idempotencyKeys.key });
     if (taken.length) return undefined;
-    const [row] = await this.db.select().from(idempotencyKeys).where(and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key)));
+    const [row] = await this.db.select().from(idempotencyKeys).where(byKey(apiKeyId, key));
     return row ?? (await this.#claim(apiKeyId, key, requestHash)); // deleted meanwhile (its first request failed): claim again
   }
 
   /** Deletes records past their 24 h (the worker's sweeper calls this). */
-  async purgeExpired(): Promise<number> {
-    const rows = await this.db.delete(idempotencyKeys).where(lt(idempotencyKeys.createdAt, new Date(Date.now() - IDEMPOTENCY_TTL_MS))).returning({ k: idempotencyKeys.key });
-    return rows.length;
+  async purgeExpired(): Promise<void> {
+    await this.db.delete(idempotencyKeys).where(expiredBefore());
   }
 }
