@@ -32,7 +32,6 @@ export interface WorkerDeps {
   providers?: Partial<Record<ProviderName, Provider>>;
 }
 
-
 export interface RunningWorker {
   worker: Worker<GenerationJobData>;
   /** Stops taking jobs and waits for the in-flight ones (SIGTERM drain). */
@@ -95,7 +94,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     const stranded = await database.db.select().from(generations)
       .where(and(eq(generations.status, 'queued'), lt(generations.createdAt, new Date(Date.now() - config.SWEEP_INTERVAL_MS / 3))))
       .orderBy(asc(generations.createdAt)).limit(500);
-    for (const row of stranded) await queues.generation.add('generate', jobDataOf(row), queues.jobOptions(row.id));
+    if (stranded.length) await queues.generation.addBulk(stranded.map((row) => ({ name: 'generate', data: jobDataOf(row), opts: queues.jobOptions(row.id) })));
     await idempotency.purgeExpired();
   };
   const sweeping = setInterval(() => sweep().catch((err) => log.warn({ err: String(err) }, 'sweep failed')), config.SWEEP_INTERVAL_MS);
