@@ -23,7 +23,7 @@ import { JobWaiter } from '../src/queue/waiter.js';
 import { createRedis, waitReady } from '../src/redis/client.js';
 import { defineScripts, SCRIPT_FILES } from '../src/redis/scripts.js';
 import { startWorker } from '../workers/worker.js';
-import { benchWorld, childExecArgv, fmt, REDIS_URL } from './support.js';
+import { benchWorld, childExecArgv, commandCalls, fmt, median, portOf, REDIS_URL } from './support.js';
 
 interface Result { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number }
 const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<Result>;
@@ -60,8 +60,7 @@ async function serve(): Promise<void> {
   const body = hit.json();
   bare.post('/v1/generate', async () => body);
   await bare.listen({ port: 0, host: '127.0.0.1' });
-  const port = (s: { server: { address(): unknown } }) => (s.server.address() as { port: number }).port;
-  process.send!({ bare: port(bare), app: port(app), headers, payload, bytes: hit.body.length, prefix: config.REDIS_PREFIX });
+  process.send!({ bare: portOf(bare), app: portOf(app), headers, payload, bytes: hit.body.length });
   process.on('message', async () => {
     await Promise.all([bare.close(), app.close()]);
     await Promise.all([waiter.close(), queues.close()]);
@@ -71,11 +70,6 @@ async function serve(): Promise<void> {
   });
 }
 
-/** Calls per command since the last snapshot, from INFO commandstats. */
-async function commandCalls(r: Redis): Promise<Map<string, number>> {
-  const info = await r.info('commandstats');
-  return new Map([...info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
-}
 /** Commands the project's Lua scripts call: counted by commandstats, but inside one EVALSHA round trip. */
 const SCRIPT_INNER = new Set(SCRIPT_FILES.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/redis\.call\('([A-Za-z]+)'/g)].map((m) => m[1]!.toLowerCase())));
 
@@ -92,14 +86,13 @@ async function main() {
   let requests = 0;
   for (let round = 0; round < 2; round++) {
     runs.bare.push(await load(info.bare, DURATION_S));
-    const before = await commandCalls(redis);
+    const before = commandCalls(await redis.info('commandstats'));
     const r = await load(info.app, DURATION_S);
-    const after = await commandCalls(redis);
+    const after = commandCalls(await redis.info('commandstats'));
     for (const [cmd, n] of after) if (!SCRIPT_INNER.has(cmd) && cmd !== 'info') trips += n - (before.get(cmd) ?? 0);
     requests += r.requests.total;
     runs.app.push(r);
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const row = (name: string, rs: Result[]) => {
     const rps = median(rs.map((r) => r.requests.average));
     console.log(`${name.padEnd(40)} ${fmt(rps).padStart(8)} req/s   p50 ${median(rs.map((r) => r.latency.p50))} ms   p99 ${median(rs.map((r) => r.latency.p99))} ms   non-2xx ${rs.reduce((a, r) => a + r.non2xx, 0)}`);

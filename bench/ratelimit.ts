@@ -24,7 +24,7 @@ import { createRedis, unlinkMatching, waitReady } from '../src/redis/client.js';
 import { defineScripts } from '../src/redis/scripts.js';
 import { rateLimitOptions, rateLimitPlugin } from '../src/ratelimit/plugin.js';
 import { startRedisServer, type RedisServer } from '../test/support/redis-server.js';
-import { childExecArgv } from './support.js';
+import { childExecArgv, commandCalls, median, portOf, redisCpuSeconds } from './support.js';
 
 /** The slice of autocannon's API used here (the package ships no types). */
 interface Autocannon {
@@ -85,7 +85,7 @@ async function serve(prefix: string, redisUrl: string): Promise<void> {
       if (store === 'builtin') await app.register(fastifyRateLimit, { ...rateLimitOptions(config), redis, nameSpace: `${config.REDIS_PREFIX}:rlfixed:` });
       app.get('/v1/bench', async () => ({ ok: true }));
       await app.listen({ port: 0, host: '127.0.0.1' });
-      ports[scenario][store] = (app.server.address() as { port: number }).port;
+      ports[scenario][store] = portOf(app);
     }
   }
   // The parent asks for this process's CPU time around each run.
@@ -113,9 +113,8 @@ async function serverCpu(server: ChildProcess): Promise<number> {
 async function redisStats(redis: Redis | undefined): Promise<{ cpuUs: number; scripts: number }> {
   if (!redis) return { cpuUs: NaN, scripts: NaN };
   const info = await redis.info('all');
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1]);
-  const scripts = [...info.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
-  return { cpuUs: (field('used_cpu_user') + field('used_cpu_sys')) * 1e6, scripts };
+  const calls = commandCalls(info);
+  return { cpuUs: redisCpuSeconds(info) * 1e6, scripts: (calls.get('evalsha') ?? 0) + (calls.get('eval') ?? 0) };
 }
 
 let runId = 0;
@@ -140,7 +139,6 @@ async function load(server: ChildProcess, redis: Redis | undefined, port: number
   return { rps: res.requests.average, p99: res.latency.p99, cpuUs, redisUs, perRun, codes };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function compare(server: ChildProcess, redis: Redis | undefined, ports: Ports): Promise<string[][]> {
   const table = [['scenario', 'store', 'req/s', 'p99 ms', 'API CPU µs/req', 'Redis CPU µs/req', 'req/script run', 'responses (status: count, all runs)']];

@@ -6,27 +6,20 @@ import pino from 'pino';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { unlinkMatching } from '../src/redis/client.js';
+import { adminQuery, dbUrl, PG_ADMIN_URL } from '../test/support/pg.js';
 
-const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const PG = process.env.BENCH_PG_URL ?? PG_ADMIN_URL;
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const silent = pino({ level: 'silent' });
 
 /** Node flags for a bench's forked server process: tsx, and a CPU profile in /tmp/prof with PROFILE=1. */
 export const childExecArgv = ['--import', 'tsx', ...(process.env.PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : [])];
 
-async function admin(sql: string) {
-  const c = new pg.Client({ connectionString: PG });
-  await c.connect();
-  try { await c.query(sql); } finally { await c.end(); }
-}
-
 /** A fresh migrated database and a Redis prefix for one benchmark run; `drop()` removes both. */
 export async function benchWorld(env: Record<string, string> = {}): Promise<{ config: Config; database: Database; drop(): Promise<void> }> {
   const name = `pl_bench_${randomBytes(4).toString('hex')}`;
-  await admin(`create database ${name}`);
-  const u = new URL(PG);
-  u.pathname = `/${name}`;
-  const config = loadConfig({ DATABASE_URL: u.toString(), REDIS_URL, REDIS_PREFIX: name, LOG_LEVEL: 'silent', ...env });
+  await adminQuery(`create database ${name}`, PG);
+  const config = loadConfig({ DATABASE_URL: dbUrl(name, PG), REDIS_URL, REDIS_PREFIX: name, LOG_LEVEL: 'silent', ...env });
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '', poolSize: 20 });
   await database.migrate();
   return {
@@ -34,7 +27,7 @@ export async function benchWorld(env: Record<string, string> = {}): Promise<{ co
     database,
     async drop() {
       await database.close();
-      await admin(`drop database if exists ${name} with (force)`);
+      await adminQuery(`drop database if exists ${name} with (force)`, PG);
       const r = new Redis(REDIS_URL);
       await unlinkMatching(r, `${name}:*`);
       r.disconnect();
@@ -48,6 +41,22 @@ export async function pool(n: number, concurrency: number, fn: (i: number) => Pr
   await Promise.all(Array.from({ length: Math.min(concurrency, n) }, async () => {
     while (next < n) await fn(next++);
   }));
+}
+
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The port a listening Fastify app is bound to. */
+export const portOf = (app: { server: { address(): unknown } }) => (app.server.address() as { port: number }).port;
+
+/** CPU seconds Redis has used, from an INFO text holding its `cpu` section. */
+export function redisCpuSeconds(info: string): number {
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1]);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+/** Calls per command so far, from an INFO text holding its `commandstats` section. */
+export function commandCalls(info: string): Map<string, number> {
+  return new Map([...info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
 }
 
 export const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -84,9 +93,7 @@ async function postgresCpuSeconds(): Promise<number> {
 
 export async function cpuSnapshot(redis: Redis): Promise<CpuSnapshot> {
   const { user, system } = process.cpuUsage();
-  const info = await redis.info('cpu');
-  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1]);
-  return { node: (user + system) / 1e6, redis: field('used_cpu_user') + field('used_cpu_sys'), postgres: await postgresCpuSeconds() };
+  return { node: (user + system) / 1e6, redis: redisCpuSeconds(await redis.info('cpu')), postgres: await postgresCpuSeconds() };
 }
 
 /** µs of CPU per job, by process, between two snapshots. */
