@@ -1,38 +1,25 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { reply, startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
-import { createTestEnv, type TestEnv } from '../support/context.js';
+import { describe, expect, it } from 'vitest';
+import { reply } from '../fakes/llm-server.js';
 import { waitForStatus } from '../support/jobs.js';
+import { llmEnvPerTest } from '../support/llm-env.js';
 import { readSse } from '../support/sse.js';
 
-let llm: FakeLlm;
-let t: TestEnv;
-let auth: Record<string, string>;
-let base: string;
-
-beforeAll(async () => { llm = await startFakeLlm(); });
-afterAll(() => llm.close());
-beforeEach(async () => {
-  t = await createTestEnv({ ANTHROPIC_API_KEY: 'sk-ant-events', ANTHROPIC_BASE_URL: llm.anthropicBaseUrl });
-  auth = await t.keyHeader('enterprise');
-  llm.setDefault(reply.ok());
-  base = await t.app.listen({ port: 0, host: '127.0.0.1' });
-});
-afterEach(() => t.close());
+const env = llmEnvPerTest({ ANTHROPIC_API_KEY: 'sk-ant-events' }, { listen: true });
 
 async function generate(variables: Record<string, unknown> = { x: 'hi' }): Promise<string> {
-  const tpl = (await t.app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 'e', body: 'Say {{x}}', provider: 'anthropic' } })).json().id;
-  const res = await t.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables } });
+  const tpl = (await env.t.app.inject({ method: 'POST', url: '/v1/templates', headers: env.auth, payload: { name: 'e', body: 'Say {{x}}', provider: 'anthropic' } })).json().id;
+  const res = await env.t.app.inject({ method: 'POST', url: '/v1/generate', headers: env.auth, payload: { templateId: tpl, variables } });
   expect(res.statusCode).toBe(202);
   return res.json().jobId;
 }
 
 describe('GET /v1/jobs/:id/events', () => {
   it('streams every status change live, ends after the result, resumes from Last-Event-ID, and answers 204 once the client has the end', async () => {
-    llm.script(reply.serverError(), reply.ok('second time lucky', { inputTokens: 10, outputTokens: 20 }));
+    env.llm.script(reply.serverError(), reply.ok('second time lucky', { inputTokens: 10, outputTokens: 20 }));
     const jobId = await generate();
-    const url = `${base}/v1/jobs/${jobId}/events`;
+    const url = `${env.base}/v1/jobs/${jobId}/events`;
     // The worker starts only once the client holds the queued event, so the rest arrives live.
-    const sse = await readSse(url, auth, { onEvent: (e) => { if (e.event === 'queued') t.worker(); } });
+    const sse = await readSse(url, env.auth, { onEvent: (e) => { if (e.event === 'queued') env.t.worker(); } });
     expect(sse.status).toBe(200);
     expect(sse.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(sse.headers.get('x-request-id')).toBeTruthy();
@@ -44,57 +31,57 @@ describe('GET /v1/jobs/:id/events', () => {
     });
     for (const e of sse.events) expect(e.id).toMatch(/^\d+-\d+$/);
 
-    const resumed = await readSse(url, { ...auth, 'last-event-id': sse.events[1]!.id! });
+    const resumed = await readSse(url, { ...env.auth, 'last-event-id': sse.events[1]!.id! });
     expect(resumed.events.map((e) => e.event)).toEqual(['retrying', 'active', 'completed']);
     expect(resumed.events.map((e) => e.id)).toEqual(sse.events.slice(2).map((e) => e.id));
 
-    const after = await readSse(`${url}?lastEventId=${sse.events[4]!.id}`, auth);
+    const after = await readSse(`${url}?lastEventId=${sse.events[4]!.id}`, env.auth);
     expect(after.status).toBe(204);
     expect(after.events).toEqual([]);
   });
 
   it('a job that already ended sends its final event at once, rebuilt from Postgres when its stream is gone', async () => {
-    t.worker();
+    env.t.worker();
     const jobId = await generate();
-    await waitForStatus(t.app, auth, jobId, ['completed']);
-    await t.redis.del(`${t.config.REDIS_PREFIX}:events:${jobId}`);
-    const sse = await readSse(`${base}/v1/jobs/${jobId}/events`, auth);
+    await waitForStatus(env.t.app, env.auth, jobId, ['completed']);
+    await env.t.redis.del(`${env.t.config.REDIS_PREFIX}:events:${jobId}`);
+    const sse = await readSse(`${env.base}/v1/jobs/${jobId}/events`, env.auth);
     expect(sse.events).toHaveLength(1);
     expect(sse.events[0]).toMatchObject({ event: 'completed', id: expect.stringMatching(/^\d+-\d+$/), data: { jobId, status: 'completed', result: { text: expect.any(String) } } });
-    const again = await readSse(`${base}/v1/jobs/${jobId}/events`, { ...auth, 'last-event-id': sse.events[0]!.id! });
+    const again = await readSse(`${env.base}/v1/jobs/${jobId}/events`, { ...env.auth, 'last-event-id': sse.events[0]!.id! });
     expect(again.status).toBe(204);
   });
 
   it('a job that dies ends the stream with dead and its error', async () => {
-    llm.script(reply.unauthorized());
-    t.worker();
+    env.llm.script(reply.unauthorized());
+    env.t.worker();
     const jobId = await generate();
-    const sse = await readSse(`${base}/v1/jobs/${jobId}/events`, auth);
+    const sse = await readSse(`${env.base}/v1/jobs/${jobId}/events`, env.auth);
     expect(sse.events.map((e) => e.event)).toEqual(['queued', 'active', 'dead']);
     expect(sse.events[2]!.data).toMatchObject({ jobId, status: 'dead', attempts: 1, error: { code: 'provider_auth_failed' } });
   });
 
   it('a replayed job streams its new run, not the earlier one that died', async () => {
-    llm.script(reply.unauthorized());
-    t.worker();
+    env.llm.script(reply.unauthorized());
+    env.t.worker();
     const jobId = await generate();
-    await waitForStatus(t.app, auth, jobId, ['dead']);
-    expect((await t.app.inject({ method: 'POST', url: `/v1/admin/dead-letters/${jobId}/replay`, headers: t.admin })).statusCode).toBe(202);
-    const sse = await readSse(`${base}/v1/jobs/${jobId}/events`, auth);
+    await waitForStatus(env.t.app, env.auth, jobId, ['dead']);
+    expect((await env.t.app.inject({ method: 'POST', url: `/v1/admin/dead-letters/${jobId}/replay`, headers: env.t.admin })).statusCode).toBe(202);
+    const sse = await readSse(`${env.base}/v1/jobs/${jobId}/events`, env.auth);
     expect(sse.events.map((e) => e.event)).toEqual(['queued', 'active', 'completed']);
   });
 
   it('answers errors as JSON before any stream: 404 for an unknown job, 401 without a key', async () => {
-    const missing = await fetch(`${base}/v1/jobs/gen_nope/events`, { headers: auth });
+    const missing = await fetch(`${env.base}/v1/jobs/gen_nope/events`, { headers: env.auth });
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'job_not_found' } });
-    expect((await fetch(`${base}/v1/jobs/gen_nope/events`)).status).toBe(401);
+    expect((await fetch(`${env.base}/v1/jobs/gen_nope/events`)).status).toBe(401);
   });
 
   it('closing the server ends open streams instead of waiting for them', async () => {
     const jobId = await generate(); // no worker: the job stays queued
-    const reading = readSse(`${base}/v1/jobs/${jobId}/events`, auth, {
-      onEvent: (e) => { if (e.event === 'queued') void t.app.close(); },
+    const reading = readSse(`${env.base}/v1/jobs/${jobId}/events`, env.auth, {
+      onEvent: (e) => { if (e.event === 'queued') void env.t.app.close(); },
     });
     const sse = await reading;
     expect(sse.events.map((e) => e.event)).toEqual(['queued']);

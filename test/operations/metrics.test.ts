@@ -1,27 +1,17 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors/app-error.js';
 import { recordCacheLookup, recordCostSaved } from '../../src/metrics/registry.js';
-import { reply, startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
-import { cloneDatabase, createTestEnv, deletePrefix, REDIS_URL, type TestEnv } from '../support/context.js';
+import { reply } from '../fakes/llm-server.js';
+import { cloneDatabase, deletePrefix, REDIS_URL } from '../support/context.js';
 import { waitForStatus } from '../support/jobs.js';
+import { llmEnvPerTest } from '../support/llm-env.js';
 import { parseMetrics, sample } from '../support/metrics.js';
 import { unreadyApp } from './unready-app.js';
 
-let llm: FakeLlm;
-let t: TestEnv;
-let auth: Record<string, string>;
-
-beforeAll(async () => { llm = await startFakeLlm(); });
-afterAll(() => llm.close());
-beforeEach(async () => {
-  t = await createTestEnv({ ANTHROPIC_API_KEY: 'sk-ant-metrics', ANTHROPIC_BASE_URL: llm.anthropicBaseUrl });
-  auth = await t.keyHeader('enterprise');
-  llm.setDefault(reply.ok());
-});
-afterEach(() => t.close());
+const env = llmEnvPerTest({ ANTHROPIC_API_KEY: 'sk-ant-metrics' });
 
 const scrape = async () => {
-  const res = await t.app.inject({ method: 'GET', url: '/metrics' });
+  const res = await env.t.app.inject({ method: 'GET', url: '/metrics' });
   expect(res.statusCode).toBe(200);
   expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
   return parseMetrics(res.body);
@@ -29,14 +19,14 @@ const scrape = async () => {
 
 describe('GET /metrics', () => {
   it('parses as Prometheus text, names everything promptlab_, and its counters move after a generation', async () => {
-    t.worker();
+    env.t.worker();
     const before = await scrape();
     for (const name of before.keys()) expect(name).toMatch(/^promptlab_/);
 
-    const tpl = (await t.app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 'm', body: 'Count {{n}}', provider: 'anthropic' } })).json().id;
-    llm.script(reply.serverError(), reply.ok('counted', { inputTokens: 1000, outputTokens: 2000 }));
-    const { jobId } = (await t.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: { n: 1 } } })).json();
-    await waitForStatus(t.app, auth, jobId, ['completed']);
+    const tpl = (await env.t.app.inject({ method: 'POST', url: '/v1/templates', headers: env.auth, payload: { name: 'm', body: 'Count {{n}}', provider: 'anthropic' } })).json().id;
+    env.llm.script(reply.serverError(), reply.ok('counted', { inputTokens: 1000, outputTokens: 2000 }));
+    const { jobId } = (await env.t.app.inject({ method: 'POST', url: '/v1/generate', headers: env.auth, payload: { templateId: tpl, variables: { n: 1 } } })).json();
+    await waitForStatus(env.t.app, env.auth, jobId, ['completed']);
     // The row completes a moment before the worker records the attempt and BullMQ marks the job.
     let after = await scrape();
     for (let i = 0; i < 100 && sample(after, 'promptlab_queue_jobs', { queue: 'generation', state: 'completed' }) < 1; i++) {
@@ -71,7 +61,7 @@ describe('GET /metrics', () => {
   });
 
   it('labels unknown routes as unmatched, never by raw URL', async () => {
-    await t.app.inject({ method: 'GET', url: '/no/such/route/42' });
+    await env.t.app.inject({ method: 'GET', url: '/no/such/route/42' });
     const after = await scrape();
     const routes = new Set(after.get('promptlab_http_request_duration_seconds')!.samples.map((s) => s.labels.route));
     expect(routes.has('unmatched')).toBe(true);
@@ -85,7 +75,7 @@ describe('GET /metrics', () => {
     try {
       built.app.get('/v1/limited-probe', async () => { throw new AppError('rate_limited'); });
       const before = parseMetrics((await built.app.inject({ method: 'GET', url: '/metrics' })).body);
-      const res = await built.app.inject({ method: 'GET', url: '/v1/limited-probe', headers: t.admin });
+      const res = await built.app.inject({ method: 'GET', url: '/v1/limited-probe', headers: env.t.admin });
       expect(res.statusCode).toBe(429);
       const after = parseMetrics((await built.app.inject({ method: 'GET', url: '/metrics' })).body);
       const labels = { route: '/v1/limited-probe', tier: 'enterprise' };
