@@ -10,6 +10,7 @@ import bullBoard from './dashboard/bull-board.js';
 import type { Database } from './db/client.js';
 import { openApiPlugin } from './docs/openapi.js';
 import { errorHandler } from './errors/handler.js';
+import { inputGuard } from './http/input-guard.js';
 import { rateLimitPlugin, trustProxyOption } from './ratelimit/plugin.js';
 import { jobEventsPlugin } from './events/plugin.js';
 import { RequestLog } from './logging/request-log.js';
@@ -91,6 +92,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   app.decorate('svc', svc);
 
   await app.register(errorHandler);
+  await app.register(inputGuard);
   await app.register(drainPlugin);
   await app.register(metricsPlugin, { queues: [deps.queues.generation, deps.queues.deadLetter] });
   await app.register(openApiPlugin);
