@@ -2,6 +2,7 @@ import { and, desc, eq, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { generations, type GenerationRow, type JobStatus } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
+import { inDateSpan } from '../http/dates.js';
 
 export interface ListJobsQuery {
   status?: JobStatus;
@@ -14,11 +15,18 @@ export interface ListJobsQuery {
 /** Cursors are opaque to clients: base64url of `createdAt|id` of the last row of a page. */
 const encodeCursor = (row: GenerationRow) => Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
 
+const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|(gen_[A-Za-z0-9_-]{1,64})$/;
+
+/** Accepts only what encodeCursor writes: an instant in the date span that prints back as given, and a job id. */
 function decodeCursor(cursor: string): { at: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  const date = new Date(at ?? '');
-  if (!id || Number.isNaN(date.getTime())) throw new AppError('bad_request', 'cursor is not valid.');
-  return { at: date, id };
+  const m = CURSOR.exec(Buffer.from(cursor, 'base64url').toString());
+  const at = new Date(m?.[1] ?? NaN);
+  if (!m || !inDateSpan(at) || at.toISOString() !== m[1]) {
+    throw new AppError('bad_request', 'invalid cursor: pass a nextCursor back exactly as it was given.', {
+      issues: [{ path: 'querystring/cursor', message: 'is not a cursor this API gave' }],
+    });
+  }
+  return { at, id: m[2]! };
 }
 
 /** Reads generations: the lasting record of every job. */

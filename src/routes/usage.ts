@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../errors/app-error.js';
+import { DAY_PATTERN, FIRST_DAY, LAST_DAY } from '../http/dates.js';
 import { usageReport } from '../usage/report.js';
 import { errorResponses } from './schemas.js';
 
@@ -13,7 +14,7 @@ const Sums = {
   costUsd: Type.Number({ description: 'Spent on provider calls, failed attempts included' }),
   savedUsd: Type.Number({ description: 'What cache hits would have cost, priced as the original generation' }),
 };
-const Day = Type.String({ format: 'date', description: 'YYYY-MM-DD (UTC)' });
+const Day = Type.String({ format: 'date', pattern: DAY_PATTERN, description: `YYYY-MM-DD (UTC), ${FIRST_DAY} to ${LAST_DAY}` });
 
 export default async function usageRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
