@@ -19,7 +19,10 @@ export function placeholders(...texts: (string | null | undefined)[]): string[] 
 /** Strings as they are; anything else as JSON. */
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
-/** Replaces every `{{name}}` with its variable; callers check completeness first. */
+/**
+ * Replaces every `{{name}}` with its variable; callers check completeness first.
+ * Own properties only, so `{{constructor}}` is never Object.prototype's.
+ */
 export function render(text: string, variables: Record<string, unknown>): string {
-  return text.replace(PLACEHOLDER, (_, name: string) => show(variables[name]));
+  return text.replace(PLACEHOLDER, (_, name: string) => show(Object.hasOwn(variables, name) ? variables[name] : undefined));
 }
