@@ -19,7 +19,7 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Opt('Postgres URL; unset → embedded PGlite under PROMPTLAB_DATA_DIR (all-in-one mode only)', { pattern: '^postgres(ql)?://' }),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://', description: 'Redis URL' }),
   REDIS_PREFIX: Type.String({ default: 'promptlab', pattern: '^[A-Za-z0-9_.-]+$', description: 'Prefix of every Redis key (queues, cache, limiter)' }),
-  PROMPTLAB_ADMIN_KEY: Opt('Admin API key; unset → generated once and kept in PROMPTLAB_DATA_DIR/admin-key', { minLength: 16 }),
+  PROMPTLAB_ADMIN_KEY: Opt('Admin API key, at least 32 characters; unset → generated once and kept in PROMPTLAB_DATA_DIR/admin-key', { minLength: 32 }),
   ANTHROPIC_API_KEY: Opt('Enables the anthropic provider'),
   ANTHROPIC_BASE_URL: Opt('Anthropic API base URL (no /v1)', { pattern: '^https?://' }),
   OPENAI_API_KEY: Opt('Enables the openai provider'),
