@@ -62,7 +62,7 @@ async function rateLimit(app: FastifyInstance, opts: RateLimitPluginOptions): Pr
   const store = slidingWindowStore({
     redis,
     prefix: `${config.REDIS_PREFIX}:rl:`,
-    timeoutMs: opts.timeoutMs,
+    timeoutMs: opts.timeoutMs ?? config.RATE_LIMIT_TIMEOUT_MS,
     onOutage: (err) =>
       failOpen
         ? app.log.warn({ err }, 'rate limiter cannot reach Redis: admitting requests unchecked (RATE_LIMIT_FAIL_OPEN) until it answers')

@@ -21,6 +21,9 @@ export interface Check {
 /** Called once per check with its slice of the reply: `reply[at]` is its count. */
 export type Settle<T> = (check: T, err: Error | null, reply: number[] | undefined, at: number) => void;
 
+/** Called once per script run, right after it was handed to the connection, with its checks in order. */
+export type Sent<T> = (checks: readonly T[]) => void;
+
 /**
  * Sends the checks of one event-loop turn to Redis as one EVALSHA of
  * `slidingWindow-n.lua`, in the check phase, after the poll phase has read
@@ -35,10 +38,14 @@ export class TurnBatch<T extends Check> {
   private checks: T[] = [];
   private scheduled = false;
 
-  /** @param maxChecks - checks per script run at most, so that one run never holds Redis for long. */
+  /**
+   * @param sent - where the store starts each check's clock: at the write, not when it was queued.
+   * @param maxChecks - checks per script run at most, so that one run never holds Redis for long.
+   */
   constructor(
     private readonly redis: Redis,
     private readonly settle: Settle<T>,
+    private readonly sent: Sent<T>,
     private readonly maxChecks = 128,
   ) {}
 
@@ -72,5 +79,6 @@ export class TurnBatch<T extends Check> {
     this.redis.slidingWindow(keys.length, keys, argv, (err, reply) => {
       for (let i = 0; i < checks.length; i++) this.settle(checks[i]!, err ?? null, reply, 3 * i);
     });
+    this.sent(checks);
   }
 }

@@ -1,6 +1,6 @@
 /** A check waiting on Redis, as the watchdog tracks it. */
 export interface Waiting {
-  /** performance.now() when the check was sent. */
+  /** performance.now() when the check was written to the connection; `watch` sets it. */
   sentAt: number;
   /** Set once: by the reply or by the timeout, whichever comes first. */
   settled: boolean;
@@ -10,12 +10,20 @@ export interface Waiting {
 /**
  * Fails the checks Redis leaves unanswered, with one timer for all of them
  * instead of a setTimeout/clearTimeout pair per check. Checks are queued in
- * the order sent; one connection answers in that order, so a reply almost
+ * the order written; one connection answers in that order, so a reply almost
  * always settles the head and costs O(1).
  *
- * A check fails once it has waited `timeoutMs` and Redis has been silent for
- * `timeoutMs` too: a busy event loop or a backlog of replies still flowing is
- * not an outage.
+ * A check fails only when Redis had a real chance to answer and did not: it
+ * was written at least `timeoutMs` ago, Redis has sent nothing for
+ * `timeoutMs` either, and the connection has just been read. The clock
+ * starts at the write, not when the check was queued, and the sweep runs on
+ * the check phase after the timer, past a poll phase that reads every reply
+ * that arrived meanwhile. So a stall of the API's own event loop, before or
+ * after the write, is never taken for a hung Redis; a busy Redis or a backlog
+ * of replies still flowing is not an outage either.
+ *
+ * With a hung Redis a check fails `timeoutMs` after the later of its write
+ * and Redis's last reply, plus the timer's lateness and one loop turn.
  */
 export class Watchdog<T extends Waiting> {
   /** performance.now() of the last reply from Redis; the owner sets it. */
@@ -29,7 +37,9 @@ export class Watchdog<T extends Waiting> {
     private readonly onTimeout: (check: T) => void,
   ) {}
 
-  watch(check: T): void {
+  /** Starts the clock of `check`, just written to Redis at `sentAt` (performance.now()). */
+  watch(check: T, sentAt: number): void {
+    check.sentAt = sentAt;
     if (this.tail) this.tail.next = check;
     else this.head = check;
     this.tail = check;
@@ -49,7 +59,7 @@ export class Watchdog<T extends Waiting> {
     if (!this.head) this.tail = undefined;
   }
 
-  // Runs after pending socket reads had their turn, so replies already received are not timed out.
+  // A poll phase runs between the timer and the sweep: replies already received are read first.
   private readonly onTimer = () => setImmediate(this.sweep);
 
   private readonly sweep = () => {

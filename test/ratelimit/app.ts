@@ -90,7 +90,8 @@ export interface TestApp {
 /**
  * The API's shape in miniature: error handler, an auth stand-in that sets
  * `request.caller` on /v1 routes from `x-test-caller: <keyId>:<tier>[:admin]`,
- * the rate-limit plugin, then routes like the real ones. Counting tests run
+ * the rate-limit plugin, then routes like the real ones. A request with
+ * `x-test-stall: <ms>` blocks the event loop that long in that hook. Counting tests run
  * on a loaded machine, so a check may wait for Redis up to `timeoutMs`
  * (the outage tests pass the production 50 ms).
  */
@@ -106,6 +107,8 @@ export async function buildApp(redis: Redis, env: Record<string, string>, timeou
   const app = Fastify({ trustProxy: trustProxyOption(config), logger: { level: 'info', stream } });
   await app.register(errorHandler);
   app.addHook('onRequest', async (request) => {
+    const stall = Number(request.headers['x-test-stall'] ?? 0);
+    if (stall > 0) busyWait(stall);
     const h = request.headers['x-test-caller'];
     if (typeof h !== 'string' || !request.url.startsWith('/v1/')) return;
     const [keyId = '', tier = 'pro', admin] = h.split(':');
@@ -137,5 +140,11 @@ export function burst(app: FastifyInstance, n: number, opts: InjectOptions) {
 
 export const statuses = (rs: Array<{ statusCode: number }>) =>
   rs.reduce<Record<number, number>>((acc, r) => ((acc[r.statusCode] = (acc[r.statusCode] ?? 0) + 1), acc), {});
+
+/** Blocks the event loop for `ms`, as a CPU-heavy request or a long GC pause would. */
+export function busyWait(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

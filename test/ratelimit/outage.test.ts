@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/redis/client.js';
+import { SlidingWindowStore } from '../../src/ratelimit/store.js';
 import { startRedisServer } from '../support/redis-server.js';
-import { buildApp, caller, connect, dedicatedPerTest, sleep, uniquePrefix, type TestApp } from './app.js';
+import { busyWait, buildApp, caller, connect, dedicatedPerTest, sleep, uniquePrefix, type TestApp } from './app.js';
 
 const d = dedicatedPerTest();
 
@@ -112,5 +113,47 @@ describe('Redis down, RATE_LIMIT_FAIL_OPEN=true', () => {
       expect([(await generate(a, key)).statusCode, (await generate(a, key)).statusCode, (await generate(a, key)).statusCode]).toEqual([200, 200, 429]);
     }
     expect(limiterLogs(a).filter((l) => l.level === 30)).toHaveLength(2);
+  });
+});
+
+describe('a healthy Redis and a stalled API', () => {
+  const TIMEOUT_MS = 50;
+  /** Keeps Redis busy for a few ms, well under the timeout (a Lua loop on another connection). */
+  const SLOW_SCRIPT = 'local i = 0 while i < tonumber(ARGV[1]) do i = i + 1 end return i';
+
+  async function storeSetup() {
+    d.server = await startRedisServer();
+    d.redis = await connect(d.server.url);
+    const other = await connect(d.server.url);
+    const store = new SlidingWindowStore({ redis: d.redis, prefix: 't:', timeoutMs: TIMEOUT_MS });
+    const incr = (key: string) => new Promise<Error | null>((resolve) => store.incr(key, (err) => resolve(err), 60_000, 100));
+    await incr('warm-up');
+    return { other, incr };
+  }
+
+  it('a loop blocked for 3× the timeout between queueing and sending checks fails none of them', async () => {
+    const { other, incr } = await storeSetup();
+    for (let round = 0; round < 5; round++) {
+      const first = Array.from({ length: 10 }, (_, i) => incr(`r${round}a${i}`));
+      // Redis still busy a few ms with someone else's command when the batch arrives: slow, not hung.
+      busyWait(3 * TIMEOUT_MS);
+      const slow = other.eval(SLOW_SCRIPT, 0, 20_000);
+      const second = Array.from({ length: 10 }, (_, i) => incr(`r${round}b${i}`));
+      const errors = (await Promise.all([...first, ...second])).filter(Boolean);
+      await slow;
+      expect(errors).toEqual([]);
+    }
+    other.disconnect();
+  });
+
+  it('a loop blocked for 3× the timeout right after sending checks fails none of them', async () => {
+    const { other, incr } = await storeSetup();
+    for (let round = 0; round < 5; round++) {
+      const checks = Array.from({ length: 20 }, (_, i) => incr(`r${round}c${i}`));
+      // Queued after the batch's own setImmediate: runs right after the write.
+      setImmediate(() => busyWait(3 * TIMEOUT_MS));
+      expect((await Promise.all(checks)).filter(Boolean)).toEqual([]);
+    }
+    other.disconnect();
   });
 });
