@@ -1,8 +1,13 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from './app-error.js';
+import { isConnectivityError, UNAVAILABLE_RETRY_AFTER_S } from './connectivity.js';
 
-/** Maps Fastify's own errors onto the catalogue; anything unknown is a 500 without details. */
+/**
+ * Maps Fastify's own errors onto the catalogue, and a backing service that
+ * cannot be reached (Postgres down) onto 503 `service_unavailable`; anything
+ * else unknown is a 500 without details.
+ */
 export function toAppError(err: FastifyError | Error): AppError {
   if (err instanceof AppError) return err;
   const e = err as FastifyError;
@@ -30,6 +35,7 @@ export function toAppError(err: FastifyError | Error): AppError {
   if (err instanceof SyntaxError || e.statusCode === 400) return new AppError('invalid_json');
   if (e.statusCode === 413) return new AppError('payload_too_large');
   if (e.statusCode === 429) return new AppError('rate_limited');
+  if (isConnectivityError(err)) return new AppError('service_unavailable');
   return new AppError('internal_error');
 }
 
@@ -38,7 +44,11 @@ export const errorHandler = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((err, request, reply) => {
       const appErr = toAppError(err as Error);
-      if (appErr.statusCode >= 500) request.log.error({ err }, 'request failed');
+      if (appErr.statusCode === 503) {
+        // An outage fails every request alike: one line each, not a stack trace each.
+        request.log.warn({ code: appErr.code, cause: String((err as Error).cause ?? err) }, 'backing service unavailable');
+        if (!reply.hasHeader('retry-after')) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_S));
+      } else if (appErr.statusCode >= 500) request.log.error({ err }, 'request failed');
       else request.log.debug({ code: appErr.code }, 'request rejected');
       return reply.code(appErr.statusCode).send(appErr.toBody());
     });
