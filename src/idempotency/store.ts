@@ -1,10 +1,19 @@
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, lt, or } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { idempotencyKeys } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 
 /** How long an Idempotency-Key is remembered. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+
+/**
+ * How long a claimed key may stay `pending` before the next request with it
+ * takes it over. The longest legitimate admission is a `?wait=60` generation
+ * (60 s) plus its Postgres and Redis round trips; past that the request that
+ * claimed the key died or lost its connection to Postgres before it could
+ * store its response or release the key.
+ */
+export const IDEMPOTENCY_LEASE_MS = 90_000;
 
 export interface StoredResponse {
   status: number;
@@ -17,16 +26,23 @@ export interface StoredResponse {
  * request claims the key with its payload hash; a repeat gets the stored
  * response, even once the cache entry expired or the job failed; a different
  * payload is a 422; a repeat while the first is still being admitted a 409.
+ * A claim that fails is released, and one left `pending` past
+ * IDEMPOTENCY_LEASE_MS (its request died) is taken over: a key is never stuck.
  */
 const byKey = (apiKeyId: string, key: string) => and(eq(idempotencyKeys.apiKeyId, apiKeyId), eq(idempotencyKeys.key, key));
-const expiredBefore = () => lt(idempotencyKeys.createdAt, new Date(Date.now() - IDEMPOTENCY_TTL_MS));
+const before = (ms: number) => lt(idempotencyKeys.createdAt, new Date(Date.now() - ms));
+const expiredBefore = () => before(IDEMPOTENCY_TTL_MS);
+/** Our claim and nobody else's: a claim's `created_at` (ms, as written) is its token. */
+const ourClaim = (apiKeyId: string, key: string, claimedAt: Date) =>
+  and(byKey(apiKeyId, key), eq(idempotencyKeys.state, 'pending'), eq(idempotencyKeys.createdAt, claimedAt));
 
 export class IdempotencyStore {
   constructor(private readonly db: Db) {}
 
   /** Runs `fn` once per (apiKeyId, key) and payload; repeats get its response. */
   async run(apiKeyId: string, key: string, requestHash: string, fn: () => Promise<StoredResponse>): Promise<StoredResponse & { replayed: boolean }> {
-    const prior = await this.#claim(apiKeyId, key, requestHash);
+    const claimedAt = new Date();
+    const prior = await this.#claim(apiKeyId, key, requestHash, claimedAt);
     if (prior) {
       if (prior.requestHash !== requestHash) {
         throw new AppError('idempotency_key_reused', 'This Idempotency-Key was already used with a different payload.');
@@ -34,34 +50,37 @@ export class IdempotencyStore {
       if (prior.state !== 'done') throw new AppError('idempotency_key_in_progress');
       return { status: prior.responseStatus!, body: prior.responseBody, headers: prior.responseHeaders ?? {}, replayed: true };
     }
-    let res: StoredResponse;
     try {
-      res = await fn();
+      const res = await fn();
+      await this.db
+        .update(idempotencyKeys)
+        .set({ state: 'done', responseStatus: res.status, responseBody: res.body, responseHeaders: res.headers })
+        .where(ourClaim(apiKeyId, key, claimedAt));
+      return { ...res, replayed: false };
     } catch (err) {
-      // Not admitted: free the key so the client can retry with it.
-      await this.db.delete(idempotencyKeys).where(byKey(apiKeyId, key));
+      // Not admitted, or its response could not be stored: free the key so a retry runs
+      // again. When Postgres is gone this fails too, and the lease frees it instead.
+      await this.db.delete(idempotencyKeys).where(ourClaim(apiKeyId, key, claimedAt)).catch(() => {});
       throw err;
     }
-    await this.db
-      .update(idempotencyKeys)
-      .set({ state: 'done', responseStatus: res.status, responseBody: res.body, responseHeaders: res.headers })
-      .where(byKey(apiKeyId, key));
-    return { ...res, replayed: false };
   }
 
-  /** Claims the key (undefined) or returns the live record that holds it; an expired record is taken over. */
-  async #claim(apiKeyId: string, key: string, requestHash: string): Promise<typeof idempotencyKeys.$inferSelect | undefined> {
-    const fresh = { apiKeyId, key, requestHash, state: 'pending' as const, createdAt: new Date() };
+  /**
+   * Claims the key (undefined) or returns the live record that holds it; a
+   * record past its 24 h, or still pending past its lease, is taken over.
+   */
+  async #claim(apiKeyId: string, key: string, requestHash: string, claimedAt: Date): Promise<typeof idempotencyKeys.$inferSelect | undefined> {
+    const fresh = { apiKeyId, key, requestHash, state: 'pending' as const, createdAt: claimedAt };
     const inserted = await this.db.insert(idempotencyKeys).values(fresh).onConflictDoNothing().returning({ key: idempotencyKeys.key });
     if (inserted.length) return undefined;
     const taken = await this.db
       .update(idempotencyKeys)
-      .set({ requestHash, state: 'pending', responseStatus: null, responseBody: null, responseHeaders: null, createdAt: sql`now()` })
-      .where(and(byKey(apiKeyId, key), expiredBefore()))
+      .set({ requestHash, state: 'pending', responseStatus: null, responseBody: null, responseHeaders: null, createdAt: claimedAt })
+      .where(and(byKey(apiKeyId, key), or(expiredBefore(), and(eq(idempotencyKeys.state, 'pending'), before(IDEMPOTENCY_LEASE_MS)))))
       .returning({ key: idempotencyKeys.key });
     if (taken.length) return undefined;
     const [row] = await this.db.select().from(idempotencyKeys).where(byKey(apiKeyId, key));
-    return row ?? (await this.#claim(apiKeyId, key, requestHash)); // deleted meanwhile (its first request failed): claim again
+    return row ?? (await this.#claim(apiKeyId, key, requestHash, claimedAt)); // deleted meanwhile (its first request failed): claim again
   }
 
   /** Deletes records past their 24 h (the worker's sweeper calls this). */
