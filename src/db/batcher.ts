@@ -10,8 +10,9 @@ export interface BatcherOptions {
  * (or within the same tick) are coalesced into the next one. Under load a
  * batch grows to match the latency, so N concurrent writes cost a few round
  * trips and fsyncs instead of N; alone, a call waits one tick. `run` must
- * return one output per input, in order; if it throws, every call of that
- * batch rejects with the error.
+ * return one output per input, in order. A statement is all or nothing, so
+ * when a batch fails each of its items is run again alone: one bad row fails
+ * its own call only, never its neighbours'.
  */
 export class Batcher<In, Out> {
   readonly #run: (items: In[]) => Promise<Out[]>;
@@ -51,7 +52,8 @@ export class Batcher<In, Out> {
       const out = await this.#run(batch.map((b) => b.item));
       batch.forEach((b, i) => b.resolve(out[i] as Out));
     } catch (err) {
-      for (const b of batch) b.reject(err);
+      if (batch.length === 1) batch[0]!.reject(err);
+      else await Promise.all(batch.map((b) => this.#run([b.item]).then((out) => b.resolve(out[0] as Out), b.reject)));
     } finally {
       this.#inFlight--;
       this.#schedule();
