@@ -1,4 +1,5 @@
 import type { GenerationRow } from '../db/schema.js';
+import { decodeResult } from './result-codec.js';
 
 /** A generation as the API shows it (`GET /v1/jobs/:id`). */
 export function toJobDto(row: GenerationRow, cached = false) {
@@ -12,7 +13,7 @@ export function toJobDto(row: GenerationRow, cached = false) {
     model: row.model,
     inputHash: row.inputHash,
     attempts: row.attempts,
-    ...(done ? { result: { text: row.resultText ?? '', ...(row.resultJson !== null ? { json: row.resultJson } : {}) } } : {}),
+    ...(done ? { result: decodeResult(row) } : {}),
     ...(row.attempts > 0
       ? {
           usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, totalTokens: row.inputTokens + row.outputTokens },
