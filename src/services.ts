@@ -21,6 +21,8 @@ export interface Services {
   templates: Templates;
   jobs: Jobs;
   cache: ResultCache;
+  /** The generations table's writes, and which generation answers each input. */
+  ledger: Ledger;
   generation: Generation;
   deadLetters: DeadLetters;
   idempotency: IdempotencyStore;
@@ -50,18 +52,21 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
     localTtlMs: config.CACHE_LOCAL_TTL_MS,
     localMaxBytes: config.CACHE_LOCAL_MAX_MB * 1024 * 1024,
     compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES,
+    timeoutMs: config.CACHE_TIMEOUT_MS,
   });
   const meter = new UsageMeter(db, log, config.USAGE_FLUSH_MS);
   const events = new JobEventLog(redis, config.REDIS_PREFIX, log);
+  const ledger = new Ledger(db);
   return {
     apiKeys: new ApiKeys({ db, adminKey }),
     templates,
     jobs,
     cache,
+    ledger,
     meter,
     events,
-    generation: new Generation({ config, db, templates, jobs, ledger: new Ledger(db), cache, queues, waiter, meter, log, events }),
-    deadLetters: new DeadLetters(db, queues, events),
+    generation: new Generation({ config, templates, jobs, ledger, cache, queues, waiter, meter, log, events }),
+    deadLetters: new DeadLetters(ledger, queues, events),
     idempotency: new IdempotencyStore(db),
     async close() {
       bus.close();

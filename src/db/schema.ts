@@ -56,6 +56,8 @@ export const generations = pgTable(
     cacheTtlSeconds: integer('cache_ttl_seconds').notNull(),
     resultText: text('result_text'),
     resultJson: jsonb('result_json'),
+    /** `json` when the result held text Postgres cannot store (NUL, unpaired surrogates): then both result columns hold JSON texts (see jobs/result-codec.ts). */
+    resultEncoding: text('result_encoding', { enum: ['json'] }),
     inputTokens: integer('input_tokens').notNull().default(0),
     outputTokens: integer('output_tokens').notNull().default(0),
     costUsd: numeric('cost_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
@@ -75,6 +77,23 @@ export const generations = pgTable(
     index('generations_template_created').on(t.templateId, t.createdAt.desc()),
   ],
 );
+
+export const SLOT_STATES = ['in_flight', 'completed', 'open'] as const;
+
+/**
+ * One row per input hash: which generation answers that input now, and until
+ * when. Admission takes a slot in one INSERT … ON CONFLICT DO UPDATE whose
+ * WHERE sees the slot's latest committed state, so an input whose result is
+ * in flight, or completed and inside its TTL, is never admitted twice
+ * (`Ledger.admit`). A generation's row and its slot change in one statement.
+ */
+export const inputSlots = pgTable('input_slots', {
+  inputHash: text('input_hash').primaryKey(),
+  generationId: text('generation_id').notNull(),
+  /** `in_flight`: the generation may still answer; `completed`: its result answers until `expiresAt`; `open`: nothing answers. */
+  state: text('state', { enum: SLOT_STATES }).notNull(),
+  expiresAt: timestamptz('expires_at'),
+});
 
 export type TemplateRow = typeof templates.$inferSelect;
 export type GenerationRow = typeof generations.$inferSelect;

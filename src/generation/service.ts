@@ -1,11 +1,9 @@
-import { and, desc, eq, gt, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Caller } from '../auth/caller.js';
 import { cachedFromRow, type CachedResult, type CacheTier, type ResultCache } from '../cache/result-cache.js';
 import type { Config } from '../config/index.js';
-import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { generations, IN_FLIGHT, type GenerationRow } from '../db/schema.js';
+import type { GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
 import { isSettled, jobOutcome } from '../jobs/dto.js';
@@ -49,7 +47,6 @@ export interface GenerateOutcome {
 
 export interface GenerationDeps {
   config: Config;
-  db: Db;
   templates: Templates;
   jobs: Jobs;
   ledger: Ledger;
@@ -79,7 +76,7 @@ export class Generation {
     const tpl = await templates.get(req.templateId);
     const variables: Record<string, unknown> = { ...req.variables, ...(req.input !== undefined ? { input: req.input } : {}) };
     const used = templateVariables(tpl);
-    const missing = used.filter((n) => !(n in variables));
+    const missing = used.filter((n) => !Object.hasOwn(variables, n));
     if (missing.length) throw new AppError('missing_variables', `Missing template variables: ${missing.join(', ')}.`, { missing });
     const unknown = Object.keys(variables).filter((n) => !used.includes(n));
     if (unknown.length) throw new AppError('unknown_variables', `The template does not use: ${unknown.join(', ')}.`, { unknown });
@@ -103,7 +100,6 @@ export class Generation {
         return { status: 200, cache: 'HIT', tier: hit.tier, body: hitBody(hit.value) };
       }
     }
-    meter.record({ ...usage, requests: 1 });
     recordCacheLookup(ctx.bypassCache ? 'bypass' : 'miss', 'none');
 
     const data: Omit<GenerationJobData, 'id'> = {
@@ -122,37 +118,44 @@ export class Generation {
       ...(ctx.bypassCache ? { refresh: true } : {}),
     };
     const admitted = await this.#admit(data, tpl.version);
-    if ('hit' in admitted) return { status: 200, cache: cacheState, tier: 'postgres', body: hitBody(admitted.hit) };
+    // Counted once answered: a request rejected on the way is not a request of this key's usage.
+    if ('hit' in admitted) {
+      meter.record({ ...usage, requests: 1, cacheHits: 1, savedUsd: admitted.hit.costUsd });
+      return { status: 200, cache: cacheState, tier: 'postgres', body: hitBody(admitted.hit) };
+    }
+    meter.record({ ...usage, requests: 1 });
     if (ctx.waitMs <= 0) return { status: 202, cache: cacheState, body: { jobId: admitted.id, status: admitted.status, cached: false } };
     const row = await this.settle(admitted.id, ctx.waitMs);
     return { status: isSettled(row.status) ? 200 : 202, cache: cacheState, body: { ...jobOutcome(row), cached: false } };
   }
 
-  /** Memory, then Redis; when Redis is unreachable, the newest completed row still inside the TTL. */
+  /** Memory, then Redis; when Redis is unreachable, the completed generation holding the input's slot (Postgres). */
   async #lookup(hash: string, ttl: number): Promise<{ value: CachedResult; tier: CacheTier } | undefined> {
     if (ttl <= 0) return undefined;
     try {
       return await this.deps.cache.get(hash);
     } catch (err) {
       this.deps.log.warn({ err: String(err) }, 'cache unavailable, reading Postgres');
-      const row = await this.#newestCompleted(hash, Date.now() - ttl * 1000);
-      if (!row) return undefined;
+      const answer = await this.deps.ledger.answerOf(hash);
+      if (answer?.state !== 'completed') return undefined;
       this.deps.log.info({ key: hash.slice(0, 16), tier: 'postgres' }, 'cache hit');
-      return { value: cachedFromRow(row, ttl), tier: 'postgres' };
+      return { value: cachedFromRow(answer.row, ttl), tier: 'postgres' };
     }
   }
 
   /**
-   * One in-flight row per input hash (a partial unique index): the first
-   * request inserts and enqueues (BullMQ job id = row id), the others read the
-   * winner's id. A row whose enqueue failed stays `queued` and the workers'
-   * sweeper enqueues it once Redis is back, so an admitted job is never lost.
+   * One slot per input hash (`Ledger.admit`): the first request takes it,
+   * inserts the row and enqueues (BullMQ job id = row id); the others get what
+   * holds the slot: the in-flight job, or a result completed inside its TTL
+   * that the cache did not have yet. A row whose enqueue failed stays `queued`
+   * and the workers' sweeper enqueues it once Redis is back, so an admitted
+   * job is never lost.
    */
   async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number): Promise<{ id: string; status: string } | { hit: CachedResult }> {
-    const { db, queues, log } = this.deps;
+    const { queues, log, ledger } = this.deps;
     for (let i = 0; i < 5; i++) {
       const id = newId('gen');
-      if (await this.deps.ledger.admit({ ...data, id, templateVersion })) {
+      if (await ledger.admit({ ...data, id, templateVersion })) {
         // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
         const queued = this.deps.events?.publish(id, 'queued');
         // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
@@ -163,27 +166,12 @@ export class Generation {
         await queued;
         return { id, status: 'queued' };
       }
-      const [existing] = await db
-        .select({ id: generations.id, status: generations.status })
-        .from(generations)
-        .where(and(eq(generations.inputHash, data.inputHash), inArray(generations.status, [...IN_FLIGHT])));
-      if (existing) return existing;
-      // The in-flight twin settled between our insert and select: use its result if it completed just now.
-      const done = data.cacheTtlSeconds > 0 ? await this.#newestCompleted(data.inputHash, Date.now() - 5000) : undefined;
-      if (done) return { hit: cachedFromRow(done, data.cacheTtlSeconds) };
+      const answer = await ledger.answerOf(data.inputHash);
+      if (answer?.state === 'in_flight') return { id: answer.id, status: answer.status };
+      if (answer) return { hit: cachedFromRow(answer.row, data.cacheTtlSeconds) };
+      // The slot opened between the two statements (its generation died): try again.
     }
     throw new AppError('service_unavailable', 'Could not admit the generation; try again.');
-  }
-
-  /** The newest completed generation of an input hash, if it completed after `since` (epoch ms). */
-  async #newestCompleted(hash: string, since: number): Promise<GenerationRow | undefined> {
-    const [row] = await this.deps.db
-      .select()
-      .from(generations)
-      .where(and(eq(generations.inputHash, hash), eq(generations.status, 'completed'), gt(generations.completedAt, new Date(since))))
-      .orderBy(desc(generations.completedAt))
-      .limit(1);
-    return row;
   }
 
   /** Waits up to `ms` for the job to complete or die; returns the row as it then stands. */

@@ -1,11 +1,12 @@
-import { sql } from 'drizzle-orm';
+import { and, eq, gt, or, sql } from 'drizzle-orm';
 import { Batcher } from '../db/batcher.js';
 import { rowsOf, type Db } from '../db/client.js';
-import { IN_FLIGHT_SQL } from '../db/schema.js';
+import { generations, IN_FLIGHT_SQL, inputSlots, type GenerationRow } from '../db/schema.js';
 import type { GenerationJobData } from '../queue/queues.js';
+import { encodeResult, storableMessage } from './result-codec.js';
 
 /** A generation as admitted: the job's data plus the template version it was rendered from. */
-export type Admission = Omit<GenerationJobData, 'refresh'> & { templateVersion: number };
+export type Admission = GenerationJobData & { templateVersion: number };
 
 export interface Completion {
   id: string;
@@ -24,36 +25,35 @@ export interface Completed {
   completedAt: Date;
 }
 
+/** A failed attempt as recorded: `final` settles the row `dead` and opens its input's slot. */
+export interface Failed {
+  id: string;
+  final: boolean;
+  code: string;
+  message: string;
+  /** Tokens the provider still charged for this attempt, and their price. */
+  paid?: { inputTokens: number; outputTokens: number; costUsd: number };
+}
+
+/** What answers an input that was not admitted: the generation holding its slot. */
+export type SlotAnswer = { state: 'in_flight'; id: string; status: string } | { state: 'completed'; row: GenerationRow };
+
 /**
  * The hot writes of the generations table, each coalesced across concurrent
- * callers into one statement (see Batcher): admitting a row, claiming it for
- * an attempt, completing it. Every write is guarded by the in-flight statuses,
- * so it can neither resurrect a settled row nor settle one twice.
+ * callers into one statement (see Batcher). Admission and every settling write
+ * change the generation row and its input's slot (`input_slots`) in the same
+ * statement, so the slot always tells the truth about its input: in flight,
+ * completed and fresh until `expires_at`, or open. Every write is guarded by
+ * the in-flight statuses, so it can neither resurrect a settled row nor settle
+ * one twice.
  */
 export class Ledger {
   readonly #admit: Batcher<Admission, boolean>;
   readonly #claim: Batcher<string, boolean>;
   readonly #complete: Batcher<Completion, Completed | undefined>;
 
-  constructor(db: Db) {
-    // One array parameter per column: the statement is the same whatever the batch size.
-    this.#admit = new Batcher(async (rows) => {
-      const col = <T>(f: (r: Admission) => T) => sql.param(rows.map(f));
-      const res = await db.execute(sql`
-        insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, prompt,
-          max_tokens, temperature, output_schema, cache_ttl_seconds, api_key_id, request_id)
-        select id, tid, tv, p, m, h, 'queued', sys, pr, mt, temp, os, ttl, k, rid
-        from unnest(${col((r) => r.id)}::text[], ${col((r) => r.templateId)}::text[], ${col((r) => r.templateVersion)}::int[],
-          ${col((r) => r.provider)}::text[], ${col((r) => r.model)}::text[], ${col((r) => r.inputHash)}::text[],
-          ${col((r) => r.system)}::text[], ${col((r) => r.prompt)}::text[], ${col((r) => r.maxTokens)}::int[],
-          ${col((r) => r.temperature)}::float8[], ${col((r) => (r.outputSchema ? JSON.stringify(r.outputSchema) : null))}::jsonb[],
-          ${col((r) => r.cacheTtlSeconds)}::int[], ${col((r) => r.apiKeyId)}::text[], ${col((r) => r.requestId ?? null)}::text[])
-          as v(id, tid, tv, p, m, h, sys, pr, mt, temp, os, ttl, k, rid)
-        on conflict (input_hash) where status in ${IN_FLIGHT_SQL} do nothing
-        returning id`);
-      const ids = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
-      return rows.map((r) => ids.has(r.id));
-    }, { maxInFlight: 4 });
+  constructor(private readonly db: Db) {
+    this.#admit = new Batcher((rows) => this.#admitRows(rows), { maxInFlight: 4 });
 
     this.#claim = new Batcher(async (ids) => {
       const res = await db.execute(sql`
@@ -65,16 +65,24 @@ export class Ledger {
     }, { maxInFlight: 4 });
 
     this.#complete = new Batcher(async (items) => {
+      const stored = items.map((i) => encodeResult(i.text, i.json));
+      // The slot turns `completed` (fresh for the row's TTL) in the statement that completes the row.
       const res = await db.execute(sql`
-        update generations g set status = 'completed', result_text = v.text, result_json = v.json,
-          error_code = null, error_message = null, completed_at = now(),
-          input_tokens = g.input_tokens + v.it, output_tokens = g.output_tokens + v.ot, cost_usd = g.cost_usd + v.cost
-        from unnest(${sql.param(items.map((i) => i.id))}::text[], ${sql.param(items.map((i) => i.text))}::text[],
-                    ${sql.param(items.map((i) => (i.json === undefined ? null : JSON.stringify(i.json))))}::jsonb[],
-                    ${sql.param(items.map((i) => i.inputTokens))}::int[], ${sql.param(items.map((i) => i.outputTokens))}::int[],
-                    ${sql.param(items.map((i) => i.costUsd))}::numeric[]) as v(id, text, json, it, ot, cost)
-        where g.id = v.id and g.status in ${IN_FLIGHT_SQL}
-        returning g.id, g.input_tokens, g.output_tokens, g.cost_usd, g.completed_at`);
+        with done as (
+          update generations g set status = 'completed', result_text = v.text, result_json = v.json, result_encoding = v.enc,
+            error_code = null, error_message = null, completed_at = now(),
+            input_tokens = g.input_tokens + v.it, output_tokens = g.output_tokens + v.ot, cost_usd = g.cost_usd + v.cost
+          from unnest(${sql.param(items.map((i) => i.id))}::text[], ${sql.param(stored.map((s) => s.text))}::text[],
+                      ${sql.param(stored.map((s) => s.json))}::jsonb[], ${sql.param(stored.map((s) => s.encoding))}::text[],
+                      ${sql.param(items.map((i) => i.inputTokens))}::int[], ${sql.param(items.map((i) => i.outputTokens))}::int[],
+                      ${sql.param(items.map((i) => i.costUsd))}::numeric[]) as v(id, text, json, enc, it, ot, cost)
+          where g.id = v.id and g.status in ${IN_FLIGHT_SQL}
+          returning g.id, g.input_hash, g.cache_ttl_seconds, g.input_tokens, g.output_tokens, g.cost_usd, g.completed_at
+        ), slot as (
+          update input_slots s set state = 'completed', expires_at = done.completed_at + make_interval(secs => done.cache_ttl_seconds)
+          from done where s.input_hash = done.input_hash and s.generation_id = done.id
+        )
+        select id, input_tokens, output_tokens, cost_usd, completed_at from done`);
       const byId = new Map(
         rowsOf<{ id: string; input_tokens: number; output_tokens: number; cost_usd: string; completed_at: string | Date }>(res).map((r) => [r.id, {
           inputTokens: r.input_tokens, outputTokens: r.output_tokens, costUsd: Number(r.cost_usd), completedAt: new Date(r.completed_at),
@@ -84,9 +92,61 @@ export class Ledger {
     }, { maxInFlight: 4 });
   }
 
-  /** Inserts a `queued` row; false when an identical input is already in flight. */
+  /**
+   * One statement admits a batch: each row takes its input's slot, inserting
+   * it or taking over one that is open, or completed and past its TTL (or any
+   * completed one for a `refresh`). ON CONFLICT DO UPDATE locks the slot and
+   * evaluates its WHERE on the latest committed version, so a completion that
+   * commits while this statement runs is seen: the input is answered by that
+   * result, never admitted again. Rows of a batch with the same hash are left
+   * to the first.
+   */
+  async #admitRows(rows: Admission[]): Promise<boolean[]> {
+    const first = new Map<string, Admission>();
+    for (const r of rows) if (!first.has(r.inputHash)) first.set(r.inputHash, r);
+    const v = [...first.values()];
+    const col = <T>(f: (r: Admission) => T) => sql.param(v.map(f));
+    const res = await this.db.execute(sql`
+      with v as (
+        select * from unnest(${col((r) => r.id)}::text[], ${col((r) => r.templateId)}::text[], ${col((r) => r.templateVersion)}::int[],
+          ${col((r) => r.provider)}::text[], ${col((r) => r.model)}::text[], ${col((r) => r.inputHash)}::text[],
+          ${col((r) => r.system)}::text[], ${col((r) => r.prompt)}::text[], ${col((r) => r.maxTokens)}::int[],
+          ${col((r) => r.temperature)}::float8[], ${col((r) => (r.outputSchema ? JSON.stringify(r.outputSchema) : null))}::jsonb[],
+          ${col((r) => r.cacheTtlSeconds)}::int[], ${col((r) => r.apiKeyId)}::text[], ${col((r) => r.requestId ?? null)}::text[],
+          ${col((r) => r.refresh === true)}::bool[])
+          as v(id, tid, tv, p, m, h, sys, pr, mt, temp, os, ttl, k, rid, refresh)
+      ), slot as (
+        insert into input_slots as s (input_hash, generation_id, state)
+        select h, id, 'in_flight' from v
+        on conflict (input_hash) do update set generation_id = excluded.generation_id, state = 'in_flight', expires_at = null
+        where s.state = 'open' or (s.state = 'completed' and (s.expires_at <= now()
+          or (select refresh from v where v.h = excluded.input_hash)))
+        returning generation_id
+      )
+      insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, prompt,
+        max_tokens, temperature, output_schema, cache_ttl_seconds, api_key_id, request_id)
+      select id, tid, tv, p, m, h, 'queued', sys, pr, mt, temp, os, ttl, k, rid
+      from v join slot on slot.generation_id = v.id
+      returning id`);
+    const ids = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
+    return rows.map((r) => ids.has(r.id));
+  }
+
+  /** Inserts a `queued` row holding its input's slot; false when the input is in flight or has a fresh result. */
   admit(row: Admission): Promise<boolean> {
     return this.#admit.push(row);
+  }
+
+  /** What holds an input's slot when `admit` said no; undefined when the slot opened meanwhile (admit again). */
+  async answerOf(inputHash: string): Promise<SlotAnswer | undefined> {
+    const [hit] = await this.db
+      .select({ state: inputSlots.state, row: generations })
+      .from(inputSlots)
+      .innerJoin(generations, eq(generations.id, inputSlots.generationId))
+      .where(and(eq(inputSlots.inputHash, inputHash),
+        or(eq(inputSlots.state, 'in_flight'), and(eq(inputSlots.state, 'completed'), gt(inputSlots.expiresAt, sql`now()`)))));
+    if (!hit) return undefined;
+    return hit.state === 'in_flight' ? { state: 'in_flight', id: hit.row.id, status: hit.row.status } : { state: 'completed', row: hit.row };
   }
 
   /** Marks an attempt started (`active`, attempts + 1); false when the row already settled. */
@@ -94,8 +154,60 @@ export class Ledger {
     return this.#claim.push(id);
   }
 
-  /** Stores the result, once; undefined when the row had already settled. */
+  /** Stores the result, once, and makes it the answer of its input until the TTL; undefined when the row had already settled. */
   complete(c: Completion): Promise<Completed | undefined> {
     return this.#complete.push(c);
+  }
+
+  /** Records a failed attempt (and what it cost); a final one settles the row `dead` and opens its slot. False when already settled. */
+  async fail(f: Failed): Promise<boolean> {
+    const p = f.paid ?? { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+    const res = await this.db.execute(sql`
+      with g as (
+        update generations set status = ${f.final ? 'dead' : 'failed'}, error_code = ${f.code}, error_message = ${storableMessage(f.message)},
+          completed_at = case when ${f.final} then now() end,
+          input_tokens = input_tokens + ${p.inputTokens}, output_tokens = output_tokens + ${p.outputTokens}, cost_usd = cost_usd + ${p.costUsd}
+        where id = ${f.id} and status in ${IN_FLIGHT_SQL}
+        returning id, input_hash
+      ), slot as (
+        update input_slots s set state = 'open', expires_at = null
+        from g where ${f.final} and s.input_hash = g.input_hash and s.generation_id = g.id
+      )
+      select id from g`);
+    return rowsOf(res).length > 0;
+  }
+
+  /** Cached results stop answering (admin cache clear): completed slots, of one input or all, open. */
+  async expire(inputHash?: string): Promise<void> {
+    await this.db.update(inputSlots).set({ state: 'open', expiresAt: null })
+      .where(and(eq(inputSlots.state, 'completed'), inputHash ? eq(inputSlots.inputHash, inputHash) : undefined));
+  }
+
+  /**
+   * A dead generation queued again (replay): it takes its input's slot unless
+   * another generation of that input is in flight (resolves to that one's id).
+   */
+  async requeue(id: string): Promise<{ row: GenerationRow } | { inFlight: string } | undefined> {
+    const res = await this.db.execute(sql`
+      with dead as (select id, input_hash from generations where id = ${id} and status = 'dead'),
+      slot as (
+        insert into input_slots as s (input_hash, generation_id, state)
+        select input_hash, id, 'in_flight' from dead
+        on conflict (input_hash) do update set generation_id = excluded.generation_id, state = 'in_flight', expires_at = null
+        where s.state <> 'in_flight'
+        returning generation_id
+      )
+      update generations g set status = 'queued', error_code = null, error_message = null, completed_at = null
+      from slot where g.id = slot.generation_id and g.status = 'dead'
+      returning g.id`);
+    if (rowsOf(res).length) {
+      const [row] = await this.db.select().from(generations).where(eq(generations.id, id));
+      return { row: row! };
+    }
+    const twin = await this.db.execute(sql`
+      select s.generation_id from generations d join input_slots s on s.input_hash = d.input_hash
+      where d.id = ${id} and d.status = 'dead' and s.state = 'in_flight'`);
+    const [t] = rowsOf<{ generation_id: string }>(twin);
+    return t ? { inFlight: t.generation_id } : undefined;
   }
 }

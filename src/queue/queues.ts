@@ -26,6 +26,8 @@ export interface GenerationJobData {
   requestId?: string;
   /** A Cache-Control: no-cache generation: its result replaces every process's cached copy. */
   refresh?: boolean;
+  /** Queued again by the reconciler: an earlier run may have been paid and left its answer in the stash. */
+  resumed?: boolean;
 }
 
 export interface DeadLetterData extends GenerationJobData {

@@ -26,7 +26,11 @@ export default async function adminRoutes(fastify: FastifyInstance) {
   app.delete('/v1/admin/cache', {
     config: { admin: true },
     schema: { tags, summary: 'Clear every cached result, in Redis and in every process', response: { 200: Removed, ...errorResponses('forbidden') } },
-  }, async () => ({ removed: await app.svc.cache.clear() }));
+  }, async () => {
+    // The record first: once Redis forgets, no slot may still answer from Postgres.
+    await app.svc.ledger.expire();
+    return { removed: await app.svc.cache.clear() };
+  });
 
   app.delete('/v1/admin/cache/:inputHash', {
     config: { admin: true },
@@ -35,7 +39,10 @@ export default async function adminRoutes(fastify: FastifyInstance) {
       params: Type.Object({ inputHash: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
       response: { 200: Removed, ...errorResponses('bad_request', 'forbidden') },
     },
-  }, async (request) => ({ removed: await app.svc.cache.delete(request.params.inputHash) }));
+  }, async (request) => {
+    await app.svc.ledger.expire(request.params.inputHash);
+    return { removed: await app.svc.cache.delete(request.params.inputHash) };
+  });
 
   app.post('/v1/admin/dead-letters/:id/replay', {
     config: { admin: true },
