@@ -1,6 +1,7 @@
 import { Job } from 'bullmq';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Ledger } from '../src/jobs/ledger.js';
+import { OutcomeStash } from '../workers/outcome-stash.js';
 import { createProcessor } from '../workers/processor.js';
 import { reply, startFakeLlm, type FakeLlm } from './fakes/llm-server.js';
 import { createTestEnv, type TestEnv } from './support/context.js';
@@ -184,7 +185,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     const rerun = createProcessor({
       db: t.database.db, ledger: new Ledger(t.database.db), meter: t.app.svc.meter, cache: t.app.svc.cache,
       queues: t.queues, providers: { anthropic: { name: 'anthropic', generate: () => Promise.reject(new Error('must not be called')) } },
-      log: t.app.log as never,
+      log: t.app.log as never, stash: new OutcomeStash(t.redis, t.config.REDIS_PREFIX, t.app.log as never),
     });
     expect(await rerun(job)).toEqual({ completed: true });
     expect(llm.calls).toHaveLength(1);

@@ -1,18 +1,19 @@
 import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
 import type { Db } from '../src/db/client.js';
-import { generations, IN_FLIGHT } from '../src/db/schema.js';
+import { generations } from '../src/db/schema.js';
 import type { JobEventLog } from '../src/events/job-events.js';
-import type { Ledger } from '../src/jobs/ledger.js';
+import type { Completed, Ledger } from '../src/jobs/ledger.js';
 import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
 import type { UsageMeter } from '../src/usage/meter.js';
 import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
-import type { DeadLetterData, GenerationJobData, Queues } from '../src/queue/queues.js';
+import type { GenerationJobData, Queues } from '../src/queue/queues.js';
 import { parseOutput } from '../src/templates/output-schema.js';
 import { AttemptFailed, classify, type Failure } from './failures.js';
+import type { Outcome, OutcomeStash } from './outcome-stash.js';
 import type { Slots } from './slots.js';
 
 export interface ProcessorDeps {
@@ -28,10 +29,9 @@ export interface ProcessorDeps {
   events?: JobEventLog;
   /** Provider calls in flight (WORKER_CONCURRENCY); unlimited without. */
   slots?: Slots;
+  /** Answers paid for whose write failed, for the next run to record. */
+  stash: OutcomeStash;
 }
-
-type Usage = { inputTokens: number; outputTokens: number };
-const inFlight = (id: string) => and(eq(generations.id, id), inArray(generations.status, [...IN_FLIGHT]));
 
 /**
  * Runs one attempt of a generation. Postgres is written before BullMQ learns
@@ -40,22 +40,11 @@ const inFlight = (id: string) => and(eq(generations.id, id), inArray(generations
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { db, ledger, cache, meter, log } = deps;
-  const cost = (d: GenerationJobData, u: Usage) => {
+  const cost = (d: GenerationJobData, u: { inputTokens: number; outputTokens: number }) => {
     const price = priceFor(d.provider, d.model, deps.pricing);
     if (!price) log.warn({ provider: d.provider, model: d.model }, 'no price for model; cost recorded as 0');
     return price ? costUsd(u, price) : 0;
   };
-  /** Charges a failed attempt the provider answered (`usd` as `cost` priced it): spend counters now, and the row's columns to update. */
-  const charge = (d: GenerationJobData, u: Usage | undefined, usd: number) => {
-    if (!u) return {};
-    meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, ...u, costUsd: usd });
-    return {
-      inputTokens: sql`${generations.inputTokens} + ${u.inputTokens}`,
-      outputTokens: sql`${generations.outputTokens} + ${u.outputTokens}`,
-      costUsd: sql`${generations.costUsd} + ${usd}`,
-    };
-  };
-
   return processGeneration;
 
   async function processGeneration(job: Job<GenerationJobData>, token?: string) {
@@ -77,84 +66,100 @@ export function createProcessor(deps: ProcessorDeps) {
     const d = job.data;
     const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
     // On a job's first start no earlier run can have settled its row, so the claim may travel while the
-    // provider works (it lands before the completion). Any later start — a retry, or a run after a
-    // worker died — must learn first whether the row settled, or it could pay for the answer twice.
+    // provider works (it lands before the completion). Any later start — a retry, a run after a worker
+    // died, or one the reconciler started — must learn first whether the row settled, or whether an
+    // earlier run was paid and could not write, or it could pay for the answer twice.
+    const rerun = job.attemptsStarted > 1 || d.resumed === true;
     const claimed = ledger.claim(d.id);
-    if (job.attemptsStarted > 1 && !(await claimed)) return finishedElsewhere(d, jlog);
+    if (rerun && !(await claimed)) return finishedElsewhere(d, jlog);
     claimed.catch(() => {});
+    const stashed = rerun ? await deps.stash.get(d.id) : undefined;
     // Not awaited: it goes out on the command connection ahead of this job's later events.
     void deps.events?.publish(d.id, 'active', { attempt: job.attemptsMade + 1 });
 
     const started = performance.now();
-    let usage: Usage | undefined;
+    let out: Outcome;
     try {
-      const provider = deps.providers[d.provider];
-      if (!provider) throw new AttemptFailed('provider_unavailable', d.provider);
-      const out = await provider.generate({
-        model: d.model,
-        prompt: d.prompt,
-        ...(d.system ? { system: d.system } : {}),
-        maxTokens: d.maxTokens,
-        ...(d.temperature !== null ? { temperature: d.temperature } : {}),
-        ...(d.outputSchema ? { jsonSchema: d.outputSchema } : {}),
-      });
-      release();
-      usage = { inputTokens: out.inputTokens, outputTokens: out.outputTokens };
-      if (out.stopReason === 'max_tokens') throw new AttemptFailed('output_truncated', undefined, usage);
-      if (out.stopReason === 'refusal') throw new AttemptFailed('provider_refusal', undefined, usage);
-      let json: unknown;
-      if (d.outputSchema) {
-        const parsed = parseOutput(out.text, d.outputSchema);
-        if (!parsed.ok) throw new AttemptFailed('output_invalid', parsed.reason, usage);
-        json = parsed.json;
-      }
-      const usd = cost(d, usage);
-      if (!(await claimed)) return finishedElsewhere(d, jlog);
-      const done = await ledger.complete({ id: d.id, text: out.text, json, ...usage, costUsd: usd });
-      if (!done) return finishedElsewhere(d, jlog);
-      meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, ...usage, costUsd: usd });
-      jlog.info({ ...usage, costUsd: done.costUsd, durationMs: Math.round(performance.now() - started) }, 'job completed');
-      recordAttempt(d, 'success', started, usage, usd);
-      recordJobFinished('completed', job.timestamp);
-      await Promise.all([
-        cache.set(d.inputHash, {
-          jobId: d.id,
-          result: { text: out.text, ...(json !== undefined ? { json } : {}) },
-          usage: { inputTokens: done.inputTokens, outputTokens: done.outputTokens, totalTokens: done.inputTokens + done.outputTokens },
-          costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
-        }, d.cacheTtlSeconds, d.refresh),
-        deps.events?.publish(d.id, 'completed', { attempt: job.attemptsMade + 1 }),
-      ]);
-      return { completed: true };
+      out = stashed ?? (await ask(d, release));
     } catch (err) {
       release();
-      const f = classify(err);
-      const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-      const paid = f.usage ?? (err instanceof AttemptFailed ? undefined : usage);
-      const paidUsd = paid ? cost(d, paid) : 0;
-      await claimed.catch(() => false); // the claim must land first, or it would turn `failed` back into `active`
-      await recordFailure(job, f, final, charge(d, paid, paidUsd));
-      jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
-      recordAttempt(d, f.code, started, paid, paidUsd);
-      if (final) recordJobFinished('dead', job.timestamp);
-      await deps.events?.publish(d.id, final ? 'dead' : 'retrying', { attempt: job.attemptsMade + 1, error: { code: f.code, message: f.message } });
-      if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
+      return failed(job, err, started, jlog, claimed);
+    }
+    release();
+    if (stashed) jlog.info('writing the answer an earlier run was paid for and could not record');
+    else recordAttempt(d, 'success', started, out, out.costUsd);
+
+    let done: Completed | undefined;
+    try {
+      if (!(await claimed)) return finishedElsewhere(d, jlog);
+      done = await ledger.complete({ id: d.id, ...out });
+    } catch (err) {
+      // Paid for and not recorded (Postgres unreachable): keep the answer for the next run, which writes it.
+      if (!stashed) await deps.stash.save(d.id, out);
       throw err;
     }
+    if (stashed) void deps.stash.drop(d.id);
+    if (!done) return finishedElsewhere(d, jlog);
+    meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, inputTokens: out.inputTokens, outputTokens: out.outputTokens, costUsd: out.costUsd });
+    jlog.info({ inputTokens: out.inputTokens, outputTokens: out.outputTokens, costUsd: done.costUsd, durationMs: Math.round(performance.now() - started) }, 'job completed');
+    recordJobFinished('completed', job.timestamp);
+    await Promise.all([
+      cache.set(d.inputHash, {
+        jobId: d.id,
+        result: { text: out.text, ...(out.json !== undefined ? { json: out.json } : {}) },
+        usage: { inputTokens: done.inputTokens, outputTokens: done.outputTokens, totalTokens: done.inputTokens + done.outputTokens },
+        costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
+      }, d.cacheTtlSeconds, d.refresh),
+      deps.events?.publish(d.id, 'completed', { attempt: job.attemptsMade + 1 }),
+    ]);
+    return { completed: true };
   }
 
-  async function recordFailure(job: Job<GenerationJobData>, f: Failure, final: boolean, usage: object) {
+  /** Calls the provider and checks its answer; throws AttemptFailed (with the tokens paid) when it is unusable. */
+  async function ask(d: GenerationJobData, release: () => void): Promise<Outcome> {
+    const provider = deps.providers[d.provider];
+    if (!provider) throw new AttemptFailed('provider_unavailable', d.provider);
+    const res = await provider.generate({
+      model: d.model,
+      prompt: d.prompt,
+      ...(d.system ? { system: d.system } : {}),
+      maxTokens: d.maxTokens,
+      ...(d.temperature !== null ? { temperature: d.temperature } : {}),
+      ...(d.outputSchema ? { jsonSchema: d.outputSchema } : {}),
+    });
+    release();
+    const usage = { inputTokens: res.inputTokens, outputTokens: res.outputTokens };
+    if (res.stopReason === 'max_tokens') throw new AttemptFailed('output_truncated', undefined, usage);
+    if (res.stopReason === 'refusal') throw new AttemptFailed('provider_refusal', undefined, usage);
+    let json: unknown;
+    if (d.outputSchema) {
+      const parsed = parseOutput(res.text, d.outputSchema);
+      if (!parsed.ok) throw new AttemptFailed('output_invalid', parsed.reason, usage);
+      json = parsed.json;
+    }
+    return { text: res.text, json, ...usage, costUsd: cost(d, usage) };
+  }
+
+  /** A failed attempt: recorded on the row with what it cost; the last one dead-letters the job. */
+  async function failed(job: Job<GenerationJobData>, err: unknown, started: number, jlog: Logger, claimed: Promise<boolean>): Promise<never> {
     const d = job.data;
-    await db
-      .update(generations)
-      .set({ status: final ? 'dead' : 'failed', errorCode: f.code, errorMessage: f.message, ...(final ? { completedAt: new Date() } : {}), ...usage })
-      .where(inFlight(d.id));
-    if (final) await deadLetter(d, f, job.attemptsMade + 1);
+    const f = classify(err);
+    const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const paidUsd = f.usage ? cost(d, f.usage) : 0;
+    await claimed.catch(() => false); // the claim must land first, or it would turn `failed` back into `active`
+    if (f.usage) meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, ...f.usage, costUsd: paidUsd });
+    const settled = await ledger.fail({ id: d.id, final, code: f.code, message: f.message, ...(f.usage ? { paid: { ...f.usage, costUsd: paidUsd } } : {}) });
+    if (final && settled) await deadLetter(d, f, job.attemptsMade + 1);
+    jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
+    recordAttempt(d, f.code, started, f.usage, paidUsd);
+    if (final) recordJobFinished('dead', job.timestamp);
+    await deps.events?.publish(d.id, final ? 'dead' : 'retrying', { attempt: job.attemptsMade + 1, error: { code: f.code, message: f.message } });
+    if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
+    throw err;
   }
 
   async function deadLetter(d: GenerationJobData, f: Pick<Failure, 'code' | 'message'>, attempts: number) {
-    const data: DeadLetterData = { ...d, error: { code: f.code, message: f.message }, attempts };
-    await deps.queues.deadLetter.add('dead', data, { jobId: d.id, removeOnComplete: true });
+    await deps.queues.deadLetter.add('dead', { ...d, error: { code: f.code, message: f.message }, attempts }, { jobId: d.id, removeOnComplete: true });
   }
 
   /** The row already settled (an earlier run of this job got that far): make the rest true, once. */

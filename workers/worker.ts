@@ -1,5 +1,4 @@
 import { Worker } from 'bullmq';
-import { and, asc, eq, lt } from 'drizzle-orm';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { InvalidationBus } from '../src/cache/bus.js';
@@ -7,18 +6,18 @@ import { ResultCache } from '../src/cache/result-cache.js';
 import type { Config } from '../src/config/index.js';
 import type { Database } from '../src/db/client.js';
 import { JobEventLog } from '../src/events/job-events.js';
-import { generations } from '../src/db/schema.js';
 import { IdempotencyStore } from '../src/idempotency/store.js';
 import { Ledger } from '../src/jobs/ledger.js';
 import { createProviders } from '../src/providers/index.js';
 import type { PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
-import { jobDataOf } from '../src/queue/dead-letters.js';
 import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData, type Queues } from '../src/queue/queues.js';
 import { bullConnection } from '../src/redis/client.js';
 import { UsageMeter } from '../src/usage/meter.js';
 import { backoffDelay } from './failures.js';
+import { OutcomeStash } from './outcome-stash.js';
 import { createProcessor } from './processor.js';
+import { reconcile } from './reconciler.js';
 import { Slots } from './slots.js';
 
 export interface WorkerDeps {
@@ -57,9 +56,12 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const meter = new UsageMeter(database.db, log, config.USAGE_FLUSH_MS);
   const idempotency = new IdempotencyStore(database.db);
   const slots = new Slots(config.WORKER_CONCURRENCY);
+  const ledger = new Ledger(database.db);
+  const stash = new OutcomeStash(deps.redis, config.REDIS_PREFIX, log);
   const processor = createProcessor({
     db: database.db,
-    ledger: new Ledger(database.db),
+    ledger,
+    stash,
     meter,
     cache: new ResultCache(deps.redis, config.REDIS_PREFIX, log, bus, { localTtlMs: 0, compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES }),
     queues,
@@ -85,16 +87,10 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   worker.on('error', (err) => log.error({ err: String(err) }, 'worker error'));
   worker.on('stalled', (jobId) => log.warn({ jobId }, 'job stalled: its worker stopped renewing the lock; it runs again'));
 
-  /**
-   * Rows admitted while the queue was unreachable (queued for over a third of
-   * the interval): enqueue them, under the same job id, so never twice. And
-   * drop idempotency keys past their 24 h.
-   */
+  /** Settles rows no processor will (see reconcile), and drops idempotency keys past their 24 h. */
   const sweep = async () => {
-    const stranded = await database.db.select().from(generations)
-      .where(and(eq(generations.status, 'queued'), lt(generations.createdAt, new Date(Date.now() - config.SWEEP_INTERVAL_MS / 3))))
-      .orderBy(asc(generations.createdAt)).limit(500);
-    if (stranded.length) await queues.generation.addBulk(stranded.map((row) => ({ name: 'generate', data: jobDataOf(row), opts: queues.jobOptions(row.id) })));
+    const done = await reconcile({ db: database.db, ledger, queues, stash, log, graceMs: config.SWEEP_INTERVAL_MS / 3 });
+    if (done.enqueued || done.rerun || done.dead) log.info(done, 'reconciled generations with their jobs');
     await idempotency.purgeExpired();
   };
   const sweeping = setInterval(() => sweep().catch((err) => log.warn({ err: String(err) }, 'sweep failed')), config.SWEEP_INTERVAL_MS);

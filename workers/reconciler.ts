@@ -1,0 +1,68 @@
+import { and, asc, inArray, lt } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Db } from '../src/db/client.js';
+import { generations, IN_FLIGHT } from '../src/db/schema.js';
+import type { Ledger } from '../src/jobs/ledger.js';
+import { jobDataOf } from '../src/queue/dead-letters.js';
+import type { Queues } from '../src/queue/queues.js';
+import type { OutcomeStash } from './outcome-stash.js';
+
+/** Why the reconciler settled a generation `dead` (the job's `error.code`). */
+export const RECONCILED_FAILURES = {
+  worker_lost: 'Its worker stopped while running it more often than BullMQ allows (maxStalledCount); replay it if the input is safe',
+  job_lost: 'Its job ended without recording an outcome (Postgres was unreachable at the end); replay it to run again',
+} as const;
+
+export interface ReconcilerDeps {
+  db: Db;
+  ledger: Ledger;
+  queues: Pick<Queues, 'generation' | 'deadLetter' | 'jobOptions'>;
+  stash: OutcomeStash;
+  log: Logger;
+  /** Rows younger than this are left alone: their admission may still be enqueuing them. */
+  graceMs: number;
+}
+
+/**
+ * Settles what no processor will: every in-flight row (oldest 500 per pass)
+ * is held against its BullMQ job. No job (admitted while Redis was away, or
+ * Redis lost it): enqueued under the same id. A job that ended while its row is
+ * still in flight (failed by the stalled-job check without running, or its last
+ * writes lost to a Postgres outage): run again when an earlier run left a
+ * paid answer in the stash, so that it is recorded without a second call; else
+ * settled `dead` with `worker_lost` or `job_lost` and dead-lettered. Every write
+ * is guarded by the row's status, so a pass racing a worker changes nothing
+ * that worker settled.
+ */
+export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: number; rerun: number; dead: number }> {
+  const { db, queues, ledger, stash, log } = deps;
+  const rows = await db.select().from(generations)
+    .where(and(inArray(generations.status, [...IN_FLIGHT]), lt(generations.createdAt, new Date(Date.now() - deps.graceMs))))
+    .orderBy(asc(generations.createdAt)).limit(500);
+  const done = { enqueued: 0, rerun: 0, dead: 0 };
+  if (!rows.length) return done;
+  const states = await Promise.all(rows.map((r) => queues.generation.getJobState(r.id)));
+  const missing = rows.filter((_, i) => states[i] === 'unknown');
+  if (missing.length) {
+    await queues.generation.addBulk(missing.map((row) => ({ name: 'generate', data: { ...jobDataOf(row), resumed: true }, opts: queues.jobOptions(row.id) })));
+    done.enqueued = missing.length;
+  }
+  for (const [i, row] of rows.entries()) {
+    if (states[i] !== 'failed' && states[i] !== 'completed') continue;
+    const job = await queues.generation.getJob(row.id);
+    if (await stash.has(row.id)) {
+      await job?.remove();
+      await queues.generation.add('generate', { ...jobDataOf(row), resumed: true }, queues.jobOptions(row.id));
+      done.rerun++;
+      log.warn({ jobId: row.id }, 'job ended with its paid answer unrecorded: running it again to record it');
+      continue;
+    }
+    const code = /stalled more than allowable limit/.test(job?.failedReason ?? '') ? 'worker_lost' : 'job_lost';
+    const message = RECONCILED_FAILURES[code];
+    if (!(await ledger.fail({ id: row.id, final: true, code, message }))) continue;
+    await queues.deadLetter.add('dead', { ...jobDataOf(row), error: { code, message }, attempts: row.attempts }, { jobId: row.id, removeOnComplete: true });
+    done.dead++;
+    log.error({ jobId: row.id, code, reason: job?.failedReason }, 'job ended without settling its row: dead-lettered');
+  }
+  return done;
+}
