@@ -32,20 +32,26 @@ export async function openDatabase(opts: { url?: string | undefined; dataDir: st
     const { default: pg } = await import('pg');
     const { drizzle } = await import('drizzle-orm/node-postgres');
     const { migrate } = await import('drizzle-orm/node-postgres/migrator');
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    // Nothing waits forever on a Postgres that vanished without closing its sockets: a connection (or a free
+    // pool slot) within 5 s, a statement within 10 s on the server, an answer within 15 s on the client.
+    const pool = new pg.Pool({
+      connectionString: opts.url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 5000, keepAlive: true,
+      statement_timeout: 10_000, query_timeout: 15_000,
+    });
     pool.on('error', () => {}); // an idle client dropped by the server; the next query reconnects
     const db = drizzle(pool, { schema });
     return {
       db,
       kind: 'postgres',
       async migrate() {
-        const client = await pool.connect();
+        // Its own client, without the pool's timeouts: the lock may rightly wait for another process's migration.
+        const client = new pg.Client({ connectionString: opts.url });
+        await client.connect();
         try {
           await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
           await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS });
         } finally {
-          await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
-          client.release();
+          await client.end().catch(() => {}); // ending the session releases the lock
         }
       },
       async ping() { await pool.query('select 1'); },
