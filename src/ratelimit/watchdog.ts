@@ -13,17 +13,20 @@ export interface Waiting {
  * the order written; one connection answers in that order, so a reply almost
  * always settles the head and costs O(1).
  *
- * A check fails only when Redis had a real chance to answer and did not: it
- * was written at least `timeoutMs` ago, Redis has sent nothing for
- * `timeoutMs` either, and the connection has just been read. The clock
- * starts at the write, not when the check was queued, and the sweep runs on
- * the check phase after the timer, past a poll phase that reads every reply
- * that arrived meanwhile. So a stall of the API's own event loop, before or
- * after the write, is never taken for a hung Redis; a busy Redis or a backlog
- * of replies still flowing is not an outage either.
+ * A check fails only when Redis had a real chance to answer and did not:
+ * when the timer fires, the check was written at least `timeoutMs` before
+ * and Redis has sent nothing for `timeoutMs` either, and still no reply is in
+ * after the poll phase that follows. Its clock starts at the write, not when
+ * it was queued, and silence is judged as of the timer, not of the sweep: a
+ * poll phase that starts after the timer reads every reply that had arrived
+ * by then, however long the API then stays busy. So a stall of the API's own
+ * event loop, before the write, after it or between the timer and the sweep,
+ * is never taken for a hung Redis; neither is a backlog of replies still
+ * flowing.
  *
  * With a hung Redis a check fails `timeoutMs` after the later of its write
- * and Redis's last reply, plus the timer's lateness and one loop turn.
+ * and Redis's last reply, plus the timer's lateness and the rest of that
+ * loop turn.
  */
 export class Watchdog<T extends Waiting> {
   /** performance.now() of the last reply from Redis; the owner sets it. */
@@ -31,6 +34,7 @@ export class Watchdog<T extends Waiting> {
   private head: T | undefined;
   private tail: T | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private firedAt = 0;
 
   constructor(
     private readonly timeoutMs: number,
@@ -59,15 +63,18 @@ export class Watchdog<T extends Waiting> {
     if (!this.head) this.tail = undefined;
   }
 
-  // A poll phase runs between the timer and the sweep: replies already received are read first.
-  private readonly onTimer = () => setImmediate(this.sweep);
+  // The sweep judges silence as of this moment: the poll phase before it starts later, so reads every reply already in.
+  private readonly onTimer = () => {
+    this.firedAt = performance.now();
+    setImmediate(this.sweep);
+  };
 
   private readonly sweep = () => {
     this.timer = undefined;
     this.dropSettled();
-    const now = performance.now();
-    if (now - this.lastReplyAt >= this.timeoutMs) {
-      while (this.head && now - this.head.sentAt >= this.timeoutMs) {
+    const at = this.firedAt;
+    if (at - this.lastReplyAt >= this.timeoutMs) {
+      while (this.head && at - this.head.sentAt >= this.timeoutMs) {
         const check = this.head;
         this.head = check.next as T | undefined;
         if (!check.settled) {
@@ -79,7 +86,7 @@ export class Watchdog<T extends Waiting> {
     }
     if (this.head) {
       const due = Math.max(this.head.sentAt, this.lastReplyAt) + this.timeoutMs;
-      this.timer = setTimeout(this.onTimer, Math.max(1, due - now));
+      this.timer = setTimeout(this.onTimer, Math.max(1, due - performance.now()));
     }
   };
 }

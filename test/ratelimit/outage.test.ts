@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRedis } from '../../src/redis/client.js';
+import { createRedis, waitReady } from '../../src/redis/client.js';
 import { SlidingWindowStore } from '../../src/ratelimit/store.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { busyWait, buildApp, caller, connect, dedicatedPerTest, sleep, uniquePrefix, type TestApp } from './app.js';
@@ -124,7 +124,10 @@ describe('a healthy Redis and a stalled API', () => {
   async function storeSetup() {
     d.server = await startRedisServer();
     d.redis = await connect(d.server.url);
-    const other = await connect(d.server.url);
+    // Another client, writing each command at once (no auto-pipelining): it times Redis's work exactly.
+    const other = createRedis(d.server.url, { enableAutoPipelining: false });
+    other.on('error', () => {});
+    await waitReady(other);
     const store = new SlidingWindowStore({ redis: d.redis, prefix: 't:', timeoutMs: TIMEOUT_MS });
     const incr = (key: string) => new Promise<Error | null>((resolve) => store.incr(key, (err) => resolve(err), 60_000, 100));
     await incr('warm-up');
@@ -142,6 +145,23 @@ describe('a healthy Redis and a stalled API', () => {
       const errors = (await Promise.all([...first, ...second])).filter(Boolean);
       await slow;
       expect(errors).toEqual([]);
+    }
+    other.disconnect();
+  });
+
+  it('a loop blocked for 3× the timeout in the poll phase after the watchdog fired fails none of them', async () => {
+    const { other, incr } = await storeSetup();
+    for (let round = 0; round < 5; round++) {
+      await incr(`r${round}w`); // arms the watchdog's timer, then leaves it pending with nothing to watch
+      const pong = other.ping();
+      busyWait(2 * TIMEOUT_MS); // the timer is now due and PONG waits in the socket
+      // Read in the poll phase right after the timer fired and the checks below were written: blocks it
+      // while their replies, held back a few ms by a busy Redis, arrive.
+      const stalled = pong.then(() => busyWait(3 * TIMEOUT_MS));
+      const slow = other.eval(SLOW_SCRIPT, 0, 20_000);
+      const checks = Array.from({ length: 10 }, (_, i) => incr(`r${round}c${i}`));
+      expect((await Promise.all(checks)).filter(Boolean)).toEqual([]);
+      await Promise.all([stalled, slow]);
     }
     other.disconnect();
   });
