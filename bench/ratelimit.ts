@@ -57,6 +57,14 @@ const SCENARIOS = {
 type Scenario = keyof typeof SCENARIOS;
 type Ports = Record<Scenario, Record<Store, number>>;
 
+/**
+ * STALL_EVERY=n: every n-th request blocks the server's event loop for 3 ×
+ * RATE_LIMIT_TIMEOUT_MS, as a CPU-heavy request or a long GC pause would, in
+ * the poll phase, between other requests' checks being queued and sent. With
+ * a healthy Redis no check may then fail: the responses column must show no 503.
+ */
+const STALL_EVERY = Number(process.env.STALL_EVERY ?? 0);
+
 /** ONLY=admitted or ONLY=over runs one scenario. */
 const scenarios = () => (Object.keys(SCENARIOS) as Scenario[]).filter((s) => !process.env.ONLY || s === process.env.ONLY);
 
@@ -81,6 +89,7 @@ async function serve(prefix: string, redisUrl: string): Promise<void> {
         request.caller = { keyId: String(request.headers['x-bench-key']), tier, admin: false };
         done();
       });
+      if (STALL_EVERY > 0) app.addHook('onRequest', stallHook(STALL_EVERY, 3 * config.RATE_LIMIT_TIMEOUT_MS));
       if (store === 'sliding') await app.register(rateLimitPlugin, { redis, config });
       if (store === 'builtin') await app.register(fastifyRateLimit, { ...rateLimitOptions(config), redis, nameSpace: `${config.REDIS_PREFIX}:rlfixed:` });
       app.get('/v1/bench', async () => ({ ok: true }));
@@ -95,6 +104,18 @@ async function serve(prefix: string, redisUrl: string): Promise<void> {
     process.send!(user + system);
   });
   process.send!(ports);
+}
+
+/** An onRequest hook that busy-waits `ms` on every `every`-th request. */
+function stallHook(every: number, ms: number) {
+  let n = 0;
+  return (_request: unknown, _reply: unknown, done: () => void) => {
+    if (++n % every === 0) {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    }
+    done();
+  };
 }
 
 interface Run { rps: number; p99: number; cpuUs: number; redisUs: number; perRun: number; codes: Record<string, number> }
@@ -211,7 +232,8 @@ async function main(): Promise<void> {
     const pinned = pin(server.pid!, dedicated?.pid);
     console.log(`Redis ${version} (${dedicated ? 'dedicated redis-server' : url}); autocannon, ${CONNECTIONS} connections, ` +
       `${ROUNDS} rounds of ${RUN_S} s per store, alternating, after ${WARMUP_S} s warm-up; medians` +
-      `${pinned ? '; API process on its own CPU' : ''}\n`);
+      `${pinned ? '; API process on its own CPU' : ''}` +
+      `${STALL_EVERY > 0 ? `; every ${STALL_EVERY}th request blocks the API's event loop for 3 × RATE_LIMIT_TIMEOUT_MS` : ''}\n`);
     printTable(await compare(server, dedicated && redis, ports));
     console.log('\nRedis memory per limited key when full (MEMORY USAGE … SAMPLES 0):\n');
     printTable(await memoryPerKey(redis, prefix));
