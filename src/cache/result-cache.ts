@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { GenerationRow } from '../db/schema.js';
 import { unlinkMatching } from '../redis/client.js';
+import { TIMED_OUT, within } from '../util/within.js';
 import type { InvalidationBus } from './bus.js';
 
 /** What the cache keeps per input hash: enough to answer a hit without Postgres. */
@@ -28,6 +29,12 @@ export interface ResultCacheOptions {
   localMaxBytes?: number;
   /** Entries at least this large are stored deflated in Redis. @defaultValue 1024 */
   compressMinBytes?: number;
+  /**
+   * Longest wait for Redis on a lookup before `get` rejects, so the caller
+   * falls back to Postgres even when Redis hangs (connection open, no answers).
+   * @defaultValue 100
+   */
+  timeoutMs?: number;
 }
 
 const DEFLATED = 0x01; // first byte of a compressed entry; plain entries start with '{'
@@ -35,15 +42,16 @@ const DEFLATED = 0x01; // first byte of a compressed entry; plain entries start 
 /**
  * The result cache, two tiers (seed 004): a bounded in-process LRU with a short
  * TTL in front of Redis (`<prefix>:cache:<inputHash>`, the template's TTL).
- * Redis reads throw when Redis is unreachable so the caller can fall back to
- * Postgres; writes never throw (a lost write costs a later miss, never a
- * result). Clears go through the invalidation bus, so no process keeps
- * serving a cleared entry from memory.
+ * Redis reads throw when Redis is unreachable or hangs past `timeoutMs`, so
+ * the caller can fall back to Postgres; writes never throw (a lost write
+ * costs a later miss, never a result). Clears go through the invalidation
+ * bus, so no process keeps serving a cleared entry from memory.
  */
 export class ResultCache {
   readonly #local: LRUCache<string, CachedResult>;
   readonly #localTtlMs: number;
   readonly #compressMin: number;
+  readonly #timeoutMs: number;
 
   constructor(
     private readonly redis: Redis,
@@ -54,6 +62,7 @@ export class ResultCache {
   ) {
     this.#localTtlMs = opts.localTtlMs ?? 5000;
     this.#compressMin = opts.compressMinBytes ?? 1024;
+    this.#timeoutMs = opts.timeoutMs ?? 100;
     this.#local = new LRUCache({
       maxSize: opts.localMaxBytes ?? 64 * 1024 * 1024,
       sizeCalculation: (v) => 256 + 2 * (v.result.text.length + (v.result.json === undefined ? 0 : JSON.stringify(v.result.json).length)),
@@ -69,14 +78,15 @@ export class ResultCache {
     return `${this.prefix}:cache:${inputHash}`;
   }
 
-  /** Memory first, then Redis (which may throw). */
+  /** Memory first, then Redis, which rejects when Redis fails or stays silent for `timeoutMs`. */
   async get(inputHash: string): Promise<{ value: CachedResult; tier: CacheTier } | undefined> {
     const short = inputHash.slice(0, 16);
     const status: LRUCache.Status<string, CachedResult> = {};
     const local = this.#local.get(inputHash, { status });
     if (local) return this.#hit(local, 'local', short);
     if (status.get === 'stale') this.log.info({ key: short, tier: 'local' }, 'cache expired');
-    const raw = await this.redis.getBuffer(this.key(inputHash));
+    const raw = await within(this.redis.getBuffer(this.key(inputHash)), this.#timeoutMs);
+    if (raw === TIMED_OUT) throw new Error(`Redis did not answer the cache lookup within ${this.#timeoutMs} ms`);
     if (!raw) {
       this.log.debug({ key: short }, 'cache miss');
       return undefined;

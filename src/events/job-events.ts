@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { TIMED_OUT, within } from '../util/within.js';
 
 /**
  * What happens to a job, in order: `queued` (admitted), `active` (an attempt
@@ -21,6 +22,13 @@ export interface JobEventLogOptions {
   maxLen?: number;
   /** How long a job's stream lives after its last event, so clients can resume. @defaultValue 3600 */
   ttlSeconds?: number;
+  /**
+   * Longest `publish` waits for Redis before resolving undefined, so a hung
+   * Redis never holds the admission of a job (or a worker) for long. The
+   * append itself stays queued and lands if Redis answers later.
+   * @defaultValue 250
+   */
+  publishTimeoutMs?: number;
 }
 
 /** Stream entry ids compare as (ms, seq). */
@@ -53,6 +61,7 @@ export function parseEntry([id, fields]: [string, string[]]): JobEvent {
 export class JobEventLog {
   readonly #maxLen: number;
   readonly #ttl: number;
+  readonly #publishTimeoutMs: number;
 
   constructor(
     private readonly redis: Redis,
@@ -62,6 +71,7 @@ export class JobEventLog {
   ) {
     this.#maxLen = opts.maxLen ?? 1000;
     this.#ttl = opts.ttlSeconds ?? 3600;
+    this.#publishTimeoutMs = opts.publishTimeoutMs ?? 250;
   }
 
   key(jobId: string): string {
@@ -71,18 +81,24 @@ export class JobEventLog {
   /**
    * Appends an event (one round trip: XADD and EXPIRE auto-pipelined). Never
    * throws: a lost event must not fail the job; the SSE route falls back to
-   * the row in Postgres for the final state. Resolves with the entry, or
-   * undefined when Redis did not take it.
+   * the row in Postgres for the final state. Never hangs either: resolves
+   * within `publishTimeoutMs` with the entry, or undefined when Redis did not
+   * take it or did not answer in time.
    */
   async publish(jobId: string, type: JobEventType, data: Record<string, unknown> = {}): Promise<JobEvent | undefined> {
     const key = this.key(jobId);
     try {
       // Plain commands, not a pipeline: the connection auto-pipelines them with whatever else this tick sends.
-      const [id] = await Promise.all([
+      const appended = Promise.all([
         this.redis.xadd(key, 'MAXLEN', '~', String(this.#maxLen), '*', 'type', type, 'data', JSON.stringify(data)),
         this.redis.expire(key, this.#ttl),
       ]);
-      return { id: id!, type, data };
+      const answer = await within(appended, this.#publishTimeoutMs);
+      if (answer === TIMED_OUT) {
+        this.log?.warn({ jobId, event: type, timeoutMs: this.#publishTimeoutMs }, 'job event not confirmed: Redis did not answer in time');
+        return undefined;
+      }
+      return { id: answer[0]!, type, data };
     } catch (err) {
       this.log?.warn({ err: String(err), jobId, event: type }, 'job event not recorded');
       return undefined;
