@@ -44,7 +44,7 @@ export const ConfigSchema = Type.Object({
   CACHE_COMPRESS_MIN_BYTES: Int(1024, 0, 1_073_741_824, 'Results at least this large are stored deflated in Redis'),
   CACHE_TIMEOUT_MS: Int(100, 1, 10_000, 'Longest wait for Redis on a result-cache lookup before falling back to Postgres (a hung Redis costs at most this)'),
   USAGE_FLUSH_MS: Int(2000, 50, 600_000, 'How often spend counters are written to Postgres'),
-  SWEEP_INTERVAL_MS: Int(30_000, 200, 3_600_000, 'How often workers enqueue rows admitted while Redis was down (and purge expired idempotency keys)'),
+  SWEEP_INTERVAL_MS: Int(30_000, 200, 3_600_000, 'How often workers reconcile in-flight rows with their BullMQ jobs (enqueue the missing, settle or rerun the ended) and purge expired idempotency keys'),
   RATE_LIMIT_FREE: Int(10, 1, 1_000_000, 'Requests per window for free keys'),
   RATE_LIMIT_PRO: Int(100, 1, 1_000_000, 'Requests per window for pro keys'),
   RATE_LIMIT_ENTERPRISE: Int(1000, 1, 1_000_000, 'Requests per window for enterprise keys'),
