@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { GenerationRow } from '../db/schema.js';
+import { decodeResult } from '../jobs/result-codec.js';
 import { unlinkMatching } from '../redis/client.js';
 import { TIMED_OUT, within } from '../util/within.js';
 import type { InvalidationBus } from './bus.js';
@@ -141,7 +142,7 @@ export function cachedFromRow(row: GenerationRow, ttlSeconds: number): CachedRes
   const storedAt = row.completedAt?.getTime() ?? Date.now();
   return {
     jobId: row.id,
-    result: { text: row.resultText ?? '', ...(row.resultJson !== null ? { json: row.resultJson } : {}) },
+    result: decodeResult(row),
     usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, totalTokens: row.inputTokens + row.outputTokens },
     costUsd: row.costUsd,
     provider: row.provider,
