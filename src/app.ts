@@ -10,7 +10,7 @@ import bullBoard from './dashboard/bull-board.js';
 import type { Database } from './db/client.js';
 import { openApiPlugin } from './docs/openapi.js';
 import { errorHandler } from './errors/handler.js';
-import { inputGuard } from './http/input-guard.js';
+import { frameworkErrors, inputGuard } from './http/input-guard.js';
 import { rateLimitPlugin, trustProxyOption } from './ratelimit/plugin.js';
 import { jobEventsPlugin } from './events/plugin.js';
 import { RequestLog } from './logging/request-log.js';
@@ -77,6 +77,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     logController: new RequestLog(),
+    frameworkErrors,
     trustProxy: trustProxyOption(config),
     ...opts,
   });

@@ -1,6 +1,7 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors/app-error.js';
+import { toAppError } from '../errors/handler.js';
 
 declare global {
   // ES2024, in Node since 20; the project's lib is ES2023.
@@ -76,6 +77,21 @@ function guard(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerD
   else if ((flaw = findFlaw(request.params))) part = 'params';
   else if ((flaw = findFlaw(request.headers))) part = 'headers';
   done(flaw ? flawError(part, flaw) : undefined);
+}
+
+/**
+ * Fastify's `frameworkErrors`, for what its router refuses before any hook
+ * runs: a path that does not percent-decode to UTF-8 (FST_ERR_BAD_URL) or
+ * with a parameter over 100 characters (FST_ERR_MAX_PARAM_LENGTH, a 414 by
+ * default) is a bad_request, with the standard body like every other error.
+ */
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const appErr =
+    err.code === 'FST_ERR_BAD_URL' ? new AppError('bad_request', 'The URL path does not decode: percent-escapes must spell UTF-8.')
+    : err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new AppError('bad_request', 'A path parameter is longer than 100 characters.')
+    : toAppError(err);
+  if (appErr.statusCode >= 500) request.log.error({ err }, 'request failed');
+  void reply.code(appErr.statusCode).send(appErr.toBody());
 }
 
 /**
