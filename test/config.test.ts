@@ -22,6 +22,11 @@ describe('configuration', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`\\b${name}=`));
   });
 
+  it('never prints the value of a secret it rejects', () => {
+    expect(() => loadConfig({ PROMPTLAB_ADMIN_KEY: 'short-secret-value' })).toThrow(/PROMPTLAB_ADMIN_KEY=\(secret, not shown\)/);
+    expect(() => loadConfig({ PROMPTLAB_ADMIN_KEY: 'short-secret-value' })).not.toThrow(/short-secret-value/);
+  });
+
   it('a process with a bad value exits 1 with a message naming it', async () => {
     const p = spawnEntry('src/server.ts', { PORT: 'not-a-port', DATABASE_URL: 'postgres://x@127.0.0.1/none' });
     expect(await p.exited).toBe(1);

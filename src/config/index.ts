@@ -25,7 +25,8 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     const byName = new Map<string, string>();
     for (const e of errors) {
       const name = e.instancePath.replace(/^\//, '') || '(root)';
-      if (!byName.has(name)) byName.set(name, `${name}=${JSON.stringify(raw[name] ?? '')}: ${e.message}`);
+      const shown = /_KEY$/.test(name) ? '(secret, not shown)' : JSON.stringify(raw[name] ?? '');
+      if (!byName.has(name)) byName.set(name, `${name}=${shown}: ${e.message}`);
     }
     const lines = [...byName.values()];
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
