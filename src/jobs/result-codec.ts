@@ -1,26 +1,7 @@
-/** A code unit Postgres text and jsonb cannot hold: NUL, or half of a surrogate pair standing alone. */
-const UNSTORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+import { findFlaw } from '../http/input-guard.js';
 
 /** True when Postgres can store `s` as text exactly (no NUL, no unpaired surrogate). */
-export const storableText = (s: string): boolean => !UNSTORABLE.test(s);
-
-/** True when every string (keys too) in a JSON value is storable; an explicit stack, never recursion on model output. */
-export function storableJson(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  while (stack.length) {
-    const v = stack.pop();
-    if (typeof v === 'string') {
-      if (!storableText(v)) return false;
-    } else if (Array.isArray(v)) stack.push(...v);
-    else if (v !== null && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        if (!storableText(k)) return false;
-        stack.push(x);
-      }
-    }
-  }
-  return true;
-}
+const storableText = (s: string): boolean => s.indexOf('\u0000') === -1 && s.isWellFormed();
 
 /** A model's answer as the `generations` columns hold it. */
 export interface StoredResult {
@@ -37,7 +18,7 @@ export interface StoredResult {
  * and unpaired surrogates are plain-ASCII escapes.
  */
 export function encodeResult(text: string, json: unknown): StoredResult {
-  if (storableText(text) && (json === undefined || storableJson(json))) {
+  if (storableText(text) && (json === undefined || !findFlaw(json))) {
     return { text, json: json === undefined ? null : JSON.stringify(json), encoding: null };
   }
   return { text: JSON.stringify(text), json: json === undefined ? null : JSON.stringify(JSON.stringify(json)), encoding: 'json' };
@@ -52,4 +33,4 @@ export function decodeResult(row: { resultText: string | null; resultJson: unkno
 }
 
 /** Error messages are for people: whatever Postgres cannot store becomes U+FFFD. */
-export const storableMessage = (s: string): string => (storableText(s) ? s : s.replace(new RegExp(UNSTORABLE.source, 'g'), '\ufffd'));
+export const storableMessage = (s: string): string => s.toWellFormed().replaceAll('\u0000', '\ufffd');
