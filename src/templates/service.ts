@@ -5,6 +5,7 @@ import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { templates, type TemplateRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
+import { checkOutputSchema } from './output-schema.js';
 import { placeholders } from './render.js';
 
 export type TemplateInput = Pick<TemplateRow, 'name' | 'body'> &
@@ -44,6 +45,7 @@ export class Templates {
 
   async create(input: TemplateInput): Promise<TemplateRow> {
     check({ body: input.body, system: input.system ?? null, keyFields: input.keyFields ?? null });
+    checkOutputSchema(input.outputSchema);
     const [row] = await this.db.insert(templates).values({ ...input, id: newId('tpl') }).returning();
     return row!;
   }
@@ -66,6 +68,7 @@ export class Templates {
   async update(id: string, patch: Partial<TemplateInput>): Promise<TemplateRow> {
     const current = await this.get(id);
     check({ ...current, ...patch });
+    checkOutputSchema(patch.outputSchema);
     const [row] = await this.db
       .update(templates)
       .set({ ...patch, version: sql`${templates.version} + 1`, updatedAt: new Date() })
