@@ -92,6 +92,15 @@ describe('outputSchema limits and the rest of validation', () => {
     expect(rejection(deep)).toMatchObject({ code: 'invalid_template', message: expect.stringMatching(/deeper than 32/) });
   });
 
+  it('$refs compile to calls, not copies: a definition used 500 times compiles once and still validates', () => {
+    const big = { type: 'object', properties: Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`p${i}`, { type: 'string' }])) };
+    const schema = { definitions: { big }, type: 'array', items: Array.from({ length: 500 }, () => ({ $ref: '#/definitions/big' })) };
+    expect(() => checkOutputSchema(schema)).not.toThrow(); // inlined, this took 28 s; a little larger ran out of memory
+    const validate = outputValidator(schema);
+    expect(validate([{ p0: 'a' }, { p399: 'b' }])).toBe(true);
+    expect(validate([{ p0: 1 }])).toBe(false);
+  });
+
   it('not a JSON Schema is a 400 invalid_template', () => {
     expect(rejection({ type: 'nonsense' })).toMatchObject({ code: 'invalid_template', message: expect.stringMatching(/not a valid JSON Schema/) });
   });
