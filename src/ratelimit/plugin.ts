@@ -24,10 +24,11 @@ export interface RateLimitPluginOptions {
    */
   unlimited?: readonly string[];
   /**
-   * How long Redis may stay silent while a check waits before the check fails
-   * (503, or admit with RATE_LIMIT_FAIL_OPEN): keeps a hung Redis inside the
-   * 100 ms budget. A closed or refused connection fails at once regardless.
-   * @defaultValue 50
+   * How long Redis may stay silent after a check was written before the check
+   * fails (503, or admit with RATE_LIMIT_FAIL_OPEN): the bound on a hung
+   * Redis, plus the API's own scheduling delay. A closed or refused
+   * connection fails at once regardless.
+   * @defaultValue config.RATE_LIMIT_TIMEOUT_MS (50)
    */
   timeoutMs?: number;
 }

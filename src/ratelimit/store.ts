@@ -24,9 +24,10 @@ export interface SlidingWindowStoreOptions {
   /** Prefix of every limiter key, e.g. `promptlab:rl:`. */
   prefix: string;
   /**
-   * How long Redis may stay silent while a check waits on it before the check
+   * How long Redis may stay silent after a check was written before the check
    * fails with `rate_limiter_unavailable`: covers a Redis that hangs rather
-   * than refuses (a refused or closed connection fails at once).
+   * than refuses (a refused or closed connection fails at once). Time the
+   * API's own event loop spends busy does not count (see Watchdog).
    * @defaultValue 50
    */
   timeoutMs?: number;
