@@ -11,9 +11,9 @@ import type { UsageMeter } from '../src/usage/meter.js';
 import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
 import type { GenerationJobData, Queues } from '../src/queue/queues.js';
-import { parseOutput } from '../src/templates/output-schema.js';
 import { AttemptFailed, classify, type Failure } from './failures.js';
 import type { Outcome, OutcomeStash } from './outcome-stash.js';
+import type { OutputValidator } from './output-validator.js';
 import type { Slots } from './slots.js';
 
 export interface ProcessorDeps {
@@ -31,6 +31,8 @@ export interface ProcessorDeps {
   slots?: Slots;
   /** Answers paid for whose write failed, for the next run to record. */
   stash: OutcomeStash;
+  /** Checks answers against the template's outputSchema off the event loop, with a deadline. */
+  validator: Pick<OutputValidator, 'validate'>;
 }
 
 /**
@@ -133,8 +135,8 @@ export function createProcessor(deps: ProcessorDeps) {
     if (res.stopReason === 'refusal') throw new AttemptFailed('provider_refusal', undefined, usage);
     let json: unknown;
     if (d.outputSchema) {
-      const parsed = parseOutput(res.text, d.outputSchema);
-      if (!parsed.ok) throw new AttemptFailed('output_invalid', parsed.reason, usage);
+      const parsed = await deps.validator.validate(res.text, d.outputSchema);
+      if (!parsed.ok) throw new AttemptFailed(parsed.code, parsed.reason, usage);
       json = parsed.json;
     }
     return { text: res.text, json, ...usage, costUsd: cost(d, usage) };

@@ -16,6 +16,7 @@ import { bullConnection } from '../src/redis/client.js';
 import { UsageMeter } from '../src/usage/meter.js';
 import { backoffDelay } from './failures.js';
 import { OutcomeStash } from './outcome-stash.js';
+import { OutputValidator } from './output-validator.js';
 import { createProcessor } from './processor.js';
 import { reconcile } from './reconciler.js';
 import { Slots } from './slots.js';
@@ -58,10 +59,12 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const slots = new Slots(config.WORKER_CONCURRENCY);
   const ledger = new Ledger(database.db);
   const stash = new OutcomeStash(deps.redis, config.REDIS_PREFIX, log);
+  const validator = new OutputValidator({ timeoutMs: config.OUTPUT_VALIDATION_TIMEOUT_MS, log });
   const processor = createProcessor({
     db: database.db,
     ledger,
     stash,
+    validator,
     meter,
     cache: new ResultCache(deps.redis, config.REDIS_PREFIX, log, bus, { localTtlMs: 0, compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES }),
     queues,
@@ -104,7 +107,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       const closing = worker.close(); // stops fetching first, so a job handed back is not taken again here
       slots.close();
       await closing;
-      await meter.close();
+      await Promise.all([meter.close(), validator.close()]);
     },
   };
 }

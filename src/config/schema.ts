@@ -37,6 +37,7 @@ export const ConfigSchema = Type.Object({
   WORKER_LOCK_DURATION_MS: Int(30_000, 500, 600_000, 'BullMQ job lock; a worker that dies loses its jobs to another after this'),
   WORKER_STALLED_INTERVAL_MS: Int(30_000, 500, 600_000, 'How often workers look for stalled jobs'),
   WORKER_METRICS_PORT: Int(9464, 0, 65535, 'Port of the GET /metrics of a worker process (npm run worker); 0 = off'),
+  OUTPUT_VALIDATION_TIMEOUT_MS: Int(2000, 10, 600_000, 'Longest one check of a model answer against a template outputSchema may run (in a worker thread) before the thread is ended and the job fails as output_validation_timeout'),
   SHUTDOWN_GRACE_MS: Int(30_000, 100, 600_000, 'How long SIGTERM waits for in-flight requests and jobs'),
   CACHE_TTL_SECONDS: Int(3600, 0, 31_536_000, 'Result cache TTL when the template sets none (0 = do not cache)'),
   CACHE_LOCAL_TTL_MS: Int(5000, 0, 3_600_000, 'Longest time a result or template is served from process memory (0 = no local tier)'),
