@@ -52,7 +52,7 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_ANONYMOUS: Int(60, 1, 1_000_000, 'Requests per window per client IP on routes without a key'),
   RATE_LIMIT_WINDOW_MS: Int(60_000, 100, 86_400_000, 'Sliding window length'),
   RATE_LIMIT_AUTH_FAILURES: Int(20, 1, 1_000_000, 'Failed API-key lookups per window per client IP; then its keys not known valid get 429 without a Postgres query'),
-  RATE_LIMIT_TIMEOUT_MS: Int(50, 1, 10_000, 'Longest wait for Redis per limiter check before failing it (a hung Redis answers 503 within this)'),
+  RATE_LIMIT_TIMEOUT_MS: Int(50, 1, 10_000, 'Longest silence of Redis after a limiter check was sent before the check fails (503, or admitted with RATE_LIMIT_FAIL_OPEN)'),
   RATE_LIMIT_FAIL_OPEN: Flag('Admit requests when Redis is unreachable (default: reject with 503)'),
   RATE_LIMIT_HEADERS: Type.Enum(['standard', 'draft'], {
     default: 'standard', description: 'draft also sends the IETF RateLimit-Policy / RateLimit fields',
