@@ -48,7 +48,8 @@ describe('across processes', () => {
     llm.calls.length = 0;
     llm.setDefault(reply.slow(500, reply.ok('paid once')));
     const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => post(i % 2 ? a! : b!, '/v1/generate', auth, { templateId: tpl, variables: { topic: 'same' } })));
-    expect(new Set(answers.map((r) => r.status))).toEqual(new Set([202]));
+    // 202 while the job runs; on a loaded machine some requests land after it completed: 200 with the same job.
+    expect(answers.every((r) => r.status === 202 || (r.status === 200 && r.body.cached === true))).toBe(true);
     const ids = new Set(answers.map((r) => r.body.jobId));
     expect(ids.size).toBe(1);
     const job = await waitForStatus(t.app, auth, [...ids][0]!, ['completed']);
