@@ -6,6 +6,7 @@ CREATE TABLE "input_slots" (
 );
 --> statement-breakpoint
 ALTER TABLE "generations" ADD COLUMN "result_encoding" text;--> statement-breakpoint
+ALTER TABLE "idempotency_keys" ADD COLUMN "response_encoding" text;--> statement-breakpoint
 -- Backfill: each hash's slot names its in-flight generation, else its newest completed one (until completed_at + TTL), else it is open.
 INSERT INTO "input_slots" ("input_hash", "generation_id", "state", "expires_at")
 SELECT DISTINCT ON ("input_hash") "input_hash", "id",

@@ -211,13 +211,15 @@ describe('Idempotency-Key', () => {
     expect((await generate(key, tpl, 'order-1')).headers['idempotent-replayed']).toBe('true');
   });
 
-  it('is released when the response holds a lone surrogate', async () => {
+  it('stores and replays a response holding text Postgres cannot store (a lone surrogate, a NUL), exactly', async () => {
     api = await w.api();
     const store = new IdempotencyStore(api.database.db);
-    const respond = (text: string) => async () => ({ status: 200, body: { text }, headers: {} });
-    await expect(store.run('key_x', 'k', 'h', respond('\ud800'))).rejects.toThrow();
-    expect(await stateOf('k')).toBeUndefined();
-    expect(await store.run('key_x', 'k', 'h', respond('fine'))).toMatchObject({ replayed: false, body: { text: 'fine' } });
+    const text = 'half \ud800 pair and a \u0000 byte';
+    const respond = async () => ({ status: 200, body: { result: { text } }, headers: {} });
+    expect(await store.run('key_x', 'k', 'h', respond)).toMatchObject({ replayed: false });
+    expect(await stateOf('k')).toBe('done');
+    const again = await store.run('key_x', 'k', 'h', () => Promise.reject(new Error('must not run')));
+    expect(again).toMatchObject({ replayed: true, body: { result: { text } } });
   });
 
   it('answers 409 while pending within the lease, and is taken over after it', async () => {

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { cachedFromRow } from '../src/cache/result-cache.js';
 import { rowsOf } from '../src/db/client.js';
 import { reply } from './fakes/llm-server.js';
 import { llmEnvPerTest } from './support/llm-env.js';
@@ -93,5 +94,19 @@ describe('one paid call per input, between the Postgres write and the cache writ
     expect(results.filter((r) => r.status === 'fulfilled' && r.value === true)).toHaveLength(39);
     expect(results[7]!.status).toBe('rejected');
     expect(await count('select count(*) as n from generations')).toBe(39);
+  });
+
+  it('text and structured output Postgres cannot store are kept exactly: row, job view and cache entry', async () => {
+    const tpl = await template();
+    const odd = { note: 'nul \u0000 and half \ud800', [`k\u0000`]: ['\udfff'] };
+    const text = JSON.stringify(odd);
+    const row = { templateId: tpl, templateVersion: 1, provider: 'anthropic' as const, model: 'claude-haiku-4-5', system: null,
+      maxTokens: 10, temperature: null, outputSchema: null, cacheTtlSeconds: 60, apiKeyId: 'key_x', id: 'gen_odd', inputHash: 'h-odd', prompt: 'p' };
+    expect(await e.t.app.svc.ledger.admit(row)).toBe(true);
+    expect(await e.t.app.svc.ledger.complete({ id: 'gen_odd', text, json: odd, inputTokens: 1, outputTokens: 1, costUsd: 0 })).toBeTruthy();
+    const job = (await e.t.app.inject({ method: 'GET', url: '/v1/jobs/gen_odd', headers: e.auth })).json();
+    expect(job.result).toEqual({ text, json: odd });
+    const answer = await e.t.app.svc.ledger.answerOf('h-odd');
+    expect(answer?.state === 'completed' && cachedFromRow(answer.row, 60).result).toEqual({ text, json: odd });
   });
 });

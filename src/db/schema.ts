@@ -113,6 +113,8 @@ export const idempotencyKeys = pgTable(
     state: text('state', { enum: ['pending', 'done'] }).notNull(),
     responseStatus: integer('response_status'),
     responseBody: jsonb('response_body'),
+    /** `json` when the body held text Postgres cannot store: then `response_body` is `{json: <its JSON text>}` (jobs/result-codec.ts). */
+    responseEncoding: text('response_encoding', { enum: ['json'] }),
     responseHeaders: jsonb('response_headers').$type<Record<string, string>>(),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
   },

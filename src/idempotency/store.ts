@@ -2,6 +2,7 @@ import { and, eq, lt, or } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { idempotencyKeys } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
+import { decodeJson, encodeJson } from '../jobs/result-codec.js';
 
 /** How long an Idempotency-Key is remembered. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
@@ -48,13 +49,15 @@ export class IdempotencyStore {
         throw new AppError('idempotency_key_reused', 'This Idempotency-Key was already used with a different payload.');
       }
       if (prior.state !== 'done') throw new AppError('idempotency_key_in_progress');
-      return { status: prior.responseStatus!, body: prior.responseBody, headers: prior.responseHeaders ?? {}, replayed: true };
+      return { status: prior.responseStatus!, body: decodeJson(prior.responseBody, prior.responseEncoding), headers: prior.responseHeaders ?? {}, replayed: true };
     }
     try {
       const res = await fn();
+      // A result may hold text Postgres cannot store (NUL, unpaired surrogates): kept as JSON text then.
+      const body = encodeJson(res.body);
       await this.db
         .update(idempotencyKeys)
-        .set({ state: 'done', responseStatus: res.status, responseBody: res.body, responseHeaders: res.headers })
+        .set({ state: 'done', responseStatus: res.status, responseBody: body.value, responseEncoding: body.encoding, responseHeaders: res.headers })
         .where(ourClaim(apiKeyId, key, claimedAt));
       return { ...res, replayed: false };
     } catch (err) {
@@ -75,7 +78,7 @@ export class IdempotencyStore {
     if (inserted.length) return undefined;
     const taken = await this.db
       .update(idempotencyKeys)
-      .set({ requestHash, state: 'pending', responseStatus: null, responseBody: null, responseHeaders: null, createdAt: claimedAt })
+      .set({ requestHash, state: 'pending', responseStatus: null, responseBody: null, responseEncoding: null, responseHeaders: null, createdAt: claimedAt })
       .where(and(byKey(apiKeyId, key), or(expiredBefore(), and(eq(idempotencyKeys.state, 'pending'), before(IDEMPOTENCY_LEASE_MS)))))
       .returning({ key: idempotencyKeys.key });
     if (taken.length) return undefined;
