@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, date, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamptz, uniqueIndex } from './columns.js';
+import { bigint, boolean, date, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamptz, uniqueIndex } from './columns.js';
 
 /** API keys: only the SHA-256 of a key is kept; the key itself is shown once. */
 export const apiKeys = pgTable('api_keys', {
@@ -7,6 +7,8 @@ export const apiKeys = pgTable('api_keys', {
   name: text('name').notNull(),
   tier: text('tier', { enum: ['free', 'pro', 'enterprise'] }).notNull(),
   keyHash: text('key_hash').notNull().unique(),
+  /** `provider/model` glob patterns this key may use; null: its tier's (MODELS_<TIER>). */
+  allowedModels: jsonb('allowed_models').$type<string[]>(),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
 });
 
@@ -61,6 +63,11 @@ export const generations = pgTable(
     inputTokens: integer('input_tokens').notNull().default(0),
     outputTokens: integer('output_tokens').notNull().default(0),
     costUsd: numeric('cost_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
+    /** No price was known for the model (ALLOW_UNPRICED_MODELS): `costUsd` is then shown as null. */
+    unpriced: boolean('unpriced').notNull().default(false),
+    /** What the attempt now running holds of every budget it falls under (its worst case), and since when. */
+    reservedUsd: numeric('reserved_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
+    reservedAt: timestamptz('reserved_at'),
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
     apiKeyId: text('api_key_id').notNull(),
@@ -134,6 +141,42 @@ export const usageDaily = pgTable(
     outputTokens: bigint('output_tokens', { mode: 'number' }).notNull().default(0),
     costUsd: numeric('cost_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
     savedUsd: numeric('saved_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
+    /** Attempts charged for a model with no price (their cost is unknown, not 0). */
+    unpriced: bigint('unpriced', { mode: 'number' }).notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.day, t.apiKeyId, t.templateId] })],
+);
+
+export const BUDGET_SCOPES = ['api_key', 'template'] as const;
+export const BUDGET_PERIODS = ['day', 'month'] as const;
+
+/** Spending caps: at most one per scope object and period (UTC day or month). */
+export const budgets = pgTable(
+  'budgets',
+  {
+    scope: text('scope', { enum: BUDGET_SCOPES }).notNull(),
+    scopeId: text('scope_id').notNull(),
+    period: text('period', { enum: BUDGET_PERIODS }).notNull(),
+    usd: numeric('usd', { precision: 20, scale: 9, mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.scopeId, t.period] })],
+);
+
+/**
+ * What each budget has spent and holds reserved in one period: changed only by
+ * `reserve_budgets` and `settle_budgets` (migrations/0004_budget_functions.sql),
+ * which lock the rows they touch in key order, so any number of processes
+ * reserve and settle atomically.
+ */
+export const budgetUsage = pgTable(
+  'budget_usage',
+  {
+    scope: text('scope', { enum: BUDGET_SCOPES }).notNull(),
+    scopeId: text('scope_id').notNull(),
+    period: text('period', { enum: BUDGET_PERIODS }).notNull(),
+    periodStart: date('period_start', { mode: 'string' }).notNull(),
+    spentUsd: numeric('spent_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
+    reservedUsd: numeric('reserved_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.scopeId, t.period, t.periodStart] })],
 );
