@@ -13,6 +13,7 @@ import type { Jobs } from '../jobs/service.js';
 import type { ProviderName } from '../providers/types.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
+import { admissionPrice } from '../spend/prices.js';
 import { render, templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
@@ -84,6 +85,7 @@ export class Generation {
     const provider = req.provider ?? tpl.provider ?? defaultProvider(config);
     if (!this.#available.has(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
     const model = req.model ?? (tpl.provider === provider && tpl.model ? tpl.model : defaultModel(provider));
+    const price = admissionPrice(config, provider, model);
     const params = { maxTokens: tpl.maxTokens ?? DEFAULT_MAX_TOKENS, temperature: tpl.temperature ?? null };
     const keyVars = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : variables;
     const hash = inputHash({ templateId: tpl.id, templateVersion: tpl.version, provider, model, params, variables: keyVars });
