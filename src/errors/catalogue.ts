@@ -9,6 +9,7 @@ export const ERRORS = {
   unknown_variables: { status: 400, message: 'The request gives variables the template does not use.' },
   invalid_template: { status: 400, message: 'The template is not valid.' },
   provider_unavailable: { status: 400, message: 'That provider is not configured on this server.' },
+  unknown_model: { status: 400, message: 'No price is known for that model.' },
   unauthorized: { status: 401, message: 'A valid API key is required: Authorization: Bearer <key>.' },
   forbidden: { status: 403, message: 'This route needs the admin key.' },
   not_found: { status: 404, message: 'No such route.' },

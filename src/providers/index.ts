@@ -5,7 +5,7 @@ import type { Provider, ProviderName } from './types.js';
 
 export type { GenerateRequest, GenerateResult, Provider, ProviderName, StopReason } from './types.js';
 export { PROVIDER_ERROR_TABLE, ProviderError, toProviderError, type ProviderErrorCode } from './errors.js';
-export { costUsd, priceFor, PRICING, type ModelPrice, type PricingOverrides } from './pricing.js';
+export { costUsd, priceFor, pricingOf, PRICING, type ModelPrice, type PricingOverrides } from './pricing.js';
 
 /** The model used when neither the request nor the template names one. */
 export const DEFAULT_MODELS: Readonly<Record<ProviderName, string>> = {

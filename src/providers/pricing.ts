@@ -1,3 +1,5 @@
+import { ConfigError, type Config } from '../config/index.js';
+import { parsePricingJson } from '../config/pricing-json.js';
 import type { ProviderName } from './types.js';
 
 /** A model's list price in USD per million tokens. */
@@ -56,6 +58,24 @@ export function priceFor(provider: string, model: string, overrides?: PricingOve
     if (model.startsWith(name) && name.length > (best?.length ?? 0)) best = name;
   }
   return best === undefined ? undefined : table.get(best);
+}
+
+let parsed: { text: string; overrides: PricingOverrides } | undefined;
+
+/**
+ * The operator's price overrides (`PRICING_JSON`), parsed once per distinct value;
+ * undefined when unset. `loadConfig` has already refused a bad value; a config
+ * built some other way gets the same ConfigError here.
+ */
+export function pricingOf(config: Pick<Config, 'PRICING_JSON'>): PricingOverrides | undefined {
+  const text = config.PRICING_JSON;
+  if (!text) return undefined;
+  if (parsed?.text !== text) {
+    const r = parsePricingJson(text);
+    if ('problem' in r) throw new ConfigError(`invalid configuration:\n  ${r.problem}`);
+    parsed = { text, overrides: r.value };
+  }
+  return parsed.overrides;
 }
 
 // USD per million tokens is µUSD per token, so ×1e6 gives integer pico-USD per token.
