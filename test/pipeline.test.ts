@@ -183,7 +183,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     job.attemptsStarted = 2; // what BullMQ shows when it hands a stalled job to another worker
     await t.redis.del(`${t.config.REDIS_PREFIX}:cache:${job.data.inputHash}`);
     const rerun = createProcessor({
-      db: t.database.db, ledger: new Ledger(t.database.db), meter: t.app.svc.meter, cache: t.app.svc.cache,
+      db: t.database.db, ledger: new Ledger(t.database.db), cache: t.app.svc.cache,
       queues: t.queues, providers: { anthropic: { name: 'anthropic', generate: () => Promise.reject(new Error('must not be called')) } },
       log: t.app.log as never, stash: new OutcomeStash(t.redis, t.config.REDIS_PREFIX, t.app.log as never),
       validator: { validate: () => Promise.reject(new Error('must not be called')) },

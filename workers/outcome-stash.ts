@@ -8,6 +8,7 @@ export interface Outcome {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  unpriced?: boolean;
 }
 
 /**

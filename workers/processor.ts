@@ -7,7 +7,6 @@ import { generations } from '../src/db/schema.js';
 import type { JobEventLog } from '../src/events/job-events.js';
 import type { Completed, Ledger } from '../src/jobs/ledger.js';
 import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
-import type { UsageMeter } from '../src/usage/meter.js';
 import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
 import type { GenerationJobData, Queues } from '../src/queue/queues.js';
@@ -19,7 +18,6 @@ import type { Slots } from './slots.js';
 export interface ProcessorDeps {
   db: Db;
   ledger: Ledger;
-  meter: UsageMeter;
   cache: ResultCache;
   queues: Pick<Queues, 'deadLetter'>;
   providers: Partial<Record<ProviderName, Provider>>;
@@ -41,11 +39,11 @@ export interface ProcessorDeps {
  * a dead worker left behind is finished by another without a second result.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { db, ledger, cache, meter, log } = deps;
+  const { db, ledger, cache, log } = deps;
+  /** What an attempt's tokens cost; a model with no price (admitted under ALLOW_UNPRICED_MODELS) is unpriced, not free. */
   const cost = (d: GenerationJobData, u: { inputTokens: number; outputTokens: number }) => {
     const price = priceFor(d.provider, d.model, deps.pricing);
-    if (!price) log.warn({ provider: d.provider, model: d.model }, 'no price for model; cost recorded as 0');
-    return price ? costUsd(u, price) : 0;
+    return price ? { costUsd: costUsd(u, price) } : { costUsd: 0, unpriced: true };
   };
   return processGeneration;
 
@@ -102,7 +100,6 @@ export function createProcessor(deps: ProcessorDeps) {
     }
     if (stashed) void deps.stash.drop(d.id);
     if (!done) return finishedElsewhere(d, jlog);
-    meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, inputTokens: out.inputTokens, outputTokens: out.outputTokens, costUsd: out.costUsd });
     jlog.info({ inputTokens: out.inputTokens, outputTokens: out.outputTokens, costUsd: done.costUsd, durationMs: Math.round(performance.now() - started) }, 'job completed');
     recordJobFinished('completed', job.timestamp);
     await Promise.all([
@@ -139,7 +136,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (!parsed.ok) throw new AttemptFailed(parsed.code, parsed.reason, usage);
       json = parsed.json;
     }
-    return { text: res.text, json, ...usage, costUsd: cost(d, usage) };
+    return { text: res.text, json, ...usage, ...cost(d, usage) };
   }
 
   /** A failed attempt: recorded on the row with what it cost; the last one dead-letters the job. */
@@ -147,13 +144,12 @@ export function createProcessor(deps: ProcessorDeps) {
     const d = job.data;
     const f = classify(err);
     const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    const paidUsd = f.usage ? cost(d, f.usage) : 0;
+    const paid = f.usage ? { ...f.usage, ...cost(d, f.usage) } : undefined;
     await claimed.catch(() => false); // the claim must land first, or it would turn `failed` back into `active`
-    if (f.usage) meter.record({ apiKeyId: d.apiKeyId, templateId: d.templateId, ...f.usage, costUsd: paidUsd });
-    const settled = await ledger.fail({ id: d.id, final, code: f.code, message: f.message, ...(f.usage ? { paid: { ...f.usage, costUsd: paidUsd } } : {}) });
+    const settled = await ledger.fail({ id: d.id, final, code: f.code, message: f.message, ...(paid ? { paid } : {}) });
     if (final && settled) await deadLetter(d, f, job.attemptsMade + 1);
     jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
-    recordAttempt(d, f.code, started, f.usage, paidUsd);
+    recordAttempt(d, f.code, started, f.usage, paid?.costUsd ?? 0);
     if (final) recordJobFinished('dead', job.timestamp);
     await deps.events?.publish(d.id, final ? 'dead' : 'retrying', { attempt: job.attemptsMade + 1, error: { code: f.code, message: f.message } });
     if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);

@@ -13,7 +13,6 @@ import type { PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
 import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData, type Queues } from '../src/queue/queues.js';
 import { bullConnection } from '../src/redis/client.js';
-import { UsageMeter } from '../src/usage/meter.js';
 import { backoffDelay } from './failures.js';
 import { OutcomeStash } from './outcome-stash.js';
 import { OutputValidator } from './output-validator.js';
@@ -54,7 +53,6 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   });
   const pricing = config.PRICING_JSON ? (JSON.parse(config.PRICING_JSON) as PricingOverrides) : undefined;
   const bus = new InvalidationBus(deps.redis, config.REDIS_PREFIX, log, { listen: false });
-  const meter = new UsageMeter(database.db, log, config.USAGE_FLUSH_MS);
   const idempotency = new IdempotencyStore(database.db);
   const slots = new Slots(config.WORKER_CONCURRENCY);
   const ledger = new Ledger(database.db);
@@ -65,7 +63,6 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     ledger,
     stash,
     validator,
-    meter,
     cache: new ResultCache(deps.redis, config.REDIS_PREFIX, log, bus, { localTtlMs: 0, compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES }),
     queues,
     providers,
@@ -107,7 +104,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       const closing = worker.close(); // stops fetching first, so a job handed back is not taken again here
       slots.close();
       await closing;
-      await Promise.all([meter.close(), validator.close()]);
+      await validator.close();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { and, eq, gt, or, sql } from 'drizzle-orm';
+import { and, eq, gt, or, sql, type SQL } from 'drizzle-orm';
 import { Batcher } from '../db/batcher.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { generations, IN_FLIGHT_SQL, inputSlots, type GenerationRow } from '../db/schema.js';
@@ -15,6 +15,8 @@ export interface Completion {
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
+  /** No price was known for the model: `costUsd` is 0 and the attempt is counted as unpriced. */
+  unpriced?: boolean;
 }
 
 /** What the cache needs of a row just completed (the totals include earlier failed attempts). */
@@ -32,7 +34,7 @@ export interface Failed {
   code: string;
   message: string;
   /** Tokens the provider still charged for this attempt, and their price. */
-  paid?: { inputTokens: number; outputTokens: number; costUsd: number };
+  paid?: { inputTokens: number; outputTokens: number; costUsd: number; unpriced?: boolean };
 }
 
 /** What answers an input that was not admitted: the generation holding its slot. */
@@ -66,22 +68,26 @@ export class Ledger {
 
     this.#complete = new Batcher(async (items) => {
       const stored = items.map((i) => encodeResult(i.text, i.json));
-      // The slot turns `completed` (fresh for the row's TTL) in the statement that completes the row.
+      // One statement: the row completes, its slot turns `completed` (fresh for the row's TTL), and the
+      // attempt's tokens and cost reach the day's totals, so no process death can split them.
       const res = await db.execute(sql`
-        with done as (
+        with v as (
+          select * from unnest(${sql.param(items.map((i) => i.id))}::text[], ${sql.param(stored.map((s) => s.text))}::text[],
+            ${sql.param(stored.map((s) => s.json))}::jsonb[], ${sql.param(stored.map((s) => s.encoding))}::text[],
+            ${sql.param(items.map((i) => i.inputTokens))}::int[], ${sql.param(items.map((i) => i.outputTokens))}::int[],
+            ${sql.param(items.map((i) => i.costUsd))}::numeric[], ${sql.param(items.map((i) => i.unpriced === true))}::bool[])
+            as v(id, text, json, enc, it, ot, cost, unpriced)
+        ), done as (
           update generations g set status = 'completed', result_text = v.text, result_json = v.json, result_encoding = v.enc,
-            error_code = null, error_message = null, completed_at = now(),
+            error_code = null, error_message = null, completed_at = now(), unpriced = g.unpriced or v.unpriced,
             input_tokens = g.input_tokens + v.it, output_tokens = g.output_tokens + v.ot, cost_usd = g.cost_usd + v.cost
-          from unnest(${sql.param(items.map((i) => i.id))}::text[], ${sql.param(stored.map((s) => s.text))}::text[],
-                      ${sql.param(stored.map((s) => s.json))}::jsonb[], ${sql.param(stored.map((s) => s.encoding))}::text[],
-                      ${sql.param(items.map((i) => i.inputTokens))}::int[], ${sql.param(items.map((i) => i.outputTokens))}::int[],
-                      ${sql.param(items.map((i) => i.costUsd))}::numeric[]) as v(id, text, json, enc, it, ot, cost)
-          where g.id = v.id and g.status in ${IN_FLIGHT_SQL}
-          returning g.id, g.input_hash, g.cache_ttl_seconds, g.input_tokens, g.output_tokens, g.cost_usd, g.completed_at
+          from v where g.id = v.id and g.status in ${IN_FLIGHT_SQL}
+          returning g.id, g.input_hash, g.cache_ttl_seconds, g.input_tokens, g.output_tokens, g.cost_usd, g.completed_at,
+            g.api_key_id, g.template_id
         ), slot as (
           update input_slots s set state = 'completed', expires_at = done.completed_at + make_interval(secs => done.cache_ttl_seconds)
           from done where s.input_hash = done.input_hash and s.generation_id = done.id
-        )
+        ), spend as (${spendOf(sql`select done.api_key_id as k, done.template_id as t, v.it, v.ot, v.cost, v.unpriced from done join v on v.id = done.id`)})
         select id, input_tokens, output_tokens, cost_usd, completed_at from done`);
       const byId = new Map(
         rowsOf<{ id: string; input_tokens: number; output_tokens: number; cost_usd: string; completed_at: string | Date }>(res).map((r) => [r.id, {
@@ -165,14 +171,15 @@ export class Ledger {
     const res = await this.db.execute(sql`
       with g as (
         update generations set status = ${f.final ? 'dead' : 'failed'}, error_code = ${f.code}, error_message = ${storableMessage(f.message)},
-          completed_at = case when ${f.final} then now() end,
+          completed_at = case when ${f.final}::bool then now() end, unpriced = unpriced or ${p.unpriced === true}::bool,
           input_tokens = input_tokens + ${p.inputTokens}, output_tokens = output_tokens + ${p.outputTokens}, cost_usd = cost_usd + ${p.costUsd}
         where id = ${f.id} and status in ${IN_FLIGHT_SQL}
-        returning id, input_hash
+        returning id, input_hash, api_key_id, template_id
       ), slot as (
         update input_slots s set state = 'open', expires_at = null
-        from g where ${f.final} and s.input_hash = g.input_hash and s.generation_id = g.id
-      )
+        from g where ${f.final}::bool and s.input_hash = g.input_hash and s.generation_id = g.id
+      ), spend as (${spendOf(sql`select api_key_id as k, template_id as t, ${p.inputTokens}::int as it, ${p.outputTokens}::int as ot,
+          ${p.costUsd}::numeric as cost, ${p.unpriced === true}::bool as unpriced from g where ${f.paid !== undefined}::bool`)})
       select id from g`);
     return rowsOf(res).length > 0;
   }
@@ -211,3 +218,17 @@ export class Ledger {
     return t ? { inFlight: t.generation_id } : undefined;
   }
 }
+
+/**
+ * The upsert that adds attempts' tokens and cost (`rows`: k, t, it, ot, cost,
+ * unpriced) to today's `usage_daily`, in the statement that records them on
+ * their rows. Ordered by key, as every writer of usage_daily is, so concurrent
+ * statements lock its rows in one order.
+ */
+const spendOf = (rows: SQL) => sql`
+  insert into usage_daily as u (day, api_key_id, template_id, input_tokens, output_tokens, cost_usd, unpriced)
+  select (now() at time zone 'utc')::date, r.k, r.t, sum(r.it), sum(r.ot), sum(r.cost), count(*) filter (where r.unpriced)
+  from (${rows}) r group by r.k, r.t order by r.k, r.t
+  on conflict (day, api_key_id, template_id) do update set
+    input_tokens = u.input_tokens + excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens,
+    cost_usd = u.cost_usd + excluded.cost_usd, unpriced = u.unpriced + excluded.unpriced`;

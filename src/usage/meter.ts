@@ -7,14 +7,11 @@ export interface UsageDelta {
   templateId: string;
   requests?: number;
   cacheHits?: number;
-  inputTokens?: number;
-  outputTokens?: number;
-  costUsd?: number;
   /** What a cache hit would have cost: the original generation's cost. */
   savedUsd?: number;
 }
 
-interface Counters { requests: number; cacheHits: number; inputTokens: number; outputTokens: number; costNanos: number; savedNanos: number }
+interface Counters { requests: number; cacheHits: number; savedNanos: number }
 
 const nanos = (usd = 0) => Math.round(usd * 1e9);
 let day = { until: 0, value: '' };
@@ -26,11 +23,13 @@ const today = () => {
 };
 
 /**
- * Spend counters per day, API key and template (seed 004's batch updates):
- * `record` only adds to a map in memory; every `flushMs` one upsert statement
- * writes all of them to Postgres (`usage_daily`), so a request costs no I/O
- * for accounting. Postgres rather than Redis because this is billing data:
- * losing Redis must not lose spend. Money is summed in integer nano-dollars.
+ * Request counters per day, API key and template (seed 004's batch updates):
+ * requests, cache hits and what the hits saved. `record` only adds to a map in
+ * memory; every `flushMs` (and on close, so on SIGTERM) one upsert statement
+ * writes them to `usage_daily`, so a request costs no I/O for accounting. A
+ * process killed with SIGKILL loses at most `flushMs` of these counters.
+ * Spend itself (tokens and cost) is not counted here: the worker writes it in
+ * the statement that records it on the generation (`Ledger`), so it is exact.
  */
 export class UsageMeter {
   #pending = new Map<string, Counters>();
@@ -45,12 +44,9 @@ export class UsageMeter {
   record(d: UsageDelta): void {
     const k = `${today()}|${d.apiKeyId}|${d.templateId}`;
     let c = this.#pending.get(k);
-    if (!c) this.#pending.set(k, (c = { requests: 0, cacheHits: 0, inputTokens: 0, outputTokens: 0, costNanos: 0, savedNanos: 0 }));
+    if (!c) this.#pending.set(k, (c = { requests: 0, cacheHits: 0, savedNanos: 0 }));
     c.requests += d.requests ?? 0;
     c.cacheHits += d.cacheHits ?? 0;
-    c.inputTokens += d.inputTokens ?? 0;
-    c.outputTokens += d.outputTokens ?? 0;
-    c.costNanos += nanos(d.costUsd);
     c.savedNanos += nanos(d.savedUsd);
   }
 
@@ -64,20 +60,18 @@ export class UsageMeter {
     if (this.#pending.size === 0) return;
     const batch = this.#pending;
     this.#pending = new Map();
-    const entries = [...batch.entries()].map(([k, c]) => ({ k: k.split('|') as [string, string, string], c }));
+    // In key order, as every writer of usage_daily locks its rows (see Ledger's spend upsert).
+    const entries = [...batch.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, c]) => ({ k: k.split('|') as [string, string, string], c }));
     const col = <T>(f: (e: (typeof entries)[number]) => T) => sql.param(entries.map(f));
     try {
       await this.db.execute(sql`
-        insert into usage_daily as u (day, api_key_id, template_id, requests, cache_hits, input_tokens, output_tokens, cost_usd, saved_usd)
-        select d, k, t, r, h, i, o, c::numeric / 1e9, s::numeric / 1e9
+        insert into usage_daily as u (day, api_key_id, template_id, requests, cache_hits, saved_usd)
+        select d, k, t, r, h, s::numeric / 1e9
         from unnest(${col((e) => e.k[0])}::date[], ${col((e) => e.k[1])}::text[], ${col((e) => e.k[2])}::text[],
-          ${col((e) => e.c.requests)}::bigint[], ${col((e) => e.c.cacheHits)}::bigint[], ${col((e) => e.c.inputTokens)}::bigint[],
-          ${col((e) => e.c.outputTokens)}::bigint[], ${col((e) => String(e.c.costNanos))}::bigint[], ${col((e) => String(e.c.savedNanos))}::bigint[])
-          as v(d, k, t, r, h, i, o, c, s)
+          ${col((e) => e.c.requests)}::bigint[], ${col((e) => e.c.cacheHits)}::bigint[], ${col((e) => String(e.c.savedNanos))}::bigint[])
+          as v(d, k, t, r, h, s)
         on conflict (day, api_key_id, template_id) do update set
-          requests = u.requests + excluded.requests, cache_hits = u.cache_hits + excluded.cache_hits,
-          input_tokens = u.input_tokens + excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens,
-          cost_usd = u.cost_usd + excluded.cost_usd, saved_usd = u.saved_usd + excluded.saved_usd`);
+          requests = u.requests + excluded.requests, cache_hits = u.cache_hits + excluded.cache_hits, saved_usd = u.saved_usd + excluded.saved_usd`);
     } catch (err) {
       this.log.warn({ err: String(err), rows: entries.length }, 'usage flush failed; will retry');
       for (const { k, c } of entries) {
