@@ -17,7 +17,8 @@ export function toJobDto(row: GenerationRow, cached = false) {
     ...(row.attempts > 0
       ? {
           usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, totalTokens: row.inputTokens + row.outputTokens },
-          costUsd: row.costUsd,
+          // An unpriced model's attempts have no cost to show: null, not a misleading 0.
+          costUsd: row.unpriced ? null : row.costUsd,
         }
       : {}),
     ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage ?? '' } } : {}),

@@ -18,7 +18,7 @@ const Answer = Type.Object({
   cached: Type.Boolean(),
   result: Type.Optional(Result),
   usage: Type.Optional(Usage),
-  costUsd: Type.Optional(Type.Number()),
+  costUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'null when the model has no price (ALLOW_UNPRICED_MODELS)' })),
   error: Type.Optional(JobError),
 });
 

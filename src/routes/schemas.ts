@@ -41,7 +41,7 @@ export const Job = Type.Object({
   attempts: Type.Integer(),
   result: Type.Optional(Result),
   usage: Type.Optional(Usage),
-  costUsd: Type.Optional(Type.Number()),
+  costUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'USD of all attempts; null when the model has no price (ALLOW_UNPRICED_MODELS)' })),
   error: Type.Optional(JobError),
   cached: Type.Boolean(),
   createdAt: Type.String({ format: 'date-time' }),

@@ -11,8 +11,9 @@ const Sums = {
   cacheHits: Type.Number(),
   inputTokens: Type.Number(),
   outputTokens: Type.Number(),
-  costUsd: Type.Number({ description: 'Spent on provider calls, failed attempts included' }),
+  costUsd: Type.Number({ description: 'Spent on provider calls, failed attempts included; unpriced attempts are not in it (see unpriced)' }),
   savedUsd: Type.Number({ description: 'What cache hits would have cost, priced as the original generation' }),
+  unpriced: Type.Number({ description: 'Attempts charged with no known price (models admitted under ALLOW_UNPRICED_MODELS): their tokens are counted, their cost is not in costUsd' }),
 };
 const Day = Type.String({ format: 'date', pattern: DAY_PATTERN, description: `YYYY-MM-DD (UTC), ${FIRST_DAY} to ${LAST_DAY}` });
 

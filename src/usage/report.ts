@@ -10,6 +10,7 @@ const sums = {
   outputTokens: sql<number>`coalesce(sum(${usageDaily.outputTokens}), 0)::float8`,
   costUsd: sql<number>`coalesce(sum(${usageDaily.costUsd}), 0)::float8`,
   savedUsd: sql<number>`coalesce(sum(${usageDaily.savedUsd}), 0)::float8`,
+  unpriced: sql<number>`coalesce(sum(${usageDaily.unpriced}), 0)::float8`,
 };
 
 /** GET /v1/usage: spend between two days (inclusive), for the caller's key, or every key for the admin. */
