@@ -9,7 +9,7 @@ import { JobEventLog } from '../src/events/job-events.js';
 import { IdempotencyStore } from '../src/idempotency/store.js';
 import { Ledger } from '../src/jobs/ledger.js';
 import { createProviders } from '../src/providers/index.js';
-import type { PricingOverrides } from '../src/providers/pricing.js';
+import { pricingOf } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
 import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData, type Queues } from '../src/queue/queues.js';
 import { bullConnection } from '../src/redis/client.js';
@@ -51,7 +51,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     timeoutMs: config.PROVIDER_TIMEOUT_MS,
     fakeLatencyMs: config.FAKE_LATENCY_MS,
   });
-  const pricing = config.PRICING_JSON ? (JSON.parse(config.PRICING_JSON) as PricingOverrides) : undefined;
+  const pricing = pricingOf(config);
   const bus = new InvalidationBus(deps.redis, config.REDIS_PREFIX, log, { listen: false });
   const idempotency = new IdempotencyStore(database.db);
   const slots = new Slots(config.WORKER_CONCURRENCY);
