@@ -40,7 +40,7 @@ export default async function generateRoutes(fastify: FastifyInstance) {
       response: {
         200: { ...Answer, description: 'Cached result, or the settled job with ?wait=' },
         202: { ...Answer, description: 'Job admitted (or joined: identical in-flight input)' },
-        ...errorResponses('bad_request', 'invalid_json', 'missing_variables', 'unknown_variables', 'provider_unavailable',
+        ...errorResponses('bad_request', 'invalid_json', 'missing_variables', 'unknown_variables', 'provider_unavailable', 'unknown_model',
           'template_not_found', 'idempotency_key_in_progress', 'payload_too_large', 'unsupported_media_type',
           'idempotency_key_reused', 'service_unavailable'),
       },
