@@ -58,7 +58,7 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
   const events = new JobEventLog(redis, config.REDIS_PREFIX, log);
   const ledger = new Ledger(db);
   return {
-    apiKeys: new ApiKeys({ db, adminKey }),
+    apiKeys: new ApiKeys({ db, adminKey, bus }),
     templates,
     jobs,
     cache,

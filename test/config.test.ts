@@ -45,7 +45,7 @@ describe('documentation stays true', () => {
   it('.env.example lists every variable with its default', () => {
     for (const name of VARS) {
       const d = (ConfigSchema.properties as Record<string, { default?: unknown }>)[name]!.default;
-      expect(envExample, name).toMatch(new RegExp(d === undefined ? `^# ${name}=$` : `^${name}=${String(d)}$`, 'm'));
+      expect(envExample, name).toMatch(new RegExp(d === undefined ? `^# ${name}=$` : `^${name}=${String(d).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     }
   });
 

@@ -8,6 +8,8 @@ export interface Caller {
   keyId: string;
   tier: Tier;
   admin: boolean;
+  /** The key's own `provider/model` patterns; undefined: its tier's (see spend/allow-list.ts). */
+  allowedModels?: string[];
 }
 
 declare module 'fastify' {

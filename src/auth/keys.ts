@@ -1,9 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
+import type { InvalidationBus } from '../cache/bus.js';
 import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { apiKeys } from '../db/schema.js';
+import { AppError } from '../errors/app-error.js';
 import type { Caller, Tier } from './caller.js';
 
 /**
@@ -42,7 +44,29 @@ export interface ApiKeysOptions {
    * refused for that long. @defaultValue 10000
    */
   rejectedTtlMs?: number;
+  /**
+   * Where key changes are published, so every process drops its cached caller
+   * at once instead of after `cacheTtlMs`. Without it only this process does.
+   */
+  bus?: InvalidationBus;
 }
+
+/** An API key as the admin routes show it: never the key or its hash. */
+export interface ApiKeyView {
+  id: string;
+  name: string;
+  tier: Tier;
+  /** `provider/model` patterns; null: the tier's (MODELS_<TIER>). */
+  allowedModels: string[] | null;
+}
+
+/** Fields `PATCH /v1/api-keys/:id` may change; an absent field is left as it is. */
+export interface ApiKeyPatch {
+  /** null: back to the tier's list. */
+  allowedModels?: string[] | null;
+}
+
+const VIEW = { id: apiKeys.id, name: apiKeys.name, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels };
 
 /**
  * Creates keys and resolves a bearer key to its caller, with small in-process
@@ -53,19 +77,60 @@ export class ApiKeys {
   readonly #adminHash: Buffer;
   readonly #cache: LRUCache<string, Caller>;
   readonly #rejected: LRUCache<string, true>;
+  readonly #bus: InvalidationBus | undefined;
+  /** Bumped by every invalidation: a lookup that straddled one does not cache what it read. */
+  #epoch = 0;
 
   constructor(opts: ApiKeysOptions) {
     this.#db = opts.db;
     this.#adminHash = Buffer.from(hashKey(opts.adminKey), 'hex');
     this.#cache = new LRUCache({ max: 10_000, ttl: opts.cacheTtlMs ?? 60_000 });
     this.#rejected = new LRUCache({ max: 10_000, ttl: opts.rejectedTtlMs ?? 10_000 });
+    this.#bus = opts.bus;
+    this.#bus?.on((msg) => {
+      if (msg.kind === 'api_key') this.#drop(msg.keyId);
+      else if (msg.kind === 'all') {
+        this.#epoch++;
+        this.#cache.clear();
+      }
+    });
   }
 
-  async create(name: string, tier: Tier): Promise<{ id: string; key: string; tier: Tier; name: string }> {
+  async create(name: string, tier: Tier, allowedModels?: string[]): Promise<ApiKeyView & { key: string }> {
     const key = generateKey();
     const id = newId('key');
-    await this.#db.insert(apiKeys).values({ id, name, tier, keyHash: hashKey(key) });
-    return { id, key, tier, name };
+    await this.#db.insert(apiKeys).values({ id, name, tier, keyHash: hashKey(key), allowedModels: allowedModels ?? null });
+    return { id, key, tier, name, allowedModels: allowedModels ?? null };
+  }
+
+  /** The key `id`, or a 404 `api_key_not_found`. */
+  async get(id: string): Promise<ApiKeyView> {
+    const [row] = await this.#db.select(VIEW).from(apiKeys).where(eq(apiKeys.id, id));
+    if (!row) throw new AppError('api_key_not_found', `No API key ${id}.`);
+    return row;
+  }
+
+  /**
+   * Applies `patch` to the key `id` (404 `api_key_not_found` when there is
+   * none), then makes every process forget its cached caller for that key.
+   */
+  async update(id: string, patch: ApiKeyPatch): Promise<ApiKeyView> {
+    const set: Partial<typeof apiKeys.$inferInsert> = {};
+    if (patch.allowedModels !== undefined) set.allowedModels = patch.allowedModels;
+    if (Object.keys(set).length === 0) return this.get(id);
+    const [row] = await this.#db.update(apiKeys).set(set).where(eq(apiKeys.id, id)).returning(VIEW);
+    if (!row) throw new AppError('api_key_not_found', `No API key ${id}.`);
+    if (this.#bus) await this.#bus.publish({ kind: 'api_key', keyId: id });
+    else this.#drop(id);
+    return row;
+  }
+
+  /** Forgets the cached caller of `keyId`. A scan, not an index: PATCHes are rare and the LRU is bounded. */
+  #drop(keyId: string): void {
+    this.#epoch++;
+    for (const [hash, caller] of this.#cache.entries()) {
+      if (caller.keyId === keyId) this.#cache.delete(hash);
+    }
   }
 
   /**
@@ -82,14 +147,18 @@ export class ApiKeys {
     guard?.admit();
     if (!ISSUED_KEY.test(key) || this.#rejected.has(hash)) return undefined;
     await guard?.beforeLookup();
-    const [row] = await this.#db.select({ id: apiKeys.id, tier: apiKeys.tier }).from(apiKeys).where(eq(apiKeys.keyHash, hash));
+    const epoch = this.#epoch;
+    const [row] = await this.#db
+      .select({ id: apiKeys.id, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels })
+      .from(apiKeys)
+      .where(eq(apiKeys.keyHash, hash));
     if (!row) {
       this.#rejected.set(hash, true);
       await guard?.missed();
       return undefined;
     }
-    const caller: Caller = { keyId: row.id, tier: row.tier, admin: false };
-    this.#cache.set(hash, caller);
+    const caller: Caller = { keyId: row.id, tier: row.tier, admin: false, ...(row.allowedModels ? { allowedModels: row.allowedModels } : {}) };
+    if (epoch === this.#epoch) this.#cache.set(hash, caller);
     return caller;
   }
 }

@@ -1,7 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
-export type Invalidation = { kind: 'template'; id: string } | { kind: 'result'; inputHash: string } | { kind: 'results' } | { kind: 'all' };
+export type Invalidation =
+  | { kind: 'template'; id: string }
+  | { kind: 'result'; inputHash: string }
+  | { kind: 'results' }
+  | { kind: 'api_key'; keyId: string }
+  | { kind: 'all' };
 
 /**
  * Cross-process invalidation over Redis pub/sub (`<prefix>:invalidate`): a

@@ -1,10 +1,24 @@
 import { Type, type Static } from 'typebox';
+import { MODEL_PATTERN_LIST } from '../spend/model-pattern.js';
 
 const Int = (def: number, min: number, max: number, description: string) =>
   Type.Integer({ default: def, minimum: min, maximum: max, description });
 const Flag = (description: string) => Type.Boolean({ default: false, description });
+const Models = (def: string, description: string) =>
+  Type.String({ default: def, pattern: MODEL_PATTERN_LIST, description });
 const Opt = (description: string, extra: Record<string, unknown> = {}) =>
   Type.Optional(Type.String({ minLength: 1, description, ...extra }));
+
+/**
+ * The free tier's default models: each entry of the pricing table (src/providers/pricing.ts)
+ * priced at most $1 per million input tokens, with its dated snapshots (prices match by
+ * prefix, so `name*` allows exactly what is priced as `name`); the fake provider too.
+ */
+const FREE_MODELS = [
+  'anthropic/claude-haiku-4-5*', 'anthropic/claude-3-5-haiku-*',
+  'openai/gpt-4o-mini*', 'openai/gpt-4.1-mini*', 'openai/gpt-4.1-nano*', 'openai/gpt-5-mini*', 'openai/gpt-5-nano*',
+  'fake/*',
+].join(',');
 
 /**
  * Every environment variable PromptLab reads, with its default.
@@ -58,6 +72,9 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_HEADERS: Type.Enum(['standard', 'draft'], {
     default: 'standard', description: 'draft also sends the IETF RateLimit-Policy / RateLimit fields',
   }),
+  MODELS_FREE: Models(FREE_MODELS, 'Models free keys may use: comma-separated provider/model globs (* = any); the default is every model of the pricing table at most $1 per million input tokens'),
+  MODELS_PRO: Models('*', 'Models pro keys may use (same syntax as MODELS_FREE)'),
+  MODELS_ENTERPRISE: Models('*', 'Models enterprise keys may use (same syntax as MODELS_FREE)'),
   TRUST_PROXY: Opt('Proxy addresses/CIDRs whose X-Forwarded-For is believed (comma-separated)'),
 });
 

@@ -2,26 +2,67 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { TIERS } from '../auth/caller.js';
-import { errorResponses } from './schemas.js';
+import { MODEL_PATTERN } from '../spend/model-pattern.js';
+import { errorResponses, Id } from './schemas.js';
+
+const AllowedModels = Type.Array(Type.String({ pattern: MODEL_PATTERN, maxLength: 260 }), {
+  maxItems: 100,
+  description: '`provider/model` globs (`*` matches anything: `anthropic/claude-haiku-*`, `openai/*`, `*`); replaces the tier\'s list (MODELS_<TIER>)',
+});
+
+/** What every admin route shows of a key (never the key or its hash). */
+const KeyFields = {
+  id: Type.String(),
+  name: Type.String(),
+  tier: Type.Enum([...TIERS]),
+  allowedModels: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'null: the tier\'s list' }),
+};
+const ApiKey = Type.Object(KeyFields);
+const CreatedKey = Type.Object({ ...KeyFields, key: Type.String({ description: 'Shown once; only its hash is kept' }) });
+
+const CreateBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  tier: Type.Optional(Type.Enum([...TIERS], { default: 'pro' })),
+  allowedModels: Type.Optional(AllowedModels),
+}, { additionalProperties: false });
+
+const PatchBody = Type.Object({
+  allowedModels: Type.Optional(Type.Union([AllowedModels, Type.Null()], { description: 'null: back to the tier\'s list' })),
+}, { additionalProperties: false, minProperties: 1 });
+
+const Params = Type.Object({ id: Id('key') });
+const bodyErrors = ['bad_request', 'invalid_json', 'forbidden', 'payload_too_large', 'unsupported_media_type'] as const;
 
 export default async function apiKeyRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const tags = ['admin'];
+
   app.post('/v1/api-keys', {
     config: { admin: true },
     schema: {
-      tags: ['admin'],
+      tags,
       summary: 'Create an API key (admin). The key is shown once; only its hash is kept.',
-      body: Type.Object({
-        name: Type.String({ minLength: 1, maxLength: 200 }),
-        tier: Type.Optional(Type.Enum([...TIERS], { default: 'pro' })),
-      }, { additionalProperties: false }),
-      response: {
-        201: Type.Object({ id: Type.String(), key: Type.String(), name: Type.String(), tier: Type.Enum([...TIERS]) }),
-        ...errorResponses('bad_request', 'invalid_json', 'forbidden', 'payload_too_large', 'unsupported_media_type'),
-      },
+      body: CreateBody,
+      response: { 201: CreatedKey, ...errorResponses(...bodyErrors) },
     },
   }, async (request, reply) => {
-    const { name, tier } = request.body;
-    return reply.code(201).send(await app.svc.apiKeys.create(name, tier ?? 'pro'));
+    const { name, tier, allowedModels } = request.body;
+    return reply.code(201).send(await app.svc.apiKeys.create(name, tier ?? 'pro', allowedModels));
   });
+
+  app.get('/v1/api-keys/:id', {
+    config: { admin: true },
+    schema: { tags, summary: 'Get an API key (admin)', params: Params, response: { 200: ApiKey, ...errorResponses('bad_request', 'forbidden', 'api_key_not_found') } },
+  }, async (request) => app.svc.apiKeys.get(request.params.id));
+
+  app.patch('/v1/api-keys/:id', {
+    config: { admin: true },
+    schema: {
+      tags,
+      summary: 'Change an API key (admin); every API process applies it at once',
+      params: Params,
+      body: PatchBody,
+      response: { 200: ApiKey, ...errorResponses(...bodyErrors, 'api_key_not_found') },
+    },
+  }, async (request) => app.svc.apiKeys.update(request.params.id, request.body));
 }
