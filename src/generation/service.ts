@@ -9,6 +9,7 @@ import type { JobEventLog } from '../events/job-events.js';
 import { isSettled, jobOutcome } from '../jobs/dto.js';
 import type { Ledger } from '../jobs/ledger.js';
 import { recordCacheLookup, recordCostSaved } from '../metrics/registry.js';
+import { allowedModelsOf, assertModelAllowed } from '../spend/allow-list.js';
 import type { Jobs } from '../jobs/service.js';
 import type { ProviderName } from '../providers/types.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
@@ -85,6 +86,7 @@ export class Generation {
     const provider = req.provider ?? tpl.provider ?? defaultProvider(config);
     if (!this.#available.has(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
     const model = req.model ?? (tpl.provider === provider && tpl.model ? tpl.model : defaultModel(provider));
+    assertModelAllowed(allowedModelsOf(config, ctx.caller), provider, model);
     const price = admissionPrice(config, provider, model);
     const params = { maxTokens: tpl.maxTokens ?? DEFAULT_MAX_TOKENS, temperature: tpl.temperature ?? null };
     const keyVars = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : variables;
