@@ -9,6 +9,7 @@ import { JobEventLog } from './events/job-events.js';
 import { Generation } from './generation/service.js';
 import { IdempotencyStore } from './idempotency/store.js';
 import { Ledger } from './jobs/ledger.js';
+import { Budgets } from './spend/budgets.js';
 import { Jobs } from './jobs/service.js';
 import { DeadLetters } from './queue/dead-letters.js';
 import type { Queues } from './queue/queues.js';
@@ -23,6 +24,8 @@ export interface Services {
   cache: ResultCache;
   /** The generations table's writes, and which generation answers each input. */
   ledger: Ledger;
+  /** Budgets of keys and templates: reserve, release, status. */
+  budgets: Budgets;
   generation: Generation;
   deadLetters: DeadLetters;
   idempotency: IdempotencyStore;
@@ -57,15 +60,17 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
   const meter = new UsageMeter(db, log, config.USAGE_FLUSH_MS);
   const events = new JobEventLog(redis, config.REDIS_PREFIX, log);
   const ledger = new Ledger(db);
+  const budgets = new Budgets(db);
   return {
     apiKeys: new ApiKeys({ db, adminKey, bus }),
     templates,
     jobs,
     cache,
     ledger,
+    budgets,
     meter,
     events,
-    generation: new Generation({ config, templates, jobs, ledger, cache, queues, waiter, meter, log, events }),
+    generation: new Generation({ config, templates, jobs, ledger, budgets, cache, queues, waiter, meter, log, events }),
     deadLetters: new DeadLetters(ledger, queues, events),
     idempotency: new IdempotencyStore(db),
     async close() {

@@ -10,6 +10,7 @@ import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
 import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
 import type { GenerationJobData, Queues } from '../src/queue/queues.js';
+import { worstCaseUsd } from '../src/spend/budgets.js';
 import { AttemptFailed, classify, type Failure } from './failures.js';
 import type { Outcome, OutcomeStash } from './outcome-stash.js';
 import type { OutputValidator } from './output-validator.js';
@@ -146,14 +147,27 @@ export function createProcessor(deps: ProcessorDeps) {
     const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const paid = f.usage ? { ...f.usage, ...cost(d, f.usage) } : undefined;
     await claimed.catch(() => false); // the claim must land first, or it would turn `failed` back into `active`
-    const settled = await ledger.fail({ id: d.id, final, code: f.code, message: f.message, ...(paid ? { paid } : {}) });
-    if (final && settled) await deadLetter(d, f, job.attemptsMade + 1);
+    const again = final ? undefined : worstCaseUsd(priceFor(d.provider, d.model, deps.pricing), d);
+    const res = await ledger.fail({ id: d.id, final, code: f.code, message: f.message, ...(paid ? { paid } : {}), ...(again !== undefined ? { again } : {}) });
+    if (res.overBudget) return overBudget(job, jlog);
+    if (final && res.settled) await deadLetter(d, f, job.attemptsMade + 1);
     jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
     recordAttempt(d, f.code, started, f.usage, paid?.costUsd ?? 0);
     if (final) recordJobFinished('dead', job.timestamp);
     await deps.events?.publish(d.id, final ? 'dead' : 'retrying', { attempt: job.attemptsMade + 1, error: { code: f.code, message: f.message } });
     if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
     throw err;
+  }
+
+  /** A retry its budgets could no longer hold: the row is already `dead` (budget_exceeded); no further attempt. */
+  async function overBudget(job: Job<GenerationJobData>, jlog: Logger): Promise<never> {
+    const d = job.data;
+    const error = { code: 'budget_exceeded', message: 'A retry was due, but a budget this generation falls under can no longer hold its worst case' };
+    await deadLetter(d, error, job.attemptsMade + 1);
+    jlog.warn({ code: error.code }, 'job dead');
+    recordJobFinished('dead', job.timestamp);
+    await deps.events?.publish(d.id, 'dead', { attempt: job.attemptsMade + 1, error });
+    throw new UnrecoverableError(`${error.code}: ${error.message}`);
   }
 
   async function deadLetter(d: GenerationJobData, f: Pick<Failure, 'code' | 'message'>, attempts: number) {

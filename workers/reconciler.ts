@@ -59,7 +59,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
     }
     const code = /stalled more than allowable limit/.test(job?.failedReason ?? '') ? 'worker_lost' : 'job_lost';
     const message = RECONCILED_FAILURES[code];
-    if (!(await ledger.fail({ id: row.id, final: true, code, message }))) continue;
+    if (!(await ledger.fail({ id: row.id, final: true, code, message })).settled) continue;
     await queues.deadLetter.add('dead', { ...jobDataOf(row), error: { code, message }, attempts: row.attempts }, { jobId: row.id, removeOnComplete: true });
     done.dead++;
     log.error({ jobId: row.id, code, reason: job?.failedReason }, 'job ended without settling its row: dead-lettered');

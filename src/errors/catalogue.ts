@@ -12,6 +12,7 @@ export const ERRORS = {
   unknown_model: { status: 400, message: 'No price is known for that model.' },
   unauthorized: { status: 401, message: 'A valid API key is required: Authorization: Bearer <key>.' },
   forbidden: { status: 403, message: 'This route needs the admin key.' },
+  budget_exceeded: { status: 402, message: 'A budget this request falls under cannot hold its worst-case cost.' },
   model_not_allowed: { status: 403, message: 'This key may not use that model.' },
   not_found: { status: 404, message: 'No such route.' },
   template_not_found: { status: 404, message: 'No such template.' },

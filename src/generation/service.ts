@@ -14,6 +14,7 @@ import type { Jobs } from '../jobs/service.js';
 import type { ProviderName } from '../providers/types.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
+import { worstCaseUsd, type Budgets } from '../spend/budgets.js';
 import { admissionPrice } from '../spend/prices.js';
 import { render, templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
@@ -56,6 +57,7 @@ export interface GenerationDeps {
   queues: Queues;
   waiter: JobWaiter;
   meter: UsageMeter;
+  budgets: Budgets;
   log: Logger;
   /** Where the `queued` event of an admitted job goes (GET /v1/jobs/:id/events). */
   events?: JobEventLog;
@@ -121,7 +123,18 @@ export class Generation {
       requestId: ctx.requestId,
       ...(ctx.bypassCache ? { refresh: true } : {}),
     };
-    const admitted = await this.#admit(data, tpl.version);
+    // The worst case is held in every budget the request falls under before anything is written (402 otherwise);
+    // a request that joins an in-flight generation, or finds a fresh result, gives it back.
+    const worst = worstCaseUsd(price, data);
+    const held = await this.deps.budgets.reserve(ctx.caller.keyId, tpl.id, worst);
+    let admitted: Awaited<ReturnType<Generation['admit']>>;
+    try {
+      admitted = await this.admit(data, tpl.version, held ? worst : 0);
+    } catch (err) {
+      if (held) await this.#release(ctx.caller.keyId, tpl.id, worst);
+      throw err;
+    }
+    if (held && !('id' in admitted && admitted.admitted)) await this.#release(ctx.caller.keyId, tpl.id, worst);
     // Counted once answered: a request rejected on the way is not a request of this key's usage.
     if ('hit' in admitted) {
       meter.record({ ...usage, requests: 1, cacheHits: 1, savedUsd: admitted.hit.costUsd });
@@ -155,11 +168,15 @@ export class Generation {
    * and the workers' sweeper enqueues it once Redis is back, so an admitted
    * job is never lost.
    */
-  async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number): Promise<{ id: string; status: string } | { hit: CachedResult }> {
+  async #release(apiKeyId: string, templateId: string, usd: number): Promise<void> {
+    await this.deps.budgets.apply({ apiKeyId, templateId, release: usd, releaseAt: new Date() });
+  }
+
+  private async admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number, reservedUsd: number): Promise<{ id: string; status: string; admitted: boolean } | { hit: CachedResult }> {
     const { queues, log, ledger } = this.deps;
     for (let i = 0; i < 5; i++) {
       const id = newId('gen');
-      if (await ledger.admit({ ...data, id, templateVersion })) {
+      if (await ledger.admit({ ...data, id, templateVersion, reservedUsd })) {
         // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
         const queued = this.deps.events?.publish(id, 'queued');
         // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
@@ -168,10 +185,10 @@ export class Generation {
         const waited = await within(enqueued.then(() => true, () => false), ENQUEUE_WAIT_MS);
         if (waited !== true) log.error({ jobId: id }, 'enqueue failed or slow; the sweeper enqueues the job once Redis answers');
         await queued;
-        return { id, status: 'queued' };
+        return { id, status: 'queued', admitted: true };
       }
       const answer = await ledger.answerOf(data.inputHash);
-      if (answer?.state === 'in_flight') return { id: answer.id, status: answer.status };
+      if (answer?.state === 'in_flight') return { id: answer.id, status: answer.status, admitted: false };
       if (answer) return { hit: cachedFromRow(answer.row, data.cacheTtlSeconds) };
       // The slot opened between the two statements (its generation died): try again.
     }

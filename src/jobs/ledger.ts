@@ -5,8 +5,8 @@ import { generations, IN_FLIGHT_SQL, inputSlots, type GenerationRow } from '../d
 import type { GenerationJobData } from '../queue/queues.js';
 import { encodeResult, storableMessage } from './result-codec.js';
 
-/** A generation as admitted: the job's data plus the template version it was rendered from. */
-export type Admission = GenerationJobData & { templateVersion: number };
+/** A generation as admitted: the job's data, the template version it was rendered from, and what its first attempt holds of its budgets. */
+export type Admission = GenerationJobData & { templateVersion: number; reservedUsd?: number };
 
 export interface Completion {
   id: string;
@@ -35,6 +35,8 @@ export interface Failed {
   message: string;
   /** Tokens the provider still charged for this attempt, and their price. */
   paid?: { inputTokens: number; outputTokens: number; costUsd: number; unpriced?: boolean };
+  /** The next attempt's worst case, to hold in the budgets before it may run (-1: unpriced). */
+  again?: number;
 }
 
 /** What answers an input that was not admitted: the generation holding its slot. */
@@ -83,12 +85,17 @@ export class Ledger {
             input_tokens = g.input_tokens + v.it, output_tokens = g.output_tokens + v.ot, cost_usd = g.cost_usd + v.cost
           from v where g.id = v.id and g.status in ${IN_FLIGHT_SQL}
           returning g.id, g.input_hash, g.cache_ttl_seconds, g.input_tokens, g.output_tokens, g.cost_usd, g.completed_at,
-            g.api_key_id, g.template_id
+            g.api_key_id, g.template_id, g.reserved_usd, g.reserved_at
         ), slot as (
           update input_slots s set state = 'completed', expires_at = done.completed_at + make_interval(secs => done.cache_ttl_seconds)
           from done where s.input_hash = done.input_hash and s.generation_id = done.id
-        ), spend as (${spendOf(sql`select done.api_key_id as k, done.template_id as t, v.it, v.ot, v.cost, v.unpriced from done join v on v.id = done.id`)})
-        select id, input_tokens, output_tokens, cost_usd, completed_at from done`);
+        ), spend as (${spendOf(sql`select done.api_key_id as k, done.template_id as t, v.it, v.ot, v.cost, v.unpriced from done join v on v.id = done.id`)}
+        ), budget as (
+          select count(*) as n from (select array_agg(done.api_key_id) k, array_agg(done.template_id) t, array_agg(done.reserved_usd) r,
+            array_agg(done.reserved_at) ra, array_agg(v.cost) c from done join v on v.id = done.id) a,
+            budget_apply(a.k, a.t, a.r, a.ra, a.c, array_fill(null::numeric, array[cardinality(a.k)]))
+        )
+        select id, input_tokens, output_tokens, cost_usd, completed_at from done, budget`);
       const byId = new Map(
         rowsOf<{ id: string; input_tokens: number; output_tokens: number; cost_usd: string; completed_at: string | Date }>(res).map((r) => [r.id, {
           inputTokens: r.input_tokens, outputTokens: r.output_tokens, costUsd: Number(r.cost_usd), completedAt: new Date(r.completed_at),
@@ -119,8 +126,8 @@ export class Ledger {
           ${col((r) => r.system)}::text[], ${col((r) => r.prompt)}::text[], ${col((r) => r.maxTokens)}::int[],
           ${col((r) => r.temperature)}::float8[], ${col((r) => (r.outputSchema ? JSON.stringify(r.outputSchema) : null))}::jsonb[],
           ${col((r) => r.cacheTtlSeconds)}::int[], ${col((r) => r.apiKeyId)}::text[], ${col((r) => r.requestId ?? null)}::text[],
-          ${col((r) => r.refresh === true)}::bool[])
-          as v(id, tid, tv, p, m, h, sys, pr, mt, temp, os, ttl, k, rid, refresh)
+          ${col((r) => r.refresh === true)}::bool[], ${col((r) => r.reservedUsd ?? 0)}::numeric[])
+          as v(id, tid, tv, p, m, h, sys, pr, mt, temp, os, ttl, k, rid, refresh, reserved)
       ), slot as (
         insert into input_slots as s (input_hash, generation_id, state)
         select h, id, 'in_flight' from v
@@ -130,8 +137,8 @@ export class Ledger {
         returning generation_id
       )
       insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, prompt,
-        max_tokens, temperature, output_schema, cache_ttl_seconds, api_key_id, request_id)
-      select id, tid, tv, p, m, h, 'queued', sys, pr, mt, temp, os, ttl, k, rid
+        max_tokens, temperature, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at)
+      select id, tid, tv, p, m, h, 'queued', sys, pr, mt, temp, os, ttl, k, rid, reserved, case when reserved > 0 then now() end
       from v join slot on slot.generation_id = v.id
       returning id`);
     const ids = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
@@ -166,22 +173,37 @@ export class Ledger {
   }
 
   /** Records a failed attempt (and what it cost); a final one settles the row `dead` and opens its slot. False when already settled. */
-  async fail(f: Failed): Promise<boolean> {
+  async fail(f: Failed): Promise<{ settled: boolean; dead: boolean; overBudget: boolean }> {
     const p = f.paid ?? { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+    // The attempt's hold is released and its cost charged; a retry must hold its worst case again, in the
+    // same statement: a budget that can no longer hold it ends the job here (`budget_exceeded`).
+    const again = f.final ? null : (f.again ?? null);
     const res = await this.db.execute(sql`
-      with g as (
-        update generations set status = ${f.final ? 'dead' : 'failed'}, error_code = ${f.code}, error_message = ${storableMessage(f.message)},
-          completed_at = case when ${f.final}::bool then now() end, unpriced = unpriced or ${p.unpriced === true}::bool,
+      with cur as (
+        select id, api_key_id, template_id, reserved_usd, reserved_at from generations
+        where id = ${f.id} and status in ${IN_FLIGHT_SQL} for update
+      ), budget as (
+        select b.refusal, b.held from cur, budget_apply(array[cur.api_key_id], array[cur.template_id], array[cur.reserved_usd],
+          array[cur.reserved_at], array[${p.costUsd}::numeric], array[${again}::numeric]) b
+      ), g as (
+        update generations set
+          status = case when ${f.final}::bool or (select refusal from budget) is not null then 'dead' else 'failed' end,
+          error_code = case when (select refusal from budget) is not null then 'budget_exceeded' else ${f.code} end,
+          error_message = case when (select refusal from budget) is not null then ${OVER_BUDGET} else ${storableMessage(f.message)} end,
+          completed_at = case when ${f.final}::bool or (select refusal from budget) is not null then now() end,
+          reserved_usd = case when (select held from budget) then ${again ?? 0}::numeric else 0 end, reserved_at = now(),
+          unpriced = unpriced or ${p.unpriced === true}::bool,
           input_tokens = input_tokens + ${p.inputTokens}, output_tokens = output_tokens + ${p.outputTokens}, cost_usd = cost_usd + ${p.costUsd}
-        where id = ${f.id} and status in ${IN_FLIGHT_SQL}
-        returning id, input_hash, api_key_id, template_id
+        from cur where generations.id = cur.id
+        returning generations.id, generations.input_hash, generations.api_key_id, generations.template_id, generations.status
       ), slot as (
         update input_slots s set state = 'open', expires_at = null
-        from g where ${f.final}::bool and s.input_hash = g.input_hash and s.generation_id = g.id
+        from g where g.status = 'dead' and s.input_hash = g.input_hash and s.generation_id = g.id
       ), spend as (${spendOf(sql`select api_key_id as k, template_id as t, ${p.inputTokens}::int as it, ${p.outputTokens}::int as ot,
           ${p.costUsd}::numeric as cost, ${p.unpriced === true}::bool as unpriced from g where ${f.paid !== undefined}::bool`)})
-      select id from g`);
-    return rowsOf(res).length > 0;
+      select g.status, (select refusal from budget) is not null as over from g`);
+    const [row] = rowsOf<{ status: string; over: boolean }>(res);
+    return { settled: !!row, dead: row?.status === 'dead', overBudget: row?.over === true };
   }
 
   /** Cached results stop answering (admin cache clear): completed slots, of one input or all, open. */
@@ -218,6 +240,8 @@ export class Ledger {
     return t ? { inFlight: t.generation_id } : undefined;
   }
 }
+
+const OVER_BUDGET = 'A retry was due, but a budget this generation falls under can no longer hold its worst case';
 
 /**
  * The upsert that adds attempts' tokens and cost (`rows`: k, t, it, ot, cost,

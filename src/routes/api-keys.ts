@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { TIERS } from '../auth/caller.js';
+import { AppError } from '../errors/app-error.js';
 import { MODEL_PATTERN } from '../spend/model-pattern.js';
 import { errorResponses, Id } from './schemas.js';
 
@@ -10,12 +11,23 @@ const AllowedModels = Type.Array(Type.String({ pattern: MODEL_PATTERN, maxLength
   description: '`provider/model` globs (`*` matches anything: `anthropic/claude-haiku-*`, `openai/*`, `*`); replaces the tier\'s list (MODELS_<TIER>)',
 });
 
+const BudgetSpec = Type.Object({
+  usd: Type.Number({ exclusiveMinimum: 0, maximum: 1e9, description: 'USD per period' }),
+  period: Type.Enum(['day', 'month'], { description: 'UTC day or calendar month' }),
+}, { additionalProperties: false });
+const Budgets = Type.Array(BudgetSpec, { maxItems: 2, uniqueItems: true, description: 'At most one per period; [] removes them' });
+const BudgetStatus = Type.Object({
+  usd: Type.Number(), period: Type.String(), spentUsd: Type.Number(), reservedUsd: Type.Number(), remainingUsd: Type.Number(),
+  resetAt: Type.String({ format: 'date-time' }),
+});
+
 /** What every admin route shows of a key (never the key or its hash). */
 const KeyFields = {
   id: Type.String(),
   name: Type.String(),
   tier: Type.Enum([...TIERS]),
   allowedModels: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'null: the tier\'s list' }),
+  budgets: Type.Array(BudgetStatus, { description: 'Each budget in its current period' }),
 };
 const ApiKey = Type.Object(KeyFields);
 const CreatedKey = Type.Object({ ...KeyFields, key: Type.String({ description: 'Shown once; only its hash is kept' }) });
@@ -24,10 +36,12 @@ const CreateBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   tier: Type.Optional(Type.Enum([...TIERS], { default: 'pro' })),
   allowedModels: Type.Optional(AllowedModels),
+  budgets: Type.Optional(Budgets),
 }, { additionalProperties: false });
 
 const PatchBody = Type.Object({
   allowedModels: Type.Optional(Type.Union([AllowedModels, Type.Null()], { description: 'null: back to the tier\'s list' })),
+  budgets: Type.Optional(Budgets),
 }, { additionalProperties: false, minProperties: 1 });
 
 const Params = Type.Object({ id: Id('key') });
@@ -46,14 +60,16 @@ export default async function apiKeyRoutes(fastify: FastifyInstance) {
       response: { 201: CreatedKey, ...errorResponses(...bodyErrors) },
     },
   }, async (request, reply) => {
-    const { name, tier, allowedModels } = request.body;
-    return reply.code(201).send(await app.svc.apiKeys.create(name, tier ?? 'pro', allowedModels));
+    const { name, tier, allowedModels, budgets } = request.body;
+    const key = await app.svc.apiKeys.create(name, tier ?? 'pro', allowedModels);
+    if (budgets) await app.svc.budgets.set('api_key', key.id, periodsOnce(budgets));
+    return reply.code(201).send({ ...key, budgets: await app.svc.budgets.status('api_key', key.id) });
   });
 
   app.get('/v1/api-keys/:id', {
     config: { admin: true },
     schema: { tags, summary: 'Get an API key (admin)', params: Params, response: { 200: ApiKey, ...errorResponses('bad_request', 'forbidden', 'api_key_not_found') } },
-  }, async (request) => app.svc.apiKeys.get(request.params.id));
+  }, async (request) => ({ ...(await app.svc.apiKeys.get(request.params.id)), budgets: await app.svc.budgets.status('api_key', request.params.id) }));
 
   app.patch('/v1/api-keys/:id', {
     config: { admin: true },
@@ -64,5 +80,16 @@ export default async function apiKeyRoutes(fastify: FastifyInstance) {
       body: PatchBody,
       response: { 200: ApiKey, ...errorResponses(...bodyErrors, 'api_key_not_found') },
     },
-  }, async (request) => app.svc.apiKeys.update(request.params.id, request.body));
+  }, async (request) => {
+    const { budgets, ...patch } = request.body;
+    const key = Object.keys(patch).length ? await app.svc.apiKeys.update(request.params.id, patch) : await app.svc.apiKeys.get(request.params.id);
+    if (budgets) await app.svc.budgets.set('api_key', key.id, periodsOnce(budgets));
+    return { ...key, budgets: await app.svc.budgets.status('api_key', key.id) };
+  });
+}
+
+/** One budget per period: a list naming a period twice is a 400. */
+function periodsOnce<T extends { period: string }>(list: T[]): T[] {
+  if (new Set(list.map((b) => b.period)).size !== list.length) throw new AppError('bad_request', 'body/budgets names a period twice: one budget per period.');
+  return list;
 }

@@ -185,9 +185,9 @@ describe('/v1/api-keys', () => {
     t = await env();
     const { id } = await newKey(t.app, { tier: 'free', allowedModels: ['fake/*'] });
     const got = await t.app.inject({ method: 'GET', url: `/v1/api-keys/${id}`, headers: t.admin });
-    expect(got.json()).toEqual({ id, name: 'k', tier: 'free', allowedModels: ['fake/*'] });
+    expect(got.json()).toEqual({ id, name: 'k', tier: 'free', allowedModels: ['fake/*'], budgets: [] });
     const patched = await t.app.inject({ method: 'PATCH', url: `/v1/api-keys/${id}`, headers: t.admin, payload: { allowedModels: null } });
-    expect([patched.statusCode, patched.json()]).toEqual([200, { id, name: 'k', tier: 'free', allowedModels: null }]);
+    expect([patched.statusCode, patched.json()]).toEqual([200, { id, name: 'k', tier: 'free', allowedModels: null, budgets: [] }]);
     expect(patched.body).not.toMatch(/pl_|hash/i);
   }, 60_000);
 
