@@ -42,7 +42,7 @@ export default async function generateRoutes(fastify: FastifyInstance) {
         202: { ...Answer, description: 'Job admitted (or joined: identical in-flight input)' },
         ...errorResponses('bad_request', 'invalid_json', 'missing_variables', 'unknown_variables', 'provider_unavailable', 'unknown_model',
           'template_not_found', 'idempotency_key_in_progress', 'payload_too_large', 'unsupported_media_type',
-          'idempotency_key_reused', 'service_unavailable'),
+          'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded'),
       },
     },
   }, async (request, reply) => {
