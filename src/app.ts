@@ -24,6 +24,7 @@ import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
 import jobRoutes from './routes/jobs.js';
 import metricsRoutes from './routes/metrics.js';
+import templateBudgetRoutes from './routes/template-budgets.js';
 import templateRoutes from './routes/templates.js';
 import usageRoutes from './routes/usage.js';
 import { createServices, type Services } from './services.js';
@@ -106,6 +107,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(metricsRoutes);
   await app.register(apiKeyRoutes);
   await app.register(templateRoutes);
+  await app.register(templateBudgetRoutes);
   await app.register(generateRoutes);
   await app.register(jobRoutes);
   await app.register(jobEventRoutes);

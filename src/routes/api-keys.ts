@@ -2,23 +2,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { TIERS } from '../auth/caller.js';
-import { AppError } from '../errors/app-error.js';
 import { MODEL_PATTERN } from '../spend/model-pattern.js';
-import { errorResponses, Id } from './schemas.js';
+import { BudgetList, BudgetStatus, errorResponses, Id, periodsOnce } from './schemas.js';
 
 const AllowedModels = Type.Array(Type.String({ pattern: MODEL_PATTERN, maxLength: 260 }), {
   maxItems: 100,
   description: '`provider/model` globs (`*` matches anything: `anthropic/claude-haiku-*`, `openai/*`, `*`); replaces the tier\'s list (MODELS_<TIER>)',
-});
-
-const BudgetSpec = Type.Object({
-  usd: Type.Number({ exclusiveMinimum: 0, maximum: 1e9, description: 'USD per period' }),
-  period: Type.Enum(['day', 'month'], { description: 'UTC day or calendar month' }),
-}, { additionalProperties: false });
-const Budgets = Type.Array(BudgetSpec, { maxItems: 2, uniqueItems: true, description: 'At most one per period; [] removes them' });
-const BudgetStatus = Type.Object({
-  usd: Type.Number(), period: Type.String(), spentUsd: Type.Number(), reservedUsd: Type.Number(), remainingUsd: Type.Number(),
-  resetAt: Type.String({ format: 'date-time' }),
 });
 
 /** What every admin route shows of a key (never the key or its hash). */
@@ -36,12 +25,12 @@ const CreateBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   tier: Type.Optional(Type.Enum([...TIERS], { default: 'pro' })),
   allowedModels: Type.Optional(AllowedModels),
-  budgets: Type.Optional(Budgets),
+  budgets: Type.Optional(BudgetList),
 }, { additionalProperties: false });
 
 const PatchBody = Type.Object({
   allowedModels: Type.Optional(Type.Union([AllowedModels, Type.Null()], { description: 'null: back to the tier\'s list' })),
-  budgets: Type.Optional(Budgets),
+  budgets: Type.Optional(BudgetList),
 }, { additionalProperties: false, minProperties: 1 });
 
 const Params = Type.Object({ id: Id('key') });
@@ -86,10 +75,4 @@ export default async function apiKeyRoutes(fastify: FastifyInstance) {
     if (budgets) await app.svc.budgets.set('api_key', key.id, periodsOnce(budgets));
     return { ...key, budgets: await app.svc.budgets.status('api_key', key.id) };
   });
-}
-
-/** One budget per period: a list naming a period twice is a 400. */
-function periodsOnce<T extends { period: string }>(list: T[]): T[] {
-  if (new Set(list.map((b) => b.period)).size !== list.length) throw new AppError('bad_request', 'body/budgets names a period twice: one budget per period.');
-  return list;
 }

@@ -1,3 +1,4 @@
+import { AppError } from '../errors/app-error.js';
 import { Type, type TSchema } from 'typebox';
 import { ERRORS, type ErrorCode } from '../errors/catalogue.js';
 import { JOB_STATUSES } from '../db/schema.js';
@@ -48,3 +49,21 @@ export const Job = Type.Object({
   startedAt: Type.Optional(Type.String({ format: 'date-time' })),
   completedAt: Type.Optional(Type.String({ format: 'date-time' })),
 });
+
+const BudgetSpec = Type.Object({
+  usd: Type.Number({ exclusiveMinimum: 0, maximum: 1e9, description: 'USD per period' }),
+  period: Type.Enum(['day', 'month'], { description: 'UTC day or calendar month' }),
+}, { additionalProperties: false });
+/** `budgets` of a key or template: USD per UTC day and/or calendar month. */
+export const BudgetList = Type.Array(BudgetSpec, { maxItems: 2, uniqueItems: true, description: 'At most one per period; [] removes them' });
+/** A budget as it stands in its current period. */
+export const BudgetStatus = Type.Object({
+  usd: Type.Number(), period: Type.String(), spentUsd: Type.Number(), reservedUsd: Type.Number(), remainingUsd: Type.Number(),
+  resetAt: Type.String({ format: 'date-time' }),
+});
+
+/** One budget per period: a list naming a period twice is a 400. */
+export function periodsOnce<T extends { period: string }>(list: T[]): T[] {
+  if (new Set(list.map((b) => b.period)).size !== list.length) throw new AppError('bad_request', 'body/budgets names a period twice: one budget per period.');
+  return list;
+}

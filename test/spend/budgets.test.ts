@@ -101,4 +101,22 @@ describe('budgets', () => {
     expect((await patch([{ usd: 2, period: 'day' }, { usd: 3, period: 'day' }])).statusCode).toBe(400);
     expect((await patch([])).json().budgets).toEqual([]);
   });
+
+  it('a template budget holds across keys; setting it needs the admin key and leaves the template version alone', async () => {
+    const tpl = await template(e.auth);
+    const put = (headers: Record<string, string>, budgets: unknown) =>
+      e.t.app.inject({ method: 'PUT', url: `/v1/templates/${tpl}/budgets`, headers, payload: { budgets } });
+    expect((await put(e.auth, [{ usd: 1, period: 'day' }])).statusCode).toBe(403);
+    const set = await put(e.t.admin, [{ usd: WORST * 3 + 1e-9, period: 'month' }]);
+    expect(set.statusCode).toBe(200);
+    expect(set.json().budgets).toMatchObject([{ period: 'month', spentUsd: 0, reservedUsd: 0 }]);
+    const other = await e.t.keyHeader('enterprise');
+    const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => generate(i % 2 ? e.auth : other, tpl, `t${String(i).padStart(2, '0')}`)));
+    expect(answers.filter((a) => a.statusCode === 202)).toHaveLength(3);
+    expect(answers.filter((a) => a.statusCode === 402).map((a) => a.json().error.details.scope)).toEqual(['template', 'template', 'template']);
+    const got = (await e.t.app.inject({ method: 'GET', url: `/v1/templates/${tpl}/budgets`, headers: e.auth })).json();
+    expect(got.budgets[0].reservedUsd).toBeCloseTo(WORST * 3, 9);
+    expect((await e.t.app.inject({ method: 'GET', url: `/v1/templates/${tpl}`, headers: e.auth })).json().version).toBe(1);
+    expect((await e.t.app.inject({ method: 'GET', url: '/v1/templates/tpl_nope/budgets', headers: e.auth })).statusCode).toBe(404);
+  });
 });
