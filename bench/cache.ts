@@ -11,7 +11,6 @@
  * path's own rather than queueing behind 50 saturating connections.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -21,9 +20,9 @@ import { buildApp } from '../src/app.js';
 import { createQueues } from '../src/queue/queues.js';
 import { JobWaiter } from '../src/queue/waiter.js';
 import { createRedis, waitReady } from '../src/redis/client.js';
-import { defineScripts, SCRIPT_FILES } from '../src/redis/scripts.js';
+import { defineScripts } from '../src/redis/scripts.js';
 import { startWorker } from '../workers/worker.js';
-import { benchWorld, childExecArgv, commandCalls, fmt, median, portOf, REDIS_URL } from './support.js';
+import { benchWorld, childExecArgv, commandCalls, fmt, median, portOf, REDIS_URL, SCRIPT_INNER } from './support.js';
 
 interface Result { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number }
 const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<Result>;
@@ -70,8 +69,6 @@ async function serve(): Promise<void> {
   });
 }
 
-/** Commands the project's Lua scripts call: counted by commandstats, but inside one EVALSHA round trip. */
-const SCRIPT_INNER = new Set(SCRIPT_FILES.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/redis\.call\('([A-Za-z]+)'/g)].map((m) => m[1]!.toLowerCase())));
 
 async function main() {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['serve'], { execArgv: childExecArgv, stdio: 'inherit' });

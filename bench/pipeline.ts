@@ -6,7 +6,8 @@
  * ideal concurrency / latency. CPU per job is counted, over the timed part,
  * for this process, for Redis (INFO cpu) and for the local Postgres cluster
  * (/proc; '-' when it is not on this host). ONLY_A, ONLY_B or ONLY_C runs one case alone;
- * WORKER_PREFETCH overrides the worker default.
+ * WORKER_PREFETCH overrides the worker default. Then (d), ONLY_D alone: Redis commands and Postgres
+ * statements per admission, for a key without and with a budget.
  */
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -17,6 +18,7 @@ import { JobWaiter } from '../src/queue/waiter.js';
 import { bullConnection, createRedis } from '../src/redis/client.js';
 import { createServices } from '../src/services.js';
 import { startWorker } from '../workers/worker.js';
+import pg from 'pg';
 import { benchWorld, cpuPerJob, cpuSnapshot, fmt, pool, REDIS_URL, silent, type CpuSnapshot } from './support.js';
 
 const JOBS = Number(process.env.JOBS ?? 10_000);
@@ -91,12 +93,64 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   return { rate: n / s, cpu };
 }
 
+/**
+ * (d) What one admission costs in round trips: N distinct generate calls with no worker, counting
+ * the commands this process sends to Redis and the queries it sends to Postgres (the clients'
+ * send methods wrapped with a counter: other processes on the same servers do not count). With a
+ * budget on the caller's key (`withBudget`) and without.
+ */
+async function admissionTrips(n: number, concurrency: number, withBudget: boolean): Promise<{ redis: number; postgres: number }> {
+  const world = await benchWorld();
+  const { config, database } = world;
+  const redis = createRedis(config.REDIS_URL);
+  const queues = createQueues(config);
+  const waiter = new JobWaiter(config);
+  const svc = createServices({ config, db: database.db, redis, queues, waiter, adminKey: 'unused-in-this-bench', log: silent });
+  const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' });
+  const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false };
+  const budgets = (svc as { budgets?: { set(s: string, id: string, b: unknown[]): Promise<void> } }).budgets;
+  if (withBudget && budgets) await budgets.set('api_key', 'bench', [{ usd: 1e6, period: 'day' }]);
+  const admit = (from: number, count: number) => pool(count, concurrency, (i) =>
+    svc.generation.generate({ templateId: tpl.id, variables: { topic: `topic ${from + i}` } }, { caller, requestId: `r${i}`, bypassCache: false, waitMs: 0 }));
+  await admit(0, 200); // warm-up: connections, script loading
+  const counted = { redis: 0, postgres: 0 };
+  const wrap = <T extends object>(proto: T, method: string, field: keyof typeof counted) => {
+    const orig = (proto as Record<string, (...a: unknown[]) => unknown>)[method]!;
+    (proto as Record<string, unknown>)[method] = function (this: unknown, ...args: unknown[]) {
+      counted[field]++;
+      return orig.apply(this, args);
+    };
+    return () => { (proto as Record<string, unknown>)[method] = orig; };
+  };
+  // Blocking reads of the job-event stream are the waiter's, not an admission's.
+  const unwrapRedis = wrap(Redis.prototype, 'sendCommand', 'redis');
+  const unwrapPg = wrap(pg.Client.prototype, 'query', 'postgres');
+  await admit(200, n);
+  unwrapRedis();
+  unwrapPg();
+  await svc.close();
+  await waiter.close();
+  await queues.close();
+  redis.disconnect();
+  await world.drop();
+  return { redis: counted.redis / n, postgres: counted.postgres / n };
+}
+
 const line = (label: string, { rate, cpu }: Result) =>
   console.log(`${label.padEnd(40)} ${fmt(rate).padStart(8)} jobs/s   CPU µs/job: node ${fmt(cpu.node)}, redis ${fmt(cpu.redis)}, postgres ${Number.isNaN(cpu.postgres) ? '-' : fmt(cpu.postgres)}`);
 
 console.log(`bench:pipeline  jobs=${JOBS} concurrency=${CONCURRENCY}  (node ${process.version})`);
 if (process.env.ONLY_A) { line('(a) only', await rawBullmq(JOBS, CONCURRENCY)); process.exit(0); }
 if (process.env.ONLY_B) { line('(b) only', await promptlab(JOBS, CONCURRENCY, 0)); process.exit(0); }
+const tripsLine = async (label: string, withBudget: boolean) => {
+  const t = await admissionTrips(2000, CONCURRENCY, withBudget);
+  console.log(`${label.padEnd(40)} Redis commands ${fmt(t.redis, 2)}, Postgres queries ${fmt(t.postgres, 2)} per admission`);
+};
+if (process.env.ONLY_D) {
+  await tripsLine('(d) admission, key without budget', false);
+  await tripsLine('(d) admission, key with a budget', true);
+  process.exit(0);
+}
 if (process.env.ONLY_C) { console.log('(c) only', fmt((await promptlab(2000, 100, 100, true)).rate / 10, 1), '% of ideal'); process.exit(0); }
 await rawBullmq(1000, CONCURRENCY); // warm-up: JIT, connections, script loading
 const raw = await rawBullmq(JOBS, CONCURRENCY);
@@ -111,4 +165,6 @@ const slow = (await promptlab(slowJobs, slowConcurrency, 100, true)).rate;
 const ideal = slowConcurrency / 0.1;
 console.log(`(c) PromptLab worker, fake at 100 ms, ${slowJobs} jobs admitted first, concurrency ${slowConcurrency}:`);
 console.log(`    ${fmt(slow)} jobs/s = ${fmt((100 * slow) / ideal, 1)}% of the ideal ${fmt(ideal)} jobs/s (concurrency / latency)   target >= 90%`);
+await tripsLine('(d) admission, key without budget', false);
+await tripsLine('(d) admission, key with a budget', true);
 process.exit(0);

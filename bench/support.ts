@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -6,6 +7,7 @@ import pino from 'pino';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { unlinkMatching } from '../src/redis/client.js';
+import { SCRIPT_FILES } from '../src/redis/scripts.js';
 import { adminQuery, dbUrl, PG_ADMIN_URL } from '../test/support/pg.js';
 
 const PG = process.env.BENCH_PG_URL ?? PG_ADMIN_URL;
@@ -58,6 +60,9 @@ export function redisCpuSeconds(info: string): number {
 export function commandCalls(info: string): Map<string, number> {
   return new Map([...info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)].map((m) => [m[1]!, Number(m[2])]));
 }
+
+/** Commands the project's Lua scripts call: counted by commandstats, but inside one EVALSHA round trip. */
+export const SCRIPT_INNER = new Set(SCRIPT_FILES.flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/redis\.call\('([A-Za-z]+)'/g)].map((m) => m[1]!.toLowerCase())));
 
 export const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
