@@ -9,6 +9,8 @@ export class AppError extends Error {
     readonly code: ErrorCode,
     message?: string,
     readonly details?: Record<string, unknown>,
+    /** Response headers that belong to this error, e.g. the `retry-after` of a 429 raised inside a service. */
+    readonly headers?: Record<string, string>,
   ) {
     super(message ?? ERRORS[code].message);
     this.statusCode = ERRORS[code].status;

@@ -44,6 +44,7 @@ export const errorHandler = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((err, request, reply) => {
       const appErr = toAppError(err as Error);
+      if (appErr.headers) reply.headers(appErr.headers);
       if (appErr.statusCode === 503) {
         // An outage fails every request alike: one line each, not a stack trace each.
         request.log.warn({ code: appErr.code, cause: String((err as Error).cause ?? err) }, 'backing service unavailable');
