@@ -2,16 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/app.js';
 import { generateKey } from '../src/auth/keys.js';
 import { loadConfig } from '../src/config/index.js';
-import { openDatabase, rowsOf, type Database } from '../src/db/client.js';
+import { rowsOf, type Database } from '../src/db/client.js';
 import { IdempotencyStore } from '../src/idempotency/store.js';
-import { createQueues } from '../src/queue/queues.js';
-import { JobWaiter } from '../src/queue/waiter.js';
 import { createRedis, waitReady } from '../src/redis/client.js';
-import { defineScripts } from '../src/redis/scripts.js';
-import { ADMIN_KEY, cloneDatabase, deletePrefix, REDIS_URL } from './support/context.js';
+import { ADMIN_KEY, cloneDatabase, deletePrefix, openApp, REDIS_URL } from './support/context.js';
 import { dbUrl, PG_ADMIN_URL } from './support/pg.js';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
@@ -45,25 +41,7 @@ async function world(): Promise<World> {
         DATABASE_URL: url.toString(), REDIS_URL, REDIS_PREFIX: prefix, PROMPTLAB_ADMIN_KEY: ADMIN_KEY,
         LOG_LEVEL: 'silent', FAKE_LATENCY_MS: '0', RATE_LIMIT_TIMEOUT_MS: '1000', CACHE_LOCAL_TTL_MS: '0', ...overrides,
       });
-      const database = await openDatabase({ url: url.toString(), dataDir: '' });
-      const redis = defineScripts(createRedis(config.REDIS_URL));
-      redis.on('error', () => {});
-      await waitReady(redis);
-      const queues = createQueues(config);
-      const waiter = new JobWaiter(config);
-      const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
-      await app.ready();
-      const api = {
-        app,
-        database,
-        async close() {
-          await app.close();
-          await waiter.close();
-          await queues.close();
-          redis.disconnect();
-          await database.close();
-        },
-      };
+      const api = await openApp(config);
       apis.push(api);
       return api;
     },

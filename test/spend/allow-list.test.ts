@@ -1,17 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/app.js';
 import type { Caller } from '../../src/auth/caller.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { openDatabase } from '../../src/db/client.js';
 import { AppError } from '../../src/errors/app-error.js';
 import { PRICING } from '../../src/providers/pricing.js';
-import { createQueues } from '../../src/queue/queues.js';
-import { JobWaiter } from '../../src/queue/waiter.js';
-import { createRedis, waitReady } from '../../src/redis/client.js';
-import { defineScripts } from '../../src/redis/scripts.js';
 import { allowedModelsOf, assertModelAllowed, isModelAllowed } from '../../src/spend/allow-list.js';
-import { ADMIN_KEY, createTestEnv, type TestEnv } from '../support/context.js';
+import { ADMIN_KEY, createTestEnv, openApp, type TestEnv } from '../support/context.js';
 import { storedRows } from '../support/rows.js';
 
 const key = (tier: Caller['tier'], allowedModels?: string[]): Caller => ({ keyId: 'key_x', tier, admin: false, ...(allowedModels ? { allowedModels } : {}) });
@@ -105,24 +99,9 @@ const env = () => createTestEnv({ ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BA
 
 /** A second API process on the same database and Redis prefix. */
 async function secondApp(config: Config): Promise<FastifyInstance> {
-  const database = await openDatabase({ url: config.DATABASE_URL!, dataDir: '' });
-  const redis = defineScripts(createRedis(config.REDIS_URL));
-  redis.on('error', () => {});
-  await waitReady(redis);
-  const queues = createQueues(config);
-  const waiter = new JobWaiter(config);
-  const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
-  await app.ready();
-  others.push({
-    async close() {
-      await app.close();
-      await waiter.close();
-      await queues.close();
-      redis.disconnect();
-      await database.close();
-    },
-  });
-  return app;
+  const opened = await openApp(config);
+  others.push(opened);
+  return opened.app;
 }
 
 async function newKey(app: FastifyInstance, body: Record<string, unknown>) {

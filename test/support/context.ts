@@ -43,6 +43,38 @@ export async function deletePrefix(prefix: string, url = REDIS_URL): Promise<voi
   }
 }
 
+/** An app on its own connections, as a separate API process would have them, for `config`. */
+export interface OpenApp {
+  app: FastifyInstance;
+  database: Database;
+  redis: Redis;
+  queues: Queues;
+  waiter: JobWaiter;
+  close(): Promise<void>;
+}
+
+/** Opens Postgres, Redis and the queues of `config` and builds the app on them (ready; Redis may be down). */
+export async function openApp(config: Config): Promise<OpenApp> {
+  const database = await openDatabase({ url: config.DATABASE_URL!, dataDir: '' });
+  const redis = defineScripts(createRedis(config.REDIS_URL));
+  redis.on('error', () => {});
+  await waitReady(redis).catch(() => {}); // a test may start with its Redis down
+  const queues = createQueues(config);
+  const waiter = new JobWaiter(config);
+  const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
+  await app.ready();
+  return {
+    app, database, redis, queues, waiter,
+    async close() {
+      await app.close();
+      await waiter.close();
+      await queues.close();
+      redis.disconnect();
+      await database.close();
+    },
+  };
+}
+
 export interface TestEnv {
   config: Config;
   env: Record<string, string>;
@@ -79,14 +111,8 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     ...overrides,
   };
   const config = loadConfig(env);
-  const database = await openDatabase({ url: clone.url, dataDir: '' });
-  const redis = defineScripts(createRedis(config.REDIS_URL));
-  redis.on('error', () => {});
-  await waitReady(redis).catch(() => {}); // a test may start with its Redis down
-  const queues = createQueues(config);
-  const waiter = new JobWaiter(config);
-  const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
-  await app.ready();
+  const opened = await openApp(config);
+  const { app, database, redis, queues } = opened;
   const workers: RunningWorker[] = [];
   const admin = { authorization: `Bearer ${ADMIN_KEY}` };
   return {
@@ -102,11 +128,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
     },
     async close() {
       await Promise.all(workers.map((w) => w.close()));
-      await app.close();
-      await waiter.close();
-      await queues.close();
-      redis.disconnect();
-      await database.close();
+      await opened.close();
       await clone.drop();
       await deletePrefix(prefix, config.REDIS_URL).catch(() => {});
     },
