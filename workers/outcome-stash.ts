@@ -1,15 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Completion } from '../src/jobs/ledger.js';
 
 /** A provider's answer that passed every check, as the completion write needs it. */
-export interface Outcome {
-  text: string;
-  json: unknown;
-  inputTokens: number;
-  outputTokens: number;
-  costUsd: number;
-  unpriced?: boolean;
-}
+export type Outcome = Omit<Completion, 'id'>;
 
 /**
  * Paid answers whose Postgres write failed (`<prefix>:outcome:<jobId>`, kept 7
