@@ -93,7 +93,7 @@ export class Ledger {
         ), budget as (
           select count(*) as n from (select array_agg(done.api_key_id) k, array_agg(done.template_id) t, array_agg(done.reserved_usd) r,
             array_agg(done.reserved_at) ra, array_agg(v.cost) c from done join v on v.id = done.id) a,
-            budget_apply(a.k, a.t, a.r, a.ra, a.c, array_fill(null::numeric, array[cardinality(a.k)]))
+            budget_apply(a.k, a.t, a.r, a.ra, a.c, array_fill(null::numeric, array[coalesce(cardinality(a.k), 0)]))
         )
         select id, input_tokens, output_tokens, cost_usd, completed_at from done, budget`);
       const byId = new Map(
