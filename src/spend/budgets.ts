@@ -49,14 +49,19 @@ const tokenBound = (s: string | null) => (s ? Buffer.byteLength(s, 'utf8') : 0);
 const OVERHEAD_TOKENS = 16;
 
 /**
- * The most a generation can cost: every input byte a token, plus overhead,
- * and `maxTokens` of output. An overestimate for most text (about 4 bytes per
- * token in English), on purpose: a reservation must cover the worst case for
- * a budget to be a guarantee. -1 when the model has no price.
+ * The most tokens a generation can use: every input byte a token, plus
+ * overhead, and `maxTokens` of output. An overestimate for most text (about 4
+ * bytes per token in English), on purpose: a reservation must cover the worst
+ * case to be a guarantee. Budgets and the token limit hold the same estimate.
  */
+export function worstCaseTokens(g: { system: string | null; prompt: string; maxTokens: number }): { inputTokens: number; outputTokens: number } {
+  return { inputTokens: tokenBound(g.system) + tokenBound(g.prompt) + OVERHEAD_TOKENS, outputTokens: g.maxTokens };
+}
+
+/** The most a generation can cost: `worstCaseTokens` at the model's price; -1 when the model has no price. */
 export function worstCaseUsd(price: ModelPrice | undefined, g: { system: string | null; prompt: string; maxTokens: number }): number {
   if (!price) return -1;
-  return costUsd({ inputTokens: tokenBound(g.system) + tokenBound(g.prompt) + OVERHEAD_TOKENS, outputTokens: g.maxTokens }, price);
+  return costUsd(worstCaseTokens(g), price);
 }
 
 /** 402 budget_exceeded, with where the budget stands. */
