@@ -9,6 +9,7 @@ import { JobEventLog } from './events/job-events.js';
 import { Generation } from './generation/service.js';
 import { IdempotencyStore } from './idempotency/store.js';
 import { Ledger } from './jobs/ledger.js';
+import { TokenLimiter } from './ratelimit/tokens.js';
 import { Budgets } from './spend/budgets.js';
 import { Jobs } from './jobs/service.js';
 import { DeadLetters } from './queue/dead-letters.js';
@@ -61,6 +62,7 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
   const events = new JobEventLog(redis, config.REDIS_PREFIX, log);
   const ledger = new Ledger(db);
   const budgets = new Budgets(db);
+  const tokens = new TokenLimiter({ redis, config, log });
   return {
     apiKeys: new ApiKeys({ db, adminKey, bus }),
     templates,
@@ -70,7 +72,7 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
     budgets,
     meter,
     events,
-    generation: new Generation({ config, templates, jobs, ledger, budgets, cache, queues, waiter, meter, log, events }),
+    generation: new Generation({ config, templates, jobs, ledger, budgets, tokens, cache, queues, waiter, meter, log, events }),
     deadLetters: new DeadLetters(ledger, queues, events),
     idempotency: new IdempotencyStore(db),
     async close() {

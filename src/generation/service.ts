@@ -14,7 +14,8 @@ import type { Jobs } from '../jobs/service.js';
 import type { ProviderName } from '../providers/types.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
-import { worstCaseUsd, type Budgets } from '../spend/budgets.js';
+import type { TokenHold, TokenLimiter } from '../ratelimit/tokens.js';
+import { worstCaseTokens, worstCaseUsd, type Budgets } from '../spend/budgets.js';
 import { admissionPrice } from '../spend/prices.js';
 import { render, templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
@@ -58,6 +59,8 @@ export interface GenerationDeps {
   waiter: JobWaiter;
   meter: UsageMeter;
   budgets: Budgets;
+  /** Tokens per window per key (RATE_LIMIT_TPM_*); without it generations are not token-limited. */
+  tokens?: TokenLimiter;
   log: Logger;
   /** Where the `queued` event of an admitted job goes (GET /v1/jobs/:id/events). */
   events?: JobEventLog;
@@ -123,18 +126,23 @@ export class Generation {
       requestId: ctx.requestId,
       ...(ctx.bypassCache ? { refresh: true } : {}),
     };
-    // The worst case is held in every budget the request falls under before anything is written (402 otherwise);
-    // a request that joins an in-flight generation, or finds a fresh result, gives it back.
+    // The worst case is held in the key's token window (429 otherwise), then in every budget the request falls
+    // under (402 otherwise, giving the tokens back) before anything is written; a request that joins an in-flight
+    // generation, or finds a fresh result, gives both back. Tokens go first: a 429 costs no Postgres statement.
+    const id = newId('gen');
+    const estimate = worstCaseTokens(data);
+    const tpm = await this.deps.tokens?.reserve(ctx.caller, id, estimate.inputTokens + estimate.outputTokens);
     const worst = worstCaseUsd(price, data);
-    const held = await this.deps.budgets.reserve(ctx.caller.keyId, tpl.id, worst);
+    let held = false;
     let admitted: Awaited<ReturnType<Generation['admit']>>;
     try {
-      admitted = await this.admit(data, tpl.version, held ? worst : 0);
+      held = await this.deps.budgets.reserve(ctx.caller.keyId, tpl.id, worst);
+      admitted = await this.admit({ ...data, ...(tpm ? { tpm } : {}) }, tpl.version, held ? worst : 0, id);
     } catch (err) {
-      if (held) await this.#release(ctx.caller.keyId, tpl.id, worst);
+      await this.#release(ctx.caller.keyId, tpl.id, held ? worst : 0, tpm);
       throw err;
     }
-    if (held && !('id' in admitted && admitted.admitted)) await this.#release(ctx.caller.keyId, tpl.id, worst);
+    if (!('id' in admitted && admitted.admitted)) await this.#release(ctx.caller.keyId, tpl.id, held ? worst : 0, tpm);
     // Counted once answered: a request rejected on the way is not a request of this key's usage.
     if ('hit' in admitted) {
       meter.record({ ...usage, requests: 1, cacheHits: 1, savedUsd: admitted.hit.costUsd });
@@ -168,14 +176,17 @@ export class Generation {
    * and the workers' sweeper enqueues it once Redis is back, so an admitted
    * job is never lost.
    */
-  async #release(apiKeyId: string, templateId: string, usd: number): Promise<void> {
-    await this.deps.budgets.apply({ apiKeyId, templateId, release: usd, releaseAt: new Date() });
+  async #release(apiKeyId: string, templateId: string, usd: number, tpm: TokenHold | undefined): Promise<void> {
+    await Promise.all([
+      tpm && this.deps.tokens?.release(apiKeyId, tpm),
+      usd && this.deps.budgets.apply({ apiKeyId, templateId, release: usd, releaseAt: new Date() }),
+    ]);
   }
 
-  private async admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number, reservedUsd: number): Promise<{ id: string; status: string; admitted: boolean } | { hit: CachedResult }> {
+  private async admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number, reservedUsd: number, firstId: string): Promise<{ id: string; status: string; admitted: boolean } | { hit: CachedResult }> {
     const { queues, log, ledger } = this.deps;
     for (let i = 0; i < 5; i++) {
-      const id = newId('gen');
+      const id = i === 0 ? firstId : newId('gen');
       if (await ledger.admit({ ...data, id, templateVersion, reservedUsd })) {
         // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
         const queued = this.deps.events?.publish(id, 'queued');

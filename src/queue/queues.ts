@@ -28,6 +28,8 @@ export interface GenerationJobData {
   refresh?: boolean;
   /** Queued again by the reconciler: an earlier run may have been paid and left its answer in the stash. */
   resumed?: boolean;
+  /** Tokens held in the key's token window at admission, for the worker to reconcile; absent on a rebuilt or unchecked job. */
+  tpm?: { id: string; tokens: number };
 }
 
 export interface DeadLetterData extends GenerationJobData {
