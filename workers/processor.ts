@@ -10,6 +10,7 @@ import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
 import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
 import type { GenerationJobData, Queues } from '../src/queue/queues.js';
+import type { TokenLimiter } from '../src/ratelimit/tokens.js';
 import { worstCaseUsd } from '../src/spend/budgets.js';
 import { AttemptFailed, classify, type Failure } from './failures.js';
 import type { Outcome, OutcomeStash } from './outcome-stash.js';
@@ -32,6 +33,8 @@ export interface ProcessorDeps {
   stash: OutcomeStash;
   /** Checks answers against the template's outputSchema off the event loop, with a deadline. */
   validator: Pick<OutputValidator, 'validate'>;
+  /** Sets a job's token hold (GenerationJobData.tpm) to the tokens used once it settles; without it the hold stands at the estimate. */
+  tokens?: Pick<TokenLimiter, 'reconcile'>;
 }
 
 /**
@@ -111,8 +114,31 @@ export function createProcessor(deps: ProcessorDeps) {
         costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
       }, d.cacheTtlSeconds, d.refresh),
       deps.events?.publish(d.id, 'completed', { attempt: job.attemptsMade + 1 }),
+      reconcileTokens(d, done.inputTokens + done.outputTokens),
     ]);
     return { completed: true };
+  }
+
+  /**
+   * Sets the job's token hold to what the provider really used over all its
+   * attempts, once the job settles; a retry keeps the hold as it is, since the
+   * window counts the tokens a key sends to providers and each attempt sends
+   * its input again. Never fails the job: the limiter logs its own errors.
+   */
+  async function reconcileTokens(d: GenerationJobData, used?: number): Promise<void> {
+    if (!d.tpm || !deps.tokens) return;
+    try {
+      const tokens = used ?? (await tokensUsed(d.id));
+      await deps.tokens.reconcile(d.apiKeyId, d.tpm, tokens);
+    } catch (err) {
+      log.warn({ err: String(err), jobId: d.id }, 'token hold not reconciled; it stands at the estimate until it leaves the window');
+    }
+  }
+
+  /** Tokens the row recorded over every attempt (a failed attempt's are added when it is recorded). */
+  async function tokensUsed(id: string): Promise<number> {
+    const [row] = await db.select({ i: generations.inputTokens, o: generations.outputTokens }).from(generations).where(eq(generations.id, id));
+    return row ? row.i + row.o : 0;
   }
 
   /** Calls the provider and checks its answer; throws AttemptFailed (with the tokens paid) when it is unusable. */
@@ -150,7 +176,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const again = final ? undefined : worstCaseUsd(priceFor(d.provider, d.model, deps.pricing), d);
     const res = await ledger.fail({ id: d.id, final, code: f.code, message: f.message, ...(paid ? { paid } : {}), ...(again !== undefined ? { again } : {}) });
     if (res.overBudget) return overBudget(job, jlog);
-    if (final && res.settled) await deadLetter(d, f, job.attemptsMade + 1);
+    if (final && res.settled) await Promise.all([deadLetter(d, f, job.attemptsMade + 1), reconcileTokens(d)]);
     jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
     recordAttempt(d, f.code, started, f.usage, paid?.costUsd ?? 0);
     if (final) recordJobFinished('dead', job.timestamp);
@@ -163,7 +189,7 @@ export function createProcessor(deps: ProcessorDeps) {
   async function overBudget(job: Job<GenerationJobData>, jlog: Logger): Promise<never> {
     const d = job.data;
     const error = { code: 'budget_exceeded', message: 'A retry was due, but a budget this generation falls under can no longer hold its worst case' };
-    await deadLetter(d, error, job.attemptsMade + 1);
+    await Promise.all([deadLetter(d, error, job.attemptsMade + 1), reconcileTokens(d)]);
     jlog.warn({ code: error.code }, 'job dead');
     recordJobFinished('dead', job.timestamp);
     await deps.events?.publish(d.id, 'dead', { attempt: job.attemptsMade + 1, error });
