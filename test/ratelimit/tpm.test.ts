@@ -167,7 +167,7 @@ describe('tokenWindow-2.lua through TokenLimiter', () => {
     await sleep(120);
     // e1 left: the next call trims it and counts e2 only.
     expect(await tl.reserve(pro, 'e3', 400)).toBeDefined();
-    expect(await redis.zrange(timesKey(), 0, -1)).toEqual(['e2', 'e3']);
+    expect(await redis.zrange(timesKey(), '0', '-1')).toEqual(['e2', 'e3']);
     expect(await windowTotal()).toBe(1000);
     await sleep(260);
     expect(await redis.exists(timesKey(), tokensKey())).toBe(0);

@@ -1,0 +1,149 @@
+import { Worker } from 'bullmq';
+import { sql } from 'drizzle-orm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../src/db/client.js';
+import { Ledger } from '../../src/jobs/ledger.js';
+import { createProviders } from '../../src/providers/index.js';
+import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData } from '../../src/queue/queues.js';
+import { TokenLimiter } from '../../src/ratelimit/tokens.js';
+import { bullConnection } from '../../src/redis/client.js';
+import { worstCaseTokens } from '../../src/spend/budgets.js';
+import { backoffDelay } from '../../workers/failures.js';
+import { OutcomeStash } from '../../workers/outcome-stash.js';
+import { createProcessor } from '../../workers/processor.js';
+import { reply } from '../fakes/llm-server.js';
+import { waitForStatus } from '../support/jobs.js';
+import { llmEnvPerTest } from '../support/llm-env.js';
+
+const LIMIT = 2500;
+const e = llmEnvPerTest({ ANTHROPIC_API_KEY: 'sk-ant-test', RATE_LIMIT_TPM_PRO: String(LIMIT), JOB_BACKOFF_MS: '20' });
+
+/** What generate holds for `About t<i>` (every prompt here is that long) at maxTokens 1000: 9 + 16 + 1000. */
+const EST = ((w) => w.inputTokens + w.outputTokens)(worstCaseTokens({ system: null, prompt: 'About t00', maxTokens: 1000 }));
+
+const workers: Worker[] = [];
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.close()));
+});
+
+async function proKey(budgets?: unknown): Promise<{ id: string; auth: Record<string, string> }> {
+  const res = await e.t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: e.t.admin, payload: { name: 'tpm', tier: 'pro', ...(budgets ? { budgets } : {}) } });
+  expect(res.statusCode).toBe(201);
+  return { id: res.json().id, auth: { authorization: `Bearer ${res.json().key}` } };
+}
+const template = async (auth: Record<string, string>) =>
+  (await e.t.app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 't', body: 'About {{topic}}', provider: 'anthropic', maxTokens: 1000 } })).json().id as string;
+const generate = (auth: Record<string, string>, templateId: string, topic: string, query = '') =>
+  e.t.app.inject({ method: 'POST', url: `/v1/generate${query}`, headers: auth, payload: { templateId, variables: { topic } } });
+
+/** The key's token window as Redis holds it: reservation times and tokens. */
+async function window(keyId: string) {
+  const key = `${e.t.config.REDIS_PREFIX}:rl:tpm:${keyId}`;
+  return { times: await e.t.redis.zrange(key, '0', '-1', 'WITHSCORES'), tokens: await e.t.redis.hgetall(`${key}:n`) };
+}
+const held = async (keyId: string) => Number((await window(keyId)).tokens['#'] ?? 0);
+
+/** A worker whose processor reconciles token holds (as the worker process does with its TokenLimiter). */
+function reconcilingWorker() {
+  const { t } = e;
+  const log = t.app.log as never;
+  const processor = createProcessor({
+    db: t.database.db, ledger: new Ledger(t.database.db), cache: t.app.svc.cache, queues: t.queues, log,
+    providers: createProviders({ anthropicApiKey: 'sk-ant-test', anthropicBaseUrl: e.llm.anthropicBaseUrl, timeoutMs: 5000, fakeLatencyMs: 0 }),
+    stash: new OutcomeStash(t.redis, t.config.REDIS_PREFIX, log),
+    validator: { validate: () => Promise.reject(new Error('no outputSchema here')) },
+    tokens: new TokenLimiter({ redis: t.redis, config: t.config, log }),
+  });
+  const w = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {
+    connection: bullConnection(t.config.REDIS_URL), prefix: t.config.REDIS_PREFIX,
+    settings: { backoffStrategy: (n, type, err) => (type === BACKOFF_TYPE ? backoffDelay(n, t.config.JOB_BACKOFF_MS, err) : t.config.JOB_BACKOFF_MS) },
+  });
+  workers.push(w);
+  return w;
+}
+
+describe('tokens per window at POST /v1/generate', () => {
+  it(`past ${LIMIT} tokens: 429 rate_limited, dimension tokens, Retry-After; nothing stored or called`, async () => {
+    const { id, auth } = await proKey();
+    const tpl = await template(auth);
+    expect((await generate(auth, tpl, 't01')).statusCode).toBe(202);
+    expect((await generate(auth, tpl, 't02')).statusCode).toBe(202);
+    const over = await generate(auth, tpl, 't03');
+    expect(over.statusCode).toBe(429);
+    const { error } = over.json();
+    expect(error).toMatchObject({ code: 'rate_limited', details: { dimension: 'tokens', limit: LIMIT, requestedTokens: EST, windowTokens: 2 * EST } });
+    const retryAfter = Number(over.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(59);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(Date.parse(error.details.resetAt)).toBeGreaterThan(Date.now() + 58_000);
+    const rows = rowsOf<{ n: number }>(await e.t.database.db.execute(sql`select count(*)::int as n from generations where api_key_id = ${id}`));
+    expect(rows[0]!.n).toBe(2);
+    expect(e.llm.calls).toHaveLength(0);
+    expect(await held(id)).toBe(2 * EST);
+  });
+
+  it('a request that joins an in-flight generation gives its hold back', async () => {
+    const { id, auth } = await proKey();
+    const tpl = await template(auth);
+    const [a, b] = await Promise.all([generate(auth, tpl, 't04'), generate(auth, tpl, 't04')]);
+    expect(a.json().jobId).toBe(b.json().jobId);
+    const w = await window(id);
+    expect(w.times).toEqual([a.json().jobId, expect.any(String)]); // one hold, named by the generation id
+    expect(await held(id)).toBe(EST);
+  });
+
+  it('a cache hit never touches the window', async () => {
+    const { id, auth } = await proKey();
+    e.t.worker();
+    const tpl = await template(auth);
+    expect((await generate(auth, tpl, 't05', '?wait=10')).json()).toMatchObject({ status: 'completed' });
+    const before = await window(id);
+    const hit = await generate(auth, tpl, 't05');
+    expect(hit.statusCode).toBe(200);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(await window(id)).toEqual(before);
+  });
+
+  it('a budget refusal gives the token hold back', async () => {
+    const { id, auth } = await proKey([{ usd: 1e-9, period: 'day' }]);
+    const tpl = await template(auth);
+    expect((await generate(auth, tpl, 't06')).statusCode).toBe(402);
+    expect(await held(id)).toBe(0);
+  });
+
+  it('the worker reconciles a completed job to the tokens used, so more fits; a dead job that used none gives all back', async () => {
+    const { id, auth } = await proKey();
+    reconcilingWorker();
+    const tpl = await template(auth);
+    e.llm.script(reply.ok('short', { inputTokens: 7, outputTokens: 3 }));
+    const done = (await generate(auth, tpl, 't07', '?wait=10')).json();
+    expect(done).toMatchObject({ status: 'completed', usage: { totalTokens: 10 } });
+    await expect.poll(async () => (await window(id)).tokens[done.jobId]).toBe('10');
+    expect(await held(id)).toBe(10);
+    // 10 + 2 × 1025 fits 2500 now; the estimate would not have.
+    expect((await generate(auth, tpl, 't08')).statusCode).toBe(202);
+    expect((await generate(auth, tpl, 't09')).statusCode).toBe(202);
+    await Promise.all(workers.splice(0).map((w) => w.close()));
+
+    const other = await proKey();
+    reconcilingWorker();
+    const tpl2 = await template(other.auth);
+    e.llm.script(reply.error(400, 'bad request'));
+    const dead = (await generate(other.auth, tpl2, 't10', '?wait=10')).json();
+    expect(dead.status).toBe('dead');
+    await expect.poll(() => held(other.id)).toBe(0);
+  });
+
+  it('a retry keeps the hold; the completion sets it to the tokens of every attempt', async () => {
+    const { id, auth } = await proKey();
+    reconcilingWorker();
+    const tpl = await template(auth);
+    e.llm.script(reply.error(500), reply.ok('second time', { inputTokens: 7, outputTokens: 3 }));
+    const { jobId } = (await generate(auth, tpl, 't11')).json();
+    const done = await waitForStatus(e.t.app, auth, jobId, ['completed', 'dead']);
+    expect(done).toMatchObject({ status: 'completed', attempts: 2 });
+    expect(e.llm.calls).toHaveLength(2);
+    // Written as the job settles, beside the cache and the event: the row may show completed a moment before.
+    await expect.poll(async () => (await window(id)).tokens[jobId]).toBe(String(done.usage.totalTokens));
+  });
+});
