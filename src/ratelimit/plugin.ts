@@ -51,7 +51,7 @@ export function rateLimitOptions(config: Config): UpstreamOptions {
       new AppError(
         'rate_limited',
         `Rate limit of ${ctx.max} requests per ${windowMsOf(request, windowMs) / 1000} s exceeded; retry in ${ctx.after}.`,
-        { limit: ctx.max, resetAt: new Date(Date.now() + ctx.ttl).toISOString() },
+        { dimension: 'requests', limit: ctx.max, resetAt: new Date(Date.now() + ctx.ttl).toISOString() },
       ),
   };
 }
