@@ -33,8 +33,8 @@ export interface ProcessorDeps {
   stash: OutcomeStash;
   /** Checks answers against the template's outputSchema off the event loop, with a deadline. */
   validator: Pick<OutputValidator, 'validate'>;
-  /** Sets a job's token hold (GenerationJobData.tpm) to the tokens used once it settles; without it the hold stands at the estimate. */
-  tokens?: Pick<TokenLimiter, 'reconcile'>;
+  /** Sets a job's token hold (GenerationJobData.tpm) to the tokens used once it settles. */
+  tokens: Pick<TokenLimiter, 'reconcile'>;
 }
 
 /**
@@ -126,7 +126,7 @@ export function createProcessor(deps: ProcessorDeps) {
    * its input again. Never fails the job: the limiter logs its own errors.
    */
   async function reconcileTokens(d: GenerationJobData, used?: number): Promise<void> {
-    if (!d.tpm || !deps.tokens) return;
+    if (!d.tpm) return;
     try {
       const tokens = used ?? (await tokensUsed(d.id));
       await deps.tokens.reconcile(d.apiKeyId, d.tpm, tokens);

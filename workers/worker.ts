@@ -8,6 +8,7 @@ import type { Database } from '../src/db/client.js';
 import { JobEventLog } from '../src/events/job-events.js';
 import { IdempotencyStore } from '../src/idempotency/store.js';
 import { Ledger } from '../src/jobs/ledger.js';
+import { TokenLimiter } from '../src/ratelimit/tokens.js';
 import { createProviders } from '../src/providers/index.js';
 import { pricingOf } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
@@ -70,6 +71,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     log,
     events: new JobEventLog(deps.redis, config.REDIS_PREFIX, log),
     slots,
+    tokens: new TokenLimiter({ redis: deps.redis, config, log }),
   });
 
   const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {

@@ -1,16 +1,7 @@
-import { Worker } from 'bullmq';
 import { sql } from 'drizzle-orm';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rowsOf } from '../../src/db/client.js';
-import { Ledger } from '../../src/jobs/ledger.js';
-import { createProviders } from '../../src/providers/index.js';
-import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData } from '../../src/queue/queues.js';
-import { TokenLimiter } from '../../src/ratelimit/tokens.js';
-import { bullConnection } from '../../src/redis/client.js';
 import { worstCaseTokens } from '../../src/spend/budgets.js';
-import { backoffDelay } from '../../workers/failures.js';
-import { OutcomeStash } from '../../workers/outcome-stash.js';
-import { createProcessor } from '../../workers/processor.js';
 import { reply } from '../fakes/llm-server.js';
 import { waitForStatus } from '../support/jobs.js';
 import { llmEnvPerTest } from '../support/llm-env.js';
@@ -20,11 +11,6 @@ const e = llmEnvPerTest({ ANTHROPIC_API_KEY: 'sk-ant-test', RATE_LIMIT_TPM_PRO: 
 
 /** What generate holds for `About t<i>` (every prompt here is that long) at maxTokens 1000: 9 + 16 + 1000. */
 const EST = ((w) => w.inputTokens + w.outputTokens)(worstCaseTokens({ system: null, prompt: 'About t00', maxTokens: 1000 }));
-
-const workers: Worker[] = [];
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.close()));
-});
 
 async function proKey(budgets?: unknown): Promise<{ id: string; auth: Record<string, string> }> {
   const res = await e.t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: e.t.admin, payload: { name: 'tpm', tier: 'pro', ...(budgets ? { budgets } : {}) } });
@@ -43,24 +29,6 @@ async function window(keyId: string) {
 }
 const held = async (keyId: string) => Number((await window(keyId)).tokens['#'] ?? 0);
 
-/** A worker whose processor reconciles token holds (as the worker process does with its TokenLimiter). */
-function reconcilingWorker() {
-  const { t } = e;
-  const log = t.app.log as never;
-  const processor = createProcessor({
-    db: t.database.db, ledger: new Ledger(t.database.db), cache: t.app.svc.cache, queues: t.queues, log,
-    providers: createProviders({ anthropicApiKey: 'sk-ant-test', anthropicBaseUrl: e.llm.anthropicBaseUrl, timeoutMs: 5000, fakeLatencyMs: 0 }),
-    stash: new OutcomeStash(t.redis, t.config.REDIS_PREFIX, log),
-    validator: { validate: () => Promise.reject(new Error('no outputSchema here')) },
-    tokens: new TokenLimiter({ redis: t.redis, config: t.config, log }),
-  });
-  const w = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {
-    connection: bullConnection(t.config.REDIS_URL), prefix: t.config.REDIS_PREFIX,
-    settings: { backoffStrategy: (n, type, err) => (type === BACKOFF_TYPE ? backoffDelay(n, t.config.JOB_BACKOFF_MS, err) : t.config.JOB_BACKOFF_MS) },
-  });
-  workers.push(w);
-  return w;
-}
 
 describe('tokens per window at POST /v1/generate', () => {
   it(`past ${LIMIT} tokens: 429 rate_limited, dimension tokens, Retry-After; nothing stored or called`, async () => {
@@ -113,7 +81,7 @@ describe('tokens per window at POST /v1/generate', () => {
 
   it('the worker reconciles a completed job to the tokens used, so more fits; a dead job that used none gives all back', async () => {
     const { id, auth } = await proKey();
-    reconcilingWorker();
+    const first = e.t.worker();
     const tpl = await template(auth);
     e.llm.script(reply.ok('short', { inputTokens: 7, outputTokens: 3 }));
     const done = (await generate(auth, tpl, 't07', '?wait=10')).json();
@@ -121,12 +89,13 @@ describe('tokens per window at POST /v1/generate', () => {
     await expect.poll(async () => (await window(id)).tokens[done.jobId]).toBe('10');
     expect(await held(id)).toBe(10);
     // 10 + 2 × 1025 fits 2500 now; the estimate would not have.
-    expect((await generate(auth, tpl, 't08')).statusCode).toBe(202);
-    expect((await generate(auth, tpl, 't09')).statusCode).toBe(202);
-    await Promise.all(workers.splice(0).map((w) => w.close()));
+    const more = [await generate(auth, tpl, 't08'), await generate(auth, tpl, 't09')];
+    expect(more.map((r) => r.statusCode)).toEqual([202, 202]);
+    for (const r of more) await waitForStatus(e.t.app, auth, r.json().jobId, ['completed']);
+    await first.close();
 
     const other = await proKey();
-    reconcilingWorker();
+    e.t.worker();
     const tpl2 = await template(other.auth);
     e.llm.script(reply.error(400, 'bad request'));
     const dead = (await generate(other.auth, tpl2, 't10', '?wait=10')).json();
@@ -136,7 +105,7 @@ describe('tokens per window at POST /v1/generate', () => {
 
   it('a retry keeps the hold; the completion sets it to the tokens of every attempt', async () => {
     const { id, auth } = await proKey();
-    reconcilingWorker();
+    e.t.worker();
     const tpl = await template(auth);
     e.llm.script(reply.error(500), reply.ok('second time', { inputTokens: 7, outputTokens: 3 }));
     const { jobId } = (await generate(auth, tpl, 't11')).json();
