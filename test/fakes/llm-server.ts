@@ -77,6 +77,8 @@ export interface FakeLlm {
   script(...replies: FakeReply[]): void;
   /** Replaces the reply given when the script is empty. */
   setDefault(reply: FakeReply): void;
+  /** Forgets the calls and what is left of the script; the default reply back to the one it started with. */
+  reset(): void;
   close(): Promise<void>;
 }
 
@@ -208,6 +210,11 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     url, anthropicBaseUrl: url, openaiBaseUrl: `${url}/v1`, calls,
     script: (...replies) => void queue.push(...replies),
     setDefault: (r) => void (fallback = r),
+    reset() {
+      calls.length = 0;
+      queue.length = 0;
+      fallback = opts.defaultReply ?? reply.ok();
+    },
     close: () => {
       for (const timer of timers) clearTimeout(timer);
       // Slow replies hold sockets open; destroy them so teardown never waits on one.

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
-import { reply, startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
+import { startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
 import { createTestEnv, type TestEnv } from './context.js';
 
 /** What `llmEnvPerTest` keeps current: the file's fake LLM, and the test's env and key. */
@@ -24,8 +24,7 @@ export function llmEnvPerTest(env: Record<string, string>, opts: { listen?: bool
   beforeEach(async () => {
     e.t = await createTestEnv({ ANTHROPIC_BASE_URL: e.llm.anthropicBaseUrl, ...env });
     e.auth = await e.t.keyHeader('enterprise');
-    e.llm.calls.length = 0;
-    e.llm.setDefault(reply.ok());
+    e.llm.reset(); // a script a test left unanswered must not answer the next one
     if (opts.listen) e.base = await e.t.app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterEach(() => e.t.close());
