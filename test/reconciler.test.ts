@@ -1,5 +1,5 @@
 import { Worker } from 'bullmq';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { generations } from '../src/db/schema.js';
 import { GENERATION_QUEUE } from '../src/queue/queues.js';
@@ -41,7 +41,7 @@ async function failOutsideProcessor(jobId: string, reason: string): Promise<void
 }
 
 const run = () => reconcile({
-  db: e.t.database.db, ledger: e.t.app.svc.ledger, queues: e.t.queues, log: e.t.app.log as never, graceMs: 0,
+  db: e.t.database.db, ledger: e.t.app.svc.ledger, queues: e.t.queues, log: e.t.app.log as never, graceMs: 0, attemptMs: 60_000,
   stash: new OutcomeStash(e.t.redis, e.t.config.REDIS_PREFIX, e.t.app.log as never),
 });
 
@@ -80,6 +80,18 @@ describe('the reconciler settles what no processor will', () => {
     await failOutsideProcessor(id, 'connect ECONNREFUSED 127.0.0.1:5432');
     expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 1 });
     expect((await e.t.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: e.auth })).json()).toMatchObject({ status: 'dead', error: { code: 'job_lost' } });
+  });
+
+  it('a row a run still holds is never run twice: a second claim is busy, and a lost job of a fresh claim is not enqueued again', async () => {
+    const id = await admitted('held');
+    const { ledger } = e.t.app.svc;
+    expect(await ledger.claim(id)).toBe('claimed');
+    expect(await ledger.claim(id)).toBe('busy'); // a duplicate run, while the first may be calling the provider
+    await e.t.queues.generation.remove(id);
+    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 0 }); // claimed just now: it may still be running
+    await e.t.database.db.execute(sql`update generations set claimed_at = now() - interval '2 minutes' where id = ${id}`);
+    expect(await run()).toEqual({ enqueued: 1, rerun: 0, dead: 0 }); // past any attempt's time: its run is gone
+    expect(await ledger.claim(id)).toBe('claimed'); // and a claim that old may be taken over
   });
 
   it('an in-flight row whose job Redis lost is enqueued again under its id, and completes once', async () => {

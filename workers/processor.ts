@@ -1,4 +1,4 @@
-import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
@@ -59,24 +59,27 @@ export function createProcessor(deps: ProcessorDeps) {
       throw new WaitingError();
     }
     try {
-      return await attempt(job, release);
+      return await attempt(job, release, token);
     } finally {
       release();
     }
   }
 
   /** One attempt; `release` frees the provider slot, as soon as the provider has answered. */
-  async function attempt(job: Job<GenerationJobData>, release: () => void) {
+  async function attempt(job: Job<GenerationJobData>, release: () => void, token?: string) {
     const d = job.data;
     const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
-    // On a job's first start no earlier run can have settled its row, so the claim may travel while the
-    // provider works (it lands before the completion). Any later start — a retry, a run after a worker
-    // died, or one the reconciler started — must learn first whether the row settled, or whether an
-    // earlier run was paid and could not write, or it could pay for the answer twice.
+    // The claim lands before the provider is called, on every start: it is what keeps a second run of the
+    // same generation (a duplicate enqueued after Redis lost the job) from paying for it again.
+    const claim = await ledger.claim(d.id);
+    if (claim === 'settled') return finishedElsewhere(d, jlog);
+    if (claim === 'busy') {
+      jlog.warn('another run holds this generation; trying again once its claim can have lapsed');
+      await job.moveToDelayed(Date.now() + ledger.staleClaimMs, token);
+      throw new DelayedError();
+    }
+    // A retry, a run after a worker died, or one the reconciler started may find an answer an earlier run was paid for.
     const rerun = job.attemptsStarted > 1 || d.resumed === true;
-    const claimed = ledger.claim(d.id);
-    if (rerun && !(await claimed)) return finishedElsewhere(d, jlog);
-    claimed.catch(() => {});
     const stashed = rerun ? await deps.stash.get(d.id) : undefined;
     // Not awaited: it goes out on the command connection ahead of this job's later events.
     void deps.events?.publish(d.id, 'active', { attempt: job.attemptsMade + 1 });
@@ -87,7 +90,7 @@ export function createProcessor(deps: ProcessorDeps) {
       out = stashed ?? (await ask(d, release));
     } catch (err) {
       release();
-      return failed(job, err, started, jlog, claimed);
+      return failed(job, err, started, jlog);
     }
     release();
     if (stashed) jlog.info('writing the answer an earlier run was paid for and could not record');
@@ -95,7 +98,6 @@ export function createProcessor(deps: ProcessorDeps) {
 
     let done: Completed | undefined;
     try {
-      if (!(await claimed)) return finishedElsewhere(d, jlog);
       done = await ledger.complete({ id: d.id, ...out });
     } catch (err) {
       // Paid for and not recorded (Postgres unreachable): keep the answer for the next run, which writes it.
@@ -167,12 +169,11 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /** A failed attempt: recorded on the row with what it cost; the last one dead-letters the job. */
-  async function failed(job: Job<GenerationJobData>, err: unknown, started: number, jlog: Logger, claimed: Promise<boolean>): Promise<never> {
+  async function failed(job: Job<GenerationJobData>, err: unknown, started: number, jlog: Logger): Promise<never> {
     const d = job.data;
     const f = classify(err);
     const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const paid = f.usage ? { ...f.usage, ...cost(d, f.usage) } : undefined;
-    await claimed.catch(() => false); // the claim must land first, or it would turn `failed` back into `active`
     const again = final ? undefined : worstCaseUsd(priceFor(d.provider, d.model, deps.pricing), d);
     const res = await ledger.fail({ id: d.id, final, code: f.code, message: f.message, ...(paid ? { paid } : {}), ...(again !== undefined ? { again } : {}) });
     if (res.overBudget) return overBudget(job, jlog);

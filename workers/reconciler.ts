@@ -21,6 +21,12 @@ export interface ReconcilerDeps {
   log: Logger;
   /** Rows younger than this are left alone: their admission may still be enqueuing them. */
   graceMs: number;
+  /**
+   * Longest an attempt can still be running after it claimed its row (provider timeout and the
+   * BullMQ lock): an `active` row whose job is missing is enqueued again only once its claim is
+   * older, so a run Redis forgot is never doubled while it may still be calling the provider.
+   */
+  attemptMs: number;
 }
 
 /**
@@ -42,7 +48,9 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
   const done = { enqueued: 0, rerun: 0, dead: 0 };
   if (!rows.length) return done;
   const states = await Promise.all(rows.map((r) => queues.generation.getJobState(r.id)));
-  const missing = rows.filter((_, i) => states[i] === 'unknown');
+  const ranOut = Date.now() - deps.attemptMs;
+  const missing = rows.filter((r, i) => states[i] === 'unknown'
+    && (r.status !== 'active' || (r.claimedAt ?? r.startedAt ?? r.createdAt).getTime() < ranOut));
   if (missing.length) {
     await queues.generation.addBulk(missing.map((row) => ({ name: 'generate', data: { ...jobDataOf(row), resumed: true }, opts: queues.jobOptions(row.id) })));
     done.enqueued = missing.length;
@@ -51,6 +59,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
     if (states[i] !== 'failed' && states[i] !== 'completed') continue;
     const job = await queues.generation.getJob(row.id);
     if (await stash.has(row.id)) {
+      await ledger.unclaim(row.id); // its job has ended: no run holds the row any more
       await job?.remove();
       await queues.generation.add('generate', { ...jobDataOf(row), resumed: true }, queues.jobOptions(row.id));
       done.rerun++;

@@ -56,7 +56,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const bus = new InvalidationBus(deps.redis, config.REDIS_PREFIX, log, { listen: false });
   const idempotency = new IdempotencyStore(database.db);
   const slots = new Slots(config.WORKER_CONCURRENCY);
-  const ledger = new Ledger(database.db);
+  const ledger = new Ledger(database.db, config.WORKER_LOCK_DURATION_MS);
   const stash = new OutcomeStash(deps.redis, config.REDIS_PREFIX, log);
   const validator = new OutputValidator({ timeoutMs: config.OUTPUT_VALIDATION_TIMEOUT_MS, log });
   const processor = createProcessor({
@@ -91,7 +91,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
 
   /** Settles rows no processor will (see reconcile), and drops idempotency keys past their 24 h. */
   const sweep = async () => {
-    const done = await reconcile({ db: database.db, ledger, queues, stash, log, graceMs: config.SWEEP_INTERVAL_MS / 3 });
+    const done = await reconcile({ db: database.db, ledger, queues, stash, log, graceMs: config.SWEEP_INTERVAL_MS / 3, attemptMs: config.PROVIDER_TIMEOUT_MS + config.WORKER_LOCK_DURATION_MS });
     if (done.enqueued || done.rerun || done.dead) log.info(done, 'reconciled generations with their jobs');
     await idempotency.purgeExpired();
   };

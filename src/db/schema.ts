@@ -74,6 +74,8 @@ export const generations = pgTable(
     requestId: text('request_id'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
     startedAt: timestamptz('started_at'),
+    /** When the attempt now running claimed the row: only one attempt runs at a time (see `Ledger.claim`). */
+    claimedAt: timestamptz('claimed_at'),
     completedAt: timestamptz('completed_at'),
   },
   (t) => [

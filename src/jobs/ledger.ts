@@ -39,6 +39,9 @@ export interface Failed {
   again?: number;
 }
 
+/** What a claim found: see `Ledger.claim`. */
+export type Claim = 'claimed' | 'settled' | 'busy';
+
 /** What answers an input that was not admitted: the generation holding its slot. */
 export type SlotAnswer = { state: 'in_flight'; id: string; status: string } | { state: 'completed'; row: GenerationRow };
 
@@ -53,19 +56,31 @@ export type SlotAnswer = { state: 'in_flight'; id: string; status: string } | { 
  */
 export class Ledger {
   readonly #admit: Batcher<Admission, boolean>;
-  readonly #claim: Batcher<string, boolean>;
+  readonly #claim: Batcher<string, Claim>;
   readonly #complete: Batcher<Completion, Completed | undefined>;
 
-  constructor(private readonly db: Db) {
+  /**
+   * @param staleClaimMs - how old an `active` row's claim must be before another run may take it:
+   * the BullMQ lock (WORKER_LOCK_DURATION_MS), after which a run that stopped renewing it is dead.
+   * @defaultValue 30000
+   */
+  constructor(private readonly db: Db, readonly staleClaimMs = 30_000) {
     this.#admit = new Batcher((rows) => this.#admitRows(rows), { maxInFlight: 4 });
 
+    // A row is claimed only when no attempt holds it: queued, failed (a retry is due), or active with a
+    // claim older than the BullMQ lock, whose worker must have died (BullMQ hands a stalled job on only then).
     this.#claim = new Batcher(async (ids) => {
       const res = await db.execute(sql`
-        update generations set status = 'active', attempts = attempts + 1, started_at = coalesce(started_at, now())
-        where id = any(${sql.param(ids)}::text[]) and status in ${IN_FLIGHT_SQL}
-        returning id`);
-      const claimed = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
-      return ids.map((id) => claimed.has(id));
+        with c as (
+          update generations set status = 'active', attempts = attempts + 1, started_at = coalesce(started_at, now()), claimed_at = now()
+          where id = any(${sql.param(ids)}::text[]) and (status in ('queued', 'failed')
+            or (status = 'active' and coalesce(claimed_at, started_at, created_at) < now() - make_interval(secs => ${this.staleClaimMs / 1000})))
+          returning id
+        )
+        select g.id, c.id is not null as claimed, g.status in ('completed', 'dead') as settled
+        from generations g left join c on c.id = g.id where g.id = any(${sql.param(ids)}::text[])`);
+      const byId = new Map(rowsOf<{ id: string; claimed: boolean; settled: boolean }>(res).map((r) => [r.id, r.claimed ? 'claimed' : r.settled ? 'settled' : 'busy'] as const));
+      return ids.map((id) => byId.get(id) ?? 'settled');
     }, { maxInFlight: 4 });
 
     this.#complete = new Batcher(async (items) => {
@@ -162,8 +177,12 @@ export class Ledger {
     return hit.state === 'in_flight' ? { state: 'in_flight', id: hit.row.id, status: hit.row.status } : { state: 'completed', row: hit.row };
   }
 
-  /** Marks an attempt started (`active`, attempts + 1); false when the row already settled. */
-  claim(id: string): Promise<boolean> {
+  /**
+   * Marks an attempt started (`active`, attempts + 1, `claimed_at`): `claimed`; `settled` when the row
+   * already completed or died; `busy` when another run holds it (a duplicate of the job, after Redis
+   * lost it), so that two runs never call the provider for one generation at once.
+   */
+  claim(id: string): Promise<Claim> {
     return this.#claim.push(id);
   }
 
@@ -204,6 +223,11 @@ export class Ledger {
       select g.status, (select refusal from budget) is not null as over from g`);
     const [row] = rowsOf<{ status: string; over: boolean }>(res);
     return { settled: !!row, dead: row?.status === 'dead', overBudget: row?.over === true };
+  }
+
+  /** An `active` row whose job has ended in BullMQ (so no run holds it) made claimable again, as `failed`. */
+  async unclaim(id: string): Promise<void> {
+    await this.db.update(generations).set({ status: 'failed' }).where(and(eq(generations.id, id), eq(generations.status, 'active')));
   }
 
   /** Cached results stop answering (admin cache clear): completed slots, of one input or all, open. */

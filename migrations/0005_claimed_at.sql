@@ -1,0 +1,1 @@
+ALTER TABLE "generations" ADD COLUMN "claimed_at" timestamp with time zone;
