@@ -52,25 +52,11 @@ export function createProcessor(deps: ProcessorDeps) {
   return processGeneration;
 
   async function processGeneration(job: Job<GenerationJobData>, token?: string) {
-    const release = deps.slots ? await deps.slots.acquire() : () => {};
-    if (!release) {
-      // The worker is shutting down and this job never started: back to the queue, for any worker.
-      await job.moveToWait(token);
-      throw new WaitingError();
-    }
-    try {
-      return await attempt(job, release, token);
-    } finally {
-      release();
-    }
-  }
-
-  /** One attempt; `release` frees the provider slot, as soon as the provider has answered. */
-  async function attempt(job: Job<GenerationJobData>, release: () => void, token?: string) {
     const d = job.data;
     const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
     // The claim lands before the provider is called, on every start: it is what keeps a second run of the
-    // same generation (a duplicate enqueued after Redis lost the job) from paying for it again.
+    // same generation (a duplicate enqueued after Redis lost the job) from paying for it again. Taken
+    // before waiting for a provider slot, so its round trip never holds a slot.
     const claim = await ledger.claim(d.id);
     if (claim === 'settled') return finishedElsewhere(d, jlog);
     if (claim === 'busy') {
@@ -78,6 +64,23 @@ export function createProcessor(deps: ProcessorDeps) {
       await job.moveToDelayed(Date.now() + ledger.staleClaimMs, token);
       throw new DelayedError();
     }
+    const release = deps.slots ? await deps.slots.acquire() : () => {};
+    if (!release) {
+      // The worker is shutting down and this job never started: back to the queue, for any worker.
+      await ledger.handBack(d.id);
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
+    try {
+      return await attempt(job, release, jlog);
+    } finally {
+      release();
+    }
+  }
+
+  /** One attempt; `release` frees the provider slot, as soon as the provider has answered. */
+  async function attempt(job: Job<GenerationJobData>, release: () => void, jlog: Logger) {
+    const d = job.data;
     // A retry, a run after a worker died, or one the reconciler started may find an answer an earlier run was paid for.
     const rerun = job.attemptsStarted > 1 || d.resumed === true;
     const stashed = rerun ? await deps.stash.get(d.id) : undefined;

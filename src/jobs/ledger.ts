@@ -225,6 +225,13 @@ export class Ledger {
     return { settled: !!row, dead: row?.status === 'dead', overBudget: row?.over === true };
   }
 
+  /** A claim whose attempt never started (the worker is shutting down): undone, attempt count included. */
+  async handBack(id: string): Promise<void> {
+    await this.db.execute(sql`
+      update generations set attempts = attempts - 1, status = case when attempts > 1 then 'failed' else 'queued' end
+      where id = ${id} and status = 'active'`);
+  }
+
   /** An `active` row whose job has ended in BullMQ (so no run holds it) made claimable again, as `failed`. */
   async unclaim(id: string): Promise<void> {
     await this.db.update(generations).set({ status: 'failed' }).where(and(eq(generations.id, id), eq(generations.status, 'active')));
