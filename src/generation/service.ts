@@ -9,12 +9,13 @@ import type { JobEventLog } from '../events/job-events.js';
 import { isSettled, jobOutcome } from '../jobs/dto.js';
 import type { Ledger } from '../jobs/ledger.js';
 import { recordCacheLookup, recordCostSaved } from '../metrics/registry.js';
-import { allowedModelsOf, assertModelAllowed } from '../spend/allow-list.js';
 import type { Jobs } from '../jobs/service.js';
+import type { ModelPrice } from '../providers/pricing.js';
 import type { ProviderName } from '../providers/types.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
-import type { TokenHold, TokenLimiter } from '../ratelimit/tokens.js';
+import type { TokenLimiter } from '../ratelimit/tokens.js';
+import { allowedModelsOf, assertModelAllowed } from '../spend/allow-list.js';
 import { worstCaseTokens, worstCaseUsd, type Budgets } from '../spend/budgets.js';
 import { admissionPrice } from '../spend/prices.js';
 import { render, templateVariables } from '../templates/render.js';
@@ -59,8 +60,8 @@ export interface GenerationDeps {
   waiter: JobWaiter;
   meter: UsageMeter;
   budgets: Budgets;
-  /** Tokens per window per key (RATE_LIMIT_TPM_*); without it generations are not token-limited. */
-  tokens?: TokenLimiter;
+  /** Tokens per window per key (RATE_LIMIT_TPM_*). */
+  tokens: TokenLimiter;
   log: Logger;
   /** Where the `queued` event of an admitted job goes (GET /v1/jobs/:id/events). */
   events?: JobEventLog;
@@ -126,23 +127,16 @@ export class Generation {
       requestId: ctx.requestId,
       ...(ctx.bypassCache ? { refresh: true } : {}),
     };
-    // The worst case is held in the key's token window (429 otherwise), then in every budget the request falls
-    // under (402 otherwise, giving the tokens back) before anything is written; a request that joins an in-flight
-    // generation, or finds a fresh result, gives both back. Tokens go first: a 429 costs no Postgres statement.
     const id = newId('gen');
-    const estimate = worstCaseTokens(data);
-    const tpm = await this.deps.tokens?.reserve(ctx.caller, id, estimate.inputTokens + estimate.outputTokens);
-    const worst = worstCaseUsd(price, data);
-    let held = false;
-    let admitted: Awaited<ReturnType<Generation['admit']>>;
+    const hold = await this.#hold(ctx.caller, tpl.id, id, data, price);
+    let admitted: Admitted;
     try {
-      held = await this.deps.budgets.reserve(ctx.caller.keyId, tpl.id, worst);
-      admitted = await this.admit({ ...data, ...(tpm ? { tpm } : {}) }, tpl.version, held ? worst : 0, id);
+      admitted = await this.#admit({ ...data, ...(hold.tpm ? { tpm: hold.tpm } : {}) }, tpl.version, hold.usd, id);
     } catch (err) {
-      await this.#release(ctx.caller.keyId, tpl.id, held ? worst : 0, tpm);
+      await hold.release();
       throw err;
     }
-    if (!('id' in admitted && admitted.admitted)) await this.#release(ctx.caller.keyId, tpl.id, held ? worst : 0, tpm);
+    if (!('admitted' in admitted && admitted.admitted)) await hold.release();
     // Counted once answered: a request rejected on the way is not a request of this key's usage.
     if ('hit' in admitted) {
       meter.record({ ...usage, requests: 1, cacheHits: 1, savedUsd: admitted.hit.costUsd });
@@ -169,21 +163,41 @@ export class Generation {
   }
 
   /**
+   * Holds the worst case in the key's token window (429 otherwise), then in every budget the request
+   * falls under (402 otherwise, giving the tokens back), before anything is written. Tokens go first:
+   * a 429 costs no Postgres statement. `release` gives both back: a request that joins an in-flight
+   * generation, finds a fresh result or fails to be admitted holds nothing.
+   */
+  async #hold(caller: Caller, templateId: string, id: string, data: Omit<GenerationJobData, 'id'>, price: ModelPrice | undefined) {
+    const { tokens, budgets } = this.deps;
+    const estimate = worstCaseTokens(data);
+    const tpm = await tokens.reserve(caller, id, estimate.inputTokens + estimate.outputTokens);
+    const worst = worstCaseUsd(price, data);
+    let usd = 0;
+    try {
+      if (await budgets.reserve(caller.keyId, templateId, worst)) usd = worst;
+    } catch (err) {
+      if (tpm) await tokens.release(caller.keyId, tpm);
+      throw err;
+    }
+    const release = async () => {
+      await Promise.all([
+        tpm && tokens.release(caller.keyId, tpm),
+        usd && budgets.apply({ apiKeyId: caller.keyId, templateId, release: usd, releaseAt: new Date() }),
+      ]);
+    };
+    return { tpm, usd, release };
+  }
+
+  /**
    * One slot per input hash (`Ledger.admit`): the first request takes it,
    * inserts the row and enqueues (BullMQ job id = row id); the others get what
    * holds the slot: the in-flight job, or a result completed inside its TTL
    * that the cache did not have yet. A row whose enqueue failed stays `queued`
-   * and the workers' sweeper enqueues it once Redis is back, so an admitted
+   * and the workers' reconciler enqueues it once Redis is back, so an admitted
    * job is never lost.
    */
-  async #release(apiKeyId: string, templateId: string, usd: number, tpm: TokenHold | undefined): Promise<void> {
-    await Promise.all([
-      tpm && this.deps.tokens?.release(apiKeyId, tpm),
-      usd && this.deps.budgets.apply({ apiKeyId, templateId, release: usd, releaseAt: new Date() }),
-    ]);
-  }
-
-  private async admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number, reservedUsd: number, firstId: string): Promise<{ id: string; status: string; admitted: boolean } | { hit: CachedResult }> {
+  async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number, reservedUsd: number, firstId: string): Promise<Admitted> {
     const { queues, log, ledger } = this.deps;
     for (let i = 0; i < 5; i++) {
       const id = i === 0 ? firstId : newId('gen');
@@ -194,7 +208,7 @@ export class Generation {
         const enqueued = queues.generation.add('generate', { ...data, id }, queues.jobOptions(id));
         enqueued.catch(() => {});
         const waited = await within(enqueued.then(() => true, () => false), ENQUEUE_WAIT_MS);
-        if (waited !== true) log.error({ jobId: id }, 'enqueue failed or slow; the sweeper enqueues the job once Redis answers');
+        if (waited !== true) log.error({ jobId: id }, 'enqueue failed or slow; the reconciler enqueues the job once Redis answers');
         await queued;
         return { id, status: 'queued', admitted: true };
       }
@@ -220,5 +234,8 @@ export class Generation {
     }
   }
 }
+
+/** An admission's outcome: the generation this request is answered by (its own when `admitted`), or a fresh result. */
+type Admitted = { id: string; status: string; admitted: boolean } | { hit: CachedResult };
 
 const hitBody = (v: CachedResult) => ({ jobId: v.jobId, status: 'completed', cached: true, result: v.result });
