@@ -1,3 +1,5 @@
+import { isConnectivityError } from '../errors/connectivity.js';
+
 export interface BatcherOptions {
   /** Most items in one statement. @defaultValue 500 */
   maxBatch?: number;
@@ -52,7 +54,8 @@ export class Batcher<In, Out> {
       const out = await this.#run(batch.map((b) => b.item));
       batch.forEach((b, i) => b.resolve(out[i] as Out));
     } catch (err) {
-      if (batch.length === 1) batch[0]!.reject(err);
+      // Postgres unreachable fails every row alike: running them one by one would only repeat it.
+      if (batch.length === 1 || isConnectivityError(err)) for (const b of batch) b.reject(err);
       else await Promise.all(batch.map((b) => this.#run([b.item]).then((out) => b.resolve(out[0] as Out), b.reject)));
     } finally {
       this.#inFlight--;
