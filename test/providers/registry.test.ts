@@ -1,9 +1,10 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { ConfigError, ConfigSchema, loadConfig } from '../../src/config/index.js';
 import { REDACT } from '../../src/logger.js';
-import { registryOf } from '../../src/providers/registry.js';
+import { PRICING } from '../../src/providers/pricing.js';
+import { BUILT_IN_PROVIDERS, registryOf } from '../../src/providers/registry.js';
 import { reply, startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
 import { createTestEnv, type TestEnv } from '../support/context.js';
 import { waitForStatus } from '../support/jobs.js';
@@ -102,6 +103,17 @@ describe('a PROVIDERS_JSON provider is usable by name', () => {
     expect(logs.length).toBeGreaterThan(0);
     expect(seen).not.toContain(KEY);
     expect(seen).not.toContain(WRONG_KEY);
+  });
+});
+
+describe('the built-in definitions', () => {
+  it('each reads only config variables that exist, is priced in the one table, and prices its default model', () => {
+    expect(BUILT_IN_PROVIDERS.map((d) => d.name)).toEqual(Object.keys(PRICING));
+    for (const d of BUILT_IN_PROVIDERS) {
+      for (const v of d.configVariables) expect(Object.keys(ConfigSchema.properties), `${d.name}: ${v}`).toContain(v);
+      expect(d.prices).toBe(PRICING[d.name]);
+      expect(d.prices[d.defaultModel], d.name).toBeDefined();
+    }
   });
 });
 
