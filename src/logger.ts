@@ -5,6 +5,7 @@ import type { Config } from './config/index.js';
 export const REDACT = [
   'req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization',
   '*.apiKey', '*.key', '*.adminKey', '*.ANTHROPIC_API_KEY', '*.OPENAI_API_KEY', '*.PROMPTLAB_ADMIN_KEY',
+  '*.compatibleProviders[*].apiKey',
 ];
 
 /** pino JSON lines; pretty when stdout is a terminal. */

@@ -16,6 +16,7 @@ import { DeadLetters } from './queue/dead-letters.js';
 import type { Queues } from './queue/queues.js';
 import type { JobWaiter } from './queue/waiter.js';
 import { Templates } from './templates/service.js';
+import { registryOf } from './providers/registry.js';
 import { UsageMeter } from './usage/meter.js';
 
 export interface Services {
@@ -50,7 +51,7 @@ export interface ServiceDeps {
 /** The API's services, wired once: the app decorates itself with them, the benchmarks use them bare. */
 export function createServices({ config, db, redis, queues, waiter, adminKey, log }: ServiceDeps): Services {
   const bus = new InvalidationBus(redis, config.REDIS_PREFIX, log);
-  const templates = new Templates(db, bus, config.CACHE_LOCAL_TTL_MS);
+  const templates = new Templates(db, bus, config.CACHE_LOCAL_TTL_MS, registryOf(config));
   const jobs = new Jobs(db);
   const cache = new ResultCache(redis, config.REDIS_PREFIX, log, bus, {
     localTtlMs: config.CACHE_LOCAL_TTL_MS,

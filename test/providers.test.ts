@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/index.js';
 import { createAnthropicProvider } from '../src/providers/anthropic.js';
 import { parseRetryAfter, PROVIDER_ERROR_TABLE, ProviderError, toProviderError } from '../src/providers/errors.js';
 import { createFakeProvider } from '../src/providers/fake.js';
@@ -183,10 +184,10 @@ describe('error classification', () => {
 
 describe('providers factory', () => {
   it('always has fake, anthropic only with a key, openai with a key or a base URL', () => {
-    const base = { timeoutMs: 1000, fakeLatencyMs: 0 };
-    expect(Object.keys(createProviders(base))).toEqual(['fake']);
-    expect(Object.keys(createProviders({ ...base, anthropicBaseUrl: 'http://x' }))).toEqual(['fake']);
-    const all = createProviders({ ...base, anthropicApiKey: 'a', openaiBaseUrl: 'http://127.0.0.1:1/v1' });
+    const base = { PROVIDER_TIMEOUT_MS: '1000', FAKE_LATENCY_MS: '0' };
+    expect(Object.keys(createProviders(loadConfig(base)))).toEqual(['fake']);
+    expect(Object.keys(createProviders(loadConfig({ ...base, ANTHROPIC_BASE_URL: 'http://x' })))).toEqual(['fake']);
+    const all = createProviders(loadConfig({ ...base, ANTHROPIC_API_KEY: 'a', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1' }));
     expect(Object.keys(all).sort()).toEqual(['anthropic', 'fake', 'openai']);
     expect(DEFAULT_MODELS).toEqual({ anthropic: 'claude-haiku-4-5', openai: 'gpt-4o-mini', fake: 'fake-1' });
   });

@@ -44,14 +44,7 @@ export const prefetchOf = (config: Config) => config.WORKER_PREFETCH ?? Math.cei
 /** Starts a generation worker: WORKER_CONCURRENCY jobs at once, stalled-job recovery, retries with backoff. */
 export function startWorker(deps: WorkerDeps): RunningWorker {
   const { config, database, queues, log } = deps;
-  const providers = deps.providers ?? createProviders({
-    ...(config.ANTHROPIC_API_KEY ? { anthropicApiKey: config.ANTHROPIC_API_KEY } : {}),
-    ...(config.ANTHROPIC_BASE_URL ? { anthropicBaseUrl: config.ANTHROPIC_BASE_URL } : {}),
-    ...(config.OPENAI_API_KEY ? { openaiApiKey: config.OPENAI_API_KEY } : {}),
-    ...(config.OPENAI_BASE_URL ? { openaiBaseUrl: config.OPENAI_BASE_URL } : {}),
-    timeoutMs: config.PROVIDER_TIMEOUT_MS,
-    fakeLatencyMs: config.FAKE_LATENCY_MS,
-  });
+  const providers = deps.providers ?? createProviders(config);
   const pricing = pricingOf(config);
   const bus = new InvalidationBus(deps.redis, config.REDIS_PREFIX, log, { listen: false });
   const idempotency = new IdempotencyStore(database.db);

@@ -1,19 +1,35 @@
 import { Value } from 'typebox/value';
+import { BUILT_IN_PROVIDERS } from '../providers/registry.js';
+import { ConfigError } from './error.js';
 import { parsePricingJson } from './pricing-json.js';
-import { ConfigSchema, type Config } from './schema.js';
+import { parseProvidersJson, type CompatibleProviderConfig } from './providers-json.js';
+import { ConfigSchema, type Config as EnvConfig } from './schema.js';
 
-export type { Config } from './schema.js';
+export { ConfigError } from './error.js';
 export { ConfigSchema } from './schema.js';
+export type { CompatibleProviderConfig } from './providers-json.js';
 
-/** A bad environment value: the message names the variable. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+/** The parsed environment, plus what `loadConfig` derives from it. */
+export type Config = EnvConfig & {
+  /**
+   * The `PROVIDERS_JSON` providers with their keys read from their `apiKeyEnv` variables.
+   * @defaultValue `[]` (a config built without `loadConfig` may leave it out)
+   */
+  readonly compatibleProviders?: readonly CompatibleProviderConfig[];
+};
+
+/** Every provider name this config can use: the built-ins, then the `PROVIDERS_JSON` ones. */
+export const providerNamesOf = (config: Pick<Config, 'compatibleProviders'>): string[] => [
+  ...BUILT_IN_PROVIDERS.map((p) => p.name),
+  ...(config.compatibleProviders ?? []).map((p) => p.name),
+];
 
 /**
  * Parses the environment once. Unknown variables are ignored; empty strings
- * count as unset; a value of the wrong shape throws a ConfigError naming it
- * (`PRICING_JSON` included: its JSON is parsed and checked here, read with `pricingOf`).
+ * count as unset; a value of the wrong shape throws a ConfigError naming it.
+ * `PROVIDERS_JSON` is parsed here and the variables its `apiKeyEnv`s name are read here,
+ * once; `PRICING_JSON` and `DEFAULT_PROVIDER` are checked against the resulting provider
+ * names (`PRICING_JSON` is read with `pricingOf`).
  */
 export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env): Config {
   const raw: Record<string, unknown> = {};
@@ -29,13 +45,23 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     const shown = /_KEY$/.test(name) ? '(secret, not shown)' : JSON.stringify(raw[name] ?? '');
     if (!byName.has(name)) byName.set(name, `${name}=${shown}: ${e.message}`);
   }
+  let compatibleProviders: CompatibleProviderConfig[] = [];
+  if (typeof raw.PROVIDERS_JSON === 'string') {
+    const parsed = parseProvidersJson(raw.PROVIDERS_JSON, env, BUILT_IN_PROVIDERS.map((p) => p.name));
+    if ('problem' in parsed) byName.set('PROVIDERS_JSON', parsed.problem);
+    else compatibleProviders = parsed.value;
+  }
+  const names = providerNamesOf({ compatibleProviders });
+  if (typeof raw.DEFAULT_PROVIDER === 'string' && !byName.has('DEFAULT_PROVIDER') && !names.includes(raw.DEFAULT_PROVIDER)) {
+    byName.set('DEFAULT_PROVIDER', `DEFAULT_PROVIDER=${JSON.stringify(raw.DEFAULT_PROVIDER)}: not a provider (known: ${names.join(', ')})`);
+  }
   if (typeof raw.PRICING_JSON === 'string') {
-    const pricing = parsePricingJson(raw.PRICING_JSON);
+    const pricing = parsePricingJson(raw.PRICING_JSON, names);
     if ('problem' in pricing) byName.set('PRICING_JSON', pricing.problem);
   }
   if (byName.size > 0) {
     const lines = [...byName.values()];
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
-  return value as Config;
+  return { ...(value as EnvConfig), compatibleProviders };
 }

@@ -1,6 +1,5 @@
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import type { ProviderName } from '../providers/types.js';
 
 const UsdPerMTok = Type.Number({ minimum: 0, maximum: 1_000_000, description: 'USD per million tokens' });
 const Price = Type.Object({ input: UsdPerMTok, output: UsdPerMTok }, { additionalProperties: false });
@@ -9,33 +8,33 @@ const Models = Type.Record(Type.String({ pattern: '^.{1,200}$' }), Price, { addi
 
 /**
  * The shape of `PRICING_JSON`: `{"provider":{"model":{"input":USD/MTok,"output":USD/MTok}}}`,
- * providers among those PromptLab knows, prices finite and not negative.
+ * prices finite and not negative. The providers must be in the registry (checked by
+ * {@link parsePricingJson}).
  */
-export const PricingJsonSchema = Type.Object(
-  { anthropic: Type.Optional(Models), openai: Type.Optional(Models), fake: Type.Optional(Models) } satisfies Record<ProviderName, unknown>,
-  { additionalProperties: false },
-);
+export const PricingJsonSchema = Type.Record(Type.String(), Models);
 
 export type PricingJson = Static<typeof PricingJsonSchema>;
 
-const PROVIDERS = Object.keys(PricingJsonSchema.properties).join(', ');
-
 /**
- * Parses and checks `PRICING_JSON`. Returns the overrides, or a one-line problem
- * naming the variable and the place in the document (never the whole value).
+ * Parses and checks `PRICING_JSON` against the configured provider names. Returns the
+ * overrides, or a one-line problem naming the variable and the place in the document
+ * (never the whole value).
  */
-export function parsePricingJson(text: string): { value: PricingJson } | { problem: string } {
+export function parsePricingJson(text: string, providers: readonly string[]): { value: PricingJson } | { problem: string } {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
     return { problem: `PRICING_JSON is not valid JSON (${(err as Error).message})` };
   }
+  if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) {
+    const unknown = Object.keys(doc).find((p) => !providers.includes(p));
+    if (unknown !== undefined) return { problem: `PRICING_JSON names unknown provider ${JSON.stringify(unknown)} (known: ${providers.join(', ')})` };
+  }
   const e = Value.Errors(PricingJsonSchema, doc).find((x) => x.message !== 'schema is false');
   if (!e) return { value: doc as PricingJson };
   const extra = (e.params as { additionalProperties?: string[] }).additionalProperties;
   const where = e.instancePath || '(root)';
-  if (extra && e.instancePath === '') return { problem: `PRICING_JSON names unknown provider ${JSON.stringify(extra[0])} (known: ${PROVIDERS})` };
   if (extra && where.split('/').length === 2) return { problem: `PRICING_JSON ${where}: model names must be 1 to 200 characters` };
   if (extra) return { problem: `PRICING_JSON ${where} has unknown field ${JSON.stringify(extra[0])} (a price is {"input","output"})` };
   return { problem: `PRICING_JSON ${where} ${e.message}; expected {"provider":{"model":{"input":USD/MTok,"output":USD/MTok}}}` };

@@ -38,9 +38,10 @@ export const ConfigSchema = Type.Object({
   ANTHROPIC_BASE_URL: Opt('Anthropic API base URL (no /v1)', { pattern: '^https?://' }),
   OPENAI_API_KEY: Opt('Enables the openai provider'),
   OPENAI_BASE_URL: Opt('OpenAI-compatible base URL (with /v1); also enables openai without a key (Ollama, vLLM)', { pattern: '^https?://' }),
-  DEFAULT_PROVIDER: Type.Optional(Type.Enum(['anthropic', 'openai', 'fake'], {
-    description: 'Provider for templates that name none; default: anthropic, else openai, else fake, by which is configured',
-  })),
+  PROVIDERS_JSON: Opt('More providers, OpenAI-compatible servers by name: [{"name","baseUrl","apiKeyEnv"?,"models":[{"name","input":USD/MTok,"output":USD/MTok}],"defaultModel"?}], checked at boot'),
+  DEFAULT_PROVIDER: Opt('Provider for templates that name none, any in the registry; default: anthropic, else openai, else fake, by which is configured', {
+    pattern: '^[a-z][a-z0-9_-]{0,39}$',
+  }),
   FAKE_LATENCY_MS: Int(50, 0, 600_000, 'Latency of the fake provider'),
   PROVIDER_TIMEOUT_MS: Int(30_000, 100, 600_000, 'Timeout of one provider call'),
   PRICING_JSON: Opt('Extra or replacement prices: {"provider":{"model":{"input":USD/MTok,"output":USD/MTok}}}, checked at boot'),

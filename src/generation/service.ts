@@ -11,6 +11,7 @@ import type { Ledger } from '../jobs/ledger.js';
 import { recordCacheLookup, recordCostSaved } from '../metrics/registry.js';
 import type { Jobs } from '../jobs/service.js';
 import type { ModelPrice } from '../providers/pricing.js';
+import { registryOf, type ProviderRegistry } from '../providers/registry.js';
 import type { ProviderName } from '../providers/types.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
@@ -23,7 +24,6 @@ import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
 import { within } from '../util/within.js';
 import { inputHash } from './hash.js';
-import { availableProviders, defaultModel, defaultProvider } from './providers.js';
 
 export interface GenerateRequest {
   templateId: string;
@@ -73,10 +73,10 @@ const ENQUEUE_WAIT_MS = 1000;
 
 /** POST /v1/generate: render, hash, answer from cache or admit exactly one job per in-flight input. */
 export class Generation {
-  readonly #available: Set<ProviderName>;
+  readonly #providers: ProviderRegistry;
 
   constructor(private readonly deps: GenerationDeps) {
-    this.#available = availableProviders(deps.config);
+    this.#providers = registryOf(deps.config);
   }
 
   async generate(req: GenerateRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
@@ -89,9 +89,10 @@ export class Generation {
     const unknown = Object.keys(variables).filter((n) => !used.includes(n));
     if (unknown.length) throw new AppError('unknown_variables', `The template does not use: ${unknown.join(', ')}.`, { unknown });
 
-    const provider = req.provider ?? tpl.provider ?? defaultProvider(config);
-    if (!this.#available.has(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
-    const model = req.model ?? (tpl.provider === provider && tpl.model ? tpl.model : defaultModel(provider));
+    const providers = this.#providers;
+    const provider = req.provider ?? tpl.provider ?? providers.defaultProvider;
+    if (!providers.isEnabled(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
+    const model = req.model ?? (tpl.provider === provider && tpl.model ? tpl.model : providers.defaultModel(provider));
     assertModelAllowed(allowedModelsOf(config, ctx.caller), provider, model);
     const price = admissionPrice(config, provider, model);
     const params = { maxTokens: tpl.maxTokens ?? DEFAULT_MAX_TOKENS, temperature: tpl.temperature ?? null };

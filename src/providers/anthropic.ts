@@ -1,5 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { guardProviderCall } from './errors.js';
+import { PRICING } from './pricing.js';
+import type { ProviderDefinition } from './registry.js';
 import { systemPromptFor, type GenerateRequest, type GenerateResult, type Provider, type StopReason } from './types.js';
 
 /** Options of {@link createAnthropicProvider}. */
@@ -57,3 +59,19 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
     },
   };
 }
+
+/** `anthropic`: enabled by `ANTHROPIC_API_KEY`. */
+export const anthropicDefinition: ProviderDefinition = {
+  name: 'anthropic',
+  defaultModel: 'claude-haiku-4-5',
+  configVariables: ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'PROVIDER_TIMEOUT_MS'],
+  dialect: 'anthropic',
+  prices: PRICING.anthropic!,
+  enabled: (config) => Boolean(config.ANTHROPIC_API_KEY),
+  create: (config) =>
+    createAnthropicProvider({
+      apiKey: config.ANTHROPIC_API_KEY!,
+      timeoutMs: config.PROVIDER_TIMEOUT_MS,
+      ...(config.ANTHROPIC_BASE_URL && { baseURL: config.ANTHROPIC_BASE_URL }),
+    }),
+};

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ProviderError } from './errors.js';
+import { PRICING } from './pricing.js';
+import type { ProviderDefinition } from './registry.js';
 import type { GenerateRequest, GenerateResult, Provider } from './types.js';
 
 /** The one model the fake provider has. */
@@ -51,6 +53,17 @@ export function createFakeProvider(opts: FakeProviderOptions): Provider {
     },
   };
 }
+
+/** `fake`: always enabled, no network. */
+export const fakeDefinition: ProviderDefinition = {
+  name: 'fake',
+  defaultModel: FAKE_MODEL,
+  configVariables: ['FAKE_LATENCY_MS'],
+  dialect: 'none',
+  prices: PRICING.fake!,
+  enabled: () => true,
+  create: (config) => createFakeProvider({ latencyMs: config.FAKE_LATENCY_MS }),
+};
 
 /** The fake provider's token estimate: about four characters per token. */
 export const estimateTokens = (text: string): number => Math.ceil(text.length / 4);

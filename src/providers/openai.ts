@@ -1,9 +1,13 @@
 import OpenAI from 'openai';
 import { guardProviderCall } from './errors.js';
+import { PRICING } from './pricing.js';
+import type { ProviderDefinition } from './registry.js';
 import { systemPromptFor, type GenerateRequest, type GenerateResult, type Provider, type StopReason } from './types.js';
 
 /** Options of {@link createOpenAIProvider}. */
 export interface OpenAIProviderOptions {
+  /** The registry name it answers to. @defaultValue `openai` */
+  name?: string;
   /** Optional so a local OpenAI-compatible server (Ollama, vLLM, LM Studio) needs none. */
   apiKey?: string;
   /** API root including `/v1`, e.g. `http://127.0.0.1:11434/v1`. @defaultValue `https://api.openai.com/v1` */
@@ -43,7 +47,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
   const tokenLimitField = opts.tokenLimitField ?? (isOpenAI ? 'max_completion_tokens' : 'max_tokens');
 
   return {
-    name: 'openai',
+    name: opts.name ?? 'openai',
     async generate(req: GenerateRequest): Promise<GenerateResult> {
       const system = systemPromptFor(req);
       const completion = await guardProviderCall(opts.timeoutMs, req.signal, (signal) =>
@@ -72,3 +76,19 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     },
   };
 }
+
+/** `openai`: enabled by `OPENAI_API_KEY`, or by `OPENAI_BASE_URL` alone for a local server. */
+export const openaiDefinition: ProviderDefinition = {
+  name: 'openai',
+  defaultModel: 'gpt-4o-mini',
+  configVariables: ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'PROVIDER_TIMEOUT_MS'],
+  dialect: 'openai',
+  prices: PRICING.openai!,
+  enabled: (config) => Boolean(config.OPENAI_API_KEY || config.OPENAI_BASE_URL),
+  create: (config) =>
+    createOpenAIProvider({
+      timeoutMs: config.PROVIDER_TIMEOUT_MS,
+      ...(config.OPENAI_API_KEY && { apiKey: config.OPENAI_API_KEY }),
+      ...(config.OPENAI_BASE_URL && { baseURL: config.OPENAI_BASE_URL }),
+    }),
+};

@@ -1,6 +1,6 @@
-import { ConfigError, type Config } from '../config/index.js';
+import { ConfigError } from '../config/error.js';
+import type { Config } from '../config/index.js';
 import { parsePricingJson } from '../config/pricing-json.js';
-import type { ProviderName } from './types.js';
 
 /** A model's list price in USD per million tokens. */
 export interface ModelPrice {
@@ -14,10 +14,12 @@ export type PricingOverrides = Partial<Record<string, Record<string, { input: nu
 const price = (inputPerMTok: number, outputPerMTok: number): ModelPrice => ({ inputPerMTok, outputPerMTok });
 
 /**
- * List prices, USD per million input/output tokens. Dated snapshots match by prefix
+ * List prices of the built-in providers, USD per million input/output tokens, one entry
+ * per provider of the registry's `BUILT_IN_PROVIDERS`. Dated snapshots match by prefix
  * (`claude-haiku-4-5-20251001` → `claude-haiku-4-5`); override with `PRICING_JSON`.
+ * `PROVIDERS_JSON` providers bring their own prices (see {@link pricingOf}).
  */
-export const PRICING: Record<ProviderName, Record<string, ModelPrice>> = {
+export const PRICING: Readonly<Record<string, Readonly<Record<string, ModelPrice>>>> = {
   anthropic: {
     'claude-opus-4-5': price(5, 25),
     'claude-opus-4-1': price(15, 75),
@@ -49,7 +51,7 @@ export const PRICING: Record<ProviderName, Record<string, ModelPrice>> = {
  */
 export function priceFor(provider: string, model: string, overrides?: PricingOverrides): ModelPrice | undefined {
   // A Map, not an object: model names come from requests, and `toString` must not match.
-  const table = new Map(Object.entries(PRICING[provider as ProviderName] ?? {}));
+  const table = new Map(Object.entries(Object.hasOwn(PRICING, provider) ? PRICING[provider]! : {}));
   for (const [name, p] of Object.entries(overrides?.[provider] ?? {})) table.set(name, price(p.input, p.output));
   const exact = table.get(model);
   if (exact) return exact;
@@ -60,22 +62,31 @@ export function priceFor(provider: string, model: string, overrides?: PricingOve
   return best === undefined ? undefined : table.get(best);
 }
 
-let parsed: { text: string; overrides: PricingOverrides } | undefined;
+let parsed: { text: string | undefined; compatible: Config['compatibleProviders']; overrides: PricingOverrides | undefined } | undefined;
 
 /**
- * The operator's price overrides (`PRICING_JSON`), parsed once per distinct value;
- * undefined when unset. `loadConfig` has already refused a bad value; a config
- * built some other way gets the same ConfigError here.
+ * The prices on top of {@link PRICING}: those of the `PROVIDERS_JSON` providers (from their
+ * `models`), then the operator's `PRICING_JSON` overrides; undefined when neither is set.
+ * Computed once per distinct value. `loadConfig` has already refused a bad `PRICING_JSON`;
+ * a config built some other way gets the same ConfigError here.
  */
-export function pricingOf(config: Pick<Config, 'PRICING_JSON'>): PricingOverrides | undefined {
+export function pricingOf(config: Pick<Config, 'PRICING_JSON' | 'compatibleProviders'>): PricingOverrides | undefined {
   const text = config.PRICING_JSON;
-  if (!text) return undefined;
-  if (parsed?.text !== text) {
-    const r = parsePricingJson(text);
-    if ('problem' in r) throw new ConfigError(`invalid configuration:\n  ${r.problem}`);
-    parsed = { text, overrides: r.value };
+  const compatible = config.compatibleProviders;
+  if (parsed && parsed.text === text && parsed.compatible === compatible) return parsed.overrides;
+  const overrides: Record<string, Record<string, { input: number; output: number }>> = {};
+  for (const p of compatible ?? []) {
+    overrides[p.name] = Object.fromEntries(p.models.map((m) => [m.name, { input: m.input, output: m.output }]));
   }
-  return parsed.overrides;
+  if (text) {
+    const names = [...Object.keys(PRICING), ...(compatible ?? []).map((p) => p.name)];
+    const r = parsePricingJson(text, names);
+    if ('problem' in r) throw new ConfigError(`invalid configuration:\n  ${r.problem}`);
+    for (const [provider, models] of Object.entries(r.value)) overrides[provider] = { ...overrides[provider], ...models };
+  }
+  const result = Object.keys(overrides).length > 0 ? overrides : undefined;
+  parsed = { text, compatible, overrides: result };
+  return result;
 }
 
 // USD per million tokens is µUSD per token, so ×1e6 gives integer pico-USD per token.

@@ -1,5 +1,8 @@
-/** The providers PromptLab can call. `fake` is the built-in deterministic stand-in for demos, tests and benchmarks. */
-export type ProviderName = 'anthropic' | 'openai' | 'fake';
+/**
+ * A provider's name, as the registry (`registry.ts`) knows it: a built-in (`anthropic`,
+ * `openai`, `fake`) or a `PROVIDERS_JSON` one. Checked against the registry wherever it comes in.
+ */
+export type ProviderName = string;
 
 /** One generation request, provider-neutral. */
 export interface GenerateRequest {

@@ -25,7 +25,8 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, TSchema> {
   return out;
 }
 
-export const Provider = Type.Enum(['anthropic', 'openai', 'fake']);
+/** A provider name; which names exist is the registry's (src/providers/registry.ts), checked by the services. */
+export const Provider = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,39}$', description: 'A provider of the registry: anthropic, openai, fake or a PROVIDERS_JSON name' });
 export const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[A-Za-z0-9_-]{1,64}$`, maxLength: 80 });
 export const Usage = Type.Object({ inputTokens: Type.Integer(), outputTokens: Type.Integer(), totalTokens: Type.Integer() });
 export const Result = Type.Object({ text: Type.String(), json: Type.Optional(Type.Unknown()) });

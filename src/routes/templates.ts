@@ -40,7 +40,7 @@ const show = (t: TemplateRow) => {
 export default async function templateRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['templates'];
-  const bodyErrors = ['bad_request', 'invalid_json', 'invalid_template', 'payload_too_large', 'unsupported_media_type'] as const;
+  const bodyErrors = ['bad_request', 'invalid_json', 'invalid_template', 'provider_unavailable', 'payload_too_large', 'unsupported_media_type'] as const;
 
   app.post('/v1/templates', {
     schema: { tags, summary: 'Create a template', body: CreateBody, response: { 201: Template, ...errorResponses(...bodyErrors) } },

@@ -5,6 +5,7 @@ import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { templates, type TemplateRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
+import type { ProviderRegistry } from '../providers/registry.js';
 import { checkOutputSchema } from './output-schema.js';
 import { placeholders } from './render.js';
 
@@ -32,8 +33,16 @@ export class Templates {
   readonly #lru: LRUCache<string, TemplateRow>;
   #epoch = 0;
 
-  /** `localTtlMs` bounds how long a template is served from memory should an invalidation be missed. */
-  constructor(private readonly db: Db, private readonly bus: InvalidationBus, localTtlMs = 5000) {
+  /**
+   * `localTtlMs` bounds how long a template is served from memory should an invalidation be
+   * missed; `providers` is the registry a template's provider must be in.
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly bus: InvalidationBus,
+    localTtlMs = 5000,
+    private readonly providers: Pick<ProviderRegistry, 'has'> = { has: () => true },
+  ) {
     this.#lru = new LRUCache({ max: 1000, ttl: Math.max(1, localTtlMs) });
     bus.on((msg) => {
       if (msg.kind !== 'template' && msg.kind !== 'all') return;
@@ -44,10 +53,18 @@ export class Templates {
   }
 
   async create(input: TemplateInput): Promise<TemplateRow> {
+    this.#checkProvider(input.provider);
     check({ body: input.body, system: input.system ?? null, keyFields: input.keyFields ?? null });
     checkOutputSchema(input.outputSchema);
     const [row] = await this.db.insert(templates).values({ ...input, id: newId('tpl') }).returning();
     return row!;
+  }
+
+  /** A provider the registry does not have is refused; one without a key here is not (another deployment may have it). */
+  #checkProvider(provider: string | null | undefined): void {
+    if (provider != null && !this.providers.has(provider)) {
+      throw new AppError('provider_unavailable', `There is no provider ${provider}.`, { provider });
+    }
   }
 
   async get(id: string): Promise<TemplateRow> {
@@ -66,6 +83,7 @@ export class Templates {
 
   /** Applies a change and bumps `version`, so cache entries of the old version can no longer match. */
   async update(id: string, patch: Partial<TemplateInput>): Promise<TemplateRow> {
+    this.#checkProvider(patch.provider);
     const current = await this.get(id);
     check({ ...current, ...patch });
     checkOutputSchema(patch.outputSchema);

@@ -1,0 +1,92 @@
+import type { Config } from '../config/index.js';
+import { anthropicDefinition } from './anthropic.js';
+import { fakeDefinition } from './fake.js';
+import { compatibleDefinition } from './openai-compatible.js';
+import { openaiDefinition } from './openai.js';
+import type { ModelPrice } from './pricing.js';
+import type { Provider } from './types.js';
+
+/**
+ * Everything PromptLab knows about one provider, declared once in its own file. Config,
+ * route validation, the API's admission checks and the worker all derive from these.
+ */
+export interface ProviderDefinition {
+  /** Lowercase; what requests, templates, `PRICING_JSON`, `DEFAULT_PROVIDER` and the model lists use. */
+  readonly name: string;
+  /** The model used when neither the request nor the template names one. */
+  readonly defaultModel: string;
+  /** The environment variables it reads (documentation and boot messages). */
+  readonly configVariables: readonly string[];
+  /**
+   * The wire format its SDK speaks. Errors of that SDK are classified by the one table in
+   * `errors.ts` (`toProviderError`); `none` throws `ProviderError`s itself.
+   */
+  readonly dialect: 'anthropic' | 'openai' | 'none';
+  /** List prices by model, USD per million tokens (`PRICING_JSON` overrides them). */
+  readonly prices: Readonly<Record<string, ModelPrice>>;
+  /** Whether this deployment can call it (its key or base URL is configured). */
+  enabled(config: Config): boolean;
+  /** The SDK client factory: one `Provider` for the process. */
+  create(config: Config): Provider;
+}
+
+/** The providers that exist without configuration, in `DEFAULT_PROVIDER`'s fallback order. */
+export const BUILT_IN_PROVIDERS: readonly ProviderDefinition[] = [anthropicDefinition, openaiDefinition, fakeDefinition];
+
+/** The providers of one config: the built-ins, then the `PROVIDERS_JSON` ones. */
+export class ProviderRegistry {
+  readonly #byName: ReadonlyMap<string, ProviderDefinition>;
+
+  constructor(private readonly config: Config) {
+    const compatible = (config.compatibleProviders ?? []).map(compatibleDefinition);
+    this.#byName = new Map([...BUILT_IN_PROVIDERS, ...compatible].map((d) => [d.name, d]));
+  }
+
+  /** Every provider name, configured or not. */
+  get names(): string[] {
+    return [...this.#byName.keys()];
+  }
+
+  /** The definition of `name`; undefined when the registry has none. */
+  get(name: string): ProviderDefinition | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** Whether `name` is a provider at all (a template may name one this server has no key for). */
+  has(name: string): boolean {
+    return this.#byName.has(name);
+  }
+
+  /** Whether this deployment can call `name`. */
+  isEnabled(name: string): boolean {
+    return this.#byName.get(name)?.enabled(this.config) ?? false;
+  }
+
+  /** DEFAULT_PROVIDER, else the first enabled built-in (anthropic, openai, fake). */
+  get defaultProvider(): string {
+    return this.config.DEFAULT_PROVIDER ?? BUILT_IN_PROVIDERS.find((d) => d.enabled(this.config))!.name;
+  }
+
+  /** The default model of `name` (which must be in the registry). */
+  defaultModel(name: string): string {
+    const d = this.#byName.get(name);
+    if (!d) throw new Error(`no provider ${name} in the registry`);
+    return d.defaultModel;
+  }
+
+  /** One SDK client per enabled provider, by name. */
+  createProviders(): Record<string, Provider> {
+    const out: Record<string, Provider> = {};
+    for (const d of this.#byName.values()) if (d.enabled(this.config)) out[d.name] = d.create(this.config);
+    return out;
+  }
+}
+
+const registries = new WeakMap<Config, ProviderRegistry>();
+
+/** The registry of `config`, built once per config object. */
+export function registryOf(config: Config): ProviderRegistry {
+  let r = registries.get(config);
+  if (!r) registries.set(config, (r = new ProviderRegistry(config)));
+  return r;
+}
