@@ -78,6 +78,21 @@ export interface StoredRequest {
   outputSchema: Record<string, unknown> | null;
 }
 
+/** A request flattened as job data and the `generations` row hold it; `requestOf` puts it back together. */
+export function storedRequest(r: GenerationRequest) {
+  return {
+    provider: r.provider,
+    model: r.model,
+    system: r.system ?? null,
+    messages: r.messages,
+    maxTokens: r.params.maxTokens,
+    temperature: r.params.temperature ?? null,
+    ...(r.params.topP !== undefined ? { topP: r.params.topP } : {}),
+    ...(r.params.stop ? { stop: r.params.stop } : {}),
+    outputSchema: r.responseFormat?.schema ?? null,
+  } satisfies StoredRequest;
+}
+
 /** The request a job or row was admitted with; one without `messages` had its prompt as the one user message. */
 export function requestOf(s: StoredRequest): GenerationRequest {
   return {

@@ -24,7 +24,7 @@ import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
 import { within } from '../util/within.js';
 import { inputHash } from './hash.js';
-import { templateRequest, type GenerationRequest } from './request.js';
+import { storedRequest, templateRequest, type GenerationRequest } from './request.js';
 
 export interface GenerateRequest {
   templateId: string;
@@ -72,19 +72,6 @@ const DEFAULT_MAX_TOKENS = 1024;
 /** Longest a request waits for Redis to take its job before answering 202 anyway. */
 const ENQUEUE_WAIT_MS = 1000;
 
-/** A request as job data: its fields flattened, as the `generations` row stores them. */
-const jobRequest = (r: GenerationRequest) => ({
-  provider: r.provider,
-  model: r.model,
-  system: r.system ?? null,
-  messages: r.messages,
-  maxTokens: r.params.maxTokens,
-  temperature: r.params.temperature ?? null,
-  ...(r.params.topP !== undefined ? { topP: r.params.topP } : {}),
-  ...(r.params.stop ? { stop: r.params.stop } : {}),
-  outputSchema: r.responseFormat?.schema ?? null,
-});
-
 /** POST /v1/generate: render, hash, answer from cache or admit exactly one job per in-flight input. */
 export class Generation {
   readonly #providers: ProviderRegistry;
@@ -128,7 +115,7 @@ export class Generation {
     recordCacheLookup(ctx.bypassCache ? 'bypass' : 'miss', 'none');
 
     const data: Omit<GenerationJobData, 'id'> = {
-      ...jobRequest(request),
+      ...storedRequest(request),
       inputHash: hash,
       templateId: tpl.id,
       cacheTtlSeconds: ttl,

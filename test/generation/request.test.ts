@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, inputHash } from '../../src/generation/hash.js';
-import { promptOf, requestOf, templateRequest, type GenerationRequest } from '../../src/generation/request.js';
+import { promptOf, requestOf, storedRequest, templateRequest, type GenerationRequest } from '../../src/generation/request.js';
 import { worstCaseTokens } from '../../src/spend/budgets.js';
 
 const tpl = {
@@ -30,6 +30,7 @@ describe('a template renders into a request', () => {
     const stored = { provider: 'fake', model: 'fake-1', system: 'You are terse.', messages: req.messages, maxTokens: 100, temperature: 0.3,
       topP: null, stop: null, outputSchema: { type: 'object' } };
     expect(requestOf(stored)).toEqual(req);
+    expect(requestOf(storedRequest(req))).toEqual(req);
     expect(requestOf({ ...stored, messages: undefined, prompt: 'Summarise the meeting for Ana' })).toEqual(req);
   });
 
