@@ -10,6 +10,7 @@ import type { GenerateRequest, Provider } from '../src/providers/types.js';
 import { reply, startFakeLlm, type FakeLlm } from './fakes/llm-server.js';
 
 const KEY = 'test-key';
+const user = (content: string): GenerateRequest['messages'] => [{ role: 'user', content }];
 const dialects = [
   {
     name: 'anthropic',
@@ -35,7 +36,7 @@ async function failure(promise: Promise<unknown>): Promise<ProviderError> {
 describe.each(dialects)('$name provider against the fake server', ({ name, model, make }) => {
   let llm: FakeLlm;
   let provider: Provider;
-  const req = (extra: Partial<GenerateRequest> = {}): GenerateRequest => ({ model, prompt: 'Say hi', maxTokens: 64, ...extra });
+  const req = (extra: Partial<GenerateRequest> = {}): GenerateRequest => ({ model, messages: user('Say hi'), params: { maxTokens: 64 }, ...extra });
 
   beforeEach(async () => {
     llm = await startFakeLlm({ apiKey: KEY });
@@ -45,7 +46,7 @@ describe.each(dialects)('$name provider against the fake server', ({ name, model
 
   it('maps text, usage, stop reason and model, sending system and prompt', async () => {
     llm.script(reply.ok('hello there', { inputTokens: 11, outputTokens: 7 }));
-    const result = await provider.generate(req({ system: 'Be brief.', temperature: 0.2 }));
+    const result = await provider.generate(req({ system: 'Be brief.', params: { maxTokens: 64, temperature: 0.2 } }));
     expect(result).toEqual({ text: 'hello there', inputTokens: 11, outputTokens: 7, stopReason: 'end', model });
     expect(llm.calls).toHaveLength(1);
     expect(llm.calls[0]).toMatchObject({ dialect: name, system: 'Be brief.', prompt: 'Say hi' });
@@ -125,9 +126,9 @@ describe.each(dialects)('$name provider against the fake server', ({ name, model
     expect(await provider.generate(req())).toMatchObject({ stopReason: 'refusal' });
   });
 
-  it('asks for JSON in the system prompt when jsonSchema is set', async () => {
+  it('asks for JSON in the system prompt when responseFormat is set', async () => {
     const jsonSchema = { type: 'object', properties: { sentiment: { enum: ['pos', 'neg'] } }, required: ['sentiment'] };
-    await provider.generate(req({ system: 'You classify.', jsonSchema }));
+    await provider.generate(req({ system: 'You classify.', responseFormat: { type: 'json_schema', schema: jsonSchema } }));
     const system = llm.calls[0]?.system ?? '';
     expect(system.startsWith('You classify.')).toBe(true);
     expect(system).toContain('JSON Schema');
@@ -142,14 +143,14 @@ describe('openai provider details', () => {
 
   it('can send max_completion_tokens instead', async () => {
     const provider = createOpenAIProvider({ baseURL: llm.openaiBaseUrl, timeoutMs: 5000, tokenLimitField: 'max_completion_tokens' });
-    await provider.generate({ model: 'gpt-5', prompt: 'hi', maxTokens: 5 });
+    await provider.generate({ model: 'gpt-5', messages: user('hi'), params: { maxTokens: 5 } });
     expect(llm.calls[0]?.body).toMatchObject({ max_completion_tokens: 5 });
     expect(llm.calls[0]?.body).not.toHaveProperty('max_tokens');
   });
 
   it('works without an API key against a local compatible server, sending max_tokens', async () => {
     const provider = createOpenAIProvider({ baseURL: llm.openaiBaseUrl, timeoutMs: 5000 });
-    await provider.generate({ model: 'llama3', prompt: 'hi', maxTokens: 5 });
+    await provider.generate({ model: 'llama3', messages: user('hi'), params: { maxTokens: 5 } });
     expect(llm.calls[0]?.headers.authorization).toBe('Bearer not-needed');
     expect(llm.calls[0]?.body.max_tokens).toBe(5);
     expect(llm.calls[0]?.system).toBeUndefined();
@@ -158,7 +159,7 @@ describe('openai provider details', () => {
   it('maps content_filter to refusal', async () => {
     llm.script({ text: '', stopReason: 'content_filter' });
     const provider = createOpenAIProvider({ baseURL: llm.openaiBaseUrl, timeoutMs: 5000 });
-    expect(await provider.generate({ model: 'gpt-4o', prompt: 'x', maxTokens: 5 })).toMatchObject({ stopReason: 'refusal' });
+    expect(await provider.generate({ model: 'gpt-4o', messages: user('x'), params: { maxTokens: 5 } })).toMatchObject({ stopReason: 'refusal' });
   });
 });
 
@@ -195,7 +196,7 @@ describe('providers factory', () => {
 
 describe('fake provider', () => {
   const fake = createFakeProvider({ latencyMs: 0 });
-  const req: GenerateRequest = { model: 'fake-1', system: 'sys', prompt: 'Summarise the meeting', maxTokens: 256 };
+  const req: GenerateRequest = { model: 'fake-1', system: 'sys', messages: user('Summarise the meeting'), params: { maxTokens: 256 } };
 
   it('is deterministic, named fake-1, with tokens estimated from length', async () => {
     const a = await fake.generate(req);
@@ -215,7 +216,7 @@ describe('fake provider', () => {
   });
 
   it('cuts output at maxTokens and honours an abort', async () => {
-    const cut = await fake.generate({ ...req, maxTokens: 2 });
+    const cut = await fake.generate({ ...req, params: { maxTokens: 2 } });
     expect(cut).toMatchObject({ text: expect.stringMatching(/^\[fake\] [0-9a-f]$/), stopReason: 'max_tokens', outputTokens: 2 });
     const slow = createFakeProvider({ latencyMs: 10_000 });
     const controller = new AbortController();
@@ -225,7 +226,7 @@ describe('fake provider', () => {
     expect(await failure(fake.generate({ ...req, signal: AbortSignal.abort() }))).toMatchObject({ code: 'provider_aborted' });
   });
 
-  it('answers a JSON document conforming to jsonSchema', async () => {
+  it('answers a JSON document conforming to responseFormat', async () => {
     const jsonSchema = {
       type: 'object',
       required: ['summary', 'score', 'ratio', 'tags', 'meta'],
@@ -239,14 +240,14 @@ describe('fake provider', () => {
         either: { anyOf: [{ type: 'integer' }, { type: 'string' }] },
       },
     };
-    const result = await fake.generate({ ...req, jsonSchema });
+    const result = await fake.generate({ ...req, responseFormat: { type: 'json_schema', schema: jsonSchema } });
     const doc = JSON.parse(result.text);
     expect(doc).toMatchObject({ score: 3, done: true, tags: ['a', 'a'], meta: { on: '2024-01-01', kind: 'k' }, either: 1 });
     expect(doc.summary.length).toBeGreaterThanOrEqual(40);
     expect(doc.summary.length).toBeLessThanOrEqual(50);
     expect(doc.ratio).toBeGreaterThan(0);
     expect(doc.ratio).toBeLessThan(1);
-    expect((await fake.generate({ ...req, jsonSchema })).text).toBe(result.text);
+    expect((await fake.generate({ ...req, responseFormat: { type: 'json_schema', schema: jsonSchema } })).text).toBe(result.text);
   });
 });
 

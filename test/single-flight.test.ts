@@ -90,7 +90,8 @@ describe('one paid call per input, between the Postgres write and the cache writ
     const base = { templateId: tpl, templateVersion: 1, provider: 'anthropic' as const, model: 'claude-haiku-4-5', system: null,
       maxTokens: 10, temperature: null, outputSchema: null, cacheTtlSeconds: 60, apiKeyId: 'key_x' };
     const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) =>
-      e.t.app.svc.ledger.admit({ ...base, id: `gen_poison${i}`, inputHash: `h${i}`, prompt: i === 7 ? 'bad \u0000 byte' : `ok ${i}` })));
+      e.t.app.svc.ledger.admit({ ...base, id: `gen_poison${i}`, inputHash: `h${i}`,
+        messages: [{ role: 'user' as const, content: i === 7 ? 'bad \u0000 byte' : `ok ${i}` }] })));
     expect(results.filter((r) => r.status === 'fulfilled' && r.value === true)).toHaveLength(39);
     expect(results[7]!.status).toBe('rejected');
     expect(await count('select count(*) as n from generations')).toBe(39);
@@ -101,7 +102,8 @@ describe('one paid call per input, between the Postgres write and the cache writ
     const odd = { note: 'nul \u0000 and half \ud800', [`k\u0000`]: ['\udfff'] };
     const text = JSON.stringify(odd);
     const row = { templateId: tpl, templateVersion: 1, provider: 'anthropic' as const, model: 'claude-haiku-4-5', system: null,
-      maxTokens: 10, temperature: null, outputSchema: null, cacheTtlSeconds: 60, apiKeyId: 'key_x', id: 'gen_odd', inputHash: 'h-odd', prompt: 'p' };
+      maxTokens: 10, temperature: null, outputSchema: null, cacheTtlSeconds: 60, apiKeyId: 'key_x', id: 'gen_odd', inputHash: 'h-odd',
+      messages: [{ role: 'user' as const, content: 'p' }] };
     expect(await e.t.app.svc.ledger.admit(row)).toBe(true);
     expect(await e.t.app.svc.ledger.complete({ id: 'gen_odd', text, json: odd, inputTokens: 1, outputTokens: 1, costUsd: 0 })).toBeTruthy();
     const job = (await e.t.app.inject({ method: 'GET', url: '/v1/jobs/gen_odd', headers: e.auth })).json();

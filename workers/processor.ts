@@ -5,6 +5,7 @@ import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
 import type { Db } from '../src/db/client.js';
 import { generations } from '../src/db/schema.js';
 import type { JobEventLog } from '../src/events/job-events.js';
+import { requestOf } from '../src/generation/request.js';
 import type { Completed, Ledger } from '../src/jobs/ledger.js';
 import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
 import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
@@ -150,14 +151,8 @@ export function createProcessor(deps: ProcessorDeps) {
   async function ask(d: GenerationJobData, release: () => void): Promise<Outcome> {
     const provider = deps.providers[d.provider];
     if (!provider) throw new AttemptFailed('provider_unavailable', d.provider);
-    const res = await provider.generate({
-      model: d.model,
-      prompt: d.prompt,
-      ...(d.system ? { system: d.system } : {}),
-      maxTokens: d.maxTokens,
-      ...(d.temperature !== null ? { temperature: d.temperature } : {}),
-      ...(d.outputSchema ? { jsonSchema: d.outputSchema } : {}),
-    });
+    const { provider: _name, ...req } = requestOf(d);
+    const res = await provider.generate(req);
     release();
     const usage = { inputTokens: res.inputTokens, outputTokens: res.outputTokens };
     if (res.stopReason === 'max_tokens') throw new AttemptFailed('output_truncated', undefined, usage);
@@ -177,7 +172,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const f = classify(err);
     const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const paid = f.usage ? { ...f.usage, ...cost(d, f.usage) } : undefined;
-    const again = final ? undefined : worstCaseUsd(priceFor(d.provider, d.model, deps.pricing), d);
+    const again = final ? undefined : worstCaseUsd(priceFor(d.provider, d.model, deps.pricing), requestOf(d));
     const res = await ledger.fail({ id: d.id, final, code: f.code, message: f.message, ...(paid ? { paid } : {}), ...(again !== undefined ? { again } : {}) });
     if (res.overBudget) return overBudget(job, jlog);
     if (final && res.settled) await Promise.all([deadLetter(d, f, job.attemptsMade + 1), reconcileTokens(d)]);

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import type { Message } from '../generation/request.js';
 import { bigint, boolean, date, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamptz, uniqueIndex } from './columns.js';
 
 /** API keys: only the SHA-256 of a key is kept; the key itself is shown once. */
@@ -43,17 +44,23 @@ export const generations = pgTable(
   'generations',
   {
     id: text('id').primaryKey(),
-    templateId: text('template_id').notNull().references(() => templates.id),
-    templateVersion: integer('template_version').notNull(),
+    /** Null when the request was not rendered from a template. */
+    templateId: text('template_id').references(() => templates.id),
+    templateVersion: integer('template_version'),
     provider: text('provider').notNull(),
     model: text('model').notNull(),
     inputHash: text('input_hash').notNull(),
     status: text('status', { enum: JOB_STATUSES }).notNull(),
     attempts: integer('attempts').notNull().default(0),
     system: text('system'),
+    /** The request's messages; null on rows older than this column, whose `prompt` was the one user message. */
+    messages: jsonb('messages').$type<Message[]>(),
+    /** The one user message's content, or every message as `role: content` lines (`promptOf`), for readers of this column. */
     prompt: text('prompt').notNull(),
     maxTokens: integer('max_tokens').notNull(),
     temperature: doublePrecision('temperature'),
+    topP: doublePrecision('top_p'),
+    stop: jsonb('stop').$type<string[]>(),
     outputSchema: jsonb('output_schema').$type<Record<string, unknown>>(),
     cacheTtlSeconds: integer('cache_ttl_seconds').notNull(),
     resultText: text('result_text'),
@@ -130,7 +137,7 @@ export const idempotencyKeys = pgTable(
   (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_created').on(t.createdAt)],
 );
 
-/** Spend per day, API key and template; counters are accumulated in process and flushed in batches. */
+/** Spend per day, API key and template (`NO_TEMPLATE`, '', for generations without one); counters are accumulated in process and flushed in batches. */
 export const usageDaily = pgTable(
   'usage_daily',
   {
@@ -148,6 +155,9 @@ export const usageDaily = pgTable(
   },
   (t) => [primaryKey({ columns: [t.day, t.apiKeyId, t.templateId] })],
 );
+
+/** `usage_daily.template_id` of generations not rendered from a template (the column is part of the primary key). */
+export const NO_TEMPLATE = '';
 
 export const BUDGET_SCOPES = ['api_key', 'template'] as const;
 export const BUDGET_PERIODS = ['day', 'month'] as const;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { GenerationRequest } from './request.js';
 
 /** JSON with object keys sorted at every depth, so equal inputs hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {
@@ -9,18 +10,27 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
-export interface HashInput {
-  templateId: string;
-  templateVersion: number;
-  provider: string;
-  model: string;
-  params: { maxTokens: number; temperature: number | null };
-  /** All variables, or only the template's keyFields when it declares them. */
-  variables: Record<string, unknown>;
-}
-
 /** SHA-256 (hex) of `value`'s canonical JSON. */
 export const canonicalHash = (value: unknown): string => createHash('sha256').update(canonicalJson(value)).digest('hex');
 
-/** The input hash of the spec: SHA-256 (hex) of the canonical JSON of the generation's identity. */
-export const inputHash = (input: HashInput): string => canonicalHash(input);
+/** The template a request was rendered from, as far as it identifies the input. */
+export interface TemplateIdentity {
+  id: string;
+  /** Bumped by every change, so a PATCH makes old results stop answering. */
+  version: number;
+  /** The values of the template's `keyFields`, when it declares them: then only these identify the input. */
+  keyVariables?: Record<string, unknown>;
+}
+
+/**
+ * The input hash: SHA-256 (hex) of the canonical JSON of `{request, template?}`. With
+ * `keyVariables`, the rendered `system` and `messages` are left out of `request` and the
+ * key variables stand for them (README "Identity of an input").
+ */
+export function inputHash(request: GenerationRequest, template?: TemplateIdentity): string {
+  if (!template) return canonicalHash({ request });
+  const { id, version, keyVariables } = template;
+  if (!keyVariables) return canonicalHash({ request, template: { id, version } });
+  const { system: _system, messages: _messages, ...rest } = request;
+  return canonicalHash({ request: rest, template: { id, version, keyVariables } });
+}

@@ -19,11 +19,12 @@ import type { TokenLimiter } from '../ratelimit/tokens.js';
 import { allowedModelsOf, assertModelAllowed } from '../spend/allow-list.js';
 import { worstCaseTokens, worstCaseUsd, type Budgets } from '../spend/budgets.js';
 import { admissionPrice } from '../spend/prices.js';
-import { render, templateVariables } from '../templates/render.js';
+import { templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
 import { within } from '../util/within.js';
 import { inputHash } from './hash.js';
+import { storedRequest, templateRequest, type GenerationRequest } from './request.js';
 
 export interface GenerateRequest {
   templateId: string;
@@ -95,9 +96,9 @@ export class Generation {
     const model = req.model ?? (tpl.provider === provider && tpl.model ? tpl.model : providers.defaultModel(provider));
     assertModelAllowed(allowedModelsOf(config, ctx.caller), provider, model);
     const price = admissionPrice(config, provider, model);
-    const params = { maxTokens: tpl.maxTokens ?? DEFAULT_MAX_TOKENS, temperature: tpl.temperature ?? null };
-    const keyVars = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : variables;
-    const hash = inputHash({ templateId: tpl.id, templateVersion: tpl.version, provider, model, params, variables: keyVars });
+    const request = templateRequest(tpl, variables, { provider, model, defaultMaxTokens: DEFAULT_MAX_TOKENS });
+    const keyVariables = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : undefined;
+    const hash = inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) });
     const ttl = tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS;
     const usage = { apiKeyId: ctx.caller.keyId, templateId: tpl.id };
 
@@ -114,22 +115,16 @@ export class Generation {
     recordCacheLookup(ctx.bypassCache ? 'bypass' : 'miss', 'none');
 
     const data: Omit<GenerationJobData, 'id'> = {
+      ...storedRequest(request),
       inputHash: hash,
       templateId: tpl.id,
-      provider,
-      model,
-      system: tpl.system ? render(tpl.system, variables) : null,
-      prompt: render(tpl.body, variables),
-      maxTokens: params.maxTokens,
-      temperature: params.temperature,
-      outputSchema: tpl.outputSchema ?? null,
       cacheTtlSeconds: ttl,
       apiKeyId: ctx.caller.keyId,
       requestId: ctx.requestId,
       ...(ctx.bypassCache ? { refresh: true } : {}),
     };
     const id = newId('gen');
-    const hold = await this.#hold(ctx.caller, tpl.id, id, data, price);
+    const hold = await this.#hold(ctx.caller, tpl.id, id, request, price);
     let admitted: Admitted;
     try {
       admitted = await this.#admit({ ...data, ...(hold.tpm ? { tpm: hold.tpm } : {}) }, tpl.version, hold.usd, id);
@@ -169,11 +164,11 @@ export class Generation {
    * a 429 costs no Postgres statement. `release` gives both back: a request that joins an in-flight
    * generation, finds a fresh result or fails to be admitted holds nothing.
    */
-  async #hold(caller: Caller, templateId: string, id: string, data: Omit<GenerationJobData, 'id'>, price: ModelPrice | undefined) {
+  async #hold(caller: Caller, templateId: string | null, id: string, request: GenerationRequest, price: ModelPrice | undefined) {
     const { tokens, budgets } = this.deps;
-    const estimate = worstCaseTokens(data);
+    const estimate = worstCaseTokens(request);
     const tpm = await tokens.reserve(caller, id, estimate.inputTokens + estimate.outputTokens);
-    const worst = worstCaseUsd(price, data);
+    const worst = worstCaseUsd(price, request);
     let usd = 0;
     try {
       if (await budgets.reserve(caller.keyId, templateId, worst)) usd = worst;
@@ -198,7 +193,7 @@ export class Generation {
    * and the workers' reconciler enqueues it once Redis is back, so an admitted
    * job is never lost.
    */
-  async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number, reservedUsd: number, firstId: string): Promise<Admitted> {
+  async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number | null, reservedUsd: number, firstId: string): Promise<Admitted> {
     const { queues, log, ledger } = this.deps;
     for (let i = 0; i < 5; i++) {
       const id = i === 0 ? firstId : newId('gen');

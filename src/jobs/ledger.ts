@@ -1,12 +1,13 @@
 import { and, eq, gt, or, sql, type SQL } from 'drizzle-orm';
 import { Batcher } from '../db/batcher.js';
 import { rowsOf, type Db } from '../db/client.js';
-import { generations, IN_FLIGHT_SQL, inputSlots, type GenerationRow } from '../db/schema.js';
+import { generations, IN_FLIGHT_SQL, inputSlots, NO_TEMPLATE, type GenerationRow } from '../db/schema.js';
+import { promptOf } from '../generation/request.js';
 import type { GenerationJobData } from '../queue/queues.js';
 import { encodeResult, storableMessage } from './result-codec.js';
 
-/** A generation as admitted: the job's data, the template version it was rendered from, and what its first attempt holds of its budgets. */
-export type Admission = GenerationJobData & { templateVersion: number; reservedUsd?: number };
+/** A generation as admitted: the job's data, the template version it was rendered from (if any), and what its first attempt holds of its budgets. */
+export type Admission = GenerationJobData & { templateVersion: number | null; reservedUsd?: number };
 
 export interface Completion {
   id: string;
@@ -138,11 +139,12 @@ export class Ledger {
       with v as (
         select * from unnest(${col((r) => r.id)}::text[], ${col((r) => r.templateId)}::text[], ${col((r) => r.templateVersion)}::int[],
           ${col((r) => r.provider)}::text[], ${col((r) => r.model)}::text[], ${col((r) => r.inputHash)}::text[],
-          ${col((r) => r.system)}::text[], ${col((r) => r.prompt)}::text[], ${col((r) => r.maxTokens)}::int[],
-          ${col((r) => r.temperature)}::float8[], ${col((r) => (r.outputSchema ? JSON.stringify(r.outputSchema) : null))}::jsonb[],
+          ${col((r) => r.system)}::text[], ${col((r) => JSON.stringify(r.messages))}::jsonb[], ${col((r) => promptOf(r.messages))}::text[],
+          ${col((r) => r.maxTokens)}::int[], ${col((r) => r.temperature)}::float8[], ${col((r) => r.topP ?? null)}::float8[],
+          ${col((r) => (r.stop ? JSON.stringify(r.stop) : null))}::jsonb[], ${col((r) => (r.outputSchema ? JSON.stringify(r.outputSchema) : null))}::jsonb[],
           ${col((r) => r.cacheTtlSeconds)}::int[], ${col((r) => r.apiKeyId)}::text[], ${col((r) => r.requestId ?? null)}::text[],
           ${col((r) => r.refresh === true)}::bool[], ${col((r) => r.reservedUsd ?? 0)}::numeric[])
-          as v(id, tid, tv, p, m, h, sys, pr, mt, temp, os, ttl, k, rid, refresh, reserved)
+          as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved)
       ), slot as (
         insert into input_slots as s (input_hash, generation_id, state)
         select h, id, 'in_flight' from v
@@ -151,9 +153,9 @@ export class Ledger {
           or (select refresh from v where v.h = excluded.input_hash)))
         returning generation_id
       )
-      insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, prompt,
-        max_tokens, temperature, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at)
-      select id, tid, tv, p, m, h, 'queued', sys, pr, mt, temp, os, ttl, k, rid, reserved, case when reserved > 0 then now() end
+      insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, messages, prompt,
+        max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at)
+      select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end
       from v join slot on slot.generation_id = v.id
       returning id`);
     const ids = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
@@ -276,14 +278,15 @@ const OVER_BUDGET = 'A retry was due, but a budget this generation falls under c
 
 /**
  * The upsert that adds attempts' tokens and cost (`rows`: k, t, it, ot, cost,
- * unpriced) to today's `usage_daily`, in the statement that records them on
+ * unpriced; t null: no template, `NO_TEMPLATE`) to today's `usage_daily`, in the statement that records them on
  * their rows. Ordered by key, as every writer of usage_daily is, so concurrent
  * statements lock its rows in one order.
  */
+const NO_TEMPLATE_SQL = sql.raw(`'${NO_TEMPLATE}'`);
 const spendOf = (rows: SQL) => sql`
   insert into usage_daily as u (day, api_key_id, template_id, input_tokens, output_tokens, cost_usd, unpriced)
-  select (now() at time zone 'utc')::date, r.k, r.t, sum(r.it), sum(r.ot), sum(r.cost), count(*) filter (where r.unpriced)
-  from (${rows}) r group by r.k, r.t order by r.k, r.t
+  select (now() at time zone 'utc')::date, r.k, coalesce(r.t, ${NO_TEMPLATE_SQL}), sum(r.it), sum(r.ot), sum(r.cost), count(*) filter (where r.unpriced)
+  from (${rows}) r group by r.k, coalesce(r.t, ${NO_TEMPLATE_SQL}) order by r.k, coalesce(r.t, ${NO_TEMPLATE_SQL})
   on conflict (day, api_key_id, template_id) do update set
     input_tokens = u.input_tokens + excluded.input_tokens, output_tokens = u.output_tokens + excluded.output_tokens,
     cost_usd = u.cost_usd + excluded.cost_usd, unpriced = u.unpriced + excluded.unpriced`;

@@ -40,10 +40,12 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
         client.messages.create(
           {
             model: req.model,
-            max_tokens: req.maxTokens,
-            messages: [{ role: 'user', content: req.prompt }],
+            max_tokens: req.params.maxTokens,
+            messages: req.messages,
             ...(system !== undefined && { system }),
-            ...(req.temperature !== undefined && { temperature: req.temperature }),
+            ...(req.params.temperature !== undefined && { temperature: req.params.temperature }),
+            ...(req.params.topP !== undefined && { top_p: req.params.topP }),
+            ...(req.params.stop?.length && { stop_sequences: req.params.stop }),
           },
           { signal },
         ),

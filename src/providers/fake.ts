@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promptOf } from '../generation/request.js';
 import { ProviderError } from './errors.js';
 import { PRICING } from './pricing.js';
 import type { ProviderDefinition } from './registry.js';
@@ -18,8 +19,9 @@ type Schema = Record<string, unknown>;
 
 /**
  * The `fake` provider: no network, deterministic output for demos, tests and benchmarks.
- * Text is `[fake] <hash of system+prompt> <start of prompt>`; with `jsonSchema` it is a
- * JSON document conforming to the schema. Tokens are estimated as ceil(chars / 4); output
+ * Text is `[fake] <hash of system+prompt> <start of prompt>`, the prompt being the one user
+ * message or every message as `role: content` lines (`promptOf`); with `responseFormat` it is
+ * a JSON document conforming to its schema. Tokens are estimated as ceil(chars / 4); output
  * beyond `maxTokens` is cut off with `stopReason: 'max_tokens'`, like a real model.
  */
 export function createFakeProvider(opts: FakeProviderOptions): Provider {
@@ -36,12 +38,13 @@ export function createFakeProvider(opts: FakeProviderOptions): Provider {
       if (req.signal?.aborted) {
         throw new ProviderError('provider_aborted', 'fake provider call aborted', { retryable: true });
       }
-      const input = `${req.system ?? ''}\n${req.prompt}`;
+      const prompt = promptOf(req.messages);
+      const input = `${req.system ?? ''}\n${prompt}`;
       const digest = sha256(input);
-      const full = req.jsonSchema
-        ? JSON.stringify(exampleFor(req.jsonSchema, digest, 'value'))
-        : `[fake] ${digest.slice(0, 12)} ${req.prompt.slice(0, 80)}`;
-      const maxChars = Math.max(0, req.maxTokens) * 4;
+      const full = req.responseFormat
+        ? JSON.stringify(exampleFor(req.responseFormat.schema, digest, 'value'))
+        : `[fake] ${digest.slice(0, 12)} ${prompt.slice(0, 80)}`;
+      const maxChars = Math.max(0, req.params.maxTokens) * 4;
       const text = full.length > maxChars ? full.slice(0, maxChars) : full;
       return {
         text,

@@ -54,12 +54,11 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
         client.chat.completions.create(
           {
             model: req.model,
-            messages: [
-              ...(system !== undefined ? [{ role: 'system' as const, content: system }] : []),
-              { role: 'user' as const, content: req.prompt },
-            ],
-            [tokenLimitField]: req.maxTokens,
-            ...(req.temperature !== undefined && { temperature: req.temperature }),
+            messages: [...(system !== undefined ? [{ role: 'system' as const, content: system }] : []), ...req.messages],
+            [tokenLimitField]: req.params.maxTokens,
+            ...(req.params.temperature !== undefined && { temperature: req.params.temperature }),
+            ...(req.params.topP !== undefined && { top_p: req.params.topP }),
+            ...(req.params.stop?.length && { stop: req.params.stop }),
           },
           { signal },
         ),

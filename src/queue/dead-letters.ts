@@ -13,9 +13,12 @@ export function jobDataOf(row: GenerationRow): GenerationJobData {
     provider: row.provider,
     model: row.model,
     system: row.system,
-    prompt: row.prompt,
+    // A row older than the messages column had its prompt as the one user message.
+    messages: row.messages ?? [{ role: 'user', content: row.prompt }],
     maxTokens: row.maxTokens,
     temperature: row.temperature,
+    ...(row.topP !== null ? { topP: row.topP } : {}),
+    ...(row.stop ? { stop: row.stop } : {}),
     outputSchema: row.outputSchema ?? null,
     cacheTtlSeconds: row.cacheTtlSeconds,
     apiKeyId: row.apiKeyId,

@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Config } from '../config/index.js';
+import type { Message } from '../generation/request.js';
 import type { ProviderName } from '../providers/types.js';
 import { bullConnection } from '../redis/client.js';
 import { closeBounded } from './close.js';
@@ -9,17 +10,26 @@ export const DEAD_LETTER_QUEUE = 'dead-letter';
 /** BullMQ backoff type handled by the worker's backoffStrategy (Retry-After aware). */
 export const BACKOFF_TYPE = 'provider';
 
-/** Everything a worker needs to run a generation, so it never has to read Postgres first. */
+/**
+ * Everything a worker needs to run a generation, so it never has to read Postgres first:
+ * its `GenerationRequest`, flattened (`requestOfJob` puts it back together).
+ */
 export interface GenerationJobData {
   id: string;
   inputHash: string;
-  templateId: string;
+  /** The template it was rendered from; null when the request was not built from one. */
+  templateId: string | null;
   provider: ProviderName;
   model: string;
   system: string | null;
-  prompt: string;
+  messages: Message[];
+  /** The one user message of a job queued before `messages` existed; read only when `messages` is absent. */
+  prompt?: string;
   maxTokens: number;
   temperature: number | null;
+  topP?: number | null;
+  stop?: string[] | null;
+  /** `responseFormat.schema`: the answer must be JSON conforming to it. */
   outputSchema: Record<string, unknown> | null;
   cacheTtlSeconds: number;
   apiKeyId: string;

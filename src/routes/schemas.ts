@@ -35,8 +35,8 @@ export const JobError = Type.Object({ code: Type.String(), message: Type.String(
 export const Job = Type.Object({
   id: Type.String(),
   status: Type.Enum([...JOB_STATUSES]),
-  templateId: Type.String(),
-  templateVersion: Type.Integer(),
+  templateId: Type.Union([Type.String(), Type.Null()], { description: 'The template the request was rendered from; null when it was not built from one' }),
+  templateVersion: Type.Union([Type.Integer(), Type.Null()]),
   provider: Provider,
   model: Type.String(),
   inputHash: Type.String(),

@@ -28,7 +28,7 @@ export default async function usageRoutes(fastify: FastifyInstance) {
         200: Type.Object({
           from: Type.String(), to: Type.String(), totals: Type.Object(Sums),
           byApiKey: Type.Array(Type.Object({ apiKeyId: Type.String(), ...Sums })),
-          byTemplate: Type.Array(Type.Object({ templateId: Type.String(), ...Sums })),
+          byTemplate: Type.Array(Type.Object({ templateId: Type.Union([Type.String(), Type.Null()], { description: 'null: generations not rendered from a template' }), ...Sums })),
         }),
         ...errorResponses('bad_request'),
       },

@@ -1,10 +1,12 @@
 import { sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../db/client.js';
+import { NO_TEMPLATE } from '../db/schema.js';
 
 export interface UsageDelta {
   apiKeyId: string;
-  templateId: string;
+  /** Null: a generation not rendered from a template (stored as `NO_TEMPLATE`). */
+  templateId: string | null;
   requests?: number;
   cacheHits?: number;
   /** What a cache hit would have cost: the original generation's cost. */
@@ -23,7 +25,7 @@ const today = () => {
 };
 
 /**
- * Request counters per day, API key and template (seed 004's batch updates):
+ * Request counters per day, API key and template (seed 004's batch updates; `NO_TEMPLATE` for none):
  * requests, cache hits and what the hits saved. `record` only adds to a map in
  * memory; every `flushMs` (and on close, so on SIGTERM) one upsert statement
  * writes them to `usage_daily`, so a request costs no I/O for accounting. A
@@ -42,7 +44,7 @@ export class UsageMeter {
   }
 
   record(d: UsageDelta): void {
-    const k = `${today()}|${d.apiKeyId}|${d.templateId}`;
+    const k = `${today()}|${d.apiKeyId}|${d.templateId ?? NO_TEMPLATE}`;
     let c = this.#pending.get(k);
     if (!c) this.#pending.set(k, (c = { requests: 0, cacheHits: 0, savedNanos: 0 }));
     c.requests += d.requests ?? 0;

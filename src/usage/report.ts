@@ -1,7 +1,7 @@
 import { and, eq, gte, lte, sql, type SQL } from 'drizzle-orm';
 import type { Caller } from '../auth/caller.js';
 import type { Db } from '../db/client.js';
-import { usageDaily } from '../db/schema.js';
+import { NO_TEMPLATE, usageDaily } from '../db/schema.js';
 
 const sums = {
   requests: sql<number>`coalesce(sum(${usageDaily.requests}), 0)::float8`,
@@ -23,5 +23,5 @@ export async function usageReport(db: Db, caller: Caller, from: string, to: stri
     db.select({ apiKeyId: usageDaily.apiKeyId, ...sums }).from(usageDaily).where(w).groupBy(usageDaily.apiKeyId).orderBy(usageDaily.apiKeyId),
     db.select({ templateId: usageDaily.templateId, ...sums }).from(usageDaily).where(w).groupBy(usageDaily.templateId).orderBy(usageDaily.templateId),
   ]);
-  return { from, to, totals: totals!, byApiKey, byTemplate };
+  return { from, to, totals: totals!, byApiKey, byTemplate: byTemplate.map((t) => ({ ...t, templateId: t.templateId === NO_TEMPLATE ? null : t.templateId })) };
 }

@@ -14,7 +14,7 @@ afterAll(() => c?.close());
 
 describe.sequential('a budget is a hard limit across processes', () => {
   it('200 concurrent distinct requests over 2 API and 2 worker processes, Redis flushed mid-run: at most 10 paid calls, spend within the budget', async ({ annotate }) => {
-    const worst = worstCaseUsd(priceFor('anthropic', 'claude-haiku-4-5'), { system: null, prompt: 'Budget: t000', maxTokens: 1000 });
+    const worst = worstCaseUsd(priceFor('anthropic', 'claude-haiku-4-5'), { messages: [{ role: 'user', content: 'Budget: t000' }], params: { maxTokens: 1000 } });
     const budget = worst * 10 + 1e-9;
     const key = await c.post(0, '/v1/api-keys', { authorization: `Bearer ${c.env.PROMPTLAB_ADMIN_KEY}` }, { name: 'b', tier: 'enterprise', budgets: [{ usd: budget, period: 'day' }] });
     expect(key.status).toBe(201);

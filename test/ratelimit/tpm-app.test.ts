@@ -10,7 +10,7 @@ const LIMIT = 2500;
 const e = llmEnvPerTest({ ANTHROPIC_API_KEY: 'sk-ant-test', RATE_LIMIT_TPM_PRO: String(LIMIT), JOB_BACKOFF_MS: '20' });
 
 /** What generate holds for `About t<i>` (every prompt here is that long) at maxTokens 1000: 9 + 16 + 1000. */
-const EST = ((w) => w.inputTokens + w.outputTokens)(worstCaseTokens({ system: null, prompt: 'About t00', maxTokens: 1000 }));
+const EST = ((w) => w.inputTokens + w.outputTokens)(worstCaseTokens({ messages: [{ role: 'user', content: 'About t00' }], params: { maxTokens: 1000 } }));
 
 async function proKey(budgets?: unknown): Promise<{ id: string; auth: Record<string, string> }> {
   const res = await e.t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: e.t.admin, payload: { name: 'tpm', tier: 'pro', ...(budgets ? { budgets } : {}) } });

@@ -11,7 +11,7 @@ const e = llmEnvPerTest({ ANTHROPIC_API_KEY: 'sk-ant-test', ALLOW_UNPRICED_MODEL
 
 const HAIKU = priceFor('anthropic', 'claude-haiku-4-5')!;
 /** The worst case PromptLab reserves for `About t<i>` at maxTokens 1000 (all prompts of these tests are that long). */
-const WORST = worstCaseUsd(HAIKU, { system: null, prompt: 'About t00', maxTokens: 1000 });
+const WORST = worstCaseUsd(HAIKU, { messages: [{ role: 'user', content: 'About t00' }], params: { maxTokens: 1000 } });
 
 async function keyWithBudget(usd: number): Promise<{ id: string; auth: Record<string, string> }> {
   const res = await e.t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: e.t.admin, payload: { name: 'b', tier: 'pro', budgets: [{ usd, period: 'day' }] } });
