@@ -48,7 +48,9 @@ export interface GenerateOutcome {
   status: 200 | 202;
   cache: 'HIT' | 'MISS' | 'BYPASS';
   tier?: CacheTier;
-  body: Record<string, unknown> & { jobId: string; status: string; cached: boolean };
+  body: Record<string, unknown> & { jobId: string; status: string; cached: boolean; result?: { text: string; json?: unknown } };
+  /** Tokens of the answer, when there is one (a hit's are those of the generation that produced it). */
+  usage?: { inputTokens: number; outputTokens: number; totalTokens: number };
 }
 
 export interface GenerationDeps {
@@ -72,7 +74,7 @@ const DEFAULT_MAX_TOKENS = 1024;
 /** Longest a request waits for Redis to take its job before answering 202 anyway. */
 const ENQUEUE_WAIT_MS = 1000;
 
-/** POST /v1/generate: render, hash, answer from cache or admit exactly one job per in-flight input. */
+/** Builds a request (from a template, or as given), hashes it, answers from cache or admits exactly one job per in-flight input. */
 export class Generation {
   readonly #providers: ProviderRegistry;
 
@@ -81,7 +83,7 @@ export class Generation {
   }
 
   async generate(req: GenerateRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
-    const { templates, config, meter } = this.deps;
+    const { templates, config } = this.deps;
     const tpl = await templates.get(req.templateId);
     const variables: Record<string, unknown> = { ...req.variables, ...(req.input !== undefined ? { input: req.input } : {}) };
     const used = templateVariables(tpl);
@@ -92,15 +94,36 @@ export class Generation {
 
     const providers = this.#providers;
     const provider = req.provider ?? tpl.provider ?? providers.defaultProvider;
-    if (!providers.isEnabled(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
-    const model = req.model ?? (tpl.provider === provider && tpl.model ? tpl.model : providers.defaultModel(provider));
-    assertModelAllowed(allowedModelsOf(config, ctx.caller), provider, model);
-    const price = admissionPrice(config, provider, model);
+    const model = req.model ?? (tpl.provider === provider && tpl.model ? tpl.model : providers.has(provider) ? providers.defaultModel(provider) : '');
+    this.#assertUsable(ctx.caller, provider, model);
     const request = templateRequest(tpl, variables, { provider, model, defaultMaxTokens: DEFAULT_MAX_TOKENS });
     const keyVariables = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : undefined;
     const hash = inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) });
-    const ttl = tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS;
-    const usage = { apiKeyId: ctx.caller.keyId, templateId: tpl.id };
+    return this.#run(request, { hash, templateId: tpl.id, templateVersion: tpl.version, ttl: tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS }, ctx);
+  }
+
+  /**
+   * Admits a request not built from a template (the OpenAI- and Anthropic-format routes):
+   * the same checks, cache, single flight, holds and wait as `generate`, hashed as `{request}`.
+   */
+  async generateRequest(request: GenerationRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
+    this.#assertUsable(ctx.caller, request.provider, request.model);
+    const hash = inputHash(request);
+    return this.#run(request, { hash, templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS }, ctx);
+  }
+
+  /** The provider is enabled here, the key may use the model, and the model has a price (or needs none). */
+  #assertUsable(caller: Caller, provider: ProviderName, model: string): void {
+    if (!this.#providers.isEnabled(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
+    assertModelAllowed(allowedModelsOf(this.deps.config, caller), provider, model);
+  }
+
+  /** Cache lookup, holds, admission and the optional wait: the core every way of building a request goes through. */
+  async #run(request: GenerationRequest, origin: Origin, ctx: GenerateContext): Promise<GenerateOutcome> {
+    const { config, meter } = this.deps;
+    const price = admissionPrice(config, request.provider, request.model);
+    const { hash, templateId, ttl } = origin;
+    const usage = { apiKeyId: ctx.caller.keyId, templateId };
 
     const cacheState = ctx.bypassCache ? 'BYPASS' : 'MISS';
     if (!ctx.bypassCache) {
@@ -109,7 +132,7 @@ export class Generation {
         meter.record({ ...usage, requests: 1, cacheHits: 1, savedUsd: hit.value.costUsd });
         recordCacheLookup('hit', hit.tier);
         recordCostSaved(hit.value.costUsd, hit.value.provider, hit.value.model);
-        return { status: 200, cache: 'HIT', tier: hit.tier, body: hitBody(hit.value) };
+        return { status: 200, cache: 'HIT', tier: hit.tier, body: hitBody(hit.value), usage: hit.value.usage };
       }
     }
     recordCacheLookup(ctx.bypassCache ? 'bypass' : 'miss', 'none');
@@ -117,17 +140,17 @@ export class Generation {
     const data: Omit<GenerationJobData, 'id'> = {
       ...storedRequest(request),
       inputHash: hash,
-      templateId: tpl.id,
+      templateId,
       cacheTtlSeconds: ttl,
       apiKeyId: ctx.caller.keyId,
       requestId: ctx.requestId,
       ...(ctx.bypassCache ? { refresh: true } : {}),
     };
     const id = newId('gen');
-    const hold = await this.#hold(ctx.caller, tpl.id, id, request, price);
+    const hold = await this.#hold(ctx.caller, templateId, id, request, price);
     let admitted: Admitted;
     try {
-      admitted = await this.#admit({ ...data, ...(hold.tpm ? { tpm: hold.tpm } : {}) }, tpl.version, hold.usd, id);
+      admitted = await this.#admit({ ...data, ...(hold.tpm ? { tpm: hold.tpm } : {}) }, origin.templateVersion, hold.usd, id);
     } catch (err) {
       await hold.release();
       throw err;
@@ -136,12 +159,13 @@ export class Generation {
     // Counted once answered: a request rejected on the way is not a request of this key's usage.
     if ('hit' in admitted) {
       meter.record({ ...usage, requests: 1, cacheHits: 1, savedUsd: admitted.hit.costUsd });
-      return { status: 200, cache: cacheState, tier: 'postgres', body: hitBody(admitted.hit) };
+      return { status: 200, cache: cacheState, tier: 'postgres', body: hitBody(admitted.hit), usage: admitted.hit.usage };
     }
     meter.record({ ...usage, requests: 1 });
     if (ctx.waitMs <= 0) return { status: 202, cache: cacheState, body: { jobId: admitted.id, status: admitted.status, cached: false } };
     const row = await this.settle(admitted.id, ctx.waitMs);
-    return { status: isSettled(row.status) ? 200 : 202, cache: cacheState, body: { ...jobOutcome(row), cached: false } };
+    const outcome = jobOutcome(row);
+    return { status: isSettled(row.status) ? 200 : 202, cache: cacheState, body: { ...outcome, cached: false }, ...(outcome.usage ? { usage: outcome.usage } : {}) };
   }
 
   /** Memory, then Redis; when Redis is unreachable, the completed generation holding the input's slot (Postgres). */
@@ -229,6 +253,14 @@ export class Generation {
       await w.promise;
     }
   }
+}
+
+/** Where a request came from: its input hash, its template if any, and how long its result is served. */
+interface Origin {
+  hash: string;
+  templateId: string | null;
+  templateVersion: number | null;
+  ttl: number;
 }
 
 /** An admission's outcome: the generation this request is answered by (its own when `admitted`), or a fresh result. */
