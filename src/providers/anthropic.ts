@@ -68,6 +68,7 @@ export const anthropicDefinition: ProviderDefinition = {
   defaultModel: 'claude-haiku-4-5',
   configVariables: ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'PROVIDER_TIMEOUT_MS'],
   dialect: 'anthropic',
+  modelPrefixes: ['claude-'],
   prices: PRICING.anthropic!,
   enabled: (config) => Boolean(config.ANTHROPIC_API_KEY),
   create: (config) =>

@@ -63,6 +63,7 @@ export const fakeDefinition: ProviderDefinition = {
   defaultModel: FAKE_MODEL,
   configVariables: ['FAKE_LATENCY_MS'],
   dialect: 'none',
+  modelPrefixes: ['fake-'],
   prices: PRICING.fake!,
   enabled: () => true,
   create: (config) => createFakeProvider({ latencyMs: config.FAKE_LATENCY_MS }),

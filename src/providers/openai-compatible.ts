@@ -15,6 +15,7 @@ export function compatibleDefinition(entry: CompatibleProviderConfig): ProviderD
     defaultModel: entry.defaultModel,
     configVariables: ['PROVIDERS_JSON', 'PROVIDER_TIMEOUT_MS'],
     dialect: 'openai',
+    modelPrefixes: [],
     prices,
     enabled: () => true,
     create: (config) =>

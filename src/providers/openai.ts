@@ -82,6 +82,7 @@ export const openaiDefinition: ProviderDefinition = {
   defaultModel: 'gpt-4o-mini',
   configVariables: ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'PROVIDER_TIMEOUT_MS'],
   dialect: 'openai',
+  modelPrefixes: ['gpt-', 'o1', 'o3', 'o4', 'chatgpt-'],
   prices: PRICING.openai!,
   enabled: (config) => Boolean(config.OPENAI_API_KEY || config.OPENAI_BASE_URL),
   create: (config) =>

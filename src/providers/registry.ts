@@ -22,6 +22,11 @@ export interface ProviderDefinition {
    * `errors.ts` (`toProviderError`); `none` throws `ProviderError`s itself.
    */
   readonly dialect: 'anthropic' | 'openai' | 'none';
+  /**
+   * Model names it serves by prefix, for routes that get a model without a provider
+   * (`/v1/chat/completions`, `/v1/messages`; see `routeModel`). Its priced models are served too.
+   */
+  readonly modelPrefixes: readonly string[];
   /** List prices by model, USD per million tokens (`PRICING_JSON` overrides them). */
   readonly prices: Readonly<Record<string, ModelPrice>>;
   /** Whether this deployment can call it (its key or base URL is configured). */
@@ -72,6 +77,30 @@ export class ProviderRegistry {
     const d = this.#byName.get(name);
     if (!d) throw new Error(`no provider ${name} in the registry`);
     return d.defaultModel;
+  }
+
+  /**
+   * The provider a bare model name belongs to: `provider/model` names it explicitly; else a
+   * `PROVIDERS_JSON` provider that lists the model; else the built-in whose prefixes match
+   * (`claude-*` anthropic; `gpt-*`, `o1*`, `o3*`, `o4*`, `chatgpt-*` openai; `fake-*` fake).
+   * Undefined when none does.
+   */
+  routeModel(name: string): { provider: string; model: string } | undefined {
+    const slash = name.indexOf('/');
+    if (slash > 0 && this.#byName.has(name.slice(0, slash)) && slash < name.length - 1) {
+      return { provider: name.slice(0, slash), model: name.slice(slash + 1) };
+    }
+    const defs = [...this.#byName.values()];
+    const listed = defs.find((d) => !BUILT_IN_PROVIDERS.includes(d) && Object.hasOwn(d.prices, name));
+    const owner = listed ?? defs.find((d) => d.modelPrefixes.some((p) => name.startsWith(p)));
+    return owner && { provider: owner.name, model: name };
+  }
+
+  /** The enabled providers' priced models, by provider: what `GET /v1/models` lists. */
+  models(): { provider: string; model: string }[] {
+    return [...this.#byName.values()]
+      .filter((d) => d.enabled(this.config))
+      .flatMap((d) => Object.keys(d.prices).map((model) => ({ provider: d.name, model })));
   }
 
   /** One SDK client per enabled provider, by name. */
