@@ -19,6 +19,7 @@ import type { Queues } from './queue/queues.js';
 import type { JobWaiter } from './queue/waiter.js';
 import adminRoutes from './routes/admin.js';
 import apiKeyRoutes from './routes/api-keys.js';
+import compatRoutes from './routes/compat.js';
 import generateRoutes from './routes/generate.js';
 import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
@@ -109,6 +110,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(templateRoutes);
   await app.register(templateBudgetRoutes);
   await app.register(generateRoutes);
+  await app.register(compatRoutes);
   await app.register(jobRoutes);
   await app.register(jobEventRoutes);
   await app.register(adminRoutes);

@@ -23,7 +23,7 @@ export interface AuthPluginOptions {
 }
 
 /**
- * Resolves `Authorization: Bearer <key>` on every `/v1` route (401 otherwise)
+ * Resolves `Authorization: Bearer <key>` (or Anthropic's `x-api-key: <key>`) on every `/v1` route (401 otherwise)
  * and enforces `config.admin` (403). A client IP whose lookups failed
  * RATE_LIMIT_AUTH_FAILURES times in the window gets 429 for any key not
  * already known valid, without a Postgres query. Registered at the root,
@@ -45,7 +45,9 @@ export const authPlugin = fp<AuthPluginOptions>(
       if (!request.routeOptions.url?.startsWith('/v1/')) return;
       const header = request.headers.authorization;
       const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-      const caller = m ? await apiKeys.resolve(m[1]!, failedAttempts.guard(request, reply)) : undefined;
+      const anthropicKey = request.headers['x-api-key'];
+      const key = m?.[1] ?? (typeof anthropicKey === 'string' && anthropicKey ? anthropicKey : undefined);
+      const caller = key ? await apiKeys.resolve(key, failedAttempts.guard(request, reply)) : undefined;
       if (!caller) throw new AppError('unauthorized');
       request.caller = caller;
       if (request.routeOptions.config.admin && !caller.admin) throw new AppError('forbidden');

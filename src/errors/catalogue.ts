@@ -26,8 +26,10 @@ export const ERRORS = {
   idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was used with a different payload.' },
   rate_limited: { status: 429, message: 'Too many requests. Please try again later.' },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
+  generation_failed: { status: 502, message: 'The generation failed; its job holds the error.' },
   service_unavailable: { status: 503, message: 'A backing service is unavailable.' },
   rate_limiter_unavailable: { status: 503, message: 'The rate limiter cannot reach Redis; try again shortly.' },
+  generation_timeout: { status: 504, message: 'The generation did not finish in time; it goes on as a job.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { formatError } from '../compat/error-bodies.js';
 import { AppError } from './app-error.js';
 import { isConnectivityError, UNAVAILABLE_RETRY_AFTER_S } from './connectivity.js';
 
@@ -39,7 +40,7 @@ export function toAppError(err: FastifyError | Error): AppError {
   return new AppError('internal_error');
 }
 
-/** The standard error body for every error and unknown route. */
+/** The standard error body for every error and unknown route; a route's `errorFormat` picks OpenAI's or Anthropic's instead. */
 export const errorHandler = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((err, request, reply) => {
@@ -51,7 +52,8 @@ export const errorHandler = fp(
         if (!reply.hasHeader('retry-after')) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_S));
       } else if (appErr.statusCode >= 500) request.log.error({ err }, 'request failed');
       else request.log.debug({ code: appErr.code }, 'request rejected');
-      return reply.code(appErr.statusCode).send(appErr.toBody());
+      const format = request.routeOptions.config?.errorFormat;
+      return reply.code(appErr.statusCode).send(format ? formatError(format, appErr) : appErr.toBody());
     });
     app.setNotFoundHandler((request, reply) =>
       reply.code(404).send(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`).toBody()),

@@ -16,11 +16,16 @@ export const ErrorBody = Type.Object(
 
 /** Error responses of a route, by status, from the codes it can answer with. */
 export function errorResponses(...codes: ErrorCode[]): Record<number, TSchema> {
+  return errorResponsesIn(ErrorBody, ...codes);
+}
+
+/** `errorResponses` with another error body: a route whose `errorFormat` is OpenAI's or Anthropic's. */
+export function errorResponsesIn(body: TSchema, ...codes: ErrorCode[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {};
   for (const c of ['unauthorized', 'rate_limited', 'rate_limiter_unavailable', ...codes] as ErrorCode[]) {
     const status = ERRORS[c].status;
     const prior = (out[status] as { description?: string } | undefined)?.description;
-    out[status] = { ...ErrorBody, description: prior ? `${prior}, ${c}` : c };
+    out[status] = { ...body, description: prior ? `${prior}, ${c}` : c };
   }
   return out;
 }

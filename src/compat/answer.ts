@@ -1,0 +1,44 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '../errors/app-error.js';
+import { canonicalHash } from '../generation/hash.js';
+import type { GenerationRequest } from '../generation/request.js';
+import type { StoredResponse } from '../idempotency/store.js';
+import type { CompatAnswer } from './openai-format.js';
+
+/** How long a compat call is held for its job before a 504 `generation_timeout` (the job goes on). */
+export const COMPAT_WAIT_MS = 60_000;
+
+/**
+ * Runs a compat request through the same core as `/v1/generate` (cache, single flight,
+ * holds, a durable job), holds it until the job ends, and renders the answer with `render`.
+ * `Idempotency-Key` replays the first response; `Cache-Control: no-cache` bypasses the cache.
+ */
+export async function answerCompat(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  generation: GenerationRequest,
+  model: string,
+  render: (a: CompatAnswer) => unknown,
+  waitMs = COMPAT_WAIT_MS,
+): Promise<StoredResponse & { replayed?: boolean }> {
+  const caller = request.caller!;
+  const bypassCache = /(^|,)\s*no-cache\s*(,|$)/i.test(String(request.headers['cache-control'] ?? ''));
+  const run = async (): Promise<StoredResponse> => {
+    const o = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs });
+    const { jobId, status } = o.body;
+    const jobHeader = { 'x-promptlab-job-id': jobId };
+    if (status === 'dead') {
+      const error = o.body.error as { code: string; message: string } | undefined;
+      throw new AppError('generation_failed', `Generation ${jobId} failed: ${error?.code ?? 'unknown'}: ${error?.message ?? ''}`.trim(), { jobId, error }, jobHeader);
+    }
+    if (status !== 'completed' || !o.body.result) {
+      throw new AppError('generation_timeout', `Generation ${jobId} did not finish within ${waitMs / 1000} s; it goes on: GET /v1/jobs/${jobId}.`, { jobId }, jobHeader);
+    }
+    const u = o.usage ?? { inputTokens: 0, outputTokens: 0 };
+    const body = render({ jobId, model, text: o.body.result.text, inputTokens: u.inputTokens, outputTokens: u.outputTokens });
+    return { status: 200, body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}), ...jobHeader } };
+  };
+  const key = request.headers['idempotency-key'];
+  if (typeof key !== 'string' || !key) return run();
+  return app.svc.idempotency.run(caller.keyId, key, canonicalHash({ route: request.routeOptions.url, body: request.body }), run);
+}

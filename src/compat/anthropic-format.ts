@@ -1,0 +1,63 @@
+import { Type, type Static } from 'typebox';
+import type { Config } from '../config/index.js';
+import type { GenerationRequest } from '../generation/request.js';
+import type { CompatAnswer } from './openai-format.js';
+import { assertMessages, assertNotStreamed, routeModel, textOf } from './route-model.js';
+
+const TextBlock = Type.Object({
+  type: Type.Literal('text'),
+  text: Type.String(),
+  cache_control: Type.Optional(Type.Unknown({ description: 'Accepted and ignored' })),
+}, { additionalProperties: false });
+const Content = Type.Union([Type.String(), Type.Array(TextBlock, { minItems: 1, maxItems: 100 })]);
+
+/** The Messages parameters PromptLab supports; any other is a 400 naming it. */
+export const MessagesBody = Type.Object({
+  model: Type.String({ minLength: 1, maxLength: 200 }),
+  max_tokens: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  messages: Type.Array(Type.Object({ role: Type.Enum(['user', 'assistant']), content: Content }, { additionalProperties: false }), { minItems: 1, maxItems: 1000 }),
+  system: Type.Optional(Content),
+  temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  stop_sequences: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 16 })),
+  metadata: Type.Optional(Type.Object({ user_id: Type.Optional(Type.String()) }, { description: 'Accepted and ignored' })),
+  stream: Type.Optional(Type.Boolean({ description: 'Only false for now' })),
+}, { additionalProperties: false });
+export type MessagesBody = Static<typeof MessagesBody>;
+
+export const MessageAnswer = Type.Object({
+  id: Type.String({ description: 'The jobId (GET /v1/jobs/:id)' }),
+  type: Type.Literal('message'),
+  role: Type.Literal('assistant'),
+  content: Type.Array(Type.Object({ type: Type.Literal('text'), text: Type.String() })),
+  model: Type.String(),
+  stop_reason: Type.Literal('end_turn'),
+  stop_sequence: Type.Null(),
+  usage: Type.Object({ input_tokens: Type.Integer(), output_tokens: Type.Integer() }),
+});
+
+/** A Messages body as a provider-neutral request. */
+export function messagesRequest(config: Config, body: MessagesBody): GenerationRequest {
+  assertNotStreamed(body.stream);
+  const { provider, model } = routeModel(config, body.model);
+  const system = body.system === undefined ? '' : textOf(body.system);
+  return {
+    provider, model,
+    ...(system ? { system } : {}),
+    messages: assertMessages(body.messages.map((m) => ({ role: m.role, content: textOf(m.content) }))),
+    params: {
+      maxTokens: body.max_tokens,
+      ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
+      ...(body.top_p !== undefined ? { topP: body.top_p } : {}),
+      ...(body.stop_sequences?.length ? { stop: body.stop_sequences } : {}),
+    },
+  };
+}
+
+/** A completed generation as a Messages `message`. */
+export function messageAnswer(a: CompatAnswer): Static<typeof MessageAnswer> {
+  return {
+    id: a.jobId, type: 'message', role: 'assistant', content: [{ type: 'text', text: a.text }], model: a.model,
+    stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: a.inputTokens, output_tokens: a.outputTokens },
+  };
+}

@@ -1,0 +1,104 @@
+import { Type, type Static } from 'typebox';
+import type { Config } from '../config/index.js';
+import type { GenerationRequest } from '../generation/request.js';
+import { assertMessages, assertNotStreamed, routeModel, textOf } from './route-model.js';
+
+const DEFAULT_MAX_TOKENS = 1024;
+
+const TextPart = Type.Object({ type: Type.Literal('text'), text: Type.String() }, { additionalProperties: false });
+const Content = Type.Union([Type.String(), Type.Array(TextPart, { minItems: 1, maxItems: 100 })]);
+const ChatMessage = Type.Object({
+  role: Type.Enum(['system', 'developer', 'user', 'assistant']),
+  content: Content,
+  name: Type.Optional(Type.String({ maxLength: 64 })),
+}, { additionalProperties: false });
+
+const ResponseFormat = Type.Union([
+  Type.Object({ type: Type.Literal('text') }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('json_object') }, { additionalProperties: false }),
+  Type.Object({
+    type: Type.Literal('json_schema'),
+    json_schema: Type.Object({
+      name: Type.String({ maxLength: 64 }),
+      description: Type.Optional(Type.String()),
+      schema: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+      strict: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+    }, { additionalProperties: false }),
+  }, { additionalProperties: false }),
+]);
+
+/** The Chat Completions parameters PromptLab supports; any other is a 400 naming it. */
+export const ChatCompletionBody = Type.Object({
+  model: Type.String({ minLength: 1, maxLength: 200 }),
+  messages: Type.Array(ChatMessage, { minItems: 1, maxItems: 1000 }),
+  max_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  max_completion_tokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+  temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+  top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  stop: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { maxItems: 4 })])),
+  n: Type.Optional(Type.Literal(1, { description: 'Only 1: one choice per call' })),
+  response_format: Type.Optional(ResponseFormat),
+  user: Type.Optional(Type.String({ maxLength: 256, description: 'Accepted and ignored' })),
+  stream: Type.Optional(Type.Boolean({ description: 'Only false for now' })),
+}, { additionalProperties: false });
+export type ChatCompletionBody = Static<typeof ChatCompletionBody>;
+
+export const ChatCompletion = Type.Object({
+  id: Type.String({ description: 'The jobId (GET /v1/jobs/:id)' }),
+  object: Type.Literal('chat.completion'),
+  created: Type.Integer(),
+  model: Type.String(),
+  choices: Type.Array(Type.Object({
+    index: Type.Integer(),
+    message: Type.Object({ role: Type.Literal('assistant'), content: Type.String(), refusal: Type.Null() }),
+    finish_reason: Type.Literal('stop'),
+    logprobs: Type.Null(),
+  })),
+  usage: Type.Object({ prompt_tokens: Type.Integer(), completion_tokens: Type.Integer(), total_tokens: Type.Integer() }),
+});
+
+/**
+ * A Chat Completions body as a provider-neutral request: system and developer messages
+ * joined into `system`, `json_schema` as `responseFormat`, `json_object` as a schema of any
+ * object, `text` as none.
+ */
+export function chatRequest(config: Config, body: ChatCompletionBody): GenerationRequest {
+  assertNotStreamed(body.stream);
+  const { provider, model } = routeModel(config, body.model);
+  const system = body.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textOf(m.content));
+  const messages = assertMessages(body.messages.flatMap((m) =>
+    m.role === 'user' || m.role === 'assistant' ? [{ role: m.role, content: textOf(m.content) }] : []));
+  const rf = body.response_format;
+  const schema = rf?.type === 'json_schema' ? (rf.json_schema.schema ?? {}) : rf?.type === 'json_object' ? { type: 'object' } : undefined;
+  const stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
+  return {
+    provider, model,
+    ...(system.length ? { system: system.join('\n\n') } : {}),
+    messages,
+    params: {
+      maxTokens: body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS,
+      ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
+      ...(body.top_p !== undefined ? { topP: body.top_p } : {}),
+      ...(stop?.length ? { stop } : {}),
+    },
+    ...(schema ? { responseFormat: { type: 'json_schema', schema } } : {}),
+  };
+}
+
+/** A completed generation as a `chat.completion`. */
+export function chatCompletion(a: CompatAnswer): Static<typeof ChatCompletion> {
+  return {
+    id: a.jobId, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: a.model,
+    choices: [{ index: 0, message: { role: 'assistant', content: a.text, refusal: null }, finish_reason: 'stop', logprobs: null }],
+    usage: { prompt_tokens: a.inputTokens, completion_tokens: a.outputTokens, total_tokens: a.inputTokens + a.outputTokens },
+  };
+}
+
+/** What a compat answer is made of, whichever format renders it. */
+export interface CompatAnswer {
+  jobId: string;
+  model: string;
+  text: string;
+  inputTokens: number;
+  outputTokens: number;
+}

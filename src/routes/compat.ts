@@ -1,0 +1,79 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { answerCompat, COMPAT_WAIT_MS } from '../compat/answer.js';
+import { MessageAnswer, messageAnswer, MessagesBody, messagesRequest } from '../compat/anthropic-format.js';
+import { AnthropicErrorBody, OpenAIErrorBody } from '../compat/error-bodies.js';
+import { ChatCompletion, chatCompletion, ChatCompletionBody, chatRequest } from '../compat/openai-format.js';
+import { registryOf } from '../providers/registry.js';
+import { errorResponsesIn } from './schemas.js';
+
+const Headers = Type.Object({
+  'cache-control': Type.Optional(Type.String()),
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Scoped to the API key, kept 24 h: a repeat returns the first response' })),
+});
+const CODES = ['bad_request', 'invalid_json', 'provider_unavailable', 'unknown_model', 'idempotency_key_in_progress', 'payload_too_large',
+  'unsupported_media_type', 'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded',
+  'generation_failed', 'generation_timeout'] as const;
+const held = `Held until the job ends (up to ${COMPAT_WAIT_MS / 1000} s, then 504 generation_timeout with the jobId). ` +
+  'Headers `X-Cache: HIT|MISS|BYPASS` and `X-PromptLab-Job-Id`. Not streamed yet: `stream: true` is a 400.';
+
+const ModelList = Type.Object({
+  object: Type.Literal('list'),
+  data: Type.Array(Type.Object({ id: Type.String(), object: Type.Literal('model'), created: Type.Integer(), owned_by: Type.String() })),
+});
+
+/** Drop-in routes: OpenAI's Chat Completions and models list, Anthropic's Messages; each a durable job like /v1/generate. */
+export default async function compatRoutes(fastify: FastifyInstance) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { config } = app.deps;
+
+  app.post('/v1/chat/completions', {
+    config: { errorFormat: 'openai' },
+    schema: {
+      tags: ['compat'],
+      summary: 'OpenAI Chat Completions (non-streaming): the model picks the provider',
+      description: held,
+      headers: Headers,
+      body: ChatCompletionBody,
+      response: { 200: ChatCompletion, ...errorResponsesIn(OpenAIErrorBody, ...CODES) },
+    },
+  }, async (request, reply) => {
+    const res = await answerCompat(app, request, chatRequest(config, request.body), request.body.model, chatCompletion);
+    if (res.replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(200).headers(res.headers).send(res.body as never);
+  });
+
+  app.post('/v1/messages', {
+    config: { errorFormat: 'anthropic' },
+    schema: {
+      tags: ['compat'],
+      summary: 'Anthropic Messages (non-streaming): the model picks the provider',
+      description: held,
+      headers: Headers,
+      body: MessagesBody,
+      response: { 200: MessageAnswer, ...errorResponsesIn(AnthropicErrorBody, ...CODES) },
+    },
+  }, async (request, reply) => {
+    const res = await answerCompat(app, request, messagesRequest(config, request.body), request.body.model, messageAnswer);
+    if (res.replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(200).headers(res.headers).send(res.body as never);
+  });
+
+  app.get('/v1/models', {
+    config: { errorFormat: 'openai' },
+    schema: {
+      tags: ['compat'],
+      summary: "The enabled providers' priced models, in OpenAI's list format",
+      description: 'Each `id` routes back to its provider on /v1/chat/completions and /v1/messages (`provider/model` when its name alone would not).',
+      response: { 200: ModelList, ...errorResponsesIn(OpenAIErrorBody) },
+    },
+  }, async () => {
+    const registry = registryOf(config);
+    const data = registry.models().map(({ provider, model }) => ({
+      id: registry.routeModel(model)?.provider === provider ? model : `${provider}/${model}`,
+      object: 'model' as const, created: 0, owned_by: provider,
+    }));
+    return { object: 'list' as const, data };
+  });
+}
