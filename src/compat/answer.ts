@@ -5,12 +5,10 @@ import type { GenerationRequest } from '../generation/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import type { CompatAnswer } from './openai-format.js';
 
-/** How long a compat call is held for its job before a 504 `generation_timeout` (the job goes on). */
-export const COMPAT_WAIT_MS = 60_000;
-
 /**
  * Runs a compat request through the same core as `/v1/generate` (cache, single flight,
- * holds, a durable job), holds it until the job ends, and renders the answer with `render`.
+ * holds, a durable job), holds it until the job ends (COMPAT_WAIT_SECONDS, then a 504
+ * `generation_timeout` with the jobId; a dead job is a 502), and renders the answer with `render`.
  * `Idempotency-Key` replays the first response; `Cache-Control: no-cache` bypasses the cache.
  */
 export async function answerCompat(
@@ -19,8 +17,8 @@ export async function answerCompat(
   generation: GenerationRequest,
   model: string,
   render: (a: CompatAnswer) => unknown,
-  waitMs = COMPAT_WAIT_MS,
 ): Promise<StoredResponse & { replayed?: boolean }> {
+  const waitMs = app.deps.config.COMPAT_WAIT_SECONDS * 1000;
   const caller = request.caller!;
   const bypassCache = /(^|,)\s*no-cache\s*(,|$)/i.test(String(request.headers['cache-control'] ?? ''));
   const run = async (): Promise<StoredResponse> => {

@@ -55,6 +55,7 @@ export const ConfigSchema = Type.Object({
   WORKER_METRICS_PORT: Int(9464, 0, 65535, 'Port of the GET /metrics of a worker process (npm run worker); 0 = off'),
   OUTPUT_VALIDATION_TIMEOUT_MS: Int(2000, 10, 600_000, 'Longest one check of a model answer against a template outputSchema may run (in a worker thread) before the thread is ended and the job fails as output_validation_timeout'),
   SHUTDOWN_GRACE_MS: Int(30_000, 100, 600_000, 'How long SIGTERM waits for in-flight requests and jobs'),
+  COMPAT_WAIT_SECONDS: Int(60, 1, 60, 'How long POST /v1/chat/completions and POST /v1/messages hold a call for its job before a 504 generation_timeout (the job goes on); at most 60, under the Idempotency-Key lease'),
   CACHE_TTL_SECONDS: Int(3600, 0, 31_536_000, 'Result cache TTL when the template sets none (0 = do not cache)'),
   CACHE_LOCAL_TTL_MS: Int(5000, 0, 3_600_000, 'Longest time a result or template is served from process memory (0 = no local tier)'),
   CACHE_LOCAL_MAX_MB: Int(64, 1, 65_536, 'Memory bound of the in-process result tier'),

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { answerCompat, COMPAT_WAIT_MS } from '../compat/answer.js';
+import { answerCompat } from '../compat/answer.js';
 import { MessageAnswer, messageAnswer, MessagesBody, messagesRequest } from '../compat/anthropic-format.js';
 import { AnthropicErrorBody, OpenAIErrorBody } from '../compat/error-bodies.js';
 import { ChatCompletion, chatCompletion, ChatCompletionBody, chatRequest } from '../compat/openai-format.js';
@@ -15,7 +15,7 @@ const Headers = Type.Object({
 const CODES = ['bad_request', 'invalid_json', 'provider_unavailable', 'unknown_model', 'idempotency_key_in_progress', 'payload_too_large',
   'unsupported_media_type', 'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded',
   'generation_failed', 'generation_timeout'] as const;
-const held = `Held until the job ends (up to ${COMPAT_WAIT_MS / 1000} s, then 504 generation_timeout with the jobId). ` +
+const held = 'Held until the job ends (up to COMPAT_WAIT_SECONDS, default 60 s, then 504 generation_timeout with the jobId). ' +
   'Headers `X-Cache: HIT|MISS|BYPASS` and `X-PromptLab-Job-Id`. Not streamed yet: `stream: true` is a 400.';
 
 const ModelList = Type.Object({

@@ -132,6 +132,21 @@ describe('PROVIDERS_JSON is checked at boot', () => {
     expect(Object.keys(registry.createProviders()).sort()).toEqual(['fake', 'local', 'vllm']);
   });
 
+  it('routes a model name to its provider: provider/model, a listed model, then the built-ins\' prefixes', () => {
+    const registry = registryOf(loadConfig(env([entry({ models: [{ name: 'llama3.2', input: 0, output: 0 }, { name: 'gpt-oss', input: 0, output: 0 }] })])));
+    const route = (m: string) => registry.routeModel(m);
+    expect(route('claude-haiku-4-5')).toEqual({ provider: 'anthropic', model: 'claude-haiku-4-5' });
+    for (const m of ['gpt-4o-mini', 'o1-mini', 'o3', 'o4-mini']) expect(route(m)).toEqual({ provider: 'openai', model: m });
+    expect(route('fake-1')).toEqual({ provider: 'fake', model: 'fake-1' });
+    expect(route('llama3.2')).toEqual({ provider: 'local', model: 'llama3.2' });
+    expect(route('gpt-oss')).toEqual({ provider: 'local', model: 'gpt-oss' });
+    expect(route('openai/gpt-oss')).toEqual({ provider: 'openai', model: 'gpt-oss' });
+    expect(route('local/anything')).toEqual({ provider: 'local', model: 'anything' });
+    for (const m of ['mystery', 'nowhere/gpt', 'openai/', 'omni']) expect(route(m), m).toBeUndefined();
+    // Only enabled providers are listed: fake and local here.
+    expect(new Set(registry.models().map((m) => m.provider))).toEqual(new Set(['fake', 'local']));
+  });
+
   it('keeps the key out of a logged config', () => {
     const lines: string[] = [];
     const sink = new Writable({ write(chunk, _enc, done) { lines.push(String(chunk)); done(); } });

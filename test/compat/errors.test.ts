@@ -1,0 +1,79 @@
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import { reply } from '../fakes/llm-server.js';
+import { waitForStatus } from '../support/jobs.js';
+import { llmEnvPerTest } from '../support/llm-env.js';
+
+/** PromptLab's own errors (429, 402, 403, 502, 504) on the drop-in routes: same status and headers, the format's body. */
+const e = llmEnvPerTest({
+  ANTHROPIC_API_KEY: 'sk-ant-test', OPENAI_API_KEY: 'sk-openai-test', RATE_LIMIT_PRO: '3', COMPAT_WAIT_SECONDS: '1', JOB_ATTEMPTS: '1',
+}, { listen: true, openai: true });
+
+const keyOf = (h: Record<string, string>) => h.authorization!.replace(/^Bearer /, '');
+const openai = (apiKey: string) => new OpenAI({ baseURL: `${e.base}/v1`, apiKey, maxRetries: 0 });
+const anthropic = (apiKey: string) => new Anthropic({ baseURL: e.base, apiKey, maxRetries: 0 });
+const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+
+async function key(payload: Record<string, unknown>) {
+  const res = await e.t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: e.t.admin, payload: { name: 'k', ...payload } });
+  expect(res.statusCode).toBe(201);
+  return res.json().key as string;
+}
+
+describe('catalogue errors on the drop-in routes', () => {
+  it('429 rate_limited keeps Retry-After and the rate-limit headers, in each format', async () => {
+    const k = await key({ tier: 'pro' });
+    for (let i = 0; i < 3; i++) await openai(k).models.list();
+    const limited = await openai(k).chat.completions.create(ask).catch((err) => err);
+    expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(limited).toMatchObject({ status: 429, code: 'rate_limited', type: 'rate_limit_error' });
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(limited.headers.get('x-ratelimit-limit')).toBe('3');
+    const viaAnthropic = await anthropic(k).messages.create({ ...ask, max_tokens: 5 }).catch((err) => err);
+    expect(viaAnthropic).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(viaAnthropic.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(e.llm.calls).toHaveLength(0);
+  });
+
+  it('403 model_not_allowed and 402 budget_exceeded', async () => {
+    const free = await key({ tier: 'free' });
+    const denied = await openai(free).chat.completions.create({ ...ask, model: 'claude-opus-4-1' }).catch((err) => err);
+    expect(denied).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect(denied).toMatchObject({ code: 'model_not_allowed' });
+    const deniedA = await anthropic(free).messages.create({ ...ask, model: 'claude-opus-4-1', max_tokens: 5 }).catch((err) => err);
+    expect(deniedA).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect(deniedA.error).toMatchObject({ error: { type: 'permission_error', message: expect.stringContaining('claude-opus-4-1') } });
+
+    const poor = await key({ tier: 'enterprise', budgets: [{ usd: 0.000001, period: 'day' }] });
+    const broke = await openai(poor).chat.completions.create(ask).catch((err) => err);
+    expect(broke).toBeInstanceOf(OpenAI.APIError);
+    expect(broke).toMatchObject({ status: 402, code: 'budget_exceeded' });
+    const brokeA = await anthropic(poor).messages.create({ ...ask, max_tokens: 5 }).catch((err) => err);
+    expect(brokeA).toMatchObject({ status: 402, error: { error: { type: 'billing_error' } } });
+    expect(e.llm.calls).toHaveLength(0);
+  });
+
+  it('a job still running after COMPAT_WAIT_SECONDS is a 504 naming it; the job goes on and then answers from the cache', async () => {
+    e.t.worker();
+    e.llm.script(reply.slow(1500, reply.ok('late but here')));
+    const slow = await openai(keyOf(e.auth)).chat.completions.create(ask).catch((err) => err);
+    expect(slow).toMatchObject({ status: 504, code: 'generation_timeout', type: 'timeout_error' });
+    const jobId = slow.headers.get('x-promptlab-job-id');
+    expect(slow.message).toContain(jobId);
+    await waitForStatus(e.t.app, e.auth, jobId, ['completed']);
+    const { data, response } = await openai(keyOf(e.auth)).chat.completions.create(ask).withResponse();
+    expect(data).toMatchObject({ id: jobId, choices: [{ message: { content: 'late but here' } }] });
+    expect(response.headers.get('x-cache')).toBe('HIT');
+    expect(e.llm.calls).toHaveLength(1);
+  });
+
+  it('a job that dies is a 502 generation_failed with its error', async () => {
+    e.t.worker();
+    e.llm.script(reply.error(400, 'upstream says no'));
+    const failed = await anthropic(keyOf(e.auth)).messages.create({ ...ask, model: 'claude-haiku-4-5', max_tokens: 5 }).catch((err) => err);
+    expect(failed).toBeInstanceOf(Anthropic.InternalServerError);
+    expect(failed.status).toBe(502);
+    expect(failed.error.error).toMatchObject({ type: 'api_error', message: expect.stringContaining('provider_bad_request') });
+  });
+});
