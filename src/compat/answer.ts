@@ -3,7 +3,7 @@ import { AppError } from '../errors/app-error.js';
 import { canonicalHash } from '../generation/hash.js';
 import type { GenerationRequest } from '../generation/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
-import type { CompatAnswer } from './openai-format.js';
+import type { CompatAnswer } from './translate.js';
 
 /**
  * Runs a compat request through the same core as `/v1/generate` (cache, single flight,

@@ -1,8 +1,7 @@
 import { Type, type Static } from 'typebox';
 import type { Config } from '../config/index.js';
 import type { GenerationRequest } from '../generation/request.js';
-import type { CompatAnswer } from './openai-format.js';
-import { assertMessages, assertNotStreamed, routeModel, textOf } from './route-model.js';
+import { assertMessages, assertNotStreamed, routeModel, textOf, type CompatAnswer } from './translate.js';
 
 const TextBlock = Type.Object({
   type: Type.Literal('text'),

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import type { Config } from '../config/index.js';
 import type { GenerationRequest } from '../generation/request.js';
-import { assertMessages, assertNotStreamed, routeModel, textOf } from './route-model.js';
+import { assertMessages, assertNotStreamed, routeModel, textOf, type CompatAnswer } from './translate.js';
 
 const DEFAULT_MAX_TOKENS = 1024;
 
@@ -92,13 +92,4 @@ export function chatCompletion(a: CompatAnswer): Static<typeof ChatCompletion> {
     choices: [{ index: 0, message: { role: 'assistant', content: a.text, refusal: null }, finish_reason: 'stop', logprobs: null }],
     usage: { prompt_tokens: a.inputTokens, completion_tokens: a.outputTokens, total_tokens: a.inputTokens + a.outputTokens },
   };
-}
-
-/** What a compat answer is made of, whichever format renders it. */
-export interface CompatAnswer {
-  jobId: string;
-  model: string;
-  text: string;
-  inputTokens: number;
-  outputTokens: number;
 }

@@ -1,3 +1,4 @@
+/** What the OpenAI and Anthropic formats share: model routing, text content, the checks every compat request passes. */
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/app-error.js';
 import type { Message } from '../generation/request.js';
@@ -25,4 +26,13 @@ export const textOf = (content: string | { text: string }[]): string =>
 export function assertMessages(messages: Message[]): Message[] {
   if (!messages.length) throw new AppError('bad_request', 'messages must hold at least one user or assistant message.', { param: 'messages' });
   return messages;
+}
+
+/** What a compat answer is made of, whichever format renders it. */
+export interface CompatAnswer {
+  jobId: string;
+  model: string;
+  text: string;
+  inputTokens: number;
+  outputTokens: number;
 }
