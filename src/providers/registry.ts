@@ -3,7 +3,7 @@ import { anthropicDefinition } from './anthropic.js';
 import { fakeDefinition } from './fake.js';
 import { compatibleDefinition } from './openai-compatible.js';
 import { openaiDefinition } from './openai.js';
-import type { ModelPrice } from './pricing.js';
+import { pricingOf, type ModelPrice } from './pricing.js';
 import type { Provider } from './types.js';
 
 /**
@@ -96,11 +96,12 @@ export class ProviderRegistry {
     return owner && { provider: owner.name, model: name };
   }
 
-  /** The enabled providers' priced models, by provider: what `GET /v1/models` lists. */
+  /** The enabled providers' priced models (their table and `PRICING_JSON`), by provider: what `GET /v1/models` lists. */
   models(): { provider: string; model: string }[] {
+    const overrides = pricingOf(this.config);
     return [...this.#byName.values()]
       .filter((d) => d.enabled(this.config))
-      .flatMap((d) => Object.keys(d.prices).map((model) => ({ provider: d.name, model })));
+      .flatMap((d) => [...new Set([...Object.keys(d.prices), ...Object.keys(overrides?.[d.name] ?? {})])].map((model) => ({ provider: d.name, model })));
   }
 
   /** One SDK client per enabled provider, by name. */

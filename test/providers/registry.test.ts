@@ -145,6 +145,8 @@ describe('PROVIDERS_JSON is checked at boot', () => {
     for (const m of ['mystery', 'nowhere/gpt', 'openai/', 'omni']) expect(route(m), m).toBeUndefined();
     // Only enabled providers are listed: fake and local here.
     expect(new Set(registry.models().map((m) => m.provider))).toEqual(new Set(['fake', 'local']));
+    const priced = registryOf(loadConfig({ ...env([entry()]), PRICING_JSON: JSON.stringify({ fake: { 'fake-2': { input: 0, output: 0 } } }) }));
+    expect(priced.models()).toContainEqual({ provider: 'fake', model: 'fake-2' });
   });
 
   it('keeps the key out of a logged config', () => {
