@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../errors/app-error.js';
 import { canonicalHash } from '../generation/hash.js';
 import type { GenerationRequest } from '../generation/request.js';
+import { bypassesCache } from '../http/cache-control.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import type { CompatAnswer } from './translate.js';
 
@@ -20,7 +21,7 @@ export async function answerCompat(
 ): Promise<StoredResponse & { replayed?: boolean }> {
   const waitMs = app.deps.config.COMPAT_WAIT_SECONDS * 1000;
   const caller = request.caller!;
-  const bypassCache = /(^|,)\s*no-cache\s*(,|$)/i.test(String(request.headers['cache-control'] ?? ''));
+  const bypassCache = bypassesCache(request.headers['cache-control']);
   const run = async (): Promise<StoredResponse> => {
     const o = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs });
     const { jobId, status } = o.body;

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { canonicalHash } from '../generation/hash.js';
+import { bypassesCache } from '../http/cache-control.js';
 import { errorResponses, Id, JobError, Provider, Result, Usage } from './schemas.js';
 
 const Body = Type.Object({
@@ -47,7 +48,7 @@ export default async function generateRoutes(fastify: FastifyInstance) {
     },
   }, async (request, reply) => {
     const caller = request.caller!;
-    const bypassCache = /(^|,)\s*no-cache\s*(,|$)/i.test(request.headers['cache-control'] ?? '');
+    const bypassCache = bypassesCache(request.headers['cache-control']);
     const run = async () => {
       const o = await app.svc.generation.generate(request.body, { caller, requestId: request.id, bypassCache, waitMs: (request.query.wait ?? 0) * 1000 });
       return { status: o.status, body: o.body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}) } };
