@@ -152,7 +152,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const provider = deps.providers[d.provider];
     if (!provider) throw new AttemptFailed('provider_unavailable', d.provider);
     const { provider: _name, ...req } = requestOf(d);
-    const res = await provider.generate(req);
+    const res = d.stream ? await streamed(provider, req, d) : await provider.generate(req);
     release();
     const usage = { inputTokens: res.inputTokens, outputTokens: res.outputTokens };
     if (res.stopReason === 'max_tokens') throw new AttemptFailed('output_truncated', undefined, usage);
@@ -164,6 +164,19 @@ export function createProcessor(deps: ProcessorDeps) {
       json = parsed.json;
     }
     return { text: res.text, json, ...usage, ...cost(d, usage) };
+  }
+
+  /**
+   * The provider called in streaming mode, each piece published as a `delta` event of this
+   * attempt, in order (one connection: XADDs land in the order they are sent). A provider
+   * without `stream` answers whole, published as one piece.
+   */
+  async function streamed(provider: Provider, req: Omit<ReturnType<typeof requestOf>, 'provider'>, d: GenerationJobData) {
+    const publish = (text: string) => void deps.events?.publish(d.id, 'delta', { text });
+    if (provider.stream) return provider.stream(req, publish);
+    const res = await provider.generate(req);
+    if (res.text) publish(res.text);
+    return res;
   }
 
   /** A failed attempt: recorded on the row with what it cost; the last one dead-letters the job. */

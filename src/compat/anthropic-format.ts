@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import type { Config } from '../config/index.js';
 import type { GenerationRequest } from '../generation/request.js';
-import { assertMessages, assertNotStreamed, routeModel, textOf, type CompatAnswer } from './translate.js';
+import { assertMessages, routeModel, textOf, type CompatAnswer } from './translate.js';
 
 const TextBlock = Type.Object({
   type: Type.Literal('text'),
@@ -20,7 +20,7 @@ export const MessagesBody = Type.Object({
   top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   stop_sequences: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 16 })),
   metadata: Type.Optional(Type.Object({ user_id: Type.Optional(Type.String()) }, { description: 'Accepted and ignored' })),
-  stream: Type.Optional(Type.Boolean({ description: 'Only false for now' })),
+  stream: Type.Optional(Type.Boolean({ description: 'Answer as Server-Sent Events in this format, relayed from the job' })),
 }, { additionalProperties: false });
 export type MessagesBody = Static<typeof MessagesBody>;
 
@@ -37,7 +37,6 @@ export const MessageAnswer = Type.Object({
 
 /** A Messages body as a provider-neutral request. */
 export function messagesRequest(config: Config, body: MessagesBody): GenerationRequest {
-  assertNotStreamed(body.stream);
   const { provider, model } = routeModel(config, body.model);
   const system = body.system === undefined ? '' : textOf(body.system);
   return {

@@ -1,7 +1,7 @@
 import { Type, type Static } from 'typebox';
 import type { Config } from '../config/index.js';
 import type { GenerationRequest } from '../generation/request.js';
-import { assertMessages, assertNotStreamed, routeModel, textOf, type CompatAnswer } from './translate.js';
+import { assertMessages, routeModel, textOf, type CompatAnswer } from './translate.js';
 
 const DEFAULT_MAX_TOKENS = 1024;
 
@@ -39,7 +39,8 @@ export const ChatCompletionBody = Type.Object({
   n: Type.Optional(Type.Literal(1, { description: 'Only 1: one choice per call' })),
   response_format: Type.Optional(ResponseFormat),
   user: Type.Optional(Type.String({ maxLength: 256, description: 'Accepted and ignored' })),
-  stream: Type.Optional(Type.Boolean({ description: 'Only false for now' })),
+  stream: Type.Optional(Type.Boolean({ description: 'Answer as Server-Sent Events in this format, relayed from the job' })),
+  stream_options: Type.Optional(Type.Object({ include_usage: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
 }, { additionalProperties: false });
 export type ChatCompletionBody = Static<typeof ChatCompletionBody>;
 
@@ -63,7 +64,6 @@ export const ChatCompletion = Type.Object({
  * object, `text` as none.
  */
 export function chatRequest(config: Config, body: ChatCompletionBody): GenerationRequest {
-  assertNotStreamed(body.stream);
   const { provider, model } = routeModel(config, body.model);
   const system = body.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textOf(m.content));
   const messages = assertMessages(body.messages.flatMap((m) =>

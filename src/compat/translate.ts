@@ -13,11 +13,6 @@ export function routeModel(config: Config, name: string): { provider: string; mo
   return routed;
 }
 
-/** A request that is not streamed; streaming is not supported yet. */
-export function assertNotStreamed(stream: boolean | undefined): void {
-  if (stream) throw new AppError('bad_request', 'Streaming is not supported yet: send stream: false (or leave it out).', { param: 'stream' });
-}
-
 /** Text content: a string, or text blocks joined. */
 export const textOf = (content: string | { text: string }[]): string =>
   typeof content === 'string' ? content : content.map((b) => b.text).join('');

@@ -113,6 +113,18 @@ export class JobStreams {
     return (await this.deps.events.publish(row.id, type, { attempt: row.attempts })) ?? { id: '', type, data: {} };
   }
 
+  /**
+   * Calls `deliver` with every event of `jobId` from the first entry of its stream (XRANGE
+   * from `-`), then as they are appended (the tail), in order, until the returned function is
+   * called. How a streamed compat call relays its job: every caller attached to the job gets
+   * the whole stream, whenever it arrives.
+   */
+  async follow(jobId: string, deliver: (event: JobEvent) => void): Promise<() => void> {
+    const backlog = await this.deps.events.after(jobId);
+    for (const e of backlog) deliver(e);
+    return this.deps.tail.subscribe(jobId, backlog.at(-1)?.id ?? '0-0', deliver);
+  }
+
   /** Ends every open stream (server shutdown): clients reconnect, with Last-Event-ID, to another process. */
   closeAll(): void {
     for (const end of [...this.#open]) end();

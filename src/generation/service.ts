@@ -42,6 +42,8 @@ export interface GenerateContext {
   bypassCache: boolean;
   /** `?wait=` in ms; 0 answers at once. */
   waitMs: number;
+  /** The caller streams the answer: the job publishes `delta` events (a job another request admitted may not). */
+  stream?: boolean;
 }
 
 export interface GenerateOutcome {
@@ -145,6 +147,7 @@ export class Generation {
       apiKeyId: ctx.caller.keyId,
       requestId: ctx.requestId,
       ...(ctx.bypassCache ? { refresh: true } : {}),
+      ...(ctx.stream ? { stream: true } : {}),
     };
     const id = newId('gen');
     const hold = await this.#hold(ctx.caller, templateId, id, request, price);

@@ -32,23 +32,48 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
     maxRetries: 0,
   });
 
+  const bodyOf = (req: GenerateRequest) => {
+    const system = systemPromptFor(req);
+    return {
+      model: req.model,
+      max_tokens: req.params.maxTokens,
+      messages: req.messages,
+      ...(system !== undefined && { system }),
+      ...(req.params.temperature !== undefined && { temperature: req.params.temperature }),
+      ...(req.params.topP !== undefined && { top_p: req.params.topP }),
+      ...(req.params.stop?.length && { stop_sequences: req.params.stop }),
+    };
+  };
+
   return {
     name: 'anthropic',
+    async stream(req: GenerateRequest, onDelta: (text: string) => void): Promise<GenerateResult> {
+      // The timeout bounds the whole stream, as it bounds a whole answer.
+      return guardProviderCall(opts.timeoutMs, req.signal, async (signal) => {
+        const events = await client.messages.create({ ...bodyOf(req), stream: true }, { signal });
+        let text = '';
+        let model = req.model;
+        let stop: string | null = null;
+        const usage = { inputTokens: 0, outputTokens: 0 };
+        for await (const e of events) {
+          if (e.type === 'message_start') {
+            model = e.message.model || model;
+            usage.inputTokens = e.message.usage.input_tokens;
+            usage.outputTokens = e.message.usage.output_tokens;
+          } else if (e.type === 'content_block_delta' && e.delta.type === 'text_delta') {
+            text += e.delta.text;
+            onDelta(e.delta.text);
+          } else if (e.type === 'message_delta') {
+            stop = e.delta.stop_reason ?? stop;
+            usage.outputTokens = e.usage.output_tokens;
+          }
+        }
+        return { text, ...usage, model, stopReason: (stop ? STOP_REASONS[stop] : undefined) ?? 'other' };
+      });
+    },
     async generate(req: GenerateRequest): Promise<GenerateResult> {
-      const system = systemPromptFor(req);
       const message = await guardProviderCall(opts.timeoutMs, req.signal, (signal) =>
-        client.messages.create(
-          {
-            model: req.model,
-            max_tokens: req.params.maxTokens,
-            messages: req.messages,
-            ...(system !== undefined && { system }),
-            ...(req.params.temperature !== undefined && { temperature: req.params.temperature }),
-            ...(req.params.topP !== undefined && { top_p: req.params.topP }),
-            ...(req.params.stop?.length && { stop_sequences: req.params.stop }),
-          },
-          { signal },
-        ),
+        client.messages.create(bodyOf(req), { signal }),
       );
       const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
       return {

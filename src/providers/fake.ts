@@ -25,8 +25,17 @@ type Schema = Record<string, unknown>;
  * beyond `maxTokens` is cut off with `stopReason: 'max_tokens'`, like a real model.
  */
 export function createFakeProvider(opts: FakeProviderOptions): Provider {
-  return {
+  const provider: Provider = {
     name: 'fake',
+    /** The same answer as `generate`, sent in up to STREAM_CHUNKS pieces. */
+    async stream(req: GenerateRequest, onDelta: (text: string) => void): Promise<GenerateResult> {
+      const res = await provider.generate(req);
+      for (const piece of chunksOf(res.text, STREAM_CHUNKS)) {
+        await Promise.resolve();
+        onDelta(piece);
+      }
+      return res;
+    },
     async generate(req: GenerateRequest): Promise<GenerateResult> {
       if (opts.latencyMs > 0) {
         await sleep(opts.latencyMs, undefined, req.signal ? { signal: req.signal } : {}).catch((err: unknown) => {
@@ -55,6 +64,17 @@ export function createFakeProvider(opts: FakeProviderOptions): Provider {
       };
     },
   };
+  return provider;
+}
+
+const STREAM_CHUNKS = 4;
+
+/** `text` cut into at most `n` pieces of about equal length (none empty). */
+export function chunksOf(text: string, n: number): string[] {
+  const size = Math.max(1, Math.ceil(text.length / n));
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out;
 }
 
 /** `fake`: always enabled, no network. */

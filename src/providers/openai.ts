@@ -46,22 +46,50 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
   const isOpenAI = !opts.baseURL || new URL(opts.baseURL).hostname === 'api.openai.com';
   const tokenLimitField = opts.tokenLimitField ?? (isOpenAI ? 'max_completion_tokens' : 'max_tokens');
 
+  const bodyOf = (req: GenerateRequest) => {
+    const system = systemPromptFor(req);
+    return {
+      model: req.model,
+      messages: [...(system !== undefined ? [{ role: 'system' as const, content: system }] : []), ...req.messages],
+      [tokenLimitField]: req.params.maxTokens,
+      ...(req.params.temperature !== undefined && { temperature: req.params.temperature }),
+      ...(req.params.topP !== undefined && { top_p: req.params.topP }),
+      ...(req.params.stop?.length && { stop: req.params.stop }),
+    };
+  };
+
   return {
     name: opts.name ?? 'openai',
+    async stream(req: GenerateRequest, onDelta: (text: string) => void): Promise<GenerateResult> {
+      // The timeout bounds the whole stream, as it bounds a whole answer.
+      return guardProviderCall(opts.timeoutMs, req.signal, async (signal) => {
+        const chunks = await client.chat.completions.create({ ...bodyOf(req), stream: true, stream_options: { include_usage: true } }, { signal });
+        let text = '';
+        let refusal = '';
+        let finish: string | null = null;
+        let model = req.model;
+        let usage = { inputTokens: 0, outputTokens: 0 };
+        for await (const chunk of chunks) {
+          model = chunk.model || model;
+          if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+          const choice = chunk.choices[0];
+          if (!choice) continue;
+          if (choice.delta.refusal) refusal += choice.delta.refusal;
+          if (choice.delta.content) {
+            text += choice.delta.content;
+            onDelta(choice.delta.content);
+          }
+          finish = choice.finish_reason ?? finish;
+        }
+        return {
+          text: refusal || text, ...usage, model,
+          stopReason: refusal ? 'refusal' : ((finish ? FINISH_REASONS[finish] : undefined) ?? 'other'),
+        };
+      });
+    },
     async generate(req: GenerateRequest): Promise<GenerateResult> {
-      const system = systemPromptFor(req);
       const completion = await guardProviderCall(opts.timeoutMs, req.signal, (signal) =>
-        client.chat.completions.create(
-          {
-            model: req.model,
-            messages: [...(system !== undefined ? [{ role: 'system' as const, content: system }] : []), ...req.messages],
-            [tokenLimitField]: req.params.maxTokens,
-            ...(req.params.temperature !== undefined && { temperature: req.params.temperature }),
-            ...(req.params.topP !== undefined && { top_p: req.params.topP }),
-            ...(req.params.stop?.length && { stop: req.params.stop }),
-          },
-          { signal },
-        ),
+        client.chat.completions.create(bodyOf(req), { signal }),
       );
       const choice = completion.choices[0];
       const refused = choice?.message.refusal != null;

@@ -38,6 +38,12 @@ export interface GenerateResult {
 export interface Provider {
   readonly name: ProviderName;
   generate(req: GenerateRequest): Promise<GenerateResult>;
+  /**
+   * The same call in the provider's streaming mode: `onDelta` gets each piece of text as it
+   * arrives, in order; the result is the whole answer, as `generate` would return it. A
+   * provider without it is streamed as one piece, once its whole answer is in.
+   */
+  stream?(req: GenerateRequest, onDelta: (text: string) => void): Promise<GenerateResult>;
 }
 
 /**

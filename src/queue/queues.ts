@@ -38,6 +38,11 @@ export interface GenerationJobData {
   refresh?: boolean;
   /** Queued again by the reconciler: an earlier run may have been paid and left its answer in the stash. */
   resumed?: boolean;
+  /**
+   * A caller wants the answer streamed: the provider is called in streaming mode and each
+   * piece is published as a `delta` job event. Not part of the input hash.
+   */
+  stream?: boolean;
   /** Tokens held in the key's token window at admission, for the worker to reconcile; absent on a rebuilt or unchecked job. */
   tpm?: { id: string; tokens: number };
 }

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import { answerCompat } from '../compat/answer.js';
 import { MessageAnswer, messageAnswer, MessagesBody, messagesRequest } from '../compat/anthropic-format.js';
 import { AnthropicErrorBody, OpenAIErrorBody } from '../compat/error-bodies.js';
+import { anthropicStream, openaiStream, streamCompat } from '../compat/stream.js';
 import { ChatCompletion, chatCompletion, ChatCompletionBody, chatRequest } from '../compat/openai-format.js';
 import { registryOf } from '../providers/registry.js';
 import { errorResponsesIn } from './schemas.js';
@@ -16,7 +17,8 @@ const CODES = ['bad_request', 'invalid_json', 'provider_unavailable', 'unknown_m
   'unsupported_media_type', 'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded',
   'generation_failed', 'generation_timeout'] as const;
 const held = 'Held until the job ends (up to COMPAT_WAIT_SECONDS, default 60 s, then 504 generation_timeout with the jobId). ' +
-  'Headers `X-Cache: HIT|MISS|BYPASS` and `X-PromptLab-Job-Id`. Not streamed yet: `stream: true` is a 400.';
+  'Headers `X-Cache: HIT|MISS|BYPASS` and `X-PromptLab-Job-Id`. With `stream: true`, Server-Sent Events in this format, ' +
+  'relayed from the job (a cached answer is replayed as a stream); see the README, "Streaming".';
 
 const ModelList = Type.Object({
   object: Type.Literal('list'),
@@ -32,14 +34,16 @@ export default async function compatRoutes(fastify: FastifyInstance) {
     config: { errorFormat: 'openai' },
     schema: {
       tags: ['compat'],
-      summary: 'OpenAI Chat Completions (non-streaming): the model picks the provider',
+      summary: 'OpenAI Chat Completions, held or streamed: the model picks the provider',
       description: held,
       headers: Headers,
       body: ChatCompletionBody,
       response: { 200: ChatCompletion, ...errorResponsesIn(OpenAIErrorBody, ...CODES) },
     },
   }, async (request, reply) => {
-    const res = await answerCompat(app, request, chatRequest(config, request.body), request.body.model, chatCompletion);
+    const { body } = request;
+    if (body.stream) return streamCompat(app, request, reply, chatRequest(config, body), (id) => openaiStream(id, body.model, body.stream_options?.include_usage === true));
+    const res = await answerCompat(app, request, chatRequest(config, body), body.model, chatCompletion);
     if (res.replayed) reply.header('idempotent-replayed', 'true');
     return reply.code(200).headers(res.headers).send(res.body as never);
   });
@@ -48,14 +52,16 @@ export default async function compatRoutes(fastify: FastifyInstance) {
     config: { errorFormat: 'anthropic' },
     schema: {
       tags: ['compat'],
-      summary: 'Anthropic Messages (non-streaming): the model picks the provider',
+      summary: 'Anthropic Messages, held or streamed: the model picks the provider',
       description: held,
       headers: Headers,
       body: MessagesBody,
       response: { 200: MessageAnswer, ...errorResponsesIn(AnthropicErrorBody, ...CODES) },
     },
   }, async (request, reply) => {
-    const res = await answerCompat(app, request, messagesRequest(config, request.body), request.body.model, messageAnswer);
+    const { body } = request;
+    if (body.stream) return streamCompat(app, request, reply, messagesRequest(config, body), (id) => anthropicStream(id, body.model));
+    const res = await answerCompat(app, request, messagesRequest(config, body), body.model, messageAnswer);
     if (res.replayed) reply.header('idempotent-replayed', 'true');
     return reply.code(200).headers(res.headers).send(res.body as never);
   });

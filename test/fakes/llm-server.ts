@@ -31,6 +31,8 @@ export interface FakeReply {
    * `reset-body` send the headers and half the body, then hang or close.
    */
   wire?: 'reset' | 'stall-body' | 'reset-body';
+  /** A streamed reply (`stream: true`): pause between its events. @defaultValue 0 */
+  chunkDelayMs?: number;
 }
 
 /** A request the server received, with its system prompt and user prompt extracted. */
@@ -145,13 +147,56 @@ function successBody(dialect: Dialect, call: FakeCall, r: FakeReply, n: number):
   };
 }
 
+/** The SSE events of a streamed success: the text in about four deltas, in the dialect's event sequence. */
+function streamEvents(dialect: Dialect, call: FakeCall, r: FakeReply, n: number): string[] {
+  const whole = successBody(dialect, call, r, n) as Record<string, never>;
+  const text = r.text ?? `fake upstream reply to: ${call.prompt.slice(0, 60)}`;
+  const size = Math.max(1, Math.ceil(text.length / 4));
+  const pieces: string[] = [];
+  for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
+  const sse = (event: string | undefined, data: unknown) => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
+  if (dialect === 'anthropic') {
+    const m = whole as unknown as { id: string; model: string; stop_reason: string; usage: { input_tokens: number; output_tokens: number } };
+    return [
+      sse('message_start', { type: 'message_start', message: { id: m.id, type: 'message', role: 'assistant', model: m.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: m.usage.input_tokens, output_tokens: 1 } } }),
+      sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
+      ...pieces.map((t) => sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } })),
+      sse('content_block_stop', { type: 'content_block_stop', index: 0 }),
+      sse('message_delta', { type: 'message_delta', delta: { stop_reason: m.stop_reason, stop_sequence: null }, usage: { output_tokens: m.usage.output_tokens } }),
+      sse('message_stop', { type: 'message_stop' }),
+    ];
+  }
+  const c = whole as unknown as { id: string; created: number; model: string; choices: { finish_reason: string }[]; usage: unknown };
+  const chunk = (delta: unknown, finish: string | null) => ({ id: c.id, object: 'chat.completion.chunk', created: c.created, model: c.model, choices: [{ index: 0, delta, finish_reason: finish }] });
+  const withUsage = (call.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+  return [
+    sse(undefined, chunk({ role: 'assistant', content: '' }, null)),
+    ...pieces.map((t) => sse(undefined, chunk({ content: t }, null))),
+    sse(undefined, chunk({}, c.choices[0]!.finish_reason)),
+    ...(withUsage ? [sse(undefined, { id: c.id, object: 'chat.completion.chunk', created: c.created, model: c.model, choices: [], usage: c.usage })] : []),
+    'data: [DONE]\n\n',
+  ];
+}
+
+/** Writes `events` as an SSE response, `delayMs` apart; `reset-body` closes the socket halfway. */
+async function sendStream(res: ServerResponse, events: string[], r: FakeReply): Promise<void> {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const cut = r.wire === 'reset-body' || r.wire === 'stall-body' ? events.length >> 1 : events.length;
+  for (const e of events.slice(0, cut)) {
+    if (res.destroyed) return;
+    res.write(e);
+    if (r.chunkDelayMs) await new Promise((resolve) => setTimeout(resolve, r.chunkDelayMs));
+  }
+  if (r.wire === 'reset-body') return void res.socket?.destroy();
+  if (r.wire !== 'stall-body') res.end();
+}
+
 function invalid(dialect: Dialect, call: FakeCall, key: string | undefined): [number, string] | undefined {
   const auth = call.headers.authorization;
   if (key !== undefined && auth !== `Bearer ${key}` && call.headers['x-api-key'] !== key) return [401, 'invalid api key'];
   const { body } = call;
   if (typeof body.model !== 'string' || !Array.isArray(body.messages)) return [400, 'model and messages are required'];
   if (dialect === 'anthropic' && typeof body.max_tokens !== 'number') return [400, 'max_tokens: Field required'];
-  if (body.stream === true) return [400, 'the fake server does not stream'];
   return undefined;
 }
 
@@ -192,6 +237,9 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     const answer = () => {
       if (r.wire === 'reset') return void req.socket.destroy();
       const status = r.status ?? 200;
+      if (call.body.stream === true && status < 400 && r.body === undefined) {
+        return void sendStream(res, streamEvents(dialect, call, r, calls.length), r).catch(() => res.destroy());
+      }
       const generated = status >= 400
         ? errorBody(dialect, status, r.text ?? `fake upstream error ${status}`)
         : successBody(dialect, call, r, calls.length);

@@ -1,0 +1,163 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../errors/app-error.js';
+import type { JobEvent } from '../events/job-events.js';
+import type { GenerationRequest } from '../generation/request.js';
+import { bypassesCache } from '../http/cache-control.js';
+import { jobOutcome } from '../jobs/dto.js';
+import { formatError } from './error-bodies.js';
+
+/** How often a streamed call checks its job's row, in case the final event was lost. */
+const CHECK_MS = 2000;
+const REPLAY_CHUNKS = 8;
+
+/** One streamed answer in a wire format: the SSE frames that open it, carry a piece of text, close it, or end it in error. */
+export interface StreamFormat {
+  start(): string;
+  delta(text: string): string;
+  finish(usage: { inputTokens: number; outputTokens: number }): string;
+  error(err: AppError): string;
+}
+
+const sse = (data: unknown, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
+
+/** OpenAI's `chat.completion.chunk`s, a `finish_reason: 'stop'` chunk, a usage chunk when asked, then `[DONE]`. */
+export function openaiStream(jobId: string, model: string, includeUsage: boolean): StreamFormat {
+  const created = Math.floor(Date.now() / 1000);
+  const chunk = (delta: Record<string, unknown>, finish: 'stop' | null) =>
+    sse({ id: jobId, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] });
+  return {
+    start: () => chunk({ role: 'assistant', content: '' }, null),
+    delta: (text) => chunk({ content: text }, null),
+    finish: (u) => chunk({}, 'stop') +
+      (includeUsage ? sse({ id: jobId, object: 'chat.completion.chunk', created, model, choices: [],
+        usage: { prompt_tokens: u.inputTokens, completion_tokens: u.outputTokens, total_tokens: u.inputTokens + u.outputTokens } }) : '') +
+      'data: [DONE]\n\n',
+    error: (err) => sse(formatError('openai', err)),
+  };
+}
+
+/** Anthropic's message_start, content_block_start, content_block_delta*, content_block_stop, message_delta, message_stop. */
+export function anthropicStream(jobId: string, model: string): StreamFormat {
+  return {
+    start: () =>
+      sse({ type: 'message_start', message: { id: jobId, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
+        usage: { input_tokens: 0, output_tokens: 0 } } }, 'message_start') +
+      sse({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
+    delta: (text) => sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
+    finish: (u) =>
+      sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop') +
+      sse({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null },
+        usage: { input_tokens: u.inputTokens, output_tokens: u.outputTokens } }, 'message_delta') +
+      sse({ type: 'message_stop' }, 'message_stop'),
+    error: (err) => sse(formatError('anthropic', err), 'error'),
+  };
+}
+
+/** `text` cut into at most `n` pieces of about equal length (none empty). */
+export function chunksOf(text: string, n: number): string[] {
+  const size = Math.max(1, Math.ceil(text.length / n));
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out;
+}
+
+/**
+ * A compat call with `stream: true`: admitted exactly as a held one (cache, single flight,
+ * holds), then answered as Server-Sent Events in the caller's format. A cached or completed
+ * answer is replayed in pieces; an in-flight job is relayed from the first entry of its event
+ * stream, so every caller attached to it gets the whole answer. A job that fails after its
+ * first piece was sent, or dies, ends the stream with the format's error event.
+ * Errors before admission (400, 401, 402, 429, …) are ordinary error responses.
+ */
+export async function streamCompat(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  generation: GenerationRequest,
+  makeFormat: (jobId: string) => StreamFormat,
+): Promise<void> {
+  const caller = request.caller!;
+  const bypassCache = bypassesCache(request.headers['cache-control']);
+  const o = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs: 0, stream: true });
+  const { jobId } = o.body;
+  const format = makeFormat(jobId);
+
+  reply.hijack();
+  const res = reply.raw;
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(reply.getHeaders())) if (v !== undefined) headers[k] = String(v);
+  res.writeHead(200, {
+    ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-request-id': request.id,
+    'x-cache': o.cache,
+    ...(o.tier ? { 'x-cache-tier': o.tier } : {}),
+    'x-promptlab-job-id': jobId,
+  });
+  res.write(format.start());
+
+  const replay = (text: string, usage: { inputTokens: number; outputTokens: number } | undefined) => {
+    for (const piece of chunksOf(text, REPLAY_CHUNKS)) res.write(format.delta(piece));
+    res.end(format.finish(usage ?? { inputTokens: 0, outputTokens: 0 }));
+  };
+  if (o.body.result) return replay(o.body.result.text, o.usage);
+
+  const { jobs } = app.svc;
+  let sent = '';
+  let ended = false;
+  let unsubscribe: (() => void) | undefined;
+  let chain = Promise.resolve();
+  const end = (frame: string) => {
+    if (ended) return;
+    ended = true;
+    unsubscribe?.();
+    clearInterval(check);
+    res.end(frame);
+  };
+  const fail = (code: 'generation_failed' | 'generation_timeout', message: string) => end(format.error(new AppError(code, message, { jobId })));
+  const settle = async () => {
+    const outcome = jobOutcome(await jobs.get(jobId));
+    if (outcome.status === 'completed' && outcome.result) {
+      if (!outcome.result.text.startsWith(sent)) return fail('generation_failed', `Generation ${jobId} was retried after part of its answer was streamed; its answer: GET /v1/jobs/${jobId}.`);
+      for (const piece of chunksOf(outcome.result.text.slice(sent.length), REPLAY_CHUNKS)) res.write(format.delta(piece));
+      return end(format.finish(outcome.usage ?? { inputTokens: 0, outputTokens: 0 }));
+    }
+    if (outcome.status === 'dead') {
+      const error = outcome.error as { code?: string; message?: string } | undefined;
+      return fail('generation_failed', `Generation ${jobId} failed: ${error?.code ?? 'unknown'}: ${error?.message ?? ''}`.trim());
+    }
+  };
+  const deliver = async (e: JobEvent) => {
+    if (ended) return;
+    if (e.type === 'delta' && typeof e.data.text === 'string') {
+      sent += e.data.text;
+      res.write(format.delta(e.data.text));
+    } else if (e.type === 'retrying' && sent) {
+      fail('generation_failed', `Generation ${jobId} failed after part of its answer was streamed; it is retried: GET /v1/jobs/${jobId}.`);
+    } else if (e.type === 'completed' || e.type === 'dead') {
+      await settle();
+    }
+  };
+  const send = (e: JobEvent) => {
+    chain = chain.then(() => deliver(e)).catch((err: unknown) => {
+      request.log.warn({ err: String(err) }, 'compat stream failed');
+      end('');
+    });
+  };
+  // The job may settle with its final event lost (Redis away): the row is the record.
+  const deadline = Date.now() + app.deps.config.COMPAT_WAIT_SECONDS * 1000;
+  const check = setInterval(() => {
+    chain = chain.then(async () => {
+      if (ended) return;
+      await settle();
+      if (!ended && Date.now() >= deadline) fail('generation_timeout', `Generation ${jobId} did not finish within ${app.deps.config.COMPAT_WAIT_SECONDS} s; it goes on: GET /v1/jobs/${jobId}.`);
+    }).catch(() => {});
+  }, CHECK_MS);
+  check.unref();
+  res.on('close', () => end(''));
+  unsubscribe = await app.jobStreams.follow(jobId, send);
+  if (ended) unsubscribe();
+}

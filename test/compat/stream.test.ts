@@ -1,0 +1,114 @@
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { describe, expect, it } from 'vitest';
+import { reply } from '../fakes/llm-server.js';
+import { llmEnvPerTest } from '../support/llm-env.js';
+
+/** `stream: true` through the job: the real SDKs' stream parsers as clients, the fake LLM server streaming behind. */
+const e = llmEnvPerTest({ ANTHROPIC_API_KEY: 'sk-ant-test', OPENAI_API_KEY: 'sk-openai-test' }, { listen: true, openai: true });
+
+const keyOf = () => e.auth.authorization!.replace(/^Bearer /, '');
+const openai = () => new OpenAI({ baseURL: `${e.base}/v1`, apiKey: keyOf(), maxRetries: 0 });
+const anthropic = () => new Anthropic({ baseURL: e.base, apiKey: keyOf(), maxRetries: 0 });
+const TEXT = 'streamed from the fake upstream, piece by piece';
+
+async function openaiText(params: { model: string; content: string; includeUsage?: boolean }) {
+  const { data: stream, response } = await openai().chat.completions.create({
+    model: params.model, messages: [{ role: 'user', content: params.content }], stream: true,
+    ...(params.includeUsage ? { stream_options: { include_usage: true } } : {}),
+  }).withResponse();
+  let text = '';
+  const chunks = [];
+  for await (const chunk of stream) {
+    chunks.push(chunk);
+    text += chunk.choices[0]?.delta.content ?? '';
+  }
+  return { text, chunks, headers: response.headers };
+}
+
+describe('OpenAI SDK, stream: true', () => {
+  it('streams the provider\'s answer through the job, then replays it from the cache as a stream', async () => {
+    e.t.worker();
+    e.llm.script({ text: TEXT, usage: { inputTokens: 7, outputTokens: 11 }, chunkDelayMs: 5 });
+    const first = await openaiText({ model: 'gpt-4o-mini', content: 'Stream please', includeUsage: true });
+    expect(first.text).toBe(TEXT);
+    expect(first.headers.get('x-cache')).toBe('MISS');
+    expect(first.chunks.length).toBeGreaterThan(3);
+    expect(first.chunks.at(-2)!.choices[0]!.finish_reason).toBe('stop');
+    expect(first.chunks.at(-1)!.usage).toEqual({ prompt_tokens: 7, completion_tokens: 11, total_tokens: 18 });
+    expect(e.llm.calls).toHaveLength(1);
+    expect(e.llm.calls[0]!.body).toMatchObject({ stream: true });
+
+    const jobId = first.headers.get('x-promptlab-job-id')!;
+    const events = await e.t.app.inject({ method: 'GET', url: `/v1/jobs/${jobId}/events`, headers: e.auth });
+    const deltas = [...events.body.matchAll(/event: delta\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!).text as string);
+    expect(deltas.join('')).toBe(TEXT);
+
+    const again = await openaiText({ model: 'gpt-4o-mini', content: 'Stream please' });
+    expect(again.text).toBe(TEXT);
+    expect(again.headers.get('x-cache')).toBe('HIT');
+    expect(again.chunks[0]!.id).toBe(jobId);
+    expect(e.llm.calls).toHaveLength(1);
+
+    // The held, non-streamed call of the same input shares the generation.
+    const held = await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Stream please' }] });
+    expect(held.choices[0]!.message.content).toBe(TEXT);
+    expect(e.llm.calls).toHaveLength(1);
+  });
+
+  it('10 concurrent identical streaming calls: one provider call, ten identical complete streams', async () => {
+    e.t.worker();
+    e.llm.setDefault({ text: TEXT, chunkDelayMs: 30 });
+    const all = await Promise.all(Array.from({ length: 10 }, () => openaiText({ model: 'gpt-4o-mini', content: 'Together' })));
+    expect(e.llm.calls).toHaveLength(1);
+    for (const r of all) expect(r.text).toBe(TEXT);
+    expect(new Set(all.map((r) => r.headers.get('x-promptlab-job-id'))).size).toBe(1);
+  });
+
+  it('the fake provider streams its deterministic text', async () => {
+    e.t.worker();
+    const streamed = await openaiText({ model: 'fake-1', content: 'Hello fake' });
+    const held = await openai().chat.completions.create({ model: 'fake-1', messages: [{ role: 'user', content: 'Hello fake' }], max_tokens: 1024 });
+    expect(streamed.text).toMatch(/^\[fake\] [0-9a-f]{12} Hello fake$/);
+    expect(held.choices[0]!.message.content).toBe(streamed.text);
+  });
+
+  it('a provider failure after the first delta ends the stream with the format\'s error', async () => {
+    e.t.worker();
+    e.llm.setDefault({ text: TEXT, wire: 'reset-body' });
+    const err = await openaiText({ model: 'gpt-4o-mini', content: 'Break mid-way' }).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as Error).message).toMatch(/Generation gen_\S+ failed/);
+  });
+});
+
+describe('Anthropic SDK, stream: true', () => {
+  it('messages.stream() gets the whole text, and the cached replay the same', async () => {
+    e.t.worker();
+    e.llm.script({ text: TEXT, usage: { inputTokens: 9, outputTokens: 12 }, chunkDelayMs: 5 });
+    const params = { model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Stream it' }] };
+    const stream = anthropic().messages.stream(params);
+    const pieces: string[] = [];
+    stream.on('text', (t) => pieces.push(t));
+    const message = await stream.finalMessage();
+    expect(await stream.finalText()).toBe(TEXT);
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(message).toMatchObject({ stop_reason: 'end_turn', usage: { output_tokens: 12 } });
+    expect(e.llm.calls).toHaveLength(1);
+    expect(e.llm.calls[0]).toMatchObject({ dialect: 'anthropic', body: { stream: true } });
+
+    const raw = await anthropic().messages.create({ ...params, stream: true });
+    let text = '';
+    for await (const ev of raw) if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
+    expect(text).toBe(TEXT);
+    expect(e.llm.calls).toHaveLength(1);
+  });
+
+  it('an Anthropic-format stream of an OpenAI-dialect model', async () => {
+    e.t.worker();
+    e.llm.script({ text: TEXT });
+    const text = await anthropic().messages.stream({ model: 'gpt-4o-mini', max_tokens: 100, messages: [{ role: 'user', content: 'Cross' }] }).finalText();
+    expect(text).toBe(TEXT);
+    expect(e.llm.calls[0]).toMatchObject({ dialect: 'openai', body: { stream: true } });
+  });
+});
