@@ -130,9 +130,14 @@ export async function streamCompat(
       return fail('generation_failed', `Generation ${jobId} failed: ${error?.code ?? 'unknown'}: ${error?.message ?? ''}`.trim());
     }
   };
+  // A stream that does not open with `queued` was trimmed (or lost entries while Redis was away):
+  // its pieces are not the whole answer, so this caller waits for the row and gets it replayed.
+  let live: boolean | undefined;
   const deliver = async (e: JobEvent) => {
     if (ended) return;
+    live ??= e.type === 'queued';
     if (e.type === 'delta' && typeof e.data.text === 'string') {
+      if (!live) return;
       sent += e.data.text;
       res.write(format.delta(e.data.text));
     } else if (e.type === 'retrying' && sent) {

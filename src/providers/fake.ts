@@ -70,7 +70,7 @@ export function createFakeProvider(opts: FakeProviderOptions): Provider {
 const STREAM_CHUNKS = 4;
 
 /** `text` cut into at most `n` pieces of about equal length (none empty). */
-export function chunksOf(text: string, n: number): string[] {
+function chunksOf(text: string, n: number): string[] {
   const size = Math.max(1, Math.ceil(text.length / n));
   const out: string[] = [];
   for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));

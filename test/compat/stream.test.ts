@@ -73,6 +73,33 @@ describe('OpenAI SDK, stream: true', () => {
     expect(held.choices[0]!.message.content).toBe(streamed.text);
   });
 
+  it('a provider failure before the first delta is retried out of sight: one complete stream', async () => {
+    e.t.worker();
+    e.llm.script(reply.serverError(503), { text: TEXT });
+    const r = await openaiText({ model: 'gpt-4o-mini', content: 'Retry first' });
+    expect(r.text).toBe(TEXT);
+    expect(e.llm.calls).toHaveLength(2);
+  });
+
+  it('a worker closed mid-stream (and replaced) still gives the client a complete stream', async () => {
+    const first = e.t.worker();
+    e.llm.script({ text: TEXT, chunkDelayMs: 80 });
+    const { data: stream } = await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Survive' }], stream: true }).withResponse();
+    let text = '';
+    let closing: Promise<void> | undefined;
+    for await (const chunk of stream) {
+      const piece = chunk.choices[0]?.delta.content ?? '';
+      text += piece;
+      if (piece && !closing) {
+        closing = first.close();
+        e.t.worker();
+      }
+    }
+    await closing;
+    expect(text).toBe(TEXT);
+    expect(e.llm.calls).toHaveLength(1);
+  });
+
   it('a provider failure after the first delta ends the stream with the format\'s error', async () => {
     e.t.worker();
     e.llm.setDefault({ text: TEXT, wire: 'reset-body' });
