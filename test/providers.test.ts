@@ -53,6 +53,21 @@ describe.each(dialects)('$name provider against the fake server', ({ name, model
     expect(llm.calls[0]?.body).toMatchObject({ temperature: 0.2, max_tokens: 64 });
   });
 
+  it('streams: each text delta in order, then the same result generate gives', async () => {
+    llm.script(reply.ok('hello there, streamed', { inputTokens: 11, outputTokens: 7 }));
+    const deltas: string[] = [];
+    const result = await provider.stream!(req({ system: 'Be brief.' }), (t) => deltas.push(t));
+    expect(result).toEqual({ text: 'hello there, streamed', inputTokens: 11, outputTokens: 7, stopReason: 'end', model });
+    expect(deltas.length).toBeGreaterThan(1);
+    expect(deltas.join('')).toBe('hello there, streamed');
+    expect(llm.calls[0]).toMatchObject({ dialect: name, system: 'Be brief.', body: { stream: true } });
+  });
+
+  it('a streamed call refused before it starts is the same ProviderError', async () => {
+    llm.script(reply.rateLimited(2));
+    expect(await failure(provider.stream!(req(), () => {}))).toMatchObject({ code: 'provider_rate_limited', retryAfterMs: 2000 });
+  });
+
   it('turns 429 with retry-after seconds into a retryable error with retryAfterMs', async () => {
     llm.script(reply.rateLimited(2));
     const err = await failure(provider.generate(req()));
@@ -205,6 +220,14 @@ describe('fake provider', () => {
     const inputTokens = Math.ceil('sys\nSummarise the meeting'.length / 4);
     expect(a).toMatchObject({ model: 'fake-1', stopReason: 'end', inputTokens, outputTokens: Math.ceil(a.text.length / 4) });
     expect((await fake.generate({ ...req, system: 'other' })).text).not.toBe(a.text);
+  });
+
+  it('streams its deterministic text in a few pieces', async () => {
+    const deltas: string[] = [];
+    const streamed = await fake.stream!(req, (t) => deltas.push(t));
+    expect(streamed).toEqual(await fake.generate(req));
+    expect(deltas.length).toBe(4);
+    expect(deltas.join('')).toBe(streamed.text);
   });
 
   it('answers with 0 ms latency before any timer could fire', async () => {
