@@ -33,6 +33,8 @@ export interface FakeReply {
   wire?: 'reset' | 'stall-body' | 'reset-body';
   /** A streamed reply (`stream: true`): pause between its events. @defaultValue 0 */
   chunkDelayMs?: number;
+  /** A streamed reply: how many deltas the text is cut into. @defaultValue 4 */
+  pieces?: number;
 }
 
 /** A request the server received, with its system prompt and user prompt extracted. */
@@ -147,11 +149,11 @@ function successBody(dialect: Dialect, call: FakeCall, r: FakeReply, n: number):
   };
 }
 
-/** The SSE events of a streamed success: the text in about four deltas, in the dialect's event sequence. */
+/** The SSE events of a streamed success: the text in `pieces` deltas (about four by default), in the dialect's event sequence. */
 function streamEvents(dialect: Dialect, call: FakeCall, r: FakeReply, n: number): string[] {
   const whole = successBody(dialect, call, r, n) as Record<string, never>;
   const text = r.text ?? `fake upstream reply to: ${call.prompt.slice(0, 60)}`;
-  const size = Math.max(1, Math.ceil(text.length / 4));
+  const size = Math.max(1, Math.ceil(text.length / (r.pieces ?? 4)));
   const pieces: string[] = [];
   for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
   const sse = (event: string | undefined, data: unknown) => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;

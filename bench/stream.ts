@@ -1,0 +1,91 @@
+/**
+ * `npm run bench:stream`: a streamed completion of 200 deltas, the fake OpenAI server sending
+ * one every PACE_MS (default 2), called (a) directly at the fake server with the OpenAI SDK
+ * and (b) through PromptLab (`/v1/chat/completions`, `stream: true`, each call a new input, so
+ * each is admitted, run by the in-process worker and relayed from the job's event stream),
+ * alternating, RUNS (default 40) of each. Prints time to first token and total time, p50/p99,
+ * and the TTFT overhead. Last, (c) the cached replay of one answer, CONCURRENCY (default 20)
+ * streams at once for DURATION_S (default 5) seconds: streams/s.
+ */
+import OpenAI from 'openai';
+import { buildApp } from '../src/app.js';
+import { createQueues } from '../src/queue/queues.js';
+import { JobWaiter } from '../src/queue/waiter.js';
+import { createRedis, waitReady } from '../src/redis/client.js';
+import { defineScripts } from '../src/redis/scripts.js';
+import { startFakeLlm } from '../test/fakes/llm-server.js';
+import { startWorker } from '../workers/worker.js';
+import { benchWorld, fmt, pool } from './support.js';
+
+const RUNS = Number(process.env.RUNS ?? 40);
+const PACE_MS = Number(process.env.PACE_MS ?? 2);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 20);
+const DURATION_S = Number(process.env.DURATION_S ?? 5);
+const ADMIN_KEY = 'pl_bench_admin_key_0123456789abcdef';
+const TEXT = Array.from({ length: 200 }, (_, i) => `tok${i} `).join('');
+
+const llm = await startFakeLlm();
+llm.setDefault({ text: TEXT, pieces: 200, chunkDelayMs: PACE_MS });
+const world = await benchWorld({
+  LOG_LEVEL: 'warn', PROMPTLAB_ADMIN_KEY: ADMIN_KEY, OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: llm.openaiBaseUrl,
+  RATE_LIMIT_ENTERPRISE: '1000000', RATE_LIMIT_WINDOW_MS: '1000',
+});
+const { config, database } = world;
+const redis = defineScripts(createRedis(config.REDIS_URL));
+await waitReady(redis);
+const queues = createQueues(config);
+const waiter = new JobWaiter(config);
+const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
+const base = await app.listen({ port: 0, host: '127.0.0.1' });
+const worker = startWorker({ config, database, redis, queues, log: app.log as never });
+const { key } = await app.svc.apiKeys.create('bench', 'enterprise');
+
+const direct = new OpenAI({ baseURL: llm.openaiBaseUrl, apiKey: 'sk-bench', maxRetries: 0 });
+const through = new OpenAI({ baseURL: `${base}/v1`, apiKey: key, maxRetries: 0 });
+
+/** One streamed call: ms to the first text delta and to the end; the text must be whole. */
+async function timed(client: OpenAI, content: string): Promise<{ ttft: number; total: number }> {
+  const start = performance.now();
+  let ttft = NaN;
+  let text = '';
+  const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], stream: true });
+  for await (const chunk of stream) {
+    const piece = chunk.choices[0]?.delta.content;
+    if (piece && Number.isNaN(ttft)) ttft = performance.now() - start;
+    text += piece ?? '';
+  }
+  if (text !== TEXT) throw new Error(`incomplete stream: ${text.length} of ${TEXT.length} chars`);
+  return { ttft, total: performance.now() - start };
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+const a: { ttft: number; total: number }[] = [];
+const b: { ttft: number; total: number }[] = [];
+for (let i = 0; i < 5; i++) await Promise.all([timed(direct, `warm ${i}`), timed(through, `warm ${i}`)]);
+for (let i = 0; i < RUNS; i++) {
+  a.push(await timed(direct, `direct ${i}`));
+  b.push(await timed(through, `through ${i}`));
+}
+const row = (name: string, xs: { ttft: number; total: number }[]) =>
+  console.log(`${name.padEnd(22)} TTFT p50 ${fmt(pct(xs.map((x) => x.ttft), 50), 1).padStart(6)} ms  p99 ${fmt(pct(xs.map((x) => x.ttft), 99), 1).padStart(6)} ms   total p50 ${fmt(pct(xs.map((x) => x.total), 50), 1).padStart(6)} ms  p99 ${fmt(pct(xs.map((x) => x.total), 99), 1).padStart(6)} ms`);
+console.log(`200 deltas, one every ${PACE_MS} ms, ${RUNS} runs each`);
+row('(a) direct', a);
+row('(b) through PromptLab', b);
+console.log(`TTFT overhead: p50 ${fmt(pct(b.map((x) => x.ttft), 50) - pct(a.map((x) => x.ttft), 50), 1)} ms, p99 ${fmt(pct(b.map((x) => x.ttft), 99) - pct(a.map((x) => x.ttft), 99), 1)} ms`);
+
+await timed(through, 'replayed');
+const until = performance.now() + DURATION_S * 1000;
+let streams = 0;
+await pool(Number.MAX_SAFE_INTEGER, CONCURRENCY, async () => {
+  if (performance.now() >= until) throw new Error('stop');
+  await timed(through, 'replayed');
+  streams++;
+}).catch((err: unknown) => { if ((err as Error).message !== 'stop') throw err; });
+console.log(`(c) cached replay: ${fmt(streams / DURATION_S)} streams/s (${CONCURRENCY} at once, 200-delta text in 8 pieces)`);
+
+await worker.close();
+await app.close();
+await queues.close();
+redis.disconnect();
+await llm.close();
+await world.drop();
