@@ -89,3 +89,4 @@ await queues.close();
 redis.disconnect();
 await llm.close();
 await world.drop();
+process.exit(0);
