@@ -6,7 +6,7 @@ import { bypassesCache } from '../http/cache-control.js';
 import { jobOutcome } from '../jobs/dto.js';
 import { formatError } from './error-bodies.js';
 
-/** How often a streamed call checks its job's row, in case the final event was lost. */
+/** How often a streamed call checks its job's row (in case the final event was lost) and sends a `: ping` comment. */
 const CHECK_MS = 2000;
 const REPLAY_CHUNKS = 8;
 
@@ -106,6 +106,9 @@ export async function streamCompat(
   if (o.body.result) return replay(o.body.result.text, o.usage);
 
   const { jobs } = app.svc;
+  // A stream ends in a timeout only when no piece came for COMPAT_WAIT_SECONDS, so a long answer is not cut.
+  const waitMs = app.deps.config.COMPAT_WAIT_SECONDS * 1000;
+  let deadline = Date.now() + waitMs;
   let sent = '';
   let ended = false;
   let unsubscribe: (() => void) | undefined;
@@ -139,6 +142,7 @@ export async function streamCompat(
     if (e.type === 'delta' && typeof e.data.text === 'string') {
       if (!live) return;
       sent += e.data.text;
+      deadline = Date.now() + waitMs;
       res.write(format.delta(e.data.text));
     } else if (e.type === 'retrying' && sent) {
       fail('generation_failed', `Generation ${jobId} failed after part of its answer was streamed; it is retried: GET /v1/jobs/${jobId}.`);
@@ -153,12 +157,12 @@ export async function streamCompat(
     });
   };
   // The job may settle with its final event lost (Redis away): the row is the record.
-  const deadline = Date.now() + app.deps.config.COMPAT_WAIT_SECONDS * 1000;
   const check = setInterval(() => {
     chain = chain.then(async () => {
       if (ended) return;
+      res.write(': ping\n\n');
       await settle();
-      if (!ended && Date.now() >= deadline) fail('generation_timeout', `Generation ${jobId} did not finish within ${app.deps.config.COMPAT_WAIT_SECONDS} s; it goes on: GET /v1/jobs/${jobId}.`);
+      if (!ended && Date.now() >= deadline) fail('generation_timeout', `Generation ${jobId} sent nothing for ${waitMs / 1000} s; it goes on: GET /v1/jobs/${jobId}.`);
     }).catch(() => {});
   }, CHECK_MS);
   check.unref();
