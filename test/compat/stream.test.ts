@@ -65,6 +65,20 @@ describe('OpenAI SDK, stream: true', () => {
     expect(new Set(all.map((r) => r.headers.get('x-promptlab-job-id'))).size).toBe(1);
   });
 
+  it('a streaming call that joins a held call\'s job (no deltas) gets the answer replayed as a stream', async () => {
+    e.t.worker();
+    e.llm.script({ text: TEXT, delayMs: 400 });
+    const params = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Held first' }] };
+    const held = openai().chat.completions.create(params);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const streamed = await openaiText({ model: 'gpt-4o-mini', content: 'Held first' });
+    expect(streamed.text).toBe(TEXT);
+    expect(streamed.headers.get('x-cache')).toBe('MISS');
+    expect((await held).choices[0]!.message.content).toBe(TEXT);
+    expect(e.llm.calls).toHaveLength(1);
+    expect(e.llm.calls[0]!.body.stream).toBeUndefined();
+  });
+
   it('the fake provider streams its deterministic text', async () => {
     e.t.worker();
     const streamed = await openaiText({ model: 'fake-1', content: 'Hello fake' });
