@@ -1,7 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Config } from '../config/index.js';
-import type { Message } from '../generation/request.js';
-import type { ProviderName } from '../providers/types.js';
+import type { Message, StoredRequest } from '../generation/request.js';
 import { bullConnection } from '../redis/client.js';
 import { closeBounded } from './close.js';
 
@@ -12,25 +11,15 @@ export const BACKOFF_TYPE = 'provider';
 
 /**
  * Everything a worker needs to run a generation, so it never has to read Postgres first:
- * its `GenerationRequest`, flattened (`requestOfJob` puts it back together).
+ * its `GenerationRequest`, flattened as `StoredRequest` (`requestOf` puts it back together;
+ * `prompt` only on jobs queued before `messages` existed).
  */
-export interface GenerationJobData {
+export interface GenerationJobData extends StoredRequest {
   id: string;
   inputHash: string;
   /** The template it was rendered from; null when the request was not built from one. */
   templateId: string | null;
-  provider: ProviderName;
-  model: string;
-  system: string | null;
   messages: Message[];
-  /** The one user message of a job queued before `messages` existed; read only when `messages` is absent. */
-  prompt?: string;
-  maxTokens: number;
-  temperature: number | null;
-  topP?: number | null;
-  stop?: string[] | null;
-  /** `responseFormat.schema`: the answer must be JSON conforming to it. */
-  outputSchema: Record<string, unknown> | null;
   cacheTtlSeconds: number;
   apiKeyId: string;
   requestId?: string;
