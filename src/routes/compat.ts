@@ -1,10 +1,12 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { answerCompat } from '../compat/answer.js';
 import { MessageAnswer, messageAnswer, MessagesBody, messagesRequest } from '../compat/anthropic-format.js';
 import { AnthropicErrorBody, OpenAIErrorBody } from '../compat/error-bodies.js';
-import { anthropicStream, openaiStream, streamCompat } from '../compat/stream.js';
+import { anthropicStream, openaiStream, streamCompat, type StreamFormat } from '../compat/stream.js';
+import type { CompatAnswer } from '../compat/translate.js';
+import type { GenerationRequest } from '../generation/request.js';
 import { ChatCompletion, chatCompletion, ChatCompletionBody, chatRequest } from '../compat/openai-format.js';
 import { registryOf } from '../providers/registry.js';
 import { errorResponsesIn } from './schemas.js';
@@ -30,6 +32,17 @@ export default async function compatRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { config } = app.deps;
 
+  /** One compat call: relayed as a stream in the caller's format (`stream`), or held and answered whole (`render`). */
+  const serve = async (
+    request: FastifyRequest, reply: FastifyReply, generation: GenerationRequest, model: string,
+    stream: false | undefined | ((jobId: string) => StreamFormat), render: (a: CompatAnswer) => unknown,
+  ) => {
+    if (stream) return streamCompat(app, request, reply, generation, stream);
+    const res = await answerCompat(app, request, generation, model, render);
+    if (res.replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(200).headers(res.headers).send(res.body as never);
+  };
+
   app.post('/v1/chat/completions', {
     config: { errorFormat: 'openai' },
     schema: {
@@ -42,10 +55,8 @@ export default async function compatRoutes(fastify: FastifyInstance) {
     },
   }, async (request, reply) => {
     const { body } = request;
-    if (body.stream) return streamCompat(app, request, reply, chatRequest(config, body), (id) => openaiStream(id, body.model, body.stream_options?.include_usage === true));
-    const res = await answerCompat(app, request, chatRequest(config, body), body.model, chatCompletion);
-    if (res.replayed) reply.header('idempotent-replayed', 'true');
-    return reply.code(200).headers(res.headers).send(res.body as never);
+    const stream = body.stream && ((id: string) => openaiStream(id, body.model, body.stream_options?.include_usage === true));
+    return serve(request, reply, chatRequest(config, body), body.model, stream, chatCompletion);
   });
 
   app.post('/v1/messages', {
@@ -60,10 +71,7 @@ export default async function compatRoutes(fastify: FastifyInstance) {
     },
   }, async (request, reply) => {
     const { body } = request;
-    if (body.stream) return streamCompat(app, request, reply, messagesRequest(config, body), (id) => anthropicStream(id, body.model));
-    const res = await answerCompat(app, request, messagesRequest(config, body), body.model, messageAnswer);
-    if (res.replayed) reply.header('idempotent-replayed', 'true');
-    return reply.code(200).headers(res.headers).send(res.body as never);
+    return serve(request, reply, messagesRequest(config, body), body.model, body.stream && ((id: string) => anthropicStream(id, body.model)), messageAnswer);
   });
 
   app.get('/v1/models', {
