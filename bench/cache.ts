@@ -16,32 +16,17 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import { buildApp } from '../src/app.js';
-import { createQueues } from '../src/queue/queues.js';
-import { JobWaiter } from '../src/queue/waiter.js';
-import { createRedis, waitReady } from '../src/redis/client.js';
-import { defineScripts } from '../src/redis/scripts.js';
 import { startWorker } from '../workers/worker.js';
-import { benchWorld, childExecArgv, commandCalls, fmt, median, portOf, REDIS_URL, SCRIPT_INNER } from './support.js';
+import { benchApp, childExecArgv, commandCalls, fmt, median, portOf, REDIS_URL, SCRIPT_INNER } from './support.js';
 
 interface Result { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number }
 const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<Result>;
 const DURATION_S = Number(process.env.DURATION_S ?? 10);
 const FIXED_RATE = Number(process.env.FIXED_RATE ?? 2000);
-const ADMIN_KEY = 'pl_bench_admin_key_0123456789abcdef';
 
 async function serve(): Promise<void> {
-  const world = await benchWorld({
-    LOG_LEVEL: 'warn', PROMPTLAB_ADMIN_KEY: ADMIN_KEY, FAKE_LATENCY_MS: '0',
-    // Every request must pass the limiter (it still runs its script each time).
-    RATE_LIMIT_ENTERPRISE: '1000000', RATE_LIMIT_WINDOW_MS: '1000',
-  });
-  const { config, database } = world;
-  const redis = defineScripts(createRedis(config.REDIS_URL));
-  await waitReady(redis);
-  const queues = createQueues(config);
-  const waiter = new JobWaiter(config);
-  const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
+  // Every request must pass the limiter (it still runs its script each time).
+  const { config, database, redis, queues, app, close } = await benchApp({ FAKE_LATENCY_MS: '0', RATE_LIMIT_ENTERPRISE: '1000000', RATE_LIMIT_WINDOW_MS: '1000' });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const worker = startWorker({ config, database, redis, queues, log: app.log as never });
 
@@ -61,10 +46,8 @@ async function serve(): Promise<void> {
   await bare.listen({ port: 0, host: '127.0.0.1' });
   process.send!({ bare: portOf(bare), app: portOf(app), headers, payload, bytes: hit.body.length });
   process.on('message', async () => {
-    await Promise.all([bare.close(), app.close()]);
-    await Promise.all([waiter.close(), queues.close()]);
-    redis.disconnect();
-    await world.drop();
+    await bare.close();
+    await close();
     process.exit(0);
   });
 }

@@ -8,34 +8,21 @@
  * streams at once for DURATION_S (default 5) seconds: streams/s.
  */
 import OpenAI from 'openai';
-import { buildApp } from '../src/app.js';
-import { createQueues } from '../src/queue/queues.js';
-import { JobWaiter } from '../src/queue/waiter.js';
-import { createRedis, waitReady } from '../src/redis/client.js';
-import { defineScripts } from '../src/redis/scripts.js';
 import { startFakeLlm } from '../test/fakes/llm-server.js';
 import { startWorker } from '../workers/worker.js';
-import { benchWorld, fmt, pool } from './support.js';
+import { benchApp, fmt, pool } from './support.js';
 
 const RUNS = Number(process.env.RUNS ?? 40);
 const PACE_MS = Number(process.env.PACE_MS ?? 2);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 20);
 const DURATION_S = Number(process.env.DURATION_S ?? 5);
-const ADMIN_KEY = 'pl_bench_admin_key_0123456789abcdef';
 const TEXT = Array.from({ length: 200 }, (_, i) => `tok${i} `).join('');
 
 const llm = await startFakeLlm();
 llm.setDefault({ text: TEXT, pieces: 200, chunkDelayMs: PACE_MS });
-const world = await benchWorld({
-  LOG_LEVEL: 'warn', PROMPTLAB_ADMIN_KEY: ADMIN_KEY, OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: llm.openaiBaseUrl,
-  RATE_LIMIT_ENTERPRISE: '1000000', RATE_LIMIT_WINDOW_MS: '1000',
+const { config, database, redis, queues, app, close } = await benchApp({
+  OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: llm.openaiBaseUrl, RATE_LIMIT_ENTERPRISE: '1000000', RATE_LIMIT_WINDOW_MS: '1000',
 });
-const { config, database } = world;
-const redis = defineScripts(createRedis(config.REDIS_URL));
-await waitReady(redis);
-const queues = createQueues(config);
-const waiter = new JobWaiter(config);
-const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
 const base = await app.listen({ port: 0, host: '127.0.0.1' });
 const worker = startWorker({ config, database, redis, queues, log: app.log as never });
 const { key } = await app.svc.apiKeys.create('bench', 'enterprise');
@@ -84,9 +71,6 @@ await pool(Number.MAX_SAFE_INTEGER, CONCURRENCY, async () => {
 console.log(`(c) cached replay: ${fmt(streams / DURATION_S)} streams/s (${CONCURRENCY} at once, 200-delta text in 8 pieces)`);
 
 await worker.close();
-await app.close();
-await queues.close();
-redis.disconnect();
+await close();
 await llm.close();
-await world.drop();
 process.exit(0);

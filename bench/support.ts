@@ -6,8 +6,11 @@ import pg from 'pg';
 import pino from 'pino';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { openDatabase, type Database } from '../src/db/client.js';
-import { unlinkMatching } from '../src/redis/client.js';
-import { SCRIPT_FILES } from '../src/redis/scripts.js';
+import { buildApp } from '../src/app.js';
+import { createQueues } from '../src/queue/queues.js';
+import { JobWaiter } from '../src/queue/waiter.js';
+import { createRedis, unlinkMatching, waitReady } from '../src/redis/client.js';
+import { defineScripts, SCRIPT_FILES } from '../src/redis/scripts.js';
 import { adminQuery, dbUrl, PG_ADMIN_URL } from '../test/support/pg.js';
 
 const PG = process.env.BENCH_PG_URL ?? PG_ADMIN_URL;
@@ -33,6 +36,29 @@ export async function benchWorld(env: Record<string, string> = {}): Promise<{ co
       const r = new Redis(REDIS_URL);
       await unlinkMatching(r, `${name}:*`);
       r.disconnect();
+    },
+  };
+}
+
+/** The admin key of the benchmarks' apps. */
+export const BENCH_ADMIN_KEY = 'pl_bench_admin_key_0123456789abcdef';
+
+/** A fresh world (benchWorld) and the app on it, as an API process has it; `close()` ends it all and drops the world. */
+export async function benchApp(env: Record<string, string> = {}) {
+  const world = await benchWorld({ LOG_LEVEL: 'warn', PROMPTLAB_ADMIN_KEY: BENCH_ADMIN_KEY, ...env });
+  const { config, database } = world;
+  const redis = defineScripts(createRedis(config.REDIS_URL));
+  await waitReady(redis);
+  const queues = createQueues(config);
+  const waiter = new JobWaiter(config);
+  const app = await buildApp({ config, database, redis, queues, waiter, adminKey: BENCH_ADMIN_KEY });
+  return {
+    config, database, redis, queues, app,
+    async close() {
+      await app.close();
+      await Promise.all([waiter.close(), queues.close()]);
+      redis.disconnect();
+      await world.drop();
     },
   };
 }
