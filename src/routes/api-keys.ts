@@ -40,8 +40,8 @@ const RotatedKey = Type.Object({
 
 const CreateBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
-  tier: Type.Optional(Type.Enum([...TIERS], { default: 'pro' })),
-  role: Type.Optional(Type.Enum([...KEY_ROLES], { default: 'admin', description: 'admin: manages its project; member: generates and reads' })),
+  tier: Type.Optional(Type.Enum([...TIERS], { description: 'Default: pro for the admin key; a project admin\'s own tier (never higher) for a project admin' })),
+  role: Type.Optional(Type.Enum([...KEY_ROLES], { description: 'admin (default): manages its project; member: generates and reads' })),
   projectId: Type.Optional(Type.String({ minLength: 1, maxLength: 80, description: 'The admin key only (default: X-PromptLab-Project, else `default`); a project admin\'s keys go to its own project' })),
   expiresAt: Type.Optional(Instant),
   allowedModels: Type.Optional(AllowedModels),
