@@ -30,6 +30,7 @@ describe('audit log', () => {
     const admin = await call('POST', '/v1/api-keys', { ...t.admin, 'x-request-id': 'r-key' }, { name: 'a', projectId: p.id, tier: 'enterprise' });
     const member = await call('POST', '/v1/api-keys', H(admin.key, 'r-member'), { name: 'm', role: 'member' });
     await call('PATCH', `/v1/api-keys/${member.id}`, H(admin.key, 'r-budget'), { budgets: [{ usd: 5, period: 'day' }] });
+    await call('PATCH', `/v1/api-keys/${member.id}`, { ...t.admin, 'x-request-id': 'r-models' }, { allowedModels: ['anthropic/*'] });
     await call('POST', `/v1/api-keys/${member.id}/rotate`, H(admin.key, 'r-rotate'), { graceSeconds: 0 });
     await call('DELETE', `/v1/api-keys/${member.id}`, H(admin.key, 'r-revoke'));
     const tpl = await call('POST', '/v1/templates', H(admin.key, 'r-tpl'), { name: 't', body: 'About {{topic}}', provider: 'anthropic' });
@@ -50,6 +51,7 @@ describe('audit log', () => {
       ['r-key', 'api_key.created', 'admin', admin.id, p.id],
       ['r-member', 'api_key.created', admin.id, member.id, p.id],
       ['r-budget', 'budget.changed', admin.id, member.id, p.id],
+      ['r-models', 'api_key.changed', 'admin', member.id, p.id],
       ['r-rotate', 'api_key.rotated', admin.id, member.id, p.id],
       ['r-revoke', 'api_key.revoked', admin.id, member.id, p.id],
       ['r-tbudget', 'budget.changed', admin.id, tpl.id, p.id],
@@ -64,7 +66,7 @@ describe('audit log', () => {
     const mine = await call('GET', '/v1/audit?limit=3', { authorization: `Bearer ${admin.key}` });
     expect(mine.data.map((r: { projectId: string }) => r.projectId)).toEqual([p.id, p.id, p.id]);
     const next = await call('GET', `/v1/audit?limit=100&cursor=${mine.nextCursor}`, { authorization: `Bearer ${admin.key}` });
-    expect(mine.data.length + next.data.length).toBe(11);
+    expect(mine.data.length + next.data.length).toBe(12);
     const revokes = await call('GET', '/v1/audit?action=api_key.revoked', { authorization: `Bearer ${admin.key}` });
     expect(revokes.data.map((r: { target: string }) => r.target)).toEqual([member.id]);
     const asMember = await t.app.inject({ method: 'GET', url: '/v1/audit', headers: { authorization: `Bearer ${(await call('POST', '/v1/api-keys', t.admin, { name: 'x', role: 'member' })).key}` } });

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../src/db/client.js';
 import { reply, startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
 import { createTestEnv, type TestEnv } from '../support/context.js';
 import { waitForStatus } from '../support/jobs.js';
@@ -191,7 +192,7 @@ describe('isolation matrix', () => {
     expect((await t.app.inject({ method: 'GET', url: `/v1/jobs/${b.dead}`, headers: hb })).json().status).toBe('dead');
     const again = await t.app.inject({ method: 'POST', url: '/v1/generate', headers: hb, payload: { templateId: b.tpl, variables: { topic: 'b' } } });
     expect([again.statusCode, again.headers['x-cache'], again.json().jobId]).toEqual([200, 'HIT', b.job]);
-    const [row] = (await t.database.db.execute(sql`select count(*)::int as n from audit_log where project_id = ${B} and key_id <> ${'admin'} and key_id <> ${keys.adminB.id}`)).rows as { n: number }[];
+    const [row] = rowsOf<{ n: number }>(await t.database.db.execute(sql`select count(*)::int as n from audit_log where project_id = ${B} and key_id <> ${'admin'} and key_id <> ${keys.adminB.id}`));
     expect(row!.n).toBe(0);
   });
 
