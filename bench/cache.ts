@@ -30,8 +30,8 @@ async function serve(): Promise<void> {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const worker = startWorker({ config, database, redis, queues, log: app.log as never });
 
-  const { key } = await app.svc.apiKeys.create('bench', 'enterprise');
-  const tpl = await app.svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' });
+  const { key } = await app.svc.apiKeys.create({ name: 'bench', tier: 'enterprise', role: 'admin', projectId: 'default' });
+  const tpl = await app.svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' }, 'default');
   const payload = JSON.stringify({ templateId: tpl.id, variables: { topic: 'caching' } });
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const warm = await app.inject({ method: 'POST', url: '/v1/generate?wait=10', headers, payload });

@@ -63,8 +63,8 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   const waiter = new JobWaiter(config);
   const svc = createServices({ config, db: database.db, redis, queues, waiter, adminKey: 'unused-in-this-bench', log: silent });
   const { generation } = svc;
-  const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' });
-  const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false };
+  const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' }, 'default');
+  const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false, role: 'admin' as const, projectId: 'default' };
   const admit = () => pool(n, concurrency, (i) =>
     generation.generate({ templateId: tpl.id, variables: { topic: `topic ${i}` } }, { caller, requestId: `r${i}`, bypassCache: false, waitMs: 0 }));
   if (admitFirst) await admit();
@@ -106,8 +106,8 @@ async function admissionTrips(n: number, concurrency: number, withBudget: boolea
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
   const svc = createServices({ config, db: database.db, redis, queues, waiter, adminKey: 'unused-in-this-bench', log: silent });
-  const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' });
-  const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false };
+  const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' }, 'default');
+  const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false, role: 'admin' as const, projectId: 'default' };
   const budgets = (svc as { budgets?: { set(s: string, id: string, b: unknown[]): Promise<void> } }).budgets;
   if (withBudget && budgets) await budgets.set('api_key', 'bench', [{ usd: 1e6, period: 'day' }]);
   const admit = (from: number, count: number) => pool(count, concurrency, (i) =>

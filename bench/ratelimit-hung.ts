@@ -38,7 +38,7 @@ async function serve(redisUrl: string): Promise<void> {
   const app = Fastify({ logger: false });
   await app.register(errorHandler);
   app.addHook('onRequest', (req, _reply, done) => {
-    req.caller = { keyId: 'k', tier: 'enterprise', admin: false };
+    req.caller = { keyId: 'k', tier: 'enterprise', admin: false, role: 'admin', projectId: 'default' };
     done();
   });
   await app.register(rateLimitPlugin, { redis, config });

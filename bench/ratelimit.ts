@@ -86,7 +86,7 @@ async function serve(prefix: string, redisUrl: string): Promise<void> {
       const app = Fastify({ logger: false });
       await app.register(errorHandler);
       app.addHook('onRequest', (request, _reply, done) => {
-        request.caller = { keyId: String(request.headers['x-bench-key']), tier, admin: false };
+        request.caller = { keyId: String(request.headers['x-bench-key']), tier, admin: false, role: 'admin', projectId: 'default' };
         done();
       });
       if (STALL_EVERY > 0) app.addHook('onRequest', stallHook(STALL_EVERY, 3 * config.RATE_LIMIT_TIMEOUT_MS));

@@ -25,7 +25,7 @@ const { config, database, redis, queues, app, close } = await benchApp({
 });
 const base = await app.listen({ port: 0, host: '127.0.0.1' });
 const worker = startWorker({ config, database, redis, queues, log: app.log as never });
-const { key } = await app.svc.apiKeys.create('bench', 'enterprise');
+const { key } = await app.svc.apiKeys.create({ name: 'bench', tier: 'enterprise', role: 'admin', projectId: 'default' });
 
 const direct = new OpenAI({ baseURL: llm.openaiBaseUrl, apiKey: 'sk-bench', maxRetries: 0 });
 const through = new OpenAI({ baseURL: `${base}/v1`, apiKey: key, maxRetries: 0 });

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { AuditLog } from './audit/log.js';
 import { ApiKeys } from './auth/keys.js';
 import { InvalidationBus } from './cache/bus.js';
 import { ResultCache } from './cache/result-cache.js';
@@ -15,12 +16,16 @@ import { Jobs } from './jobs/service.js';
 import { DeadLetters } from './queue/dead-letters.js';
 import type { Queues } from './queue/queues.js';
 import type { JobWaiter } from './queue/waiter.js';
+import { Projects } from './projects/service.js';
 import { Templates } from './templates/service.js';
 import { registryOf } from './providers/registry.js';
 import { UsageMeter } from './usage/meter.js';
 
 export interface Services {
   apiKeys: ApiKeys;
+  projects: Projects;
+  /** One row per administrative action (GET /v1/audit). */
+  audit: AuditLog;
   templates: Templates;
   jobs: Jobs;
   cache: ResultCache;
@@ -66,6 +71,8 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
   const tokens = new TokenLimiter({ redis, config, log });
   return {
     apiKeys: new ApiKeys({ db, adminKey, bus }),
+    projects: new Projects(db),
+    audit: new AuditLog(db),
     templates,
     jobs,
     cache,

@@ -34,10 +34,13 @@ describe('auth', () => {
     expect(bad.statusCode).toBe(401);
   });
 
-  it('keeps admin routes for the admin key', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: auth, payload: { name: 'x' } });
+  it('keeps admin routes for the admin key, and project admin routes from members', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/projects', headers: auth, payload: { name: 'x' } });
     expect(res.statusCode).toBe(403);
     expect(res.json().error.code).toBe('forbidden');
+    const member = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.admin, payload: { name: 'm', role: 'member' } });
+    const asMember = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: { authorization: `Bearer ${member.json().key}` }, payload: { name: 'x' } });
+    expect([asMember.statusCode, asMember.json().error.code]).toEqual([403, 'project_admin_required']);
   });
 
   it('creates keys with a tier, stores only their hash, shows the key once', async () => {

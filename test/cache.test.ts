@@ -51,7 +51,8 @@ describe('two-tier cache', () => {
     await generate(tpl, 'two', {}, '?wait=10');
     const hash = (await env.t.app.inject({ method: 'GET', url: `/v1/jobs/${a.jobId}`, headers: env.auth })).json().inputHash;
     expect((await generate(tpl, 'one')).headers['x-cache-tier']).toBe('redis');
-    expect((await env.t.app.inject({ method: 'DELETE', url: `/v1/admin/cache/${hash}`, headers: env.auth })).statusCode).toBe(403);
+    const member = await env.t.keyHeader('pro', 'member');
+    expect((await env.t.app.inject({ method: 'DELETE', url: `/v1/admin/cache/${hash}`, headers: member })).statusCode).toBe(403);
     const one = await env.t.app.inject({ method: 'DELETE', url: `/v1/admin/cache/${hash}`, headers: env.t.admin });
     expect(one.json()).toEqual({ removed: 1 });
     expect((await generate(tpl, 'one')).statusCode).toBe(202); // not served from memory either
@@ -118,7 +119,7 @@ describe('Idempotency-Key', () => {
 describe('spend accounting', () => {
   it('usage totals equal the sum of generations after a mixed workload', async () => {
     const w = env.t.worker();
-    const other = await env.t.keyHeader('pro');
+    const other = await env.t.keyHeader('pro', 'member');
     const schema = { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } };
     const [plain, json] = [await template(), await template({ outputSchema: schema })];
     env.llm.setDefault(reply.ok('plain answer', { inputTokens: 1000, outputTokens: 200 }));

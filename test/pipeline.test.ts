@@ -97,7 +97,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     expect(await t.queues.deadLetter.getJob(jobId)).toBeTruthy();
     const listed = (await t.app.inject({ method: 'GET', url: '/v1/admin/dead-letters', headers: t.admin })).json();
     expect(listed.data.map((j: { id: string }) => j.id)).toEqual([jobId]);
-    expect((await t.app.inject({ method: 'GET', url: '/v1/admin/dead-letters', headers: auth })).statusCode).toBe(403);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/admin/dead-letters', headers: await t.keyHeader('pro', 'member') })).statusCode).toBe(403);
 
     const replay = await t.app.inject({ method: 'POST', url: `/v1/admin/dead-letters/${jobId}/replay`, headers: t.admin });
     expect(replay.statusCode).toBe(202);

@@ -1,12 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import type { InvalidationBus } from '../cache/bus.js';
 import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { apiKeys } from '../db/schema.js';
+import { apiKeys, type ApiKeyRow } from '../db/schema.js';
+import { inScope } from '../db/scope.js';
 import { AppError } from '../errors/app-error.js';
-import type { Caller, Tier } from './caller.js';
+import type { Caller, Scope, Tier } from './caller.js';
 
 /**
  * API keys carry 256 random bits, so a plain SHA-256 is the right hash: a slow
@@ -14,10 +15,21 @@ import type { Caller, Tier } from './caller.js';
  */
 export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
 
-export const generateKey = (): string => `pl_${randomBytes(32).toString('base64url')}`;
+/** The secret scanners' prefix of every key issued now (`pl_live_…`); keys issued before it (`pl_…`) keep working. */
+export const KEY_PREFIX = 'pl_live_';
+export const generateKey = (): string => `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
 
-/** The shape of every key generateKey() issues: anything else is rejected without a lookup. */
-const ISSUED_KEY = /^pl_[A-Za-z0-9_-]{43}$/;
+/** The shape of every key generateKey() issues, now or before `pl_live_`: anything else is rejected without a lookup. */
+const ISSUED_KEY = /^pl_(live_)?[A-Za-z0-9_-]{43}$/;
+/** How much of a secret a listing shows: the prefix and 4 characters of the random part. */
+const displayPrefix = (key: string) => key.slice(0, key.startsWith(KEY_PREFIX) ? KEY_PREFIX.length + 4 : 7);
+
+/** Longest grace a rotation may give the old secret. */
+export const MAX_ROTATION_GRACE_S = 7 * 24 * 3600;
+/** How long the old secret stays valid after a rotation unless `graceSeconds` says otherwise. */
+export const DEFAULT_ROTATION_GRACE_S = 3600;
+/** `last_used_at` is written at most this often per key and process. */
+const LAST_USED_EVERY_MS = 60_000;
 
 /**
  * Hooks around a Postgres lookup, so the caller can refuse clients that guess
@@ -35,7 +47,7 @@ export interface LookupGuard {
 export interface ApiKeysOptions {
   db: Db;
   adminKey: string;
-  /** How long a resolved key is remembered in process. @defaultValue 60000 */
+  /** How long a resolved key is remembered in process (while the bus listens). @defaultValue 60000 */
   cacheTtlMs?: number;
   /**
    * How long a well-formed key Postgres did not know is answered 401 from
@@ -46,7 +58,10 @@ export interface ApiKeysOptions {
   rejectedTtlMs?: number;
   /**
    * Where key changes are published, so every process drops its cached caller
-   * at once instead of after `cacheTtlMs`. Without it only this process does.
+   * at once instead of after `cacheTtlMs`. While its subscriber is not connected
+   * the cache is not trusted: each request re-reads the key in Postgres, so a
+   * revocation is seen even with Redis down. Without a bus only this process
+   * learns of changes.
    */
   bus?: InvalidationBus;
 }
@@ -56,8 +71,25 @@ export interface ApiKeyView {
   id: string;
   name: string;
   tier: Tier;
+  role: 'admin' | 'member';
+  projectId: string;
+  /** `pl_live_AbCd`: enough to recognise the key, never enough to use it. */
+  prefix: string | null;
   /** `provider/model` patterns; null: the tier's (MODELS_<TIER>). */
   allowedModels: string[] | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface NewKey {
+  name: string;
+  tier: Tier;
+  role: 'admin' | 'member';
+  projectId: string;
+  allowedModels?: string[];
+  expiresAt?: Date;
 }
 
 /** Fields `PATCH /v1/api-keys/:id` may change; an absent field is left as it is. */
@@ -66,18 +98,36 @@ export interface ApiKeyPatch {
   allowedModels?: string[] | null;
 }
 
-const VIEW = { id: apiKeys.id, name: apiKeys.name, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels };
+const VIEW = {
+  id: apiKeys.id, name: apiKeys.name, tier: apiKeys.tier, role: apiKeys.role, projectId: apiKeys.projectId, prefix: apiKeys.prefix,
+  allowedModels: apiKeys.allowedModels, createdAt: apiKeys.createdAt, lastUsedAt: apiKeys.lastUsedAt, expiresAt: apiKeys.expiresAt,
+  revokedAt: apiKeys.revokedAt,
+};
+type ViewRow = Pick<ApiKeyRow, keyof typeof VIEW>;
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const show = (r: ViewRow): ApiKeyView => ({
+  ...r, createdAt: r.createdAt.toISOString(), lastUsedAt: iso(r.lastUsedAt), expiresAt: iso(r.expiresAt), revokedAt: iso(r.revokedAt),
+});
+
+/** A resolved key as cached: the caller, and the instants after which the presented secret no longer opens it. */
+interface Resolved {
+  caller: Caller;
+  /** The key's `expires_at`, or the end of the old secret's grace after a rotation (ms); null: never. */
+  validUntil: number | null;
+}
 
 /**
- * Creates keys and resolves a bearer key to its caller, with small in-process
- * LRUs in front of Postgres: one of resolved keys, one of recently rejected ones.
+ * Creates, lists, rotates and revokes keys and resolves a bearer key to its
+ * caller, with small in-process LRUs in front of Postgres: one of resolved
+ * keys, one of recently rejected ones.
  */
 export class ApiKeys {
   readonly #db: Db;
   readonly #adminHash: Buffer;
-  readonly #cache: LRUCache<string, Caller>;
+  readonly #cache: LRUCache<string, Resolved>;
   readonly #rejected: LRUCache<string, true>;
   readonly #bus: InvalidationBus | undefined;
+  readonly #touched = new LRUCache<string, number>({ max: 10_000 });
   /** Bumped by every invalidation: a lookup that straddled one does not cache what it read. */
   #epoch = 0;
 
@@ -96,69 +146,174 @@ export class ApiKeys {
     });
   }
 
-  async create(name: string, tier: Tier, allowedModels?: string[]): Promise<ApiKeyView & { key: string }> {
+  async create(k: NewKey): Promise<ApiKeyView & { key: string }> {
     const key = generateKey();
     const id = newId('key');
-    await this.#db.insert(apiKeys).values({ id, name, tier, keyHash: hashKey(key), allowedModels: allowedModels ?? null });
-    return { id, key, tier, name, allowedModels: allowedModels ?? null };
+    const [row] = await this.#db.insert(apiKeys).values({
+      id, name: k.name, tier: k.tier, role: k.role, projectId: k.projectId, keyHash: hashKey(key), prefix: displayPrefix(key),
+      allowedModels: k.allowedModels ?? null, expiresAt: k.expiresAt ?? null,
+    }).returning(VIEW);
+    return { ...show(row!), key };
   }
 
-  /** The key `id`, or a 404 `api_key_not_found`. */
-  async get(id: string): Promise<ApiKeyView> {
-    const [row] = await this.#db.select(VIEW).from(apiKeys).where(eq(apiKeys.id, id));
+  /** The key `id` in `scope`, or a 404 `api_key_not_found` (also for another project's key). */
+  async get(id: string, scope: Scope): Promise<ApiKeyView> {
+    const [row] = await this.#db.select(VIEW).from(apiKeys).where(and(eq(apiKeys.id, id), inScope(apiKeys.projectId, scope)));
     if (!row) throw new AppError('api_key_not_found', `No API key ${id}.`);
-    return row;
+    return show(row);
+  }
+
+  /** Keys of `scope`, newest first (revoked ones too, with `revokedAt`). */
+  async list(scope: Scope, limit = 500): Promise<ApiKeyView[]> {
+    const rows = await this.#db.select(VIEW).from(apiKeys).where(inScope(apiKeys.projectId, scope))
+      .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id)).limit(limit);
+    return rows.map(show);
   }
 
   /**
    * Applies `patch` to the key `id` (404 `api_key_not_found` when there is
-   * none), then makes every process forget its cached caller for that key.
+   * none in `scope`), then makes every process forget its cached caller for that key.
    */
-  async update(id: string, patch: ApiKeyPatch): Promise<ApiKeyView> {
+  async update(id: string, patch: ApiKeyPatch, scope: Scope): Promise<ApiKeyView> {
     const set: Partial<typeof apiKeys.$inferInsert> = {};
     if (patch.allowedModels !== undefined) set.allowedModels = patch.allowedModels;
-    if (Object.keys(set).length === 0) return this.get(id);
-    const [row] = await this.#db.update(apiKeys).set(set).where(eq(apiKeys.id, id)).returning(VIEW);
-    if (!row) throw new AppError('api_key_not_found', `No API key ${id}.`);
-    if (this.#bus) await this.#bus.publish({ kind: 'api_key', keyId: id });
-    else this.#drop(id);
-    return row;
+    if (Object.keys(set).length === 0) return this.get(id, scope);
+    return this.#change(id, scope, set);
   }
 
-  /** Forgets the cached caller of `keyId`. A scan, not an index: PATCHes are rare and the LRU is bounded. */
+  /**
+   * Revokes the key `id`: from the moment this resolves, no process accepts it (the bus drops
+   * every process's cached caller; a process whose bus is down re-reads Postgres on each request).
+   * Revoking a revoked key changes nothing and answers it as it is.
+   */
+  async revoke(id: string, scope: Scope): Promise<ApiKeyView> {
+    const [row] = await this.#db.update(apiKeys).set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())`, previousValidUntil: null })
+      .where(and(eq(apiKeys.id, id), inScope(apiKeys.projectId, scope))).returning(VIEW);
+    if (!row) throw new AppError('api_key_not_found', `No API key ${id}.`);
+    await this.#invalidate(id);
+    return show(row);
+  }
+
+  /**
+   * Gives the key `id` a new secret; the old one stays valid for `graceSeconds` (a rotation before
+   * that ends the secret before it at once). A revoked or expired key cannot be rotated (404).
+   */
+  async rotate(id: string, graceSeconds: number, scope: Scope): Promise<ApiKeyView & { key: string; previousKeyValidUntil: string }> {
+    const key = generateKey();
+    const [row] = await this.#db.update(apiKeys).set({
+      keyHash: hashKey(key), prefix: displayPrefix(key), previousKeyHash: apiKeys.keyHash,
+      previousValidUntil: sql`now() + make_interval(secs => ${graceSeconds})`,
+    }).where(and(eq(apiKeys.id, id), inScope(apiKeys.projectId, scope), isNull(apiKeys.revokedAt),
+      or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`))))
+      .returning({ ...VIEW, previousValidUntil: apiKeys.previousValidUntil });
+    if (!row) throw new AppError('api_key_not_found', `No usable API key ${id}.`);
+    await this.#invalidate(id);
+    const { previousValidUntil, ...view } = row;
+    return { ...show(view), key, previousKeyValidUntil: previousValidUntil!.toISOString() };
+  }
+
+  async #change(id: string, scope: Scope, set: Partial<typeof apiKeys.$inferInsert>): Promise<ApiKeyView> {
+    const [row] = await this.#db.update(apiKeys).set(set).where(and(eq(apiKeys.id, id), inScope(apiKeys.projectId, scope))).returning(VIEW);
+    if (!row) throw new AppError('api_key_not_found', `No API key ${id}.`);
+    await this.#invalidate(id);
+    return show(row);
+  }
+
+  async #invalidate(id: string): Promise<void> {
+    if (this.#bus) await this.#bus.publish({ kind: 'api_key', keyId: id });
+    else this.#drop(id);
+  }
+
+  /** Forgets the cached caller of `keyId`. A scan, not an index: changes are rare and the LRU is bounded. */
   #drop(keyId: string): void {
     this.#epoch++;
-    for (const [hash, caller] of this.#cache.entries()) {
-      if (caller.keyId === keyId) this.#cache.delete(hash);
+    for (const [hash, r] of this.#cache.entries()) {
+      if (r.caller.keyId === keyId) this.#cache.delete(hash);
     }
   }
 
   /**
-   * The caller for a presented key, or undefined when the key is unknown. Only
-   * a well-formed key neither cached nor recently rejected reaches Postgres
-   * (so only it can fail with Postgres down); `guard` is consulted for every
-   * key not known valid.
+   * The caller for a presented key, or undefined when the key is unknown,
+   * revoked, expired, or an old secret past its rotation grace. Only a
+   * well-formed key neither cached nor recently rejected reaches Postgres
+   * through `guard`; a cached key is re-read in Postgres (without the guard)
+   * while the bus is not listening, so a revocation published meanwhile
+   * cannot be missed.
    */
   async resolve(key: string, guard?: LookupGuard): Promise<Caller | undefined> {
     const hash = hashKey(key);
     const hit = this.#cache.get(hash);
-    if (hit) return hit;
-    if (timingSafeEqual(Buffer.from(hash, 'hex'), this.#adminHash)) return { keyId: 'admin', tier: 'enterprise', admin: true };
+    if (hit) {
+      if (hit.validUntil !== null && Date.now() >= hit.validUntil) {
+        this.#cache.delete(hash);
+        return undefined;
+      }
+      if (!this.#bus || this.#bus.listening) return this.#used(hit.caller);
+      return (await this.#lookup(hash))?.caller;
+    }
+    if (timingSafeEqual(Buffer.from(hash, 'hex'), this.#adminHash)) {
+      return { keyId: 'admin', tier: 'enterprise', admin: true, role: 'global_admin', projectId: null };
+    }
     guard?.admit();
     if (!ISSUED_KEY.test(key) || this.#rejected.has(hash)) return undefined;
     await guard?.beforeLookup();
-    const epoch = this.#epoch;
-    const [row] = await this.#db
-      .select({ id: apiKeys.id, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels })
-      .from(apiKeys)
-      .where(eq(apiKeys.keyHash, hash));
-    if (!row) {
+    const found = await this.#lookup(hash);
+    if (!found) {
       this.#rejected.set(hash, true);
       await guard?.missed();
       return undefined;
     }
-    const caller: Caller = { keyId: row.id, tier: row.tier, admin: false, ...(row.allowedModels ? { allowedModels: row.allowedModels } : {}) };
-    if (epoch === this.#epoch) this.#cache.set(hash, caller);
+    return this.#used(found.caller);
+  }
+
+  /** The key whose current secret, or old secret inside its grace, hashes to `hash`, if it is usable now; cached when no invalidation raced the read. */
+  async #lookup(hash: string): Promise<Resolved | undefined> {
+    const epoch = this.#epoch;
+    const [row] = await this.#db
+      .select({
+        id: apiKeys.id, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels, role: apiKeys.role, projectId: apiKeys.projectId,
+        keyHash: apiKeys.keyHash, previousKeyHash: apiKeys.previousKeyHash, expiresAt: apiKeys.expiresAt,
+        previousValidUntil: apiKeys.previousValidUntil,
+      })
+      .from(apiKeys)
+      .where(and(
+        or(eq(apiKeys.keyHash, hash), and(eq(apiKeys.previousKeyHash, hash), gt(apiKeys.previousValidUntil, sql`now()`))),
+        isNull(apiKeys.revokedAt),
+        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`)),
+      ));
+    if (!row) {
+      this.#cache.delete(hash);
+      return undefined;
+    }
+    const current = sameHash(row.keyHash, hash);
+    if (!current && !(row.previousKeyHash && sameHash(row.previousKeyHash, hash))) return undefined;
+    const ends = [row.expiresAt?.getTime(), current ? undefined : row.previousValidUntil?.getTime()].filter((t): t is number => t !== undefined);
+    const resolved: Resolved = {
+      caller: {
+        keyId: row.id, tier: row.tier, admin: false, role: row.role, projectId: row.projectId,
+        ...(row.allowedModels ? { allowedModels: row.allowedModels } : {}),
+      },
+      validUntil: ends.length ? Math.min(...ends) : null,
+    };
+    if (epoch === this.#epoch) this.#cache.set(hash, resolved);
+    return resolved;
+  }
+
+  /** Records `last_used_at`, at most once a minute per key and process, without holding the request. */
+  #used(caller: Caller): Caller {
+    const now = Date.now();
+    const last = this.#touched.get(caller.keyId);
+    if (last === undefined || now - last >= LAST_USED_EVERY_MS) {
+      this.#touched.set(caller.keyId, now);
+      this.#db.update(apiKeys).set({ lastUsedAt: new Date(now) }).where(eq(apiKeys.id, caller.keyId)).then(() => {}, () => {});
+    }
     return caller;
   }
+}
+
+/** Hex hashes compared in constant time (Postgres found the row by index; this is the check that counts). */
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -3,17 +3,26 @@ import fp from 'fastify-plugin';
 import { AppError } from '../errors/app-error.js';
 import { defineScripts } from '../redis/scripts.js';
 import { FailedAttempts } from './failed-attempts.js';
+import type { Projects } from '../projects/service.js';
+import { isProjectAdmin } from './caller.js';
 import type { ApiKeys } from './keys.js';
+
+/** The header with which the global admin key acts in (and reads only) one project. */
+export const PROJECT_HEADER = 'x-promptlab-project';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Route needs the admin key. */
+    /** Route needs the global admin key (PROMPTLAB_ADMIN_KEY). */
     admin?: boolean;
+    /** Route needs a project admin (role `admin`) or the global admin key: a `member` gets 403. */
+    projectAdmin?: boolean;
   }
 }
 
 export interface AuthPluginOptions {
   apiKeys: ApiKeys;
+  /** Checks the project named by `X-PromptLab-Project`. */
+  projects: Pick<Projects, 'get'>;
   /**
    * Counter of failed key lookups per client IP.
    * @defaultValue one on `app.deps.redis` under `<REDIS_PREFIX>:rl:authfail:`,
@@ -24,14 +33,16 @@ export interface AuthPluginOptions {
 
 /**
  * Resolves `Authorization: Bearer <key>` (or Anthropic's `x-api-key: <key>`) on every `/v1` route (401 otherwise)
- * and enforces `config.admin` (403). A client IP whose lookups failed
+ * and enforces `config.admin` and `config.projectAdmin` (403). The global admin key
+ * acts in the project `X-PromptLab-Project` names (404 `project_not_found` when there
+ * is none); a project key naming another project than its own gets the same 404. A client IP whose lookups failed
  * RATE_LIMIT_AUTH_FAILURES times in the window gets 429 for any key not
  * already known valid, without a Postgres query. Registered at the root,
  * before the rate limiter, so the limiter can key on the caller.
  */
 export const authPlugin = fp<AuthPluginOptions>(
   async (app: FastifyInstance, opts) => {
-    const { apiKeys } = opts;
+    const { apiKeys, projects } = opts;
     const { config, redis } = app.deps;
     const failedAttempts = opts.failedAttempts ?? new FailedAttempts({
       redis: defineScripts(redis),
@@ -49,8 +60,16 @@ export const authPlugin = fp<AuthPluginOptions>(
       const key = m?.[1] ?? (typeof anthropicKey === 'string' && anthropicKey ? anthropicKey : undefined);
       const caller = key ? await apiKeys.resolve(key, failedAttempts.guard(request, reply)) : undefined;
       if (!caller) throw new AppError('unauthorized');
-      request.caller = caller;
-      if (request.routeOptions.config.admin && !caller.admin) throw new AppError('forbidden');
+      const named = request.headers[PROJECT_HEADER];
+      const project = typeof named === 'string' && named ? named : undefined;
+      if (project !== undefined && project !== caller.projectId) {
+        if (!caller.admin) throw new AppError('project_not_found', `No project ${project}.`);
+        await projects.get(project);
+      }
+      request.caller = project !== undefined && caller.admin ? { ...caller, projectId: project } : caller;
+      const { config: routeConfig } = request.routeOptions;
+      if (routeConfig.admin && !caller.admin) throw new AppError('forbidden');
+      if (routeConfig.projectAdmin && !isProjectAdmin(caller)) throw new AppError('project_admin_required');
     });
   },
   { name: 'auth' },

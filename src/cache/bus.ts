@@ -31,6 +31,15 @@ export class InvalidationBus {
     void sub.subscribe(this.#channel).catch(() => {});
   }
 
+  /**
+   * The subscriber is connected, so another process's invalidation reaches this one within a
+   * round trip. False while Redis is away (and always for `listen: false`): what this process
+   * keeps in memory may then be stale, and caches that must never be (API keys) re-read Postgres.
+   */
+  get listening(): boolean {
+    return this.#sub?.status === 'ready';
+  }
+
   on(handler: (msg: Invalidation) => void): void {
     this.#handlers.add(handler);
   }

@@ -129,6 +129,14 @@ export class ResultCache {
     return removed;
   }
 
+  /** Removes the entries of `hashes` everywhere (UNLINK in batches); resolves to how many Redis keys went. */
+  async deleteMany(hashes: string[]): Promise<number> {
+    let removed = 0;
+    for (let i = 0; i < hashes.length; i += 500) removed += await this.redis.unlink(...hashes.slice(i, i + 500).map((h) => this.key(h)));
+    await this.bus.publish({ kind: 'results' });
+    return removed;
+  }
+
   /** Removes every cached result (SCAN + UNLINK, never KEYS); resolves to how many. */
   async clear(): Promise<number> {
     const removed = await unlinkMatching(this.redis, `${this.prefix}:cache:*`);

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { idempotencyOwner } from '../auth/caller.js';
 import { AppError } from '../errors/app-error.js';
 import { canonicalHash } from '../generation/hash.js';
 import type { GenerationRequest } from '../generation/request.js';
@@ -39,5 +40,5 @@ export async function answerCompat(
   };
   const key = request.headers['idempotency-key'];
   if (typeof key !== 'string' || !key) return run();
-  return app.svc.idempotency.run(caller.keyId, key, canonicalHash({ route: request.routeOptions.url, body: request.body }), run);
+  return app.svc.idempotency.run(idempotencyOwner(caller), key, canonicalHash({ route: request.routeOptions.url, body: request.body }), run);
 }

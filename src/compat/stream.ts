@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { EVERY_PROJECT } from '../auth/caller.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEvent } from '../events/job-events.js';
 import type { GenerationRequest } from '../generation/request.js';
@@ -122,7 +123,7 @@ export async function streamCompat(
   };
   const fail = (code: 'generation_failed' | 'generation_timeout', message: string) => end(format.error(new AppError(code, message, { jobId })));
   const settle = async () => {
-    const outcome = jobOutcome(await jobs.get(jobId));
+    const outcome = jobOutcome(await jobs.get(jobId, EVERY_PROJECT));
     if (outcome.status === 'completed' && outcome.result) {
       if (!outcome.result.text.startsWith(sent)) return fail('generation_failed', `Generation ${jobId} was retried after part of its answer was streamed; its answer: GET /v1/jobs/${jobId}.`);
       for (const piece of chunksOf(outcome.result.text.slice(sent.length), REPLAY_CHUNKS)) res.write(format.delta(piece));

@@ -2,6 +2,20 @@ import { sql } from 'drizzle-orm';
 import type { Message } from '../generation/request.js';
 import { bigint, boolean, date, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamptz, uniqueIndex } from './columns.js';
 
+/** The project every row created before projects existed belongs to. */
+export const DEFAULT_PROJECT = 'default';
+
+/** Projects (tenants): every key belongs to one, and sees only its project's objects. */
+export const projects = pgTable('projects', {
+  /** `prj_…`; the one existing data migrated into is `default`. */
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: timestamptz('created_at').notNull().defaultNow(),
+  updatedAt: timestamptz('updated_at').notNull().defaultNow(),
+});
+
+export const KEY_ROLES = ['admin', 'member'] as const;
+
 /** API keys: only the SHA-256 of a key is kept; the key itself is shown once. */
 export const apiKeys = pgTable('api_keys', {
   id: text('id').primaryKey(),
@@ -11,11 +25,37 @@ export const apiKeys = pgTable('api_keys', {
   /** `provider/model` glob patterns this key may use; null: its tier's (MODELS_<TIER>). */
   allowedModels: jsonb('allowed_models').$type<string[]>(),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
-});
+  projectId: text('project_id').notNull().default(DEFAULT_PROJECT).references(() => projects.id),
+  /** `admin`: manages its project (keys, templates, budgets, dead letters, cache); `member`: generates and reads. */
+  role: text('role', { enum: KEY_ROLES }).notNull().default('admin'),
+  /** The first characters of the secret, to recognise a key in a list (`pl_live_AbC…`). */
+  prefix: text('prefix'),
+  expiresAt: timestamptz('expires_at'),
+  revokedAt: timestamptz('revoked_at'),
+  lastUsedAt: timestamptz('last_used_at'),
+  /** The secret before the last rotation, accepted until `previous_valid_until`. */
+  previousKeyHash: text('previous_key_hash').unique(),
+  previousValidUntil: timestamptz('previous_valid_until'),
+}, (t) => [index('api_keys_project').on(t.projectId, t.createdAt)]);
+
+/** One row per administrative action: who (key id), what, on which target, when, in which request. */
+export const auditLog = pgTable('audit_log', {
+  id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+  at: timestamptz('at').notNull().defaultNow(),
+  /** The acting key: `key_…`, or `admin` for PROMPTLAB_ADMIN_KEY. */
+  keyId: text('key_id').notNull(),
+  /** The project acted on; null for actions on no one project (global cache clear). */
+  projectId: text('project_id'),
+  action: text('action').notNull(),
+  target: text('target'),
+  requestId: text('request_id'),
+  details: jsonb('details').$type<Record<string, unknown>>(),
+}, (t) => [index('audit_log_project_at').on(t.projectId, t.at.desc()), index('audit_log_at').on(t.at.desc())]);
 
 /** Prompt templates; `version` is bumped on every change so old cache keys stop matching. */
 export const templates = pgTable('templates', {
   id: text('id').primaryKey(),
+  projectId: text('project_id').notNull().default(DEFAULT_PROJECT),
   name: text('name').notNull(),
   body: text('body').notNull(),
   system: text('system'),
@@ -44,6 +84,7 @@ export const generations = pgTable(
   'generations',
   {
     id: text('id').primaryKey(),
+    projectId: text('project_id').notNull().default(DEFAULT_PROJECT),
     /** Null when the request was not rendered from a template. */
     templateId: text('template_id').references(() => templates.id),
     templateVersion: integer('template_version'),
@@ -91,6 +132,7 @@ export const generations = pgTable(
     index('generations_created').on(t.createdAt.desc(), t.id.desc()),
     index('generations_status_created').on(t.status, t.createdAt.desc()),
     index('generations_template_created').on(t.templateId, t.createdAt.desc()),
+    index('generations_project_created').on(t.projectId, t.createdAt.desc(), t.id.desc()),
   ],
 );
 

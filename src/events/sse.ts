@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { EVERY_PROJECT } from '../auth/caller.js';
 import type { GenerationRow } from '../db/schema.js';
 import { isSettled, jobOutcome } from '../jobs/dto.js';
 import type { Jobs } from '../jobs/service.js';
@@ -33,7 +34,8 @@ export class JobStreams {
 
   async serve(request: FastifyRequest, reply: FastifyReply, jobId: string, lastEventId: string | undefined): Promise<void> {
     const { events, jobs, tail } = this.deps;
-    const row = await jobs.get(jobId); // 404 before any byte of the stream
+    // 404 before any byte of the stream, for another project's job too; later reads are of this same job.
+    const row = await jobs.get(jobId, request.caller ?? EVERY_PROJECT);
     const after = lastEventId && STREAM_ID.test(lastEventId) ? lastEventId : undefined;
     const backlog = this.#backlog(await events.after(jobId, after).catch(() => []), after);
     const ends = backlog.some((e) => isSettled(e.type));
@@ -61,7 +63,7 @@ export class JobStreams {
     const heartbeat = setInterval(() => {
       res.write(': ping\n\n');
       // The job ended but its final event never came (Redis lost it): tell the client from the record.
-      void jobs.get(jobId).then(async (r) => { if (isSettled(r.status) && !ended) send(await this.#finalFrom(r)); }, () => {});
+      void jobs.get(jobId, EVERY_PROJECT).then(async (r) => { if (isSettled(r.status) && !ended) send(await this.#finalFrom(r)); }, () => {});
     }, this.#heartbeatMs);
     heartbeat.unref();
     const end = () => {
@@ -75,7 +77,7 @@ export class JobStreams {
     };
     const write = async (e: JobEvent) => {
       if (ended) return;
-      const data = isSettled(e.type) ? jobOutcome(await jobs.get(jobId)) : { jobId, status: e.type === 'retrying' ? 'failed' : e.type, ...e.data };
+      const data = isSettled(e.type) ? jobOutcome(await jobs.get(jobId, EVERY_PROJECT)) : { jobId, status: e.type === 'retrying' ? 'failed' : e.type, ...e.data };
       if (ended) return;
       res.write(`${e.id ? `id: ${e.id}\n` : ''}event: ${e.type}\ndata: ${JSON.stringify(data)}\n\n`);
       if (isSettled(e.type)) end();

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DEFAULT_PROJECT } from '../db/schema.js';
 import type { GenerationRequest } from './request.js';
 
 /** JSON with object keys sorted at every depth, so equal inputs hash equally whatever their key order. */
@@ -23,14 +24,18 @@ export interface TemplateIdentity {
 }
 
 /**
- * The input hash: SHA-256 (hex) of the canonical JSON of `{request, template?}`. With
+ * The input hash: SHA-256 (hex) of the canonical JSON of `{request, template?, project?}`
+ * (`project` unless it is `default`). With
  * `keyVariables`, the rendered `system` and `messages` are left out of `request` and the
  * key variables stand for them (README "Identity of an input").
  */
-export function inputHash(request: GenerationRequest, template?: TemplateIdentity): string {
-  if (!template) return canonicalHash({ request });
+export function inputHash(request: GenerationRequest, template?: TemplateIdentity, projectId: string = DEFAULT_PROJECT): string {
+  // The project is part of the input, so two projects never share a generation, a slot or a cache
+  // entry; `default` is left out, so the hashes (and cached results) from before projects still match.
+  const project = projectId === DEFAULT_PROJECT ? {} : { project: projectId };
+  if (!template) return canonicalHash({ request, ...project });
   const { id, version, keyVariables } = template;
-  if (!keyVariables) return canonicalHash({ request, template: { id, version } });
+  if (!keyVariables) return canonicalHash({ request, template: { id, version }, ...project });
   const { system: _system, messages: _messages, ...rest } = request;
-  return canonicalHash({ request: rest, template: { id, version, keyVariables } });
+  return canonicalHash({ request: rest, template: { id, version, keyVariables }, ...project });
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Caller } from '../auth/caller.js';
+import { EVERY_PROJECT, homeProject, type Caller } from '../auth/caller.js';
 import { cachedFromRow, type CachedResult, type CacheTier, type ResultCache } from '../cache/result-cache.js';
 import type { Config } from '../config/index.js';
 import { newId } from '../db/ids.js';
@@ -86,7 +86,7 @@ export class Generation {
 
   async generate(req: GenerateRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
     const { templates, config } = this.deps;
-    const tpl = await templates.get(req.templateId);
+    const tpl = await templates.get(req.templateId, ctx.caller);
     const variables: Record<string, unknown> = { ...req.variables, ...(req.input !== undefined ? { input: req.input } : {}) };
     const used = templateVariables(tpl);
     const missing = used.filter((n) => !Object.hasOwn(variables, n));
@@ -100,8 +100,8 @@ export class Generation {
     this.#assertUsable(ctx.caller, provider, model);
     const request = templateRequest(tpl, variables, { provider, model, defaultMaxTokens: DEFAULT_MAX_TOKENS });
     const keyVariables = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : undefined;
-    const hash = inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) });
-    return this.#run(request, { hash, templateId: tpl.id, templateVersion: tpl.version, ttl: tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS }, ctx);
+    const hash = inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) }, tpl.projectId);
+    return this.#run(request, { hash, templateId: tpl.id, templateVersion: tpl.version, ttl: tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS, projectId: tpl.projectId }, ctx);
   }
 
   /**
@@ -110,7 +110,7 @@ export class Generation {
    */
   async generateRequest(request: GenerationRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
     this.#assertUsable(ctx.caller, request.provider, request.model);
-    const hash = inputHash(request);
+    const hash = inputHash(request, undefined, homeProject(ctx.caller));
     return this.#run(request, { hash, templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS }, ctx);
   }
 
@@ -145,6 +145,7 @@ export class Generation {
       templateId,
       cacheTtlSeconds: ttl,
       apiKeyId: ctx.caller.keyId,
+      projectId: origin.projectId ?? homeProject(ctx.caller),
       requestId: ctx.requestId,
       ...(ctx.bypassCache ? { refresh: true } : {}),
       ...(ctx.stream ? { stream: true } : {}),
@@ -248,7 +249,7 @@ export class Generation {
     const deadline = Date.now() + ms;
     for (;;) {
       const w = this.deps.waiter.next(id, Math.max(0, deadline - Date.now()));
-      const row = await this.deps.jobs.get(id);
+      const row = await this.deps.jobs.get(id, EVERY_PROJECT);
       if (isSettled(row.status) || Date.now() >= deadline) {
         w.cancel();
         return row;
@@ -264,6 +265,8 @@ interface Origin {
   templateId: string | null;
   templateVersion: number | null;
   ttl: number;
+  /** The template's project; else the caller's. */
+  projectId?: string;
 }
 
 /** An admission's outcome: the generation this request is answered by (its own when `admitted`), or a fresh result. */

@@ -1,7 +1,8 @@
 import { and, eq, gt, or, sql, type SQL } from 'drizzle-orm';
 import { Batcher } from '../db/batcher.js';
 import { rowsOf, type Db } from '../db/client.js';
-import { generations, IN_FLIGHT_SQL, inputSlots, NO_TEMPLATE, type GenerationRow } from '../db/schema.js';
+import type { Scope } from '../auth/caller.js';
+import { DEFAULT_PROJECT, generations, IN_FLIGHT_SQL, inputSlots, NO_TEMPLATE, type GenerationRow } from '../db/schema.js';
 import { promptOf } from '../generation/request.js';
 import type { GenerationJobData } from '../queue/queues.js';
 import { encodeResult, storableMessage } from './result-codec.js';
@@ -143,8 +144,9 @@ export class Ledger {
           ${col((r) => r.maxTokens)}::int[], ${col((r) => r.temperature)}::float8[], ${col((r) => r.topP ?? null)}::float8[],
           ${col((r) => (r.stop ? JSON.stringify(r.stop) : null))}::jsonb[], ${col((r) => (r.outputSchema ? JSON.stringify(r.outputSchema) : null))}::jsonb[],
           ${col((r) => r.cacheTtlSeconds)}::int[], ${col((r) => r.apiKeyId)}::text[], ${col((r) => r.requestId ?? null)}::text[],
-          ${col((r) => r.refresh === true)}::bool[], ${col((r) => r.reservedUsd ?? 0)}::numeric[])
-          as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved)
+          ${col((r) => r.refresh === true)}::bool[], ${col((r) => r.reservedUsd ?? 0)}::numeric[],
+          ${col((r) => r.projectId ?? DEFAULT_PROJECT)}::text[])
+          as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, prj)
       ), slot as (
         insert into input_slots as s (input_hash, generation_id, state)
         select h, id, 'in_flight' from v
@@ -154,8 +156,8 @@ export class Ledger {
         returning generation_id
       )
       insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, messages, prompt,
-        max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at)
-      select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end
+        max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at, project_id)
+      select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end, prj
       from v join slot on slot.generation_id = v.id
       returning id`);
     const ids = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
@@ -240,6 +242,24 @@ export class Ledger {
   }
 
   /** Cached results stop answering (admin cache clear): completed slots, of one input or all, open. */
+  /**
+   * The input hashes of a project's generations (one hash, when given and the project has it):
+   * what a project admin's cache clear may touch. Cache keys are input hashes, and a project's
+   * hashes are its own (the project is part of the hash), so this finds its entries and no others.
+   */
+  async hashesOf(projectId: string, inputHash?: string): Promise<string[]> {
+    const rows = await this.db.selectDistinct({ h: generations.inputHash }).from(generations)
+      .where(and(eq(generations.projectId, projectId), inputHash ? eq(generations.inputHash, inputHash) : undefined));
+    return rows.map((r) => r.h);
+  }
+
+  /** Opens the completed slots of `hashes` (see `expire`). */
+  async expireMany(hashes: string[]): Promise<void> {
+    if (!hashes.length) return;
+    await this.db.update(inputSlots).set({ state: 'open', expiresAt: null })
+      .where(and(eq(inputSlots.state, 'completed'), sql`${inputSlots.inputHash} = any(${sql.param(hashes)}::text[])`));
+  }
+
   async expire(inputHash?: string): Promise<void> {
     await this.db.update(inputSlots).set({ state: 'open', expiresAt: null })
       .where(and(eq(inputSlots.state, 'completed'), inputHash ? eq(inputSlots.inputHash, inputHash) : undefined));
@@ -249,9 +269,10 @@ export class Ledger {
    * A dead generation queued again (replay): it takes its input's slot unless
    * another generation of that input is in flight (resolves to that one's id).
    */
-  async requeue(id: string): Promise<{ row: GenerationRow } | { inFlight: string } | undefined> {
+  async requeue(id: string, scope: Scope): Promise<{ row: GenerationRow } | { inFlight: string } | undefined> {
+    const project = scope.projectId === null ? sql`true` : sql`project_id = ${scope.projectId}`;
     const res = await this.db.execute(sql`
-      with dead as (select id, input_hash from generations where id = ${id} and status = 'dead'),
+      with dead as (select id, input_hash from generations where id = ${id} and status = 'dead' and ${project}),
       slot as (
         insert into input_slots as s (input_hash, generation_id, state)
         select input_hash, id, 'in_flight' from dead
@@ -268,7 +289,7 @@ export class Ledger {
     }
     const twin = await this.db.execute(sql`
       select s.generation_id from generations d join input_slots s on s.input_hash = d.input_hash
-      where d.id = ${id} and d.status = 'dead' and s.state = 'in_flight'`);
+      where d.id = ${id} and d.status = 'dead' and s.state = 'in_flight' and ${project}`);
     const [t] = rowsOf<{ generation_id: string }>(twin);
     return t ? { inFlight: t.generation_id } : undefined;
   }

@@ -3,6 +3,8 @@ import type { Db } from '../db/client.js';
 import { generations, type GenerationRow, type JobStatus } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { inDateSpan } from '../http/dates.js';
+import type { Scope } from '../auth/caller.js';
+import { inScope } from '../db/scope.js';
 
 export interface ListJobsQuery {
   status?: JobStatus;
@@ -33,16 +35,17 @@ function decodeCursor(cursor: string): { at: Date; id: string } {
 export class Jobs {
   constructor(private readonly db: Db) {}
 
-  async get(id: string): Promise<GenerationRow> {
-    const [row] = await this.db.select().from(generations).where(eq(generations.id, id));
+  /** The generation `id` in `scope`; 404 `job_not_found` when absent or another project's. */
+  async get(id: string, scope: Scope): Promise<GenerationRow> {
+    const [row] = await this.db.select().from(generations).where(and(eq(generations.id, id), inScope(generations.projectId, scope)));
     if (!row) throw new AppError('job_not_found', `No job ${id}.`);
     return row;
   }
 
   /** Newest first, keyset-paginated on (createdAt, id). */
-  async list(q: ListJobsQuery): Promise<{ rows: GenerationRow[]; nextCursor: string | null }> {
+  async list(q: ListJobsQuery, scope: Scope): Promise<{ rows: GenerationRow[]; nextCursor: string | null }> {
     const limit = q.limit ?? 20;
-    const where: SQL[] = [];
+    const where: (SQL | undefined)[] = [inScope(generations.projectId, scope)];
     if (q.status) where.push(eq(generations.status, q.status));
     if (q.templateId) where.push(eq(generations.templateId, q.templateId));
     if (q.cursor) {

@@ -1,3 +1,4 @@
+import type { Scope } from '../auth/caller.js';
 import type { GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
@@ -22,6 +23,7 @@ export function jobDataOf(row: GenerationRow): GenerationJobData {
     outputSchema: row.outputSchema ?? null,
     cacheTtlSeconds: row.cacheTtlSeconds,
     apiKeyId: row.apiKeyId,
+    projectId: row.projectId,
     ...(row.requestId ? { requestId: row.requestId } : {}),
   };
 }
@@ -30,9 +32,9 @@ export function jobDataOf(row: GenerationRow): GenerationJobData {
 export class DeadLetters {
   constructor(private readonly ledger: Ledger, private readonly queues: Queues, private readonly events?: JobEventLog) {}
 
-  /** Puts a dead job back in the generation queue with a fresh set of attempts. */
-  async replay(id: string): Promise<{ jobId: string; status: 'queued' }> {
-    const res = await this.ledger.requeue(id);
+  /** Puts a dead job of `scope` back in the generation queue with a fresh set of attempts (404 `dead_letter_not_found` for another project's). */
+  async replay(id: string, scope: Scope): Promise<{ jobId: string; status: 'queued'; projectId: string }> {
+    const res = await this.ledger.requeue(id, scope);
     if (!res) throw new AppError('dead_letter_not_found', `No dead-lettered job ${id}.`);
     if ('inFlight' in res) throw new AppError('replay_conflict', 'An identical generation is already in flight; wait for it instead.', { jobId: res.inFlight });
     // The finished BullMQ job keeps the id; remove it so the id can be queued again.
@@ -40,6 +42,6 @@ export class DeadLetters {
     await this.events?.publish(id, 'queued', { replay: true });
     await this.queues.generation.add('generate', jobDataOf(res.row), this.queues.jobOptions(id));
     await this.queues.deadLetter.remove(id);
-    return { jobId: id, status: 'queued' };
+    return { jobId: id, status: 'queued', projectId: res.row.projectId };
   }
 }

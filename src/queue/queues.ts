@@ -22,6 +22,8 @@ export interface GenerationJobData extends StoredRequest {
   messages: Message[];
   cacheTtlSeconds: number;
   apiKeyId: string;
+  /** The project the generation belongs to; absent on jobs queued before projects: `default`. */
+  projectId?: string;
   requestId?: string;
   /** A Cache-Control: no-cache generation: its result replaces every process's cached copy. */
   refresh?: boolean;

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
+import { idempotencyOwner } from '../auth/caller.js';
 import { canonicalHash } from '../generation/hash.js';
 import { bypassesCache } from '../http/cache-control.js';
 import { errorResponses, Id, JobError, Provider, Result, Usage } from './schemas.js';
@@ -54,7 +55,7 @@ export default async function generateRoutes(fastify: FastifyInstance) {
       return { status: o.status, body: o.body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}) } };
     };
     const key = request.headers['idempotency-key'];
-    const res = key ? await app.svc.idempotency.run(caller.keyId, key, canonicalHash(request.body), run) : await run();
+    const res = key ? await app.svc.idempotency.run(idempotencyOwner(caller), key, canonicalHash(request.body), run) : await run();
     if ('replayed' in res && res.replayed) reply.header('idempotent-replayed', 'true');
     return reply.code(res.status as 200 | 202).headers(res.headers).send(res.body as Static<typeof Answer>);
   });

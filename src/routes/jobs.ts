@@ -26,7 +26,7 @@ export default async function jobRoutes(fastify: FastifyInstance) {
       params: Type.Object({ id: Id('gen') }),
       response: { 200: Job, ...errorResponses('bad_request', 'job_not_found') },
     },
-  }, async (request) => toJobDto(await app.svc.jobs.get(request.params.id)));
+  }, async (request) => toJobDto(await app.svc.jobs.get(request.params.id, request.caller!)));
 
   app.get('/v1/jobs', {
     config: { rateLimit: readRateLimit },
@@ -36,7 +36,7 @@ export default async function jobRoutes(fastify: FastifyInstance) {
       response: { 200: JobList, ...errorResponses('bad_request') },
     },
   }, async (request) => {
-    const { rows, nextCursor } = await app.svc.jobs.list(request.query);
+    const { rows, nextCursor } = await app.svc.jobs.list(request.query, request.caller!);
     return { data: rows.map((r) => toJobDto(r)), nextCursor };
   });
 }

@@ -19,20 +19,21 @@ export default async function templateBudgetRoutes(fastify: FastifyInstance) {
   app.get('/v1/templates/:id/budgets', {
     schema: { tags, summary: 'A template\'s budgets, with spent, reserved and remaining', params: Params, response: { 200: Budgets, ...errorResponses('bad_request', 'template_not_found') } },
   }, async (request) => {
-    await app.svc.templates.get(request.params.id);
+    await app.svc.templates.get(request.params.id, request.caller!);
     return status(request.params.id);
   });
 
   app.put('/v1/templates/:id/budgets', {
-    config: { admin: true },
+    config: { projectAdmin: true },
     schema: {
-      tags, summary: 'Replace a template\'s budgets (admin); [] removes them',
+      tags, summary: 'Replace a template\'s budgets (project admin); [] removes them',
       params: Params, body: Type.Object({ budgets: BudgetList }, { additionalProperties: false }),
-      response: { 200: Budgets, ...errorResponses('bad_request', 'invalid_json', 'forbidden', 'template_not_found', 'payload_too_large', 'unsupported_media_type') },
+      response: { 200: Budgets, ...errorResponses('bad_request', 'invalid_json', 'project_admin_required', 'project_not_found', 'template_not_found', 'payload_too_large', 'unsupported_media_type') },
     },
   }, async (request) => {
-    await app.svc.templates.get(request.params.id);
+    const tpl = await app.svc.templates.get(request.params.id, request.caller!);
     await app.svc.budgets.set('template', request.params.id, periodsOnce(request.body.budgets));
+    await app.svc.audit.record(request, 'budget.changed', request.params.id, tpl.projectId, { scope: 'template', budgets: request.body.budgets });
     return status(request.params.id);
   });
 }

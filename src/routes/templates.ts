@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
+import { homeProject } from '../auth/caller.js';
 import type { TemplateRow } from '../db/schema.js';
 import { errorResponses, Id, Provider } from './schemas.js';
 
@@ -40,11 +41,13 @@ const show = (t: TemplateRow) => {
 export default async function templateRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const tags = ['templates'];
-  const bodyErrors = ['bad_request', 'invalid_json', 'invalid_template', 'provider_unavailable', 'payload_too_large', 'unsupported_media_type'] as const;
+  const bodyErrors = ['bad_request', 'invalid_json', 'invalid_template', 'provider_unavailable', 'payload_too_large', 'unsupported_media_type',
+    'project_admin_required', 'project_not_found'] as const;
 
   app.post('/v1/templates', {
-    schema: { tags, summary: 'Create a template', body: CreateBody, response: { 201: Template, ...errorResponses(...bodyErrors) } },
-  }, async (request, reply) => reply.code(201).send(show(await app.svc.templates.create(request.body))));
+    config: { projectAdmin: true },
+    schema: { tags, summary: 'Create a template in the project (project admin)', body: CreateBody, response: { 201: Template, ...errorResponses(...bodyErrors) } },
+  }, async (request, reply) => reply.code(201).send(show(await app.svc.templates.create(request.body, homeProject(request.caller!)))));
 
   app.get('/v1/templates', {
     schema: {
@@ -52,23 +55,26 @@ export default async function templateRoutes(fastify: FastifyInstance) {
       querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }) }, { additionalProperties: false }),
       response: { 200: Type.Object({ data: Type.Array(Template) }), ...errorResponses('bad_request') },
     },
-  }, async (request) => ({ data: (await app.svc.templates.list(request.query.limit)).map(show) }));
+  }, async (request) => ({ data: (await app.svc.templates.list(request.caller!, request.query.limit)).map(show) }));
 
   app.get('/v1/templates/:id', {
     schema: { tags, summary: 'Get a template', params: Params, response: { 200: Template, ...errorResponses('bad_request', 'template_not_found') } },
-  }, async (request) => show(await app.svc.templates.get(request.params.id)));
+  }, async (request) => show(await app.svc.templates.get(request.params.id, request.caller!)));
 
   app.patch('/v1/templates/:id', {
+    config: { projectAdmin: true },
     schema: {
-      tags, summary: 'Change a template (bumps version, so old cache entries stop matching)',
+      tags, summary: 'Change a template (project admin; bumps version, so old cache entries stop matching)',
       params: Params, body: PatchBody, response: { 200: Template, ...errorResponses(...bodyErrors, 'template_not_found') },
     },
-  }, async (request) => show(await app.svc.templates.update(request.params.id, request.body)));
+  }, async (request) => show(await app.svc.templates.update(request.params.id, request.body, request.caller!)));
 
   app.delete('/v1/templates/:id', {
-    schema: { tags, summary: 'Delete a template', params: Params, response: { 204: Type.Null(), ...errorResponses('bad_request', 'template_not_found') } },
+    config: { projectAdmin: true },
+    schema: { tags, summary: 'Delete a template (project admin)', params: Params, response: { 204: Type.Null(), ...errorResponses('bad_request', 'project_admin_required', 'project_not_found', 'template_not_found') } },
   }, async (request, reply) => {
-    await app.svc.templates.remove(request.params.id);
+    const projectId = await app.svc.templates.remove(request.params.id, request.caller!);
+    await app.svc.audit.record(request, 'template.deleted', request.params.id, projectId);
     return reply.code(204).send(null);
   });
 }

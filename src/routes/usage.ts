@@ -22,7 +22,7 @@ export default async function usageRoutes(fastify: FastifyInstance) {
   app.get('/v1/usage', {
     schema: {
       tags: ['usage'],
-      summary: "Spend per API key and template between two days: the caller's own key, every key for the admin",
+      summary: "Spend per API key and template between two days: a member's own key, its project's keys for a project admin, every key for the admin key",
       querystring: Type.Object({ from: Type.Optional(Day), to: Type.Optional(Day) }, { additionalProperties: false }),
       response: {
         200: Type.Object({
@@ -30,7 +30,7 @@ export default async function usageRoutes(fastify: FastifyInstance) {
           byApiKey: Type.Array(Type.Object({ apiKeyId: Type.String(), ...Sums })),
           byTemplate: Type.Array(Type.Object({ templateId: Type.Union([Type.String(), Type.Null()], { description: 'null: generations not rendered from a template' }), ...Sums })),
         }),
-        ...errorResponses('bad_request'),
+        ...errorResponses('bad_request', 'project_not_found'),
       },
     },
   }, async (request) => {

@@ -5,6 +5,8 @@ import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { templates, type TemplateRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
+import type { Scope } from '../auth/caller.js';
+import { inScope } from '../db/scope.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { checkOutputSchema } from './output-schema.js';
 import { placeholders } from './render.js';
@@ -22,7 +24,7 @@ function check(t: Pick<TemplateRow, 'body' | 'system' | 'keyFields'>): void {
   }
 }
 
-const live = (id: string) => and(eq(templates.id, id), isNull(templates.deletedAt));
+const live = (id: string, scope: Scope) => and(eq(templates.id, id), isNull(templates.deletedAt), inScope(templates.projectId, scope));
 
 /**
  * Template CRUD. Deletion is soft, so the generations that used a template keep
@@ -52,11 +54,12 @@ export class Templates {
     });
   }
 
-  async create(input: TemplateInput): Promise<TemplateRow> {
+  /** Creates a template in `projectId`. */
+  async create(input: TemplateInput, projectId: string): Promise<TemplateRow> {
     this.#checkProvider(input.provider);
     check({ body: input.body, system: input.system ?? null, keyFields: input.keyFields ?? null });
     checkOutputSchema(input.outputSchema);
-    const [row] = await this.db.insert(templates).values({ ...input, id: newId('tpl') }).returning();
+    const [row] = await this.db.insert(templates).values({ ...input, projectId, id: newId('tpl') }).returning();
     return row!;
   }
 
@@ -67,39 +70,45 @@ export class Templates {
     }
   }
 
-  async get(id: string): Promise<TemplateRow> {
+  /** The live template `id` in `scope`; 404 `template_not_found` when deleted, absent or another project's. */
+  async get(id: string, scope: Scope): Promise<TemplateRow> {
     const hit = this.#lru.get(id, { allowStale: false });
-    if (hit) return hit;
+    if (hit) {
+      if (scope.projectId !== null && hit.projectId !== scope.projectId) throw new AppError('template_not_found', `No template ${id}.`);
+      return hit;
+    }
     const epoch = this.#epoch;
-    const [row] = await this.db.select().from(templates).where(live(id));
+    const [row] = await this.db.select().from(templates).where(live(id, scope));
     if (!row) throw new AppError('template_not_found', `No template ${id}.`);
     if (epoch === this.#epoch) this.#lru.set(id, row); // no invalidation raced this read
     return row;
   }
 
-  list(limit = 100): Promise<TemplateRow[]> {
-    return this.db.select().from(templates).where(isNull(templates.deletedAt)).orderBy(desc(templates.createdAt)).limit(limit);
+  list(scope: Scope, limit = 100): Promise<TemplateRow[]> {
+    return this.db.select().from(templates).where(and(isNull(templates.deletedAt), inScope(templates.projectId, scope))).orderBy(desc(templates.createdAt)).limit(limit);
   }
 
   /** Applies a change and bumps `version`, so cache entries of the old version can no longer match. */
-  async update(id: string, patch: Partial<TemplateInput>): Promise<TemplateRow> {
+  async update(id: string, patch: Partial<TemplateInput>, scope: Scope): Promise<TemplateRow> {
     this.#checkProvider(patch.provider);
-    const current = await this.get(id);
+    const current = await this.get(id, scope);
     check({ ...current, ...patch });
     checkOutputSchema(patch.outputSchema);
     const [row] = await this.db
       .update(templates)
       .set({ ...patch, version: sql`${templates.version} + 1`, updatedAt: new Date() })
-      .where(live(id))
+      .where(live(id, scope))
       .returning();
     if (!row) throw new AppError('template_not_found', `No template ${id}.`);
     await this.bus.publish({ kind: 'template', id });
     return row;
   }
 
-  async remove(id: string): Promise<void> {
-    const rows = await this.db.update(templates).set({ deletedAt: new Date() }).where(live(id)).returning({ id: templates.id });
+  /** Soft-deletes the template; resolves to its project (for the audit log). */
+  async remove(id: string, scope: Scope): Promise<string> {
+    const rows = await this.db.update(templates).set({ deletedAt: new Date() }).where(live(id, scope)).returning({ projectId: templates.projectId });
     if (!rows.length) throw new AppError('template_not_found', `No template ${id}.`);
     await this.bus.publish({ kind: 'template', id });
+    return rows[0]!.projectId;
   }
 }

@@ -1,7 +1,7 @@
-import { and, eq, gte, lte, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gte, inArray, lte, sql, type SQL } from 'drizzle-orm';
 import type { Caller } from '../auth/caller.js';
 import type { Db } from '../db/client.js';
-import { NO_TEMPLATE, usageDaily } from '../db/schema.js';
+import { apiKeys, NO_TEMPLATE, usageDaily } from '../db/schema.js';
 
 const sums = {
   requests: sql<number>`coalesce(sum(${usageDaily.requests}), 0)::float8`,
@@ -13,10 +13,16 @@ const sums = {
   unpriced: sql<number>`coalesce(sum(${usageDaily.unpriced}), 0)::float8`,
 };
 
-/** GET /v1/usage: spend between two days (inclusive), for the caller's key, or every key for the admin. */
+/**
+ * GET /v1/usage: spend between two days (inclusive): a member's own key; every key of its project
+ * for a project admin (and for the admin key with X-PromptLab-Project); every key for the admin key.
+ */
 export async function usageReport(db: Db, caller: Caller, from: string, to: string) {
   const where: SQL[] = [gte(usageDaily.day, from), lte(usageDaily.day, to)];
-  if (!caller.admin) where.push(eq(usageDaily.apiKeyId, caller.keyId));
+  if (caller.role === 'member') where.push(eq(usageDaily.apiKeyId, caller.keyId));
+  else if (caller.projectId !== null) {
+    where.push(inArray(usageDaily.apiKeyId, db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.projectId, caller.projectId))));
+  }
   const w = and(...where);
   const [[totals], byApiKey, byTemplate] = await Promise.all([
     db.select(sums).from(usageDaily).where(w),

@@ -112,7 +112,7 @@ export async function buildApp(redis: Redis, env: Record<string, string>, timeou
     const h = request.headers['x-test-caller'];
     if (typeof h !== 'string' || !request.url.startsWith('/v1/')) return;
     const [keyId = '', tier = 'pro', admin] = h.split(':');
-    request.caller = { keyId, tier: tier as Tier, admin: admin === 'admin' } satisfies Caller;
+    request.caller = { keyId, tier: tier as Tier, admin: admin === 'admin', role: admin === 'admin' ? 'global_admin' : 'member', projectId: admin === 'admin' ? null : 'default' } satisfies Caller;
   });
   await app.register(rateLimitPlugin, { redis, config, timeoutMs });
 

@@ -22,7 +22,7 @@ afterEach(async () => {
 afterAll(() => redis.disconnect());
 
 const log = pino({ level: 'silent' });
-const pro: Caller = { keyId: 'key_tpm', tier: 'pro', admin: false };
+const pro: Caller = { keyId: 'key_tpm', tier: 'pro', admin: false, role: 'admin', projectId: 'default' };
 
 /** A limiter whose pro keys get `limit` tokens per `windowMs`, on its own prefix. */
 function limiter(limit: number, windowMs: number, env: Record<string, string> = {}, client = redis): TokenLimiter {
@@ -175,7 +175,7 @@ describe('tokenWindow-2.lua through TokenLimiter', () => {
 
   it('the admin key is not token-limited and touches nothing', async () => {
     const tl = limiter(1, 60_000);
-    expect(await tl.reserve({ keyId: 'admin', tier: 'enterprise', admin: true }, 'a', 1_000_000)).toBeUndefined();
+    expect(await tl.reserve({ keyId: 'admin', tier: 'enterprise', admin: true, role: 'global_admin', projectId: null }, 'a', 1_000_000)).toBeUndefined();
     expect(await redis.exists(`${prefix}:rl:tpm:admin`)).toBe(0);
   });
 });

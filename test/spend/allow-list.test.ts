@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Caller } from '../../src/auth/caller.js';
+import { EVERY_PROJECT, type Caller } from '../../src/auth/caller.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { AppError } from '../../src/errors/app-error.js';
 import { PRICING } from '../../src/providers/pricing.js';
@@ -8,7 +8,7 @@ import { allowedModelsOf, assertModelAllowed, isModelAllowed } from '../../src/s
 import { ADMIN_KEY, createTestEnv, openApp, type TestEnv } from '../support/context.js';
 import { storedRows } from '../support/rows.js';
 
-const key = (tier: Caller['tier'], allowedModels?: string[]): Caller => ({ keyId: 'key_x', tier, admin: false, ...(allowedModels ? { allowedModels } : {}) });
+const key = (tier: Caller['tier'], allowedModels?: string[]): Caller => ({ keyId: 'key_x', tier, admin: false, role: 'admin', projectId: 'default', ...(allowedModels ? { allowedModels } : {}) });
 
 describe('patterns', () => {
   it.each([
@@ -59,7 +59,7 @@ describe('patterns', () => {
     expect(allowedModelsOf(config, key('enterprise'))).toEqual(['*']);
     expect(allowedModelsOf(config, key('pro', ['fake/*']))).toEqual(['fake/*']);
     expect(allowedModelsOf(config, key('free', []))).toEqual([]);
-    expect(allowedModelsOf(config, { keyId: 'admin', tier: 'enterprise', admin: true })).toEqual(['*']);
+    expect(allowedModelsOf(config, { keyId: 'admin', tier: 'enterprise', admin: true, role: 'global_admin', projectId: null })).toEqual(['*']);
     expect(allowedModelsOf(config, key('pro'))).toBe(allowedModelsOf(config, key('pro'))); // parsed once
   });
 
@@ -162,12 +162,15 @@ describe('on POST /v1/generate', () => {
 describe('/v1/api-keys', () => {
   it('GET and PATCH show the key without its secret; null goes back to the tier\'s list', async () => {
     t = await env();
-    const { id } = await newKey(t.app, { tier: 'free', allowedModels: ['fake/*'] });
+    const { id, auth } = await newKey(t.app, { tier: 'free', allowedModels: ['fake/*'] });
     const got = await t.app.inject({ method: 'GET', url: `/v1/api-keys/${id}`, headers: t.admin });
-    expect(got.json()).toEqual({ id, name: 'k', tier: 'free', allowedModels: ['fake/*'], budgets: [] });
+    expect(got.json()).toMatchObject({ id, name: 'k', tier: 'free', allowedModels: ['fake/*'], budgets: [] });
     const patched = await t.app.inject({ method: 'PATCH', url: `/v1/api-keys/${id}`, headers: t.admin, payload: { allowedModels: null } });
-    expect([patched.statusCode, patched.json()]).toEqual([200, { id, name: 'k', tier: 'free', allowedModels: null, budgets: [] }]);
-    expect(patched.body).not.toMatch(/pl_|hash/i);
+    expect([patched.statusCode, patched.json()]).toMatchObject([200, { id, name: 'k', tier: 'free', allowedModels: null, budgets: [] }]);
+    // The display prefix (`pl_live_` and 4 characters) only: never the secret or its hash.
+    expect(patched.json().prefix).toMatch(/^pl_live_.{4}$/);
+    expect(patched.body).not.toContain(auth.authorization.slice('Bearer '.length));
+    expect(patched.body).not.toMatch(/hash/i);
   }, 60_000);
 
   it('an unknown id is a 404; a bad pattern, too many, or an empty patch a 400 that stores nothing; a key may not PATCH', async () => {
@@ -188,7 +191,7 @@ describe('/v1/api-keys', () => {
     expect((await t.app.inject({ method: 'PATCH', url: `/v1/api-keys/${id}`, headers: t.admin, payload: { allowedModels: ['nope'] } })).statusCode).toBe(400);
     const self = await t.app.inject({ method: 'PATCH', url: `/v1/api-keys/${id}`, headers: auth, payload: { allowedModels: ['*'] } });
     expect([self.statusCode, self.json().error.code]).toEqual([403, 'forbidden']);
-    expect((await t.app.svc.apiKeys.get(id)).allowedModels).toBeNull();
+    expect((await t.app.svc.apiKeys.get(id, EVERY_PROJECT)).allowedModels).toBeNull();
   }, 60_000);
 
   it('a PATCH in one process applies in another at once (invalidation bus), though callers are cached 60 s', async () => {

@@ -84,8 +84,8 @@ export interface TestEnv {
   app: FastifyInstance;
   /** Starts an in-process worker (closed with the env). */
   worker(overrides?: Partial<WorkerDeps>): RunningWorker;
-  /** A bearer header for a new key of `tier`. */
-  keyHeader(tier?: 'free' | 'pro' | 'enterprise'): Promise<Record<string, string>>;
+  /** A bearer header for a new key of `tier` in the project `default`; its role `admin` unless said. */
+  keyHeader(tier?: 'free' | 'pro' | 'enterprise', role?: 'admin' | 'member'): Promise<Record<string, string>>;
   admin: Record<string, string>;
   close(): Promise<void>;
 }
@@ -122,8 +122,8 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
       workers.push(w);
       return w;
     },
-    async keyHeader(tier = 'pro') {
-      const res = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: admin, payload: { name: `test-${tier}`, tier } });
+    async keyHeader(tier = 'pro', role = 'admin') {
+      const res = await app.inject({ method: 'POST', url: '/v1/api-keys', headers: admin, payload: { name: `test-${tier}`, tier, role } });
       return { authorization: `Bearer ${res.json().key}` };
     },
     async close() {

@@ -1,0 +1,122 @@
+import { eq } from 'drizzle-orm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { apiKeys } from '../../src/db/schema.js';
+import { createTestEnv, openApp, type OpenApp, type TestEnv } from '../support/context.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+
+let t: TestEnv | undefined;
+let second: OpenApp | undefined;
+let redisServer: RedisServer | undefined;
+afterEach(async () => {
+  await second?.close();
+  await t?.close();
+  await redisServer?.kill();
+  second = t = redisServer = undefined;
+});
+
+const H = (key: string) => ({ authorization: `Bearer ${key}` });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function newKey(env: TestEnv, extra: Record<string, unknown> = {}) {
+  const res = await env.app.inject({ method: 'POST', url: '/v1/api-keys', headers: env.admin, payload: { name: 'k', ...extra } });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as { id: string; key: string; prefix: string };
+}
+
+describe('key lifecycle', () => {
+  it('keys are pl_live_ secrets; the list shows prefix, role, dates and never the secret or its hash', async () => {
+    t = await createTestEnv();
+    const k = await newKey(t, { role: 'member' });
+    expect(k.key).toMatch(/^pl_live_[A-Za-z0-9_-]{43}$/);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/templates', headers: H(k.key) })).statusCode).toBe(200);
+    const list = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers: t.admin });
+    const row = list.json().data.find((r: { id: string }) => r.id === k.id);
+    expect(row).toMatchObject({ prefix: k.key.slice(0, 12), role: 'member', projectId: 'default', revokedAt: null, expiresAt: null });
+    expect(list.body).not.toContain(k.key);
+    expect(list.body).not.toMatch(/hash/i);
+    await sleep(50); // last_used_at is written without holding the request
+    const [stored] = await t.database.db.select({ lastUsedAt: apiKeys.lastUsedAt }).from(apiKeys).where(eq(apiKeys.id, k.id));
+    expect(stored!.lastUsedAt).toBeInstanceOf(Date);
+  });
+
+  it('a revocation is seen by a second API process within one second, through the bus', async () => {
+    t = await createTestEnv();
+    second = await openApp(t.config);
+    const k = await newKey(t);
+    // Both processes have the key cached as valid.
+    for (const app of [t.app, second.app]) expect((await app.inject({ method: 'GET', url: '/v1/templates', headers: H(k.key) })).statusCode).toBe(200);
+    const revoked = await t.app.inject({ method: 'DELETE', url: `/v1/api-keys/${k.id}`, headers: t.admin });
+    const at = Date.now();
+    expect(revoked.json().revokedAt).toEqual(expect.any(String));
+    let status = 200;
+    while (status === 200 && Date.now() - at < 1000) {
+      status = (await second.app.inject({ method: 'GET', url: '/v1/templates', headers: H(k.key) })).statusCode;
+      if (status === 200) await sleep(10);
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - at).toBeLessThan(1000);
+    expect((await t.app.inject({ method: 'GET', url: '/v1/templates', headers: H(k.key) })).statusCode).toBe(401);
+  });
+
+  it('with Redis down, a key revoked in one process is refused by another at once (it re-reads Postgres while its bus is deaf)', async () => {
+    redisServer = await startRedisServer();
+    t = await createTestEnv({ REDIS_URL: redisServer.url, RATE_LIMIT_FAIL_OPEN: 'true' });
+    second = await openApp(t.config);
+    const k = await newKey(t);
+    const other = await newKey(t);
+    for (const app of [t.app, second.app]) expect((await app.inject({ method: 'GET', url: '/v1/templates', headers: H(k.key) })).statusCode).toBe(200);
+    await redisServer.kill();
+    await sleep(300); // both subscribers notice the connection is gone
+    expect((await t.app.inject({ method: 'DELETE', url: `/v1/api-keys/${k.id}`, headers: t.admin })).statusCode).toBe(200);
+    expect((await second.app.inject({ method: 'GET', url: '/v1/templates', headers: H(k.key) })).statusCode).toBe(401);
+    // Other keys keep working from Postgres meanwhile.
+    expect((await second.app.inject({ method: 'GET', url: '/v1/templates', headers: H(other.key) })).statusCode).toBe(200);
+  });
+
+  it('rotation: the new secret works at once, the old one for the grace period, then never; graceSeconds 0 ends it at once', async () => {
+    t = await createTestEnv();
+    const k = await newKey(t);
+    const get = (key: string) => t!.app.inject({ method: 'GET', url: '/v1/templates', headers: H(key) }).then((r) => r.statusCode);
+    expect(await get(k.key)).toBe(200);
+    const rotated = await t.app.inject({ method: 'POST', url: `/v1/api-keys/${k.id}/rotate`, headers: t.admin, payload: { graceSeconds: 1 } });
+    expect(rotated.statusCode, rotated.body).toBe(200);
+    const { key: fresh, previousKeyValidUntil, prefix } = rotated.json();
+    expect(fresh).not.toBe(k.key);
+    expect(prefix).toBe(fresh.slice(0, 12));
+    expect(new Date(previousKeyValidUntil).getTime()).toBeGreaterThan(Date.now());
+    expect([await get(fresh), await get(k.key)]).toEqual([200, 200]);
+    await sleep(new Date(previousKeyValidUntil).getTime() - Date.now() + 50);
+    expect([await get(fresh), await get(k.key)]).toEqual([200, 401]);
+
+    const again = (await t.app.inject({ method: 'POST', url: `/v1/api-keys/${k.id}/rotate`, headers: t.admin, payload: { graceSeconds: 0 } })).json();
+    expect([await get(again.key), await get(fresh)]).toEqual([200, 401]);
+    // A revoked key cannot be rotated back to life, and revocation ends its old secret too.
+    await t.app.inject({ method: 'DELETE', url: `/v1/api-keys/${k.id}`, headers: t.admin });
+    expect((await t.app.inject({ method: 'POST', url: `/v1/api-keys/${k.id}/rotate`, headers: t.admin, payload: {} })).statusCode).toBe(404);
+    expect(await get(again.key)).toBe(401);
+  });
+
+  it('keys issued before pl_live_ (pl_…) keep working', async () => {
+    t = await createTestEnv();
+    const k = await newKey(t);
+    const legacy = `pl_${'A'.repeat(43)}`;
+    const { hashKey } = await import('../../src/auth/keys.js');
+    await t.database.db.update(apiKeys).set({ keyHash: hashKey(legacy), prefix: null }).where(eq(apiKeys.id, k.id));
+    expect((await t.app.inject({ method: 'GET', url: '/v1/templates', headers: H(legacy) })).statusCode).toBe(200);
+  });
+
+  it('a project admin manages its own project\'s keys only, and cannot raise its tier or models', async () => {
+    t = await createTestEnv();
+    const p = (await t.app.inject({ method: 'POST', url: '/v1/projects', headers: t.admin, payload: { name: 'P' } })).json().id;
+    const admin = await newKey(t, { projectId: p, tier: 'free', allowedModels: ['fake/*'] });
+    const made = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: H(admin.key), payload: { name: 'm', role: 'member' } });
+    expect(made.json()).toMatchObject({ projectId: p, tier: 'free', allowedModels: ['fake/*'], role: 'member' });
+    const higher = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: H(admin.key), payload: { name: 'x', tier: 'enterprise' } });
+    expect([higher.statusCode, higher.json().error.code]).toEqual([403, 'forbidden']);
+    const models = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: H(admin.key), payload: { name: 'x', allowedModels: ['*'] } });
+    expect([models.statusCode, models.json().error.code]).toEqual([403, 'forbidden']);
+    const own = await t.app.inject({ method: 'PATCH', url: `/v1/api-keys/${admin.id}`, headers: H(admin.key), payload: { budgets: [] } });
+    expect([own.statusCode, own.json().error.code]).toEqual([403, 'forbidden']);
+    const listed = (await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers: H(admin.key) })).json().data.map((k: { projectId: string }) => k.projectId);
+    expect(new Set(listed)).toEqual(new Set([p]));
+  });
+});
