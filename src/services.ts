@@ -13,6 +13,7 @@ import { TokenLimiter } from './ratelimit/tokens.js';
 import { Budgets } from './spend/budgets.js';
 import { Jobs } from './jobs/service.js';
 import { DeadLetters } from './queue/dead-letters.js';
+import { Fairness } from './queue/fairness.js';
 import type { Queues } from './queue/queues.js';
 import type { JobWaiter } from './queue/waiter.js';
 import { Templates } from './templates/service.js';
@@ -73,7 +74,7 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
     budgets,
     meter,
     events,
-    generation: new Generation({ config, templates, jobs, ledger, budgets, tokens, cache, queues, waiter, meter, log, events }),
+    generation: new Generation({ config, templates, jobs, ledger, budgets, tokens, cache, queues, waiter, meter, log, events, fairness: new Fairness(redis, config.REDIS_PREFIX, log) }),
     deadLetters: new DeadLetters(ledger, queues, events),
     idempotency: new IdempotencyStore(db),
     async close() {

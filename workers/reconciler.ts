@@ -4,6 +4,7 @@ import type { Db } from '../src/db/client.js';
 import { generations, IN_FLIGHT } from '../src/db/schema.js';
 import type { Ledger } from '../src/jobs/ledger.js';
 import { jobDataOf } from '../src/queue/dead-letters.js';
+import { tailPriority } from '../src/queue/fairness.js';
 import type { Queues } from '../src/queue/queues.js';
 import type { OutcomeStash } from './outcome-stash.js';
 
@@ -52,7 +53,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
   const missing = rows.filter((r, i) => states[i] === 'unknown'
     && (r.status !== 'active' || (r.claimedAt ?? r.startedAt ?? r.createdAt).getTime() < ranOut));
   if (missing.length) {
-    await queues.generation.addBulk(missing.map((row) => ({ name: 'generate', data: { ...jobDataOf(row), resumed: true }, opts: queues.jobOptions(row.id) })));
+    await queues.generation.addBulk(missing.map((row) => ({ name: 'generate', data: { ...jobDataOf(row), resumed: true }, opts: queues.jobOptions(row.id, tailPriority(row.priority)) })));
     done.enqueued = missing.length;
   }
   for (const [i, row] of rows.entries()) {
@@ -61,7 +62,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
     if (await stash.has(row.id)) {
       await ledger.unclaim(row.id); // its job has ended: no run holds the row any more
       await job?.remove();
-      await queues.generation.add('generate', { ...jobDataOf(row), resumed: true }, queues.jobOptions(row.id));
+      await queues.generation.add('generate', { ...jobDataOf(row), resumed: true }, queues.jobOptions(row.id, tailPriority(row.priority)));
       done.rerun++;
       log.warn({ jobId: row.id }, 'job ended with its paid answer unrecorded: running it again to record it');
       continue;

@@ -10,6 +10,8 @@ export interface Caller {
   admin: boolean;
   /** The key's own `provider/model` patterns; undefined: its tier's (see spend/allow-list.ts). */
   allowedModels?: string[];
+  /** The key's own queue class; undefined: its tier's (PRIORITY_<TIER>). */
+  priority?: 'high' | 'normal' | 'low';
 }
 
 declare module 'fastify' {

@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import type { InvalidationBus } from '../cache/bus.js';
 import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { apiKeys } from '../db/schema.js';
+import { apiKeys, type Priority } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { Caller, Tier } from './caller.js';
 
@@ -58,15 +58,19 @@ export interface ApiKeyView {
   tier: Tier;
   /** `provider/model` patterns; null: the tier's (MODELS_<TIER>). */
   allowedModels: string[] | null;
+  /** Queue class when a request names none; null: the tier's (PRIORITY_<TIER>). */
+  priority: Priority | null;
 }
 
 /** Fields `PATCH /v1/api-keys/:id` may change; an absent field is left as it is. */
 export interface ApiKeyPatch {
   /** null: back to the tier's list. */
   allowedModels?: string[] | null;
+  /** null: back to the tier's class. */
+  priority?: Priority | null;
 }
 
-const VIEW = { id: apiKeys.id, name: apiKeys.name, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels };
+const VIEW = { id: apiKeys.id, name: apiKeys.name, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels, priority: apiKeys.priority };
 
 /**
  * Creates keys and resolves a bearer key to its caller, with small in-process
@@ -96,11 +100,11 @@ export class ApiKeys {
     });
   }
 
-  async create(name: string, tier: Tier, allowedModels?: string[]): Promise<ApiKeyView & { key: string }> {
+  async create(name: string, tier: Tier, allowedModels?: string[], priority?: Priority): Promise<ApiKeyView & { key: string }> {
     const key = generateKey();
     const id = newId('key');
-    await this.#db.insert(apiKeys).values({ id, name, tier, keyHash: hashKey(key), allowedModels: allowedModels ?? null });
-    return { id, key, tier, name, allowedModels: allowedModels ?? null };
+    await this.#db.insert(apiKeys).values({ id, name, tier, keyHash: hashKey(key), allowedModels: allowedModels ?? null, priority: priority ?? null });
+    return { id, key, tier, name, allowedModels: allowedModels ?? null, priority: priority ?? null };
   }
 
   /** The key `id`, or a 404 `api_key_not_found`. */
@@ -117,6 +121,7 @@ export class ApiKeys {
   async update(id: string, patch: ApiKeyPatch): Promise<ApiKeyView> {
     const set: Partial<typeof apiKeys.$inferInsert> = {};
     if (patch.allowedModels !== undefined) set.allowedModels = patch.allowedModels;
+    if (patch.priority !== undefined) set.priority = patch.priority;
     if (Object.keys(set).length === 0) return this.get(id);
     const [row] = await this.#db.update(apiKeys).set(set).where(eq(apiKeys.id, id)).returning(VIEW);
     if (!row) throw new AppError('api_key_not_found', `No API key ${id}.`);
@@ -149,7 +154,7 @@ export class ApiKeys {
     await guard?.beforeLookup();
     const epoch = this.#epoch;
     const [row] = await this.#db
-      .select({ id: apiKeys.id, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels })
+      .select({ id: apiKeys.id, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels, priority: apiKeys.priority })
       .from(apiKeys)
       .where(eq(apiKeys.keyHash, hash));
     if (!row) {
@@ -157,7 +162,7 @@ export class ApiKeys {
       await guard?.missed();
       return undefined;
     }
-    const caller: Caller = { keyId: row.id, tier: row.tier, admin: false, ...(row.allowedModels ? { allowedModels: row.allowedModels } : {}) };
+    const caller: Caller = { keyId: row.id, tier: row.tier, admin: false, ...(row.allowedModels ? { allowedModels: row.allowedModels } : {}), ...(row.priority ? { priority: row.priority } : {}) };
     if (epoch === this.#epoch) this.#cache.set(hash, caller);
     return caller;
   }

@@ -2,6 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { TIERS } from '../auth/caller.js';
+import { PRIORITIES } from '../db/schema.js';
 import { MODEL_PATTERN } from '../spend/model-pattern.js';
 import { BudgetList, BudgetStatus, errorResponses, Id, periodsOnce } from './schemas.js';
 
@@ -16,6 +17,7 @@ const KeyFields = {
   name: Type.String(),
   tier: Type.Enum([...TIERS]),
   allowedModels: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'null: the tier\'s list' }),
+  priority: Type.Union([Type.Enum([...PRIORITIES]), Type.Null()], { description: 'Queue class when a request names none; null: the tier\'s (PRIORITY_<TIER>)' }),
   budgets: Type.Array(BudgetStatus, { description: 'Each budget in its current period' }),
 };
 const ApiKey = Type.Object(KeyFields);
@@ -25,11 +27,13 @@ const CreateBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200 }),
   tier: Type.Optional(Type.Enum([...TIERS], { default: 'pro' })),
   allowedModels: Type.Optional(AllowedModels),
+  priority: Type.Optional(Type.Enum([...PRIORITIES], { description: 'Queue class when a request names none; default: the tier\'s' })),
   budgets: Type.Optional(BudgetList),
 }, { additionalProperties: false });
 
 const PatchBody = Type.Object({
   allowedModels: Type.Optional(Type.Union([AllowedModels, Type.Null()], { description: 'null: back to the tier\'s list' })),
+  priority: Type.Optional(Type.Union([Type.Enum([...PRIORITIES]), Type.Null()], { description: 'null: back to the tier\'s class' })),
   budgets: Type.Optional(BudgetList),
 }, { additionalProperties: false, minProperties: 1 });
 
@@ -49,8 +53,8 @@ export default async function apiKeyRoutes(fastify: FastifyInstance) {
       response: { 201: CreatedKey, ...errorResponses(...bodyErrors) },
     },
   }, async (request, reply) => {
-    const { name, tier, allowedModels, budgets } = request.body;
-    const key = await app.svc.apiKeys.create(name, tier ?? 'pro', allowedModels);
+    const { name, tier, allowedModels, priority, budgets } = request.body;
+    const key = await app.svc.apiKeys.create(name, tier ?? 'pro', allowedModels, priority);
     if (budgets) await app.svc.budgets.set('api_key', key.id, periodsOnce(budgets));
     return reply.code(201).send({ ...key, budgets: await app.svc.budgets.status('api_key', key.id) });
   });
