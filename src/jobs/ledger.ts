@@ -7,7 +7,7 @@ import type { GenerationJobData } from '../queue/queues.js';
 import { encodeResult, storableMessage } from './result-codec.js';
 
 /** A generation as admitted: the job's data, the template version it was rendered from (if any), and what its first attempt holds of its budgets. */
-export type Admission = GenerationJobData & { templateVersion: number | null; reservedUsd?: number; priority?: Priority; cancelAt?: Date | null };
+export type Admission = GenerationJobData & { templateVersion: number | null; reservedUsd?: number; priority?: Priority };
 
 export interface Completion {
   id: string;
@@ -150,7 +150,7 @@ export class Ledger {
           ${col((r) => (r.stop ? JSON.stringify(r.stop) : null))}::jsonb[], ${col((r) => (r.outputSchema ? JSON.stringify(r.outputSchema) : null))}::jsonb[],
           ${col((r) => r.cacheTtlSeconds)}::int[], ${col((r) => r.apiKeyId)}::text[], ${col((r) => r.requestId ?? null)}::text[],
           ${col((r) => r.refresh === true)}::bool[], ${col((r) => r.reservedUsd ?? 0)}::numeric[],
-          ${col((r) => r.priority ?? 'normal')}::text[], ${col((r) => r.cancelAt?.toISOString() ?? null)}::timestamptz[])
+          ${col((r) => r.priority ?? 'normal')}::text[], ${col((r) => (r.cancelAt !== undefined ? new Date(r.cancelAt).toISOString() : null))}::timestamptz[])
           as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, prio, cancel_at)
       ), slot as (
         insert into input_slots as s (input_hash, generation_id, state)

@@ -37,6 +37,8 @@ export interface GenerationJobData extends StoredRequest {
   tpm?: { id: string; tokens: number };
   /** Its place in its class's fair order (src/queue/fairness.ts); absent on a job queued again from its row. */
   fair?: FairSlot;
+  /** `Cancel-After` at admission, epoch ms: when the worker checks the row's deadline (joiners may move it). */
+  cancelAt?: number;
 }
 
 export interface DeadLetterData extends GenerationJobData {

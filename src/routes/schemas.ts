@@ -46,6 +46,7 @@ export const Job = Type.Object({
   model: Type.String(),
   inputHash: Type.String(),
   attempts: Type.Integer(),
+  priority: Type.Enum(['high', 'normal', 'low'], { description: 'Queue class; raised when a request of a higher class joins the job' }),
   result: Type.Optional(Result),
   usage: Type.Optional(Usage),
   costUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'USD of all attempts; null when the model has no price (ALLOW_UNPRICED_MODELS)' })),
