@@ -275,7 +275,7 @@ export class Generation {
       const job = await this.deps.queues.generation.getJob(id);
       if (!job) return;
       const { fair, priority } = await this.#fairSlot(join);
-      if (priority >= (job.opts.priority ?? Infinity)) return;
+      if (priority >= (job.priority || Infinity)) return;
       await job.changePriority({ priority });
       if (fair) await job.updateData({ ...job.data, fair });
     } catch (err) {

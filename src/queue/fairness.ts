@@ -88,7 +88,7 @@ export class Fairness {
       const vt = job?.data.fair?.cls === cls ? job.data.fair.vt : undefined;
       if (!job || vt === undefined) continue;
       const priority = bullPriority(cls, vt - epoch);
-      if (priority !== job.opts.priority) {
+      if (priority !== job.priority) {
         await job.changePriority({ priority });
         changed++;
       }
