@@ -4,7 +4,7 @@ import type { Caller } from '../src/auth/caller.js';
 import { rowsOf } from '../src/db/client.js';
 import type { Priority } from '../src/db/schema.js';
 import type { GenerationRequest } from '../src/generation/request.js';
-import { BAND, bullPriority, classOf } from '../src/queue/fairness.js';
+import { BAND, bullPriority, classOf, Fairness } from '../src/queue/fairness.js';
 import { reply } from './fakes/llm-server.js';
 import { waitForStatus } from './support/jobs.js';
 import { llmEnvPerTest } from './support/llm-env.js';
@@ -115,4 +115,28 @@ describe('fairness within a class', () => {
     expect(Number(waiting[0]!.n)).toBeGreaterThan(4000);
     expect((await waitForStatus(e.t.app, e.auth, b.body.jobId, ['completed'])).status).toBe('completed');
   }, 120_000);
+
+  it('keeps offsets inside the band: half a band past the epoch, the epoch moves and waiting jobs are re-prioritised in order', async () => {
+    const half = BAND / 2;
+    const classKey = `${e.t.config.REDIS_PREFIX}:fair:normal`;
+    await e.t.redis.hset(classKey, 'g', half - 2); // as if 262,142 rounds had run
+    const a = [];
+    for (let i = 0; i < 3; i++) a.push((await admit('key_a', `epoch a${i}`)).body.jobId);
+    const priorities = async (ids: string[]) => Promise.all(ids.map(async (id) => (await e.t.queues.generation.getJob(id))!.priority));
+    expect(await priorities(a)).toEqual([bullPriority('normal', half - 2), bullPriority('normal', half - 1), bullPriority('normal', half)]);
+
+    const fairness = new Fairness(e.t.redis, e.t.config.REDIS_PREFIX, e.t.app.log as never);
+    const started = (await e.t.queues.generation.getJob(a[1]!))!.data.fair;
+    expect(started?.vt).toBe(half - 1);
+    // The start of a job at virtual time half moves the epoch (background renormalisation), then again by hand to await it.
+    await fairness.started({ cls: 'normal', vt: half }, e.t.queues.generation);
+    expect(await e.t.redis.hget(classKey, 'e')).toBe(String(half));
+    await fairness.renormalise('normal', half, e.t.queues.generation);
+    expect(await priorities(a)).toEqual([bullPriority('normal', 0), bullPriority('normal', 0), bullPriority('normal', 0)]);
+    const b = (await admit('key_b', 'epoch b')).body.jobId;
+    expect(await priorities([b])).toEqual([bullPriority('normal', 0)]);
+    e.t.worker();
+    await until(() => e.llm.calls.length === 4);
+    expect(prompts()).toEqual(['epoch a0', 'epoch a1', 'epoch a2', 'epoch b']);
+  });
 });
