@@ -239,9 +239,10 @@ export class Generation {
       if (await ledger.admit({ ...data, id, templateVersion, reservedUsd, priority: join.priority, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) })) {
         // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
         const queued = this.deps.events?.publish(id, 'queued');
-        const { fair, priority } = await this.#fairSlot(join);
         // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
-        const enqueued = queues.generation.add('generate', { ...data, id, ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority));
+        // The fair slot and the enqueue are both Redis: they share the one bound.
+        const enqueued = this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
+          { ...data, id, ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority)));
         enqueued.catch(() => {});
         const waited = await within(enqueued.then(() => true, () => false), ENQUEUE_WAIT_MS);
         if (waited !== true) log.error({ jobId: id }, 'enqueue failed or slow; the reconciler enqueues the job once Redis answers');
