@@ -224,12 +224,16 @@ export function createProcessor(deps: ProcessorDeps) {
     const paid = f.usage ? { ...f.usage, ...cost(d, f.usage) } : undefined;
     const again = final ? undefined : worstCaseUsd(priceFor(d.provider, d.model, deps.pricing), requestOf(d));
     // An abort here is a cancel (or its deadline): the row settles `canceled`, charged what the provider reported.
-    const res = ledger.fail({ id: d.id, final, canceled: aborted, code: f.code, message: f.message, ...(paid ? { paid } : {}), ...(again !== undefined ? { again } : {}) });
-    recordAttempt(d, aborted ? 'canceled' : f.code, started, f.usage, paid?.costUsd ?? 0);
-    if ((await res).canceled) return canceled(job, res, jlog);
-    if ((await res).overBudget) return overBudget(job, jlog);
-    if (final && (await res).settled) await Promise.all([deadLetter(d, f, job.attemptsMade + 1), reconcileTokens(d)]);
+    const settling = ledger.fail({ id: d.id, final, canceled: aborted, code: f.code, message: f.message, ...(paid ? { paid } : {}), ...(again !== undefined ? { again } : {}) });
+    const res = await settling;
+    if (res.canceled) {
+      recordAttempt(d, 'canceled', started, f.usage, paid?.costUsd ?? 0);
+      return canceled(job, settling, jlog);
+    }
+    if (res.overBudget) return overBudget(job, jlog);
+    if (final && res.settled) await Promise.all([deadLetter(d, f, job.attemptsMade + 1), reconcileTokens(d)]);
     jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
+    recordAttempt(d, f.code, started, f.usage, paid?.costUsd ?? 0);
     if (final) recordJobFinished('dead', job.timestamp);
     await deps.events?.publish(d.id, final ? 'dead' : 'retrying', { attempt: job.attemptsMade + 1, error: { code: f.code, message: f.message } });
     if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
