@@ -102,6 +102,17 @@ describe('POST /v1/jobs/:id/cancel', () => {
     expect(second.json().status).toBe('canceled');
   });
 
+  it('gives back what a canceled queued job held of its key\'s budget', async () => {
+    const key = (await e.t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: e.t.admin, payload: { name: 'b', tier: 'pro', budgets: [{ usd: 10, period: 'day' }] } })).json();
+    const auth = { authorization: `Bearer ${key.key}` };
+    const tpl = await template();
+    const reserved = async () => (await e.t.app.inject({ method: 'GET', url: `/v1/api-keys/${key.id}`, headers: e.t.admin })).json().budgets[0].reservedUsd as number;
+    const job = (await e.t.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: { topic: 'budget' } } })).json();
+    expect(await reserved()).toBeGreaterThan(0);
+    expect((await e.t.app.inject({ method: 'POST', url: `/v1/jobs/${job.jobId}/cancel`, headers: auth })).json().status).toBe('canceled');
+    expect(await reserved()).toBe(0);
+  });
+
   it('an unknown job is a 404', async () => {
     const res = await cancel('gen_nope');
     expect(res.statusCode).toBe(404);
