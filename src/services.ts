@@ -12,8 +12,10 @@ import { IdempotencyStore } from './idempotency/store.js';
 import { Ledger } from './jobs/ledger.js';
 import { TokenLimiter } from './ratelimit/tokens.js';
 import { Budgets } from './spend/budgets.js';
+import { JobCancels } from './jobs/cancel.js';
 import { Jobs } from './jobs/service.js';
 import { DeadLetters } from './queue/dead-letters.js';
+import { Fairness } from './queue/fairness.js';
 import type { Queues } from './queue/queues.js';
 import type { JobWaiter } from './queue/waiter.js';
 import { Projects } from './projects/service.js';
@@ -34,6 +36,8 @@ export interface Services {
   /** Budgets of keys and templates: reserve, release, status. */
   budgets: Budgets;
   generation: Generation;
+  /** `POST /v1/jobs/:id/cancel`: detach a caller, cancel a waiting job, abort a running one. */
+  cancels: JobCancels;
   deadLetters: DeadLetters;
   idempotency: IdempotencyStore;
   meter: UsageMeter;
@@ -80,7 +84,8 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
     budgets,
     meter,
     events,
-    generation: new Generation({ config, templates, jobs, ledger, budgets, tokens, cache, queues, waiter, meter, log, events }),
+    generation: new Generation({ config, templates, jobs, ledger, budgets, tokens, cache, queues, waiter, meter, log, events, fairness: new Fairness(redis, config.REDIS_PREFIX, log) }),
+    cancels: new JobCancels({ ledger, jobs, queues, redis, prefix: config.REDIS_PREFIX, log, events, tokens }),
     deadLetters: new DeadLetters(ledger, queues, events),
     idempotency: new IdempotencyStore(db),
     async close() {

@@ -114,7 +114,9 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     t.worker();
     llm.script(reply.unauthorized(), reply.slow(1500));
     const tpl = await template();
-    const dead = (await generate(tpl, { topic: 'twin' }, { query: '?wait=10' })).json();
+    const held = await generate(tpl, { topic: 'twin' }, { query: '?wait=10' });
+    expect(held.statusCode).toBe(502); // died under a wait: generation_failed, the job in the details
+    const dead = { jobId: held.json().error.details.job.id as string, status: held.json().error.details.job.status as string };
     expect(dead.status).toBe('dead');
     const twin = (await generate(tpl, { topic: 'twin' })).json(); // the slow one, in flight
     const replay = await t.app.inject({ method: 'POST', url: `/v1/admin/dead-letters/${dead.jobId}/replay`, headers: t.admin });
@@ -154,8 +156,9 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     t.worker();
     const tpl = await template();
     llm.script(reply.truncated(), reply.refusal());
-    const a = (await generate(tpl, { topic: 'cut' }, { query: '?wait=10' })).json();
-    const b = (await generate(tpl, { topic: 'refuse' }, { query: '?wait=10' })).json();
+    // Died under a wait: 502 generation_failed, the job in the details.
+    const a = (await generate(tpl, { topic: 'cut' }, { query: '?wait=10' })).json().error.details.job;
+    const b = (await generate(tpl, { topic: 'refuse' }, { query: '?wait=10' })).json().error.details.job;
     expect(a).toMatchObject({ status: 'dead', error: { code: 'output_truncated' } });
     expect(b).toMatchObject({ status: 'dead', error: { code: 'provider_refusal' } });
     expect(await t.redis.keys(`${t.config.REDIS_PREFIX}:cache:*`)).toEqual([]);
@@ -249,7 +252,8 @@ describe('provider slots', () => {
     expect(llm.calls).toHaveLength(2);
     const rows = await Promise.all(ids.map(async (id) => (await t.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: auth })).json()));
     expect(rows.map((r) => r.status).sort()).toEqual(['completed', 'completed', 'queued', 'queued']);
-    expect(await t.queues.generation.getWaitingCount()).toBe(2);
+    // Every generation job has a BullMQ priority (its class and fair slot): waiting means `prioritized`.
+    expect(await t.queues.generation.getPrioritizedCount()).toBe(2);
 
     t.worker();
     for (const id of ids) expect(await waitForStatus(t.app, auth, id, ['completed'])).toMatchObject({ status: 'completed', attempts: 1 });

@@ -49,11 +49,11 @@ describe('the reconciler settles what no processor will', () => {
   it('a job failed by the stalled-job limit: dead with worker_lost, dead-lettered, and the input open again', async () => {
     const id = await admitted('stalled');
     await failOutsideProcessor(id, 'job stalled more than allowable limit');
-    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 1 });
+    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 1, canceled: 0 });
     const job = (await e.t.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: e.auth })).json();
     expect(job).toMatchObject({ status: 'dead', error: { code: 'worker_lost' } });
     expect(await e.t.queues.deadLetter.getJob(id)).toBeTruthy();
-    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 0 }); // settled once
+    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 0, canceled: 0 }); // settled once
 
     e.t.worker();
     const tpl = job.templateId as string;
@@ -67,7 +67,7 @@ describe('the reconciler settles what no processor will', () => {
     await failOutsideProcessor(id, 'connect ECONNREFUSED 127.0.0.1:5432');
     await new OutcomeStash(e.t.redis, e.t.config.REDIS_PREFIX, e.t.app.log as never)
       .save(id, { text: 'paid once', json: undefined, inputTokens: 10, outputTokens: 5, costUsd: 0.00001 });
-    expect(await run()).toEqual({ enqueued: 0, rerun: 1, dead: 0 });
+    expect(await run()).toEqual({ enqueued: 0, rerun: 1, dead: 0, canceled: 0 });
     e.t.worker();
     const job = await waitForStatus(e.t.app, e.auth, id, ['completed', 'dead']);
     expect(job).toMatchObject({ status: 'completed', result: { text: 'paid once' }, usage: { inputTokens: 10, outputTokens: 5 } });
@@ -78,7 +78,7 @@ describe('the reconciler settles what no processor will', () => {
   it('a job that ended with nothing to record: dead with job_lost', async () => {
     const id = await admitted('lost');
     await failOutsideProcessor(id, 'connect ECONNREFUSED 127.0.0.1:5432');
-    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 1 });
+    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 1, canceled: 0 });
     expect((await e.t.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: e.auth })).json()).toMatchObject({ status: 'dead', error: { code: 'job_lost' } });
   });
 
@@ -88,17 +88,17 @@ describe('the reconciler settles what no processor will', () => {
     expect(await ledger.claim(id)).toBe('claimed');
     expect(await ledger.claim(id)).toBe('busy'); // a duplicate run, while the first may be calling the provider
     await e.t.queues.generation.remove(id);
-    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 0 }); // claimed just now: it may still be running
+    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 0, canceled: 0 }); // claimed just now: it may still be running
     await e.t.database.db.execute(sql`update generations set claimed_at = now() - interval '2 minutes' where id = ${id}`);
-    expect(await run()).toEqual({ enqueued: 1, rerun: 0, dead: 0 }); // past any attempt's time: its run is gone
+    expect(await run()).toEqual({ enqueued: 1, rerun: 0, dead: 0, canceled: 0 }); // past any attempt's time: its run is gone
     expect(await ledger.claim(id)).toBe('claimed'); // and a claim that old may be taken over
   });
 
   it('an in-flight row whose job Redis lost is enqueued again under its id, and completes once', async () => {
     const id = await admitted('missing');
     await e.t.queues.generation.remove(id);
-    expect(await run()).toEqual({ enqueued: 1, rerun: 0, dead: 0 });
-    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 0 }); // waiting now: left alone
+    expect(await run()).toEqual({ enqueued: 1, rerun: 0, dead: 0, canceled: 0 });
+    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 0, canceled: 0 }); // waiting now: left alone
     e.t.worker();
     expect(await waitForStatus(e.t.app, e.auth, id, ['completed'])).toMatchObject({ status: 'completed' });
     expect(e.llm.calls).toHaveLength(1);
@@ -119,7 +119,7 @@ describe('Postgres lost between the provider answer and the write', () => {
       while ((await e.t.queues.generation.getJobState(id)) !== 'failed') await new Promise((r) => setTimeout(r, 50));
       expect(await e.t.redis.exists(`${e.t.config.REDIS_PREFIX}:outcome:${id}`)).toBe(1);
       proxy.setDown(false);
-      expect(await run()).toEqual({ enqueued: 0, rerun: 1, dead: 0 });
+      expect(await run()).toEqual({ enqueued: 0, rerun: 1, dead: 0, canceled: 0 });
       const job = await waitForStatus(e.t.app, e.auth, id, ['completed', 'dead'], 30_000);
       expect(job).toMatchObject({ status: 'completed', result: { text: 'worth keeping' } });
       expect(e.llm.calls).toHaveLength(1);
@@ -128,6 +128,20 @@ describe('Postgres lost between the provider answer and the write', () => {
       await w?.close();
       await database.close().catch(() => {});
       await proxy.close();
+    }
+  });
+
+  it('never brings back a canceled job; cancels a queued one past its Cancel-After', async () => {
+    const id = await admitted('canceled');
+    expect((await e.t.app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel`, headers: e.auth })).json().status).toBe('canceled');
+    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 0, canceled: 0 });
+    expect(await e.t.queues.generation.getJob(id)).toBeFalsy();
+
+    const overdue = await admitted('overdue');
+    await e.t.database.db.update(generations).set({ cancelAt: new Date(Date.now() - 1000) }).where(eq(generations.id, overdue));
+    expect(await run()).toEqual({ enqueued: 0, rerun: 0, dead: 0, canceled: 1 });
+    for (const j of [id, overdue]) {
+      expect((await e.t.app.inject({ method: 'GET', url: `/v1/jobs/${j}`, headers: e.auth })).json().status).toBe('canceled');
     }
   });
 });

@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, type Job, type Queue } from 'bullmq';
 import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
@@ -10,6 +10,8 @@ import type { Completed, Ledger } from '../src/jobs/ledger.js';
 import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
 import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
+import type { CancelSignals } from '../src/queue/cancels.js';
+import type { Fairness } from '../src/queue/fairness.js';
 import type { GenerationJobData, Queues } from '../src/queue/queues.js';
 import type { TokenLimiter } from '../src/ratelimit/tokens.js';
 import { worstCaseUsd } from '../src/spend/budgets.js';
@@ -36,6 +38,10 @@ export interface ProcessorDeps {
   validator: Pick<OutputValidator, 'validate'>;
   /** Sets a job's token hold (GenerationJobData.tpm) to the tokens used once it settles. */
   tokens: Pick<TokenLimiter, 'reconcile'>;
+  /** Advances the class clock of each job that starts (fair queuing); none: no fairness bookkeeping. */
+  fairness?: { service: Fairness; queue: Queue<GenerationJobData> };
+  /** Abort signals of running attempts, fired by cancels; none: attempts cannot be aborted. */
+  cancels?: CancelSignals;
 }
 
 /**
@@ -58,29 +64,59 @@ export function createProcessor(deps: ProcessorDeps) {
     // The claim lands before the provider is called, on every start: it is what keeps a second run of the
     // same generation (a duplicate enqueued after Redis lost the job) from paying for it again. Taken
     // before waiting for a provider slot, so its round trip never holds a slot.
-    const claim = await ledger.claim(d.id);
-    if (claim === 'settled') return finishedElsewhere(d, jlog);
-    if (claim === 'busy') {
-      jlog.warn('another run holds this generation; trying again once its claim can have lapsed');
-      await job.moveToDelayed(Date.now() + ledger.staleClaimMs, token);
-      throw new DelayedError();
-    }
-    const release = deps.slots ? await deps.slots.acquire() : () => {};
-    if (!release) {
-      // The worker is shutting down and this job never started: back to the queue, for any worker.
-      await ledger.handBack(d.id);
-      await job.moveToWait(token);
-      throw new WaitingError();
-    }
+    // Tracked before the claim: a cancel marked on the row after the claim always finds the signal.
+    const tracked = deps.cancels?.track(d.id);
+    let deadline: NodeJS.Timeout | undefined;
     try {
-      return await attempt(job, release, jlog);
+      const claim = await ledger.claim(d.id);
+      if (claim === 'settled') return await finishedElsewhere(d, jlog);
+      if (claim === 'cancel') return await canceled(job, ledger.fail({ id: d.id, final: true, canceled: true, code: 'canceled', message: '' }), jlog);
+      if (claim === 'busy') {
+        jlog.warn('another run holds this generation; trying again once its claim can have lapsed');
+        await job.moveToDelayed(Date.now() + ledger.staleClaimMs, token);
+        throw new DelayedError();
+      }
+      if (deps.fairness) void deps.fairness.service.started(d.fair, deps.fairness.queue).catch((err) => jlog.warn({ err: String(err) }, 'fair-queue clock not advanced'));
+      if (d.cancelAt !== undefined) deadline = armDeadline(d.id, d.cancelAt);
+      const release = deps.slots ? await deps.slots.acquire() : () => {};
+      if (!release) {
+        // The worker is shutting down and this job never started: back to the queue, for any worker.
+        await ledger.handBack(d.id);
+        await job.moveToWait(token);
+        throw new WaitingError();
+      }
+      try {
+        return await attempt(job, release, jlog, tracked?.signal);
+      } finally {
+        release();
+      }
     } finally {
-      release();
+      clearTimeout(deadline);
+      tracked?.done();
     }
   }
 
+  /**
+   * `Cancel-After`: at the deadline the row is read again (a joiner may have moved or lifted it)
+   * and the attempt aborted if it has passed; its failure then settles the row `canceled`.
+   */
+  function armDeadline(id: string, at: number): NodeJS.Timeout {
+    const timer = setTimeout(async () => {
+      try {
+        const [row] = await db.select({ cancelAt: generations.cancelAt }).from(generations).where(eq(generations.id, id));
+        if (!row?.cancelAt) return;
+        if (row.cancelAt.getTime() <= Date.now()) deps.cancels?.abort(id);
+        else armDeadline(id, row.cancelAt.getTime()).unref();
+      } catch (err) {
+        log.warn({ err: String(err), jobId: id }, 'Cancel-After deadline not checked');
+      }
+    }, Math.max(0, at - Date.now()));
+    timer.unref();
+    return timer;
+  }
+
   /** One attempt; `release` frees the provider slot, as soon as the provider has answered. */
-  async function attempt(job: Job<GenerationJobData>, release: () => void, jlog: Logger) {
+  async function attempt(job: Job<GenerationJobData>, release: () => void, jlog: Logger, signal?: AbortSignal) {
     const d = job.data;
     // A retry, a run after a worker died, or one the reconciler started may find an answer an earlier run was paid for.
     const rerun = job.attemptsStarted > 1 || d.resumed === true;
@@ -91,10 +127,10 @@ export function createProcessor(deps: ProcessorDeps) {
     const started = performance.now();
     let out: Outcome;
     try {
-      out = stashed ?? (await ask(d, release));
+      out = stashed ?? (await ask(d, release, signal));
     } catch (err) {
       release();
-      return failed(job, err, started, jlog);
+      return failed(job, err, started, jlog, signal?.aborted === true);
     }
     release();
     if (stashed) jlog.info('writing the answer an earlier run was paid for and could not record');
@@ -148,10 +184,11 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /** Calls the provider and checks its answer; throws AttemptFailed (with the tokens paid) when it is unusable. */
-  async function ask(d: GenerationJobData, release: () => void): Promise<Outcome> {
+  async function ask(d: GenerationJobData, release: () => void, signal?: AbortSignal): Promise<Outcome> {
     const provider = deps.providers[d.provider];
     if (!provider) throw new AttemptFailed('provider_unavailable', d.provider);
-    const { provider: _name, ...req } = requestOf(d);
+    const { provider: _name, ...rest } = requestOf(d);
+    const req = signal ? { ...rest, signal } : rest;
     const res = d.stream ? await streamed(provider, req, d) : await provider.generate(req);
     release();
     const usage = { inputTokens: res.inputTokens, outputTokens: res.outputTokens };
@@ -180,13 +217,19 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   /** A failed attempt: recorded on the row with what it cost; the last one dead-letters the job. */
-  async function failed(job: Job<GenerationJobData>, err: unknown, started: number, jlog: Logger): Promise<never> {
+  async function failed(job: Job<GenerationJobData>, err: unknown, started: number, jlog: Logger, aborted = false) {
     const d = job.data;
     const f = classify(err);
-    const final = !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const final = aborted || !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const paid = f.usage ? { ...f.usage, ...cost(d, f.usage) } : undefined;
     const again = final ? undefined : worstCaseUsd(priceFor(d.provider, d.model, deps.pricing), requestOf(d));
-    const res = await ledger.fail({ id: d.id, final, code: f.code, message: f.message, ...(paid ? { paid } : {}), ...(again !== undefined ? { again } : {}) });
+    // An abort here is a cancel (or its deadline): the row settles `canceled`, charged what the provider reported.
+    const settling = ledger.fail({ id: d.id, final, canceled: aborted, code: f.code, message: f.message, ...(paid ? { paid } : {}), ...(again !== undefined ? { again } : {}) });
+    const res = await settling;
+    if (res.canceled) {
+      recordAttempt(d, 'canceled', started, f.usage, paid?.costUsd ?? 0);
+      return canceled(job, settling, jlog);
+    }
     if (res.overBudget) return overBudget(job, jlog);
     if (final && res.settled) await Promise.all([deadLetter(d, f, job.attemptsMade + 1), reconcileTokens(d)]);
     jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
@@ -195,6 +238,19 @@ export function createProcessor(deps: ProcessorDeps) {
     await deps.events?.publish(d.id, final ? 'dead' : 'retrying', { attempt: job.attemptsMade + 1, error: { code: f.code, message: f.message } });
     if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
     throw err;
+  }
+
+  /**
+   * The row settled `canceled` (`settling`: the write that did it): nothing is cached or
+   * dead-lettered, the token hold comes down to what was used, the job ends without a retry.
+   */
+  async function canceled(job: Job<GenerationJobData>, settling: ReturnType<Ledger['fail']>, jlog: Logger) {
+    const d = job.data;
+    const res = await settling;
+    if (!res.canceled) return finishedElsewhere(d, jlog);
+    jlog.info('job canceled');
+    await Promise.all([reconcileTokens(d), deps.events?.publish(d.id, 'canceled', { attempt: job.attemptsMade + 1 })]);
+    return { canceled: true };
   }
 
   /** A retry its budgets could no longer hold: the row is already `dead` (budget_exceeded); no further attempt. */
@@ -225,6 +281,7 @@ export function createProcessor(deps: ProcessorDeps) {
       await deadLetter(d, { code: row.errorCode ?? 'internal_error', message: row.errorMessage ?? '' }, row.attempts);
       throw new UnrecoverableError(`${row.errorCode}: ${row.errorMessage}`);
     }
+    if (row?.status === 'canceled') return { canceled: true };
     throw new UnrecoverableError(`generation ${d.id} has no row`);
   }
 }

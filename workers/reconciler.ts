@@ -1,9 +1,11 @@
-import { and, asc, inArray, lt } from 'drizzle-orm';
+import { and, asc, eq, inArray, lt } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db } from '../src/db/client.js';
 import { generations, IN_FLIGHT } from '../src/db/schema.js';
+import { afterCanceled, type CancelDeps } from '../src/jobs/cancel.js';
 import type { Ledger } from '../src/jobs/ledger.js';
 import { jobDataOf } from '../src/queue/dead-letters.js';
+import { tailPriority } from '../src/queue/fairness.js';
 import type { Queues } from '../src/queue/queues.js';
 import type { OutcomeStash } from './outcome-stash.js';
 
@@ -27,6 +29,8 @@ export interface ReconcilerDeps {
    * older, so a run Redis forgot is never doubled while it may still be calling the provider.
    */
   attemptMs: number;
+  /** Removes the BullMQ jobs of rows canceled at their `Cancel-After` deadline, and publishes their event. */
+  cancel?: CancelDeps;
 }
 
 /**
@@ -40,19 +44,20 @@ export interface ReconcilerDeps {
  * is guarded by the row's status, so a pass racing a worker changes nothing
  * that worker settled.
  */
-export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: number; rerun: number; dead: number }> {
+export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: number; rerun: number; dead: number; canceled: number }> {
   const { db, queues, ledger, stash, log } = deps;
+  const canceled = await cancelOverdue(deps);
   const rows = await db.select().from(generations)
     .where(and(inArray(generations.status, [...IN_FLIGHT]), lt(generations.createdAt, new Date(Date.now() - deps.graceMs))))
     .orderBy(asc(generations.createdAt)).limit(500);
-  const done = { enqueued: 0, rerun: 0, dead: 0 };
+  const done = { enqueued: 0, rerun: 0, dead: 0, canceled };
   if (!rows.length) return done;
   const states = await Promise.all(rows.map((r) => queues.generation.getJobState(r.id)));
   const ranOut = Date.now() - deps.attemptMs;
   const missing = rows.filter((r, i) => states[i] === 'unknown'
     && (r.status !== 'active' || (r.claimedAt ?? r.startedAt ?? r.createdAt).getTime() < ranOut));
   if (missing.length) {
-    await queues.generation.addBulk(missing.map((row) => ({ name: 'generate', data: { ...jobDataOf(row), resumed: true }, opts: queues.jobOptions(row.id) })));
+    await queues.generation.addBulk(missing.map((row) => ({ name: 'generate', data: { ...jobDataOf(row), resumed: true }, opts: queues.jobOptions(row.id, tailPriority(row.priority)) })));
     done.enqueued = missing.length;
   }
   for (const [i, row] of rows.entries()) {
@@ -61,7 +66,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
     if (await stash.has(row.id)) {
       await ledger.unclaim(row.id); // its job has ended: no run holds the row any more
       await job?.remove();
-      await queues.generation.add('generate', { ...jobDataOf(row), resumed: true }, queues.jobOptions(row.id));
+      await queues.generation.add('generate', { ...jobDataOf(row), resumed: true }, queues.jobOptions(row.id, tailPriority(row.priority)));
       done.rerun++;
       log.warn({ jobId: row.id }, 'job ended with its paid answer unrecorded: running it again to record it');
       continue;
@@ -74,4 +79,22 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
     log.error({ jobId: row.id, code, reason: job?.failedReason }, 'job ended without settling its row: dead-lettered');
   }
   return done;
+}
+
+/**
+ * `Cancel-After` deadlines of rows no attempt holds (queued, or waiting for a retry): settled
+ * `canceled` here, since no worker may take them before the deadline passes (a running
+ * attempt is aborted by its own worker's timer). Only rows still queued or failed are
+ * touched, so a canceled row is never brought back.
+ */
+async function cancelOverdue(deps: ReconcilerDeps): Promise<number> {
+  let n = 0;
+  for (const id of await deps.ledger.overdue()) {
+    const res = await deps.ledger.fail({ id, final: true, canceled: true, from: ['queued', 'failed'], code: 'canceled', message: '' });
+    if (!res.canceled) continue;
+    n++;
+    const [row] = await deps.db.select().from(generations).where(eq(generations.id, id));
+    if (row && deps.cancel) await afterCanceled(deps.cancel, row);
+  }
+  return n;
 }

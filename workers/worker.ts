@@ -13,6 +13,8 @@ import { createProviders } from '../src/providers/index.js';
 import { pricingOf } from '../src/providers/pricing.js';
 import type { Provider, ProviderName } from '../src/providers/types.js';
 import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData, type Queues } from '../src/queue/queues.js';
+import { CancelSignals } from '../src/queue/cancels.js';
+import { Fairness } from '../src/queue/fairness.js';
 import { bullConnection } from '../src/redis/client.js';
 import { backoffDelay } from './failures.js';
 import { OutcomeStash } from './outcome-stash.js';
@@ -51,6 +53,9 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const slots = new Slots(config.WORKER_CONCURRENCY);
   const ledger = new Ledger(database.db, config.WORKER_LOCK_DURATION_MS);
   const stash = new OutcomeStash(deps.redis, config.REDIS_PREFIX, log);
+  const cancels = new CancelSignals(deps.redis, config.REDIS_PREFIX, log);
+  const events = new JobEventLog(deps.redis, config.REDIS_PREFIX, log);
+  const tokens = new TokenLimiter({ redis: deps.redis, config, log });
   const validator = new OutputValidator({ timeoutMs: config.OUTPUT_VALIDATION_TIMEOUT_MS, log });
   const processor = createProcessor({
     db: database.db,
@@ -62,9 +67,11 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     providers,
     ...(pricing ? { pricing } : {}),
     log,
-    events: new JobEventLog(deps.redis, config.REDIS_PREFIX, log),
+    events,
     slots,
-    tokens: new TokenLimiter({ redis: deps.redis, config, log }),
+    tokens,
+    cancels,
+    fairness: { service: new Fairness(deps.redis, config.REDIS_PREFIX, log), queue: queues.generation },
   });
 
   const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {
@@ -84,8 +91,11 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
 
   /** Settles rows no processor will (see reconcile), and drops idempotency keys past their 24 h. */
   const sweep = async () => {
-    const done = await reconcile({ db: database.db, ledger, queues, stash, log, graceMs: config.SWEEP_INTERVAL_MS / 3, attemptMs: config.PROVIDER_TIMEOUT_MS + config.WORKER_LOCK_DURATION_MS });
-    if (done.enqueued || done.rerun || done.dead) log.info(done, 'reconciled generations with their jobs');
+    const done = await reconcile({
+      db: database.db, ledger, queues, stash, log, graceMs: config.SWEEP_INTERVAL_MS / 3, attemptMs: config.PROVIDER_TIMEOUT_MS + config.WORKER_LOCK_DURATION_MS,
+      cancel: { ledger, queues, redis: deps.redis, prefix: config.REDIS_PREFIX, log, events, tokens },
+    });
+    if (done.enqueued || done.rerun || done.dead || done.canceled) log.info(done, 'reconciled generations with their jobs');
     await idempotency.purgeExpired();
   };
   const sweeping = setInterval(() => sweep().catch((err) => log.warn({ err: String(err) }, 'sweep failed')), config.SWEEP_INTERVAL_MS);
@@ -99,6 +109,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       const closing = worker.close(); // stops fetching first, so a job handed back is not taken again here
       slots.close();
       await closing;
+      cancels.close();
       await validator.close();
     },
   };

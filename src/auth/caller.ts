@@ -22,6 +22,8 @@ export interface Caller {
   projectId: string | null;
   /** The key's own `provider/model` patterns; undefined: its tier's (see spend/allow-list.ts). */
   allowedModels?: string[];
+  /** The key's own queue class; undefined: its tier's (PRIORITY_<TIER>). */
+  priority?: 'high' | 'normal' | 'low';
 }
 
 /**

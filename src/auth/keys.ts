@@ -4,7 +4,7 @@ import { LRUCache } from 'lru-cache';
 import type { InvalidationBus } from '../cache/bus.js';
 import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { apiKeys, type ApiKeyRow } from '../db/schema.js';
+import { apiKeys, type ApiKeyRow, type Priority } from '../db/schema.js';
 import { inScope } from '../db/scope.js';
 import { AppError } from '../errors/app-error.js';
 import type { Caller, Scope, Tier } from './caller.js';
@@ -77,6 +77,8 @@ export interface ApiKeyView {
   prefix: string | null;
   /** `provider/model` patterns; null: the tier's (MODELS_<TIER>). */
   allowedModels: string[] | null;
+  /** Queue class when a request names none; null: the tier's (PRIORITY_<TIER>). */
+  priority: Priority | null;
   createdAt: string;
   lastUsedAt: string | null;
   expiresAt: string | null;
@@ -89,6 +91,7 @@ export interface NewKey {
   role: 'admin' | 'member';
   projectId: string;
   allowedModels?: string[];
+  priority?: Priority;
   expiresAt?: Date;
 }
 
@@ -96,11 +99,13 @@ export interface NewKey {
 export interface ApiKeyPatch {
   /** null: back to the tier's list. */
   allowedModels?: string[] | null;
+  /** null: back to the tier's class. */
+  priority?: Priority | null;
 }
 
 const VIEW = {
   id: apiKeys.id, name: apiKeys.name, tier: apiKeys.tier, role: apiKeys.role, projectId: apiKeys.projectId, prefix: apiKeys.prefix,
-  allowedModels: apiKeys.allowedModels, createdAt: apiKeys.createdAt, lastUsedAt: apiKeys.lastUsedAt, expiresAt: apiKeys.expiresAt,
+  allowedModels: apiKeys.allowedModels, priority: apiKeys.priority, createdAt: apiKeys.createdAt, lastUsedAt: apiKeys.lastUsedAt, expiresAt: apiKeys.expiresAt,
   revokedAt: apiKeys.revokedAt,
 };
 type ViewRow = Pick<ApiKeyRow, keyof typeof VIEW>;
@@ -151,7 +156,7 @@ export class ApiKeys {
     const id = newId('key');
     const [row] = await this.#db.insert(apiKeys).values({
       id, name: k.name, tier: k.tier, role: k.role, projectId: k.projectId, keyHash: hashKey(key), prefix: displayPrefix(key),
-      allowedModels: k.allowedModels ?? null, expiresAt: k.expiresAt ?? null,
+      allowedModels: k.allowedModels ?? null, priority: k.priority ?? null, expiresAt: k.expiresAt ?? null,
     }).returning(VIEW);
     return { ...show(row!), key };
   }
@@ -177,6 +182,7 @@ export class ApiKeys {
   async update(id: string, patch: ApiKeyPatch, scope: Scope): Promise<ApiKeyView> {
     const set: Partial<typeof apiKeys.$inferInsert> = {};
     if (patch.allowedModels !== undefined) set.allowedModels = patch.allowedModels;
+    if (patch.priority !== undefined) set.priority = patch.priority;
     if (Object.keys(set).length === 0) return this.get(id, scope);
     return this.#change(id, scope, set);
   }
@@ -271,7 +277,7 @@ export class ApiKeys {
     const epoch = this.#epoch;
     const [row] = await this.#db
       .select({
-        id: apiKeys.id, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels, role: apiKeys.role, projectId: apiKeys.projectId,
+        id: apiKeys.id, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels, priority: apiKeys.priority, role: apiKeys.role, projectId: apiKeys.projectId,
         keyHash: apiKeys.keyHash, previousKeyHash: apiKeys.previousKeyHash, expiresAt: apiKeys.expiresAt,
         previousValidUntil: apiKeys.previousValidUntil,
       })
@@ -292,6 +298,7 @@ export class ApiKeys {
       caller: {
         keyId: row.id, tier: row.tier, admin: false, role: row.role, projectId: row.projectId,
         ...(row.allowedModels ? { allowedModels: row.allowedModels } : {}),
+        ...(row.priority ? { priority: row.priority } : {}),
       },
       validUntil: ends.length ? Math.min(...ends) : null,
     };

@@ -1,11 +1,18 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { idempotencyOwner } from '../auth/caller.js';
+import { PRIORITIES, type Priority } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { canonicalHash } from '../generation/hash.js';
 import type { GenerationRequest } from '../generation/request.js';
 import { bypassesCache } from '../http/cache-control.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import type { CompatAnswer } from './translate.js';
+
+/** `X-PromptLab-Priority: high|normal|low` (checked by the route's header schema), as a generation context field. */
+export function priorityHeader(request: FastifyRequest): { priority?: Priority } {
+  const h = request.headers['x-promptlab-priority'];
+  return typeof h === 'string' && (PRIORITIES as readonly string[]).includes(h) ? { priority: h as Priority } : {};
+}
 
 /**
  * Runs a compat request through the same core as `/v1/generate` (cache, single flight,
@@ -24,10 +31,10 @@ export async function answerCompat(
   const caller = request.caller!;
   const bypassCache = bypassesCache(request.headers['cache-control']);
   const run = async (): Promise<StoredResponse> => {
-    const o = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs });
+    const o = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs, ...priorityHeader(request) });
     const { jobId, status } = o.body;
     const jobHeader = { 'x-promptlab-job-id': jobId };
-    if (status === 'dead') {
+    if (status === 'dead' || status === 'canceled') {
       const error = o.body.error as { code: string; message: string } | undefined;
       throw new AppError('generation_failed', `Generation ${jobId} failed: ${error?.code ?? 'unknown'}: ${error?.message ?? ''}`.trim(), { jobId, error }, jobHeader);
     }

@@ -1,3 +1,4 @@
+import { priorityHeader } from './answer.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EVERY_PROJECT } from '../auth/caller.js';
 import { AppError } from '../errors/app-error.js';
@@ -79,7 +80,7 @@ export async function streamCompat(
 ): Promise<void> {
   const caller = request.caller!;
   const bypassCache = bypassesCache(request.headers['cache-control']);
-  const o = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs: 0, stream: true });
+  const o = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs: 0, stream: true, ...priorityHeader(request) });
   const { jobId } = o.body;
   const format = makeFormat(jobId);
 
@@ -129,7 +130,7 @@ export async function streamCompat(
       for (const piece of chunksOf(outcome.result.text.slice(sent.length), REPLAY_CHUNKS)) res.write(format.delta(piece));
       return end(format.finish(outcome.usage ?? { inputTokens: 0, outputTokens: 0 }));
     }
-    if (outcome.status === 'dead') {
+    if (outcome.status === 'dead' || outcome.status === 'canceled') {
       const error = outcome.error as { code?: string; message?: string } | undefined;
       return fail('generation_failed', `Generation ${jobId} failed: ${error?.code ?? 'unknown'}: ${error?.message ?? ''}`.trim());
     }
@@ -147,7 +148,7 @@ export async function streamCompat(
       res.write(format.delta(e.data.text));
     } else if (e.type === 'retrying' && sent) {
       fail('generation_failed', `Generation ${jobId} failed after part of its answer was streamed; it is retried: GET /v1/jobs/${jobId}.`);
-    } else if (e.type === 'completed' || e.type === 'dead') {
+    } else if (e.type === 'completed' || e.type === 'dead' || e.type === 'canceled') {
       await settle();
     }
   };

@@ -77,6 +77,9 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_HEADERS: Type.Enum(['standard', 'draft'], {
     default: 'standard', description: 'draft also sends the IETF RateLimit-Policy / RateLimit fields',
   }),
+  PRIORITY_FREE: Type.Enum(['high', 'normal', 'low'], { default: 'low', description: 'Queue class of free keys\' generations when neither the request nor the key names one' }),
+  PRIORITY_PRO: Type.Enum(['high', 'normal', 'low'], { default: 'normal', description: 'Queue class of pro keys\' generations (as PRIORITY_FREE)' }),
+  PRIORITY_ENTERPRISE: Type.Enum(['high', 'normal', 'low'], { default: 'normal', description: 'Queue class of enterprise keys\' generations and the admin key\'s (as PRIORITY_FREE)' }),
   MODELS_FREE: Models(FREE_MODELS, 'Models free keys may use: comma-separated provider/model globs (* = any); the default is every model of the pricing table at most $1 per million input tokens'),
   MODELS_PRO: Models('*', 'Models pro keys may use (same syntax as MODELS_FREE)'),
   MODELS_ENTERPRISE: Models('*', 'Models enterprise keys may use (same syntax as MODELS_FREE)'),

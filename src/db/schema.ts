@@ -16,6 +16,10 @@ export const projects = pgTable('projects', {
 
 export const KEY_ROLES = ['admin', 'member'] as const;
 
+/** Queue classes of generations, highest first (src/queue/fairness.ts maps them onto BullMQ priorities). */
+export const PRIORITIES = ['high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
 /** API keys: only the SHA-256 of a key is kept; the key itself is shown once. */
 export const apiKeys = pgTable('api_keys', {
   id: text('id').primaryKey(),
@@ -24,6 +28,8 @@ export const apiKeys = pgTable('api_keys', {
   keyHash: text('key_hash').notNull().unique(),
   /** `provider/model` glob patterns this key may use; null: its tier's (MODELS_<TIER>). */
   allowedModels: jsonb('allowed_models').$type<string[]>(),
+  /** Queue class of this key's generations when a request names none; null: its tier's (PRIORITY_<TIER>). */
+  priority: text('priority', { enum: PRIORITIES }),
   createdAt: timestamptz('created_at').notNull().defaultNow(),
   projectId: text('project_id').notNull().default(DEFAULT_PROJECT).references(() => projects.id),
   /** `admin`: manages its project (keys, templates, budgets, dead letters, cache); `member`: generates and reads. */
@@ -72,7 +78,7 @@ export const templates = pgTable('templates', {
   deletedAt: timestamptz('deleted_at'),
 });
 
-export const JOB_STATUSES = ['queued', 'active', 'failed', 'completed', 'dead'] as const;
+export const JOB_STATUSES = ['queued', 'active', 'failed', 'completed', 'dead', 'canceled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 /** Statuses of a generation that may still produce a result: at most one row per input hash. */
 export const IN_FLIGHT: readonly JobStatus[] = ['queued', 'active', 'failed'];
@@ -125,6 +131,14 @@ export const generations = pgTable(
     /** When the attempt now running claimed the row: only one attempt runs at a time (see `Ledger.claim`). */
     claimedAt: timestamptz('claimed_at'),
     completedAt: timestamptz('completed_at'),
+    /** Queue class; raised (never lowered) when a request of a higher class joins the generation. */
+    priority: text('priority', { enum: PRIORITIES }).notNull().default('normal'),
+    /** Requests answered by this generation: the admitting one plus every join; a cancel detaches one, the last one cancels. */
+    subscribers: integer('subscribers').notNull().default(1),
+    /** `Cancel-After`: canceled once this passes (null: no deadline; a joiner without one lifts it). */
+    cancelAt: timestamptz('cancel_at'),
+    /** A cancel reached the row while an attempt ran: the worker aborts it and settles the row `canceled`. */
+    cancelRequestedAt: timestamptz('cancel_requested_at'),
   },
   (t) => [
     uniqueIndex('generations_in_flight_hash').on(t.inputHash).where(sql`${t.status} in ${IN_FLIGHT_SQL}`),

@@ -22,6 +22,7 @@ export const ERRORS = {
   job_not_found: { status: 404, message: 'No such job.' },
   dead_letter_not_found: { status: 404, message: 'No such dead-lettered job.' },
   replay_conflict: { status: 409, message: 'An identical generation is already in flight.' },
+  job_not_cancelable: { status: 409, message: 'The job has already completed or died.' },
   idempotency_key_in_progress: { status: 409, message: 'A request with this Idempotency-Key is still being admitted.' },
   payload_too_large: { status: 413, message: 'The body is larger than 1 MiB.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },

@@ -6,9 +6,9 @@ import { TIMED_OUT, within } from '../util/within.js';
  * What happens to a job, in order: `queued` (admitted), `active` (an attempt
  * started), `delta` (`{text, attempt}`: a piece of a streamed job's answer, as the
  * provider sent it), `retrying` (an attempt failed, another is scheduled), then one
- * of the terminal `completed` or `dead`.
+ * of the terminal `completed`, `dead` or `canceled`.
  */
-export const JOB_EVENT_TYPES = ['queued', 'active', 'delta', 'retrying', 'completed', 'dead'] as const;
+export const JOB_EVENT_TYPES = ['queued', 'active', 'delta', 'retrying', 'completed', 'dead', 'canceled'] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
 /** One entry of a job's event stream; `id` is the Redis stream entry id (the SSE `id:`). */

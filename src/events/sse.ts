@@ -111,7 +111,7 @@ export class JobStreams {
 
   /** The final event of a settled row, appended to its stream (so it has an id to resume from) when Redis takes it. */
   async #finalFrom(row: GenerationRow): Promise<JobEvent> {
-    const type = row.status === 'completed' ? 'completed' : 'dead';
+    const type = row.status === 'completed' || row.status === 'canceled' ? row.status : 'dead';
     return (await this.deps.events.publish(row.id, type, { attempt: row.attempts })) ?? { id: '', type, data: {} };
   }
 

@@ -3,7 +3,7 @@ import { EVERY_PROJECT, homeProject, type Caller } from '../auth/caller.js';
 import { cachedFromRow, type CachedResult, type CacheTier, type ResultCache } from '../cache/result-cache.js';
 import type { Config } from '../config/index.js';
 import { newId } from '../db/ids.js';
-import type { GenerationRow } from '../db/schema.js';
+import type { GenerationRow, Priority } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
 import { isSettled, jobOutcome } from '../jobs/dto.js';
@@ -13,6 +13,7 @@ import type { Jobs } from '../jobs/service.js';
 import type { ModelPrice } from '../providers/pricing.js';
 import { registryOf, type ProviderRegistry } from '../providers/registry.js';
 import type { ProviderName } from '../providers/types.js';
+import { tailPriority, type Fairness, type FairSlot } from '../queue/fairness.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
 import type { TokenLimiter } from '../ratelimit/tokens.js';
@@ -22,7 +23,7 @@ import { admissionPrice } from '../spend/prices.js';
 import { templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
-import { within } from '../util/within.js';
+import { TIMED_OUT, within } from '../util/within.js';
 import { inputHash } from './hash.js';
 import { storedRequest, templateRequest, type GenerationRequest } from './request.js';
 
@@ -44,6 +45,10 @@ export interface GenerateContext {
   waitMs: number;
   /** The caller streams the answer: the job publishes `delta` events (a job another request admitted may not). */
   stream?: boolean;
+  /** The request's queue class (`priority`, `X-PromptLab-Priority`); default: the key's, else its tier's. */
+  priority?: Priority;
+  /** `Cancel-After`, in ms: the generation is canceled if it has not ended by then. */
+  cancelAfterMs?: number;
 }
 
 export interface GenerateOutcome {
@@ -70,6 +75,8 @@ export interface GenerationDeps {
   log: Logger;
   /** Where the `queued` event of an admitted job goes (GET /v1/jobs/:id/events). */
   events?: JobEventLog;
+  /** Fair order of jobs within a class (BullMQ priorities). */
+  fairness: Fairness;
 }
 
 const DEFAULT_MAX_TOKENS = 1024;
@@ -152,9 +159,14 @@ export class Generation {
     };
     const id = newId('gen');
     const hold = await this.#hold(ctx.caller, templateId, id, request, price);
+    const join: Join = {
+      apiKeyId: ctx.caller.keyId,
+      priority: ctx.priority ?? ctx.caller.priority ?? config[`PRIORITY_${ctx.caller.tier.toUpperCase() as 'FREE' | 'PRO' | 'ENTERPRISE'}`],
+      cancelAt: ctx.cancelAfterMs !== undefined ? new Date(Date.now() + ctx.cancelAfterMs) : null,
+    };
     let admitted: Admitted;
     try {
-      admitted = await this.#admit({ ...data, ...(hold.tpm ? { tpm: hold.tpm } : {}) }, origin.templateVersion, hold.usd, id);
+      admitted = await this.#admit({ ...data, ...(hold.tpm ? { tpm: hold.tpm } : {}) }, origin.templateVersion, hold.usd, id, join);
     } catch (err) {
       await hold.release();
       throw err;
@@ -221,15 +233,17 @@ export class Generation {
    * and the workers' reconciler enqueues it once Redis is back, so an admitted
    * job is never lost.
    */
-  async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number | null, reservedUsd: number, firstId: string): Promise<Admitted> {
+  async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number | null, reservedUsd: number, firstId: string, join: Join): Promise<Admitted> {
     const { queues, log, ledger } = this.deps;
     for (let i = 0; i < 5; i++) {
       const id = i === 0 ? firstId : newId('gen');
-      if (await ledger.admit({ ...data, id, templateVersion, reservedUsd })) {
+      if (await ledger.admit({ ...data, id, templateVersion, reservedUsd, priority: join.priority, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) })) {
         // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
         const queued = this.deps.events?.publish(id, 'queued');
         // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
-        const enqueued = queues.generation.add('generate', { ...data, id }, queues.jobOptions(id));
+        // The fair slot and the enqueue are both Redis: they share the one bound.
+        const enqueued = this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
+          { ...data, id, ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority)));
         enqueued.catch(() => {});
         const waited = await within(enqueued.then(() => true, () => false), ENQUEUE_WAIT_MS);
         if (waited !== true) log.error({ jobId: id }, 'enqueue failed or slow; the reconciler enqueues the job once Redis answers');
@@ -237,11 +251,38 @@ export class Generation {
         return { id, status: 'queued', admitted: true };
       }
       const answer = await ledger.answerOf(data.inputHash);
-      if (answer?.state === 'in_flight') return { id: answer.id, status: answer.status, admitted: false };
+      if (answer?.state === 'in_flight') {
+        const joined = await ledger.join(answer.id, join.priority, join.cancelAt);
+        if (joined?.raised) await this.#raise(answer.id, join);
+        return { id: answer.id, status: joined?.status ?? answer.status, admitted: false };
+      }
       if (answer) return { hit: cachedFromRow(answer.row, data.cacheTtlSeconds) };
       // The slot opened between the two statements (its generation died): try again.
     }
     throw new AppError('service_unavailable', 'Could not admit the generation; try again.');
+  }
+
+  /** The job's place in its class's fair order; without Redis, the class's tail (the enqueue is retried by the reconciler anyway). */
+  async #fairSlot(join: Join): Promise<{ fair?: FairSlot; priority: number }> {
+    const slot = await within(this.deps.fairness.admit(join.apiKeyId, join.priority).catch(() => undefined), ENQUEUE_WAIT_MS);
+    return slot && slot !== TIMED_OUT ? slot : { priority: tailPriority(join.priority) };
+  }
+
+  /**
+   * A request of a higher class joined the job: it moves to the joiner's place in that
+   * class (a fresh fair slot of the joiner's key). A job that already started is left as it is.
+   */
+  async #raise(id: string, join: Join): Promise<void> {
+    try {
+      const job = await this.deps.queues.generation.getJob(id);
+      if (!job) return;
+      const { fair, priority } = await this.#fairSlot(join);
+      if (priority >= (job.priority || Infinity)) return;
+      await job.changePriority({ priority });
+      if (fair) await job.updateData({ ...job.data, fair });
+    } catch (err) {
+      this.deps.log.warn({ err: String(err), jobId: id }, 'could not raise the priority of a joined job');
+    }
   }
 
   /** Waits up to `ms` for the job to complete or die; returns the row as it then stands. */
@@ -267,6 +308,13 @@ interface Origin {
   ttl: number;
   /** The template's project; else the caller's. */
   projectId?: string;
+}
+
+/** Who asks for a generation, in which class, and until when. */
+interface Join {
+  apiKeyId: string;
+  priority: Priority;
+  cancelAt: Date | null;
 }
 
 /** An admission's outcome: the generation this request is answered by (its own when `admitted`), or a fresh result. */

@@ -13,6 +13,7 @@ export function toJobDto(row: GenerationRow, cached = false) {
     model: row.model,
     inputHash: row.inputHash,
     attempts: row.attempts,
+    priority: row.priority,
     ...(done ? { result: decodeResult(row) } : {}),
     ...(row.attempts > 0
       ? {
@@ -31,8 +32,8 @@ export function toJobDto(row: GenerationRow, cached = false) {
 
 export type JobDto = ReturnType<typeof toJobDto>;
 
-/** `completed` and `dead` are final: a job (or its event stream) ends there. */
-export const isSettled = (status: string): boolean => status === 'completed' || status === 'dead';
+/** `completed`, `dead` and `canceled` are final: a job (or its event stream) ends there. */
+export const isSettled = (status: string): boolean => status === 'completed' || status === 'dead' || status === 'canceled';
 
 /** A job's outcome as `POST /v1/generate?wait=` and the final job event report it. */
 export function jobOutcome(row: GenerationRow) {

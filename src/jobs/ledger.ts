@@ -2,13 +2,13 @@ import { and, eq, gt, or, sql, type SQL } from 'drizzle-orm';
 import { Batcher } from '../db/batcher.js';
 import { rowsOf, type Db } from '../db/client.js';
 import type { Scope } from '../auth/caller.js';
-import { DEFAULT_PROJECT, generations, IN_FLIGHT_SQL, inputSlots, NO_TEMPLATE, type GenerationRow } from '../db/schema.js';
+import { DEFAULT_PROJECT, generations, IN_FLIGHT_SQL, inputSlots, NO_TEMPLATE, type GenerationRow, type Priority } from '../db/schema.js';
 import { promptOf } from '../generation/request.js';
 import type { GenerationJobData } from '../queue/queues.js';
 import { encodeResult, storableMessage } from './result-codec.js';
 
 /** A generation as admitted: the job's data, the template version it was rendered from (if any), and what its first attempt holds of its budgets. */
-export type Admission = GenerationJobData & { templateVersion: number | null; reservedUsd?: number };
+export type Admission = GenerationJobData & { templateVersion: number | null; reservedUsd?: number; priority?: Priority };
 
 export interface Completion {
   id: string;
@@ -33,6 +33,10 @@ export interface Completed {
 export interface Failed {
   id: string;
   final: boolean;
+  /** Settle `canceled` instead of `dead` (a cancel, or its deadline); a cancel requested on the row does too. */
+  canceled?: boolean;
+  /** Only rows in these statuses (a cancel from the API takes only those no attempt holds). @defaultValue IN_FLIGHT */
+  from?: readonly ('queued' | 'failed' | 'active')[];
   code: string;
   message: string;
   /** Tokens the provider still charged for this attempt, and their price. */
@@ -42,7 +46,7 @@ export interface Failed {
 }
 
 /** What a claim found: see `Ledger.claim`. */
-export type Claim = 'claimed' | 'settled' | 'busy';
+export type Claim = 'claimed' | 'settled' | 'busy' | 'cancel';
 
 /** What answers an input that was not admitted: the generation holding its slot. */
 export type SlotAnswer = { state: 'in_flight'; id: string; status: string } | { state: 'completed'; row: GenerationRow };
@@ -75,13 +79,15 @@ export class Ledger {
       const res = await db.execute(sql`
         with c as (
           update generations set status = 'active', attempts = attempts + 1, started_at = coalesce(started_at, now()), claimed_at = now()
-          where id = any(${sql.param(ids)}::text[]) and (status in ('queued', 'failed')
+          where id = any(${sql.param(ids)}::text[]) and cancel_requested_at is null and coalesce(cancel_at > now(), true) and (status in ('queued', 'failed')
             or (status = 'active' and coalesce(claimed_at, started_at, created_at) < now() - make_interval(secs => ${this.staleClaimMs / 1000})))
           returning id
         )
-        select g.id, c.id is not null as claimed, g.status in ('completed', 'dead') as settled
+        select g.id, c.id is not null as claimed, g.status in ('completed', 'dead', 'canceled') as settled,
+          (g.cancel_requested_at is not null or g.cancel_at <= now()) as cancel
         from generations g left join c on c.id = g.id where g.id = any(${sql.param(ids)}::text[])`);
-      const byId = new Map(rowsOf<{ id: string; claimed: boolean; settled: boolean }>(res).map((r) => [r.id, r.claimed ? 'claimed' : r.settled ? 'settled' : 'busy'] as const));
+      const byId = new Map(rowsOf<{ id: string; claimed: boolean; settled: boolean; cancel: boolean }>(res)
+        .map((r) => [r.id, r.claimed ? 'claimed' : r.settled ? 'settled' : r.cancel ? 'cancel' : 'busy'] as const));
       return ids.map((id) => byId.get(id) ?? 'settled');
     }, { maxInFlight: 4 });
 
@@ -145,8 +151,9 @@ export class Ledger {
           ${col((r) => (r.stop ? JSON.stringify(r.stop) : null))}::jsonb[], ${col((r) => (r.outputSchema ? JSON.stringify(r.outputSchema) : null))}::jsonb[],
           ${col((r) => r.cacheTtlSeconds)}::int[], ${col((r) => r.apiKeyId)}::text[], ${col((r) => r.requestId ?? null)}::text[],
           ${col((r) => r.refresh === true)}::bool[], ${col((r) => r.reservedUsd ?? 0)}::numeric[],
-          ${col((r) => r.projectId ?? DEFAULT_PROJECT)}::text[])
-          as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, prj)
+          ${col((r) => r.projectId ?? DEFAULT_PROJECT)}::text[],
+          ${col((r) => r.priority ?? 'normal')}::text[], ${col((r) => (r.cancelAt !== undefined ? new Date(r.cancelAt).toISOString() : null))}::timestamptz[])
+          as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, prj, prio, cancel_at)
       ), slot as (
         insert into input_slots as s (input_hash, generation_id, state)
         select h, id, 'in_flight' from v
@@ -156,8 +163,8 @@ export class Ledger {
         returning generation_id
       )
       insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, messages, prompt,
-        max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at, project_id)
-      select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end, prj
+        max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at, project_id, priority, cancel_at)
+      select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end, prj, prio, cancel_at
       from v join slot on slot.generation_id = v.id
       returning id`);
     const ids = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
@@ -183,8 +190,9 @@ export class Ledger {
 
   /**
    * Marks an attempt started (`active`, attempts + 1, `claimed_at`): `claimed`; `settled` when the row
-   * already completed or died; `busy` when another run holds it (a duplicate of the job, after Redis
-   * lost it), so that two runs never call the provider for one generation at once.
+   * already completed, died or was canceled; `busy` when another run holds it (a duplicate of the job, after Redis
+   * lost it), so that two runs never call the provider for one generation at once; `cancel` when a cancel
+   * or its `Cancel-After` deadline reached it and it is still in flight (the caller settles it `canceled`).
    */
   claim(id: string): Promise<Claim> {
     return this.#claim.push(id);
@@ -196,37 +204,86 @@ export class Ledger {
   }
 
   /** Records a failed attempt (and what it cost); a final one settles the row `dead` and opens its slot. False when already settled. */
-  async fail(f: Failed): Promise<{ settled: boolean; dead: boolean; overBudget: boolean }> {
+  async fail(f: Failed): Promise<{ settled: boolean; dead: boolean; canceled: boolean; overBudget: boolean }> {
     const p = f.paid ?? { inputTokens: 0, outputTokens: 0, costUsd: 0 };
     // The attempt's hold is released and its cost charged; a retry must hold its worst case again, in the
     // same statement: a budget that can no longer hold it ends the job here (`budget_exceeded`).
-    const again = f.final ? null : (f.again ?? null);
+    // A cancel requested while the attempt ran ends it `canceled` whatever the attempt's error.
+    const again = f.final || f.canceled ? null : (f.again ?? null);
+    const from = f.from ? sql.raw(`(${f.from.map((st) => `'${st}'`).join(', ')})`) : IN_FLIGHT_SQL;
     const res = await this.db.execute(sql`
       with cur as (
-        select id, api_key_id, template_id, reserved_usd, reserved_at from generations
-        where id = ${f.id} and status in ${IN_FLIGHT_SQL} for update
+        select id, api_key_id, template_id, reserved_usd, reserved_at,
+          (${f.canceled === true}::bool or cancel_requested_at is not null or cancel_at <= now()) as cancel from generations
+        where id = ${f.id} and status in ${from} for update
       ), budget as (
         select b.refusal, b.held from cur, budget_apply(array[cur.api_key_id], array[cur.template_id], array[cur.reserved_usd],
-          array[cur.reserved_at], array[${p.costUsd}::numeric], array[${again}::numeric]) b
+          array[cur.reserved_at], array[${p.costUsd}::numeric], array[case when cur.cancel then null else ${again}::numeric end]) b
       ), g as (
         update generations set
-          status = case when ${f.final}::bool or (select refusal from budget) is not null then 'dead' else 'failed' end,
-          error_code = case when (select refusal from budget) is not null then 'budget_exceeded' else ${f.code} end,
-          error_message = case when (select refusal from budget) is not null then ${OVER_BUDGET} else ${storableMessage(f.message)} end,
-          completed_at = case when ${f.final}::bool or (select refusal from budget) is not null then now() end,
-          reserved_usd = case when (select held from budget) then ${again ?? 0}::numeric else 0 end, reserved_at = now(),
+          status = case when cur.cancel then 'canceled' when ${f.final}::bool or (select refusal from budget) is not null then 'dead' else 'failed' end,
+          error_code = case when cur.cancel then 'canceled' when (select refusal from budget) is not null then 'budget_exceeded' else ${f.code} end,
+          error_message = case when cur.cancel then ${CANCELED} when (select refusal from budget) is not null then ${OVER_BUDGET} else ${storableMessage(f.message)} end,
+          completed_at = case when cur.cancel or ${f.final}::bool or (select refusal from budget) is not null then now() end,
+          reserved_usd = case when (select held from budget) and not cur.cancel then ${again ?? 0}::numeric else 0 end, reserved_at = now(),
           unpriced = unpriced or ${p.unpriced === true}::bool,
           input_tokens = input_tokens + ${p.inputTokens}, output_tokens = output_tokens + ${p.outputTokens}, cost_usd = cost_usd + ${p.costUsd}
         from cur where generations.id = cur.id
         returning generations.id, generations.input_hash, generations.api_key_id, generations.template_id, generations.status
       ), slot as (
         update input_slots s set state = 'open', expires_at = null
-        from g where g.status = 'dead' and s.input_hash = g.input_hash and s.generation_id = g.id
+        from g where g.status in ('dead', 'canceled') and s.input_hash = g.input_hash and s.generation_id = g.id
       ), spend as (${spendOf(sql`select api_key_id as k, template_id as t, ${p.inputTokens}::int as it, ${p.outputTokens}::int as ot,
           ${p.costUsd}::numeric as cost, ${p.unpriced === true}::bool as unpriced from g where ${f.paid !== undefined}::bool`)})
-      select g.status, (select refusal from budget) is not null as over from g`);
+      select g.status, (select refusal from budget) is not null and g.status = 'dead' as over from g`);
     const [row] = rowsOf<{ status: string; over: boolean }>(res);
-    return { settled: !!row, dead: row?.status === 'dead', overBudget: row?.over === true };
+    return { settled: !!row, dead: row?.status === 'dead', canceled: row?.status === 'canceled', overBudget: row?.over === true };
+  }
+
+  /**
+   * Another request is answered by the in-flight generation `id`: one more subscriber;
+   * its class raised to `priority` when that is higher (`raised`); its deadline the later
+   * of both, none when the joiner has none. Undefined when the row settled meanwhile.
+   */
+  async join(id: string, priority: Priority, cancelAt: Date | null): Promise<{ raised: boolean; status: string } | undefined> {
+    const res = await this.db.execute(sql`
+      with o as (select id, priority as old from generations where id = ${id} and status in ${IN_FLIGHT_SQL} for update)
+      update generations g set subscribers = g.subscribers + 1,
+        priority = case when ${RANK(sql`${priority}::text`)} < ${RANK(sql`o.old`)} then ${priority}::text else o.old end,
+        cancel_at = case when g.cancel_at is null or ${cancelAt?.toISOString() ?? null}::timestamptz is null then null
+          else greatest(g.cancel_at, ${cancelAt?.toISOString() ?? null}::timestamptz) end
+      from o where g.id = o.id
+      returning g.status, g.priority <> o.old as raised`);
+    const [row] = rowsOf<{ status: string; raised: boolean }>(res);
+    return row;
+  }
+
+  /**
+   * A caller gives up on the generation `id`: \`detached\` when others still wait for it (one
+   * subscriber fewer); else \`canceled\` when no attempt holds it (queued, or failed and waiting
+   * for its retry: settled at once, its hold released and its slot opened), \`aborting\` when an
+   * attempt runs (marked; its worker aborts the call and settles the row); \`settled\` when it had ended.
+   */
+  async cancel(id: string): Promise<'detached' | 'canceled' | 'aborting' | 'settled'> {
+    const detached = await this.db.execute(sql`
+      update generations set subscribers = subscribers - 1
+      where id = ${id} and status in ${IN_FLIGHT_SQL} and subscribers > 1 and cancel_requested_at is null returning id`);
+    if (rowsOf(detached).length) return 'detached';
+    if ((await this.fail({ id, final: true, canceled: true, from: ['queued', 'failed'], code: 'canceled', message: CANCELED })).settled) return 'canceled';
+    const marked = await this.db.execute(sql`
+      update generations set cancel_requested_at = coalesce(cancel_requested_at, now()), subscribers = 0
+      where id = ${id} and status = 'active' returning id`);
+    if (rowsOf(marked).length) return 'aborting';
+    // It left 'active' between the statements: a retry now waits (cancel it), or it settled.
+    if ((await this.fail({ id, final: true, canceled: true, from: ['queued', 'failed'], code: 'canceled', message: CANCELED })).settled) return 'canceled';
+    return 'settled';
+  }
+
+  /** Rows past their `Cancel-After` deadline that no attempt holds, for the sweeper to cancel (oldest first). */
+  async overdue(limit = 500): Promise<string[]> {
+    const res = await this.db.execute(sql`
+      select id from generations where status in ('queued', 'failed') and cancel_at <= now() order by cancel_at limit ${limit}`);
+    return rowsOf<{ id: string }>(res).map((r) => r.id);
   }
 
   /** A claim whose attempt never started (the worker is shutting down): undone, attempt count included. */
@@ -295,6 +352,7 @@ export class Ledger {
   }
 }
 
+const CANCELED = 'Canceled: by POST /v1/jobs/:id/cancel or its Cancel-After deadline';
 const OVER_BUDGET = 'A retry was due, but a budget this generation falls under can no longer hold its worst case';
 
 /**
@@ -303,6 +361,8 @@ const OVER_BUDGET = 'A retry was due, but a budget this generation falls under c
  * their rows. Ordered by key, as every writer of usage_daily is, so concurrent
  * statements lock its rows in one order.
  */
+/** A class's rank, highest first (\`PRIORITIES\`' order), for comparing classes in SQL. */
+const RANK = (v: SQL) => sql`array_position(array['high', 'normal', 'low']::text[], ${v})`;
 const NO_TEMPLATE_SQL = sql.raw(`'${NO_TEMPLATE}'`);
 const spendOf = (rows: SQL) => sql`
   insert into usage_daily as u (day, api_key_id, template_id, input_tokens, output_tokens, cost_usd, unpriced)

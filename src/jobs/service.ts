@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { generations, type GenerationRow, type JobStatus } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
@@ -40,6 +40,13 @@ export class Jobs {
     const [row] = await this.db.select().from(generations).where(and(eq(generations.id, id), inScope(generations.projectId, scope)));
     if (!row) throw new AppError('job_not_found', `No job ${id}.`);
     return row;
+  }
+
+  /** The jobs of `ids` that exist, in the order asked for, in one query. */
+  async many(ids: string[], scope: Scope): Promise<GenerationRow[]> {
+    const rows = await this.db.select().from(generations).where(and(inArray(generations.id, ids), inScope(generations.projectId, scope)));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return [...new Set(ids)].flatMap((id) => byId.get(id) ?? []);
   }
 
   /** Newest first, keyset-paginated on (createdAt, id). */

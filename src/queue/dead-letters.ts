@@ -3,6 +3,7 @@ import type { GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
 import type { Ledger } from '../jobs/ledger.js';
+import { tailPriority } from './fairness.js';
 import type { GenerationJobData, Queues } from './queues.js';
 
 /** The job data of a generation, rebuilt from its row (the record), for replays and the sweeper. */
@@ -40,7 +41,7 @@ export class DeadLetters {
     // The finished BullMQ job keeps the id; remove it so the id can be queued again.
     await this.queues.generation.remove(id);
     await this.events?.publish(id, 'queued', { replay: true });
-    await this.queues.generation.add('generate', jobDataOf(res.row), this.queues.jobOptions(id));
+    await this.queues.generation.add('generate', jobDataOf(res.row), this.queues.jobOptions(id, tailPriority(res.row.priority)));
     await this.queues.deadLetter.remove(id);
     return { jobId: id, status: 'queued', projectId: res.row.projectId };
   }

@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import type { Message, StoredRequest } from '../generation/request.js';
 import { bullConnection } from '../redis/client.js';
 import { closeBounded } from './close.js';
+import type { FairSlot } from './fairness.js';
 
 export const GENERATION_QUEUE = 'generation';
 export const DEAD_LETTER_QUEUE = 'dead-letter';
@@ -36,6 +37,10 @@ export interface GenerationJobData extends StoredRequest {
   stream?: boolean;
   /** Tokens held in the key's token window at admission, for the worker to reconcile; absent on a rebuilt or unchecked job. */
   tpm?: { id: string; tokens: number };
+  /** Its place in its class's fair order (src/queue/fairness.ts); absent on a job queued again from its row. */
+  fair?: FairSlot;
+  /** `Cancel-After` at admission, epoch ms: when the worker checks the row's deadline (joiners may move it). */
+  cancelAt?: number;
 }
 
 export interface DeadLetterData extends GenerationJobData {
@@ -46,8 +51,8 @@ export interface DeadLetterData extends GenerationJobData {
 export interface Queues {
   generation: Queue<GenerationJobData>;
   deadLetter: Queue<DeadLetterData>;
-  /** Options of every generation job; the job id is always the generation id. */
-  jobOptions(id: string): JobsOptions;
+  /** Options of every generation job; the job id is always the generation id. `priority`: BullMQ's (see fairness.ts). */
+  jobOptions(id: string, priority: number): JobsOptions;
   close(): Promise<void>;
 }
 
@@ -60,8 +65,9 @@ export function createQueues(config: Config): Queues {
   return {
     generation,
     deadLetter,
-    jobOptions: (id) => ({
+    jobOptions: (id, priority) => ({
       jobId: id,
+      priority,
       attempts: config.JOB_ATTEMPTS,
       backoff: { type: BACKOFF_TYPE, delay: config.JOB_BACKOFF_MS },
       // Postgres is the record; BullMQ keeps enough for Bull Board and debugging.

@@ -24,6 +24,7 @@ export class JobWaiter {
     };
     this.#events.on('completed', wake);
     this.#events.on('failed', wake);
+    this.#events.on('removed', wake); // a job canceled while it waited
     this.#events.on('error', () => {}); // reconnects by itself; a wait then ends by its timeout
   }
 

@@ -11,6 +11,8 @@ import type { Redis } from 'ioredis';
 export const SCRIPT_FILES: readonly URL[] = [
   new URL('../ratelimit/slidingWindow-n.lua', import.meta.url),
   new URL('../ratelimit/tokenWindow-2.lua', import.meta.url),
+  new URL('../queue/fairAdmit-1.lua', import.meta.url),
+  new URL('../queue/fairStart-1.lua', import.meta.url),
 ];
 
 export interface ScriptDef {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { homeProject, TIERS } from '../auth/caller.js';
 import { DEFAULT_ROTATION_GRACE_S, MAX_ROTATION_GRACE_S } from '../auth/keys.js';
-import { KEY_ROLES } from '../db/schema.js';
+import { KEY_ROLES, PRIORITIES } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { MODEL_PATTERN } from '../spend/model-pattern.js';
 import { BudgetList, BudgetStatus, errorResponses, Id, periodsOnce } from './schemas.js';
@@ -28,6 +28,7 @@ const KeyFields = {
   expiresAt: Maybe(Instant),
   revokedAt: Maybe(Instant),
   allowedModels: Type.Union([Type.Array(Type.String()), Type.Null()], { description: 'null: the tier\'s list' }),
+  priority: Type.Union([Type.Enum([...PRIORITIES]), Type.Null()], { description: 'Queue class when a request names none; null: the tier\'s (PRIORITY_<TIER>)' }),
   budgets: Type.Array(BudgetStatus, { description: 'Each budget in its current period' }),
 };
 const ApiKey = Type.Object(KeyFields);
@@ -45,11 +46,13 @@ const CreateBody = Type.Object({
   projectId: Type.Optional(Type.String({ minLength: 1, maxLength: 80, description: 'The admin key only (default: X-PromptLab-Project, else `default`); a project admin\'s keys go to its own project' })),
   expiresAt: Type.Optional(Instant),
   allowedModels: Type.Optional(AllowedModels),
+  priority: Type.Optional(Type.Enum([...PRIORITIES], { description: 'Queue class when a request names none; default: the tier\'s' })),
   budgets: Type.Optional(BudgetList),
 }, { additionalProperties: false });
 
 const PatchBody = Type.Object({
   allowedModels: Type.Optional(Type.Union([AllowedModels, Type.Null()], { description: 'null: back to the tier\'s list' })),
+  priority: Type.Optional(Type.Union([Type.Enum([...PRIORITIES]), Type.Null()], { description: 'null: back to the tier\'s class' })),
   budgets: Type.Optional(BudgetList),
 }, { additionalProperties: false, minProperties: 1 });
 
@@ -79,7 +82,7 @@ export default async function apiKeyRoutes(fastify: FastifyInstance) {
     },
   }, async (request, reply) => {
     const caller = request.caller!;
-    const { name, tier, role, projectId: asked, expiresAt, allowedModels, budgets } = request.body;
+    const { name, tier, role, projectId: asked, expiresAt, allowedModels, priority, budgets } = request.body;
     const projectId = caller.admin ? (asked ?? homeProject(caller)) : homeProject(caller);
     // A project admin naming another project is answered as if that project did not exist.
     if (asked !== undefined && asked !== projectId) throw new AppError('project_not_found', `No project ${asked}.`);
@@ -94,7 +97,7 @@ export default async function apiKeyRoutes(fastify: FastifyInstance) {
     if (expires && !(expires.getTime() > Date.now())) throw new AppError('bad_request', 'expiresAt must be in the future.');
     const key = await app.svc.apiKeys.create({
       name, tier: tier ?? (caller.admin ? 'pro' : caller.tier), role: role ?? 'admin', projectId,
-      ...(models ? { allowedModels: models } : {}), ...(expires ? { expiresAt: expires } : {}),
+      ...(models ? { allowedModels: models } : {}), ...(priority ? { priority } : {}), ...(expires ? { expiresAt: expires } : {}),
     });
     if (budgets) await app.svc.budgets.set('api_key', key.id, periodsOnce(budgets));
     await app.svc.audit.record(request, 'api_key.created', key.id, projectId, { name, role: key.role, tier: key.tier, expiresAt: key.expiresAt, ...(budgets ? { budgets } : {}) });

@@ -8,11 +8,13 @@ import { anthropicStream, openaiStream, streamCompat, type StreamFormat } from '
 import type { CompatAnswer } from '../compat/translate.js';
 import type { GenerationRequest } from '../generation/request.js';
 import { ChatCompletion, chatCompletion, ChatCompletionBody, chatRequest } from '../compat/openai-format.js';
+import { PRIORITIES } from '../db/schema.js';
 import { registryOf } from '../providers/registry.js';
 import { errorResponsesIn } from './schemas.js';
 
 const Headers = Type.Object({
   'cache-control': Type.Optional(Type.String()),
+  'x-promptlab-priority': Type.Optional(Type.Enum([...PRIORITIES], { description: "Queue class of the job; default: the key's, else its tier's" })),
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Scoped to the API key, kept 24 h: a repeat returns the first response' })),
 });
 const CODES = ['bad_request', 'invalid_json', 'provider_unavailable', 'unknown_model', 'idempotency_key_in_progress', 'payload_too_large',

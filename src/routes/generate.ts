@@ -3,7 +3,11 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { idempotencyOwner } from '../auth/caller.js';
 import { canonicalHash } from '../generation/hash.js';
+import { PRIORITIES } from '../db/schema.js';
+import { AppError } from '../errors/app-error.js';
 import { bypassesCache } from '../http/cache-control.js';
+import { cancelAfterMs, preferredWait } from '../http/prefer.js';
+import { toJobDto } from '../jobs/dto.js';
 import { errorResponses, Id, JobError, Provider, Result, Usage } from './schemas.js';
 
 const Body = Type.Object({
@@ -12,6 +16,7 @@ const Body = Type.Object({
   input: Type.Optional(Type.String({ description: 'Shorthand for the variable `input`' })),
   provider: Type.Optional(Provider),
   model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  priority: Type.Optional(Type.Enum([...PRIORITIES], { description: "Queue class; default: the key's, else its tier's (PRIORITY_<TIER>)" })),
 }, { additionalProperties: false });
 
 const Answer = Type.Object({
@@ -36,6 +41,8 @@ export default async function generateRoutes(fastify: FastifyInstance) {
       }, { additionalProperties: false }),
       headers: Type.Object({
         'cache-control': Type.Optional(Type.String()),
+        prefer: Type.Optional(Type.String({ description: 'RFC 7240 `wait=N`: as `?wait=N` (which wins when both are given); answered with `Preference-Applied`' })),
+        'cancel-after': Type.Optional(Type.String({ maxLength: 40, description: 'Cancel the job if it has not ended after this long: `30s`, `5m`, `1h30m` (1 s to 24 h)' })),
         'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Scoped to the API key, kept 24 h: a repeat returns the first response' })),
       }),
       body: Body,
@@ -44,14 +51,28 @@ export default async function generateRoutes(fastify: FastifyInstance) {
         202: { ...Answer, description: 'Job admitted (or joined: identical in-flight input)' },
         ...errorResponses('bad_request', 'invalid_json', 'missing_variables', 'unknown_variables', 'provider_unavailable', 'unknown_model',
           'template_not_found', 'idempotency_key_in_progress', 'payload_too_large', 'unsupported_media_type',
-          'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded'),
+          'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded', 'generation_failed'),
       },
     },
   }, async (request, reply) => {
     const caller = request.caller!;
     const bypassCache = bypassesCache(request.headers['cache-control']);
+    const preferred = request.query.wait === undefined ? preferredWait(request.headers.prefer) : undefined;
+    const wait = request.query.wait ?? preferred ?? 0;
+    const cancelAfter = request.headers['cancel-after'];
+    const { priority, ...body } = request.body;
+    const ctx = {
+      caller, requestId: request.id, bypassCache, waitMs: wait * 1000,
+      ...(priority ? { priority } : {}), ...(cancelAfter !== undefined ? { cancelAfterMs: cancelAfterMs(cancelAfter) } : {}),
+    };
+    if (preferred !== undefined) reply.header('preference-applied', `wait=${preferred}`);
     const run = async () => {
-      const o = await app.svc.generation.generate(request.body, { caller, requestId: request.id, bypassCache, waitMs: (request.query.wait ?? 0) * 1000 });
+      const o = await app.svc.generation.generate(body, ctx);
+      // Held for the job and it died: an error, with the job in the details.
+      if (wait > 0 && o.body.status === 'dead') {
+        const job = toJobDto(await app.svc.jobs.get(o.body.jobId, caller));
+        throw new AppError('generation_failed', `Generation ${job.id} failed: ${job.error?.code ?? 'unknown'}: ${job.error?.message ?? ''}`.trim(), { job });
+      }
       return { status: o.status, body: o.body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}) } };
     };
     const key = request.headers['idempotency-key'];

@@ -1,7 +1,7 @@
 import { AppError } from '../errors/app-error.js';
 import { Type, type TSchema } from 'typebox';
 import { ERRORS, type ErrorCode } from '../errors/catalogue.js';
-import { JOB_STATUSES } from '../db/schema.js';
+import { JOB_STATUSES, PRIORITIES } from '../db/schema.js';
 
 export const ErrorBody = Type.Object(
   {
@@ -46,6 +46,7 @@ export const Job = Type.Object({
   model: Type.String(),
   inputHash: Type.String(),
   attempts: Type.Integer(),
+  priority: Type.Enum([...PRIORITIES], { description: 'Queue class; raised when a request of a higher class joins the job' }),
   result: Type.Optional(Result),
   usage: Type.Optional(Usage),
   costUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'USD of all attempts; null when the model has no price (ALLOW_UNPRICED_MODELS)' })),

@@ -48,6 +48,8 @@ export interface FakeCall {
   prompt: string;
   /** Epoch ms when the request arrived. */
   at: number;
+  /** The client closed the connection before the answer was sent whole (an aborted call). */
+  closedEarly?: boolean;
 }
 
 /** Builders for common replies: `llm.script(reply.rateLimited(2), reply.ok('hi'))`. */
@@ -231,6 +233,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     }
     const call = record(dialect, req, body);
     calls.push(call);
+    res.on('close', () => { if (!res.writableFinished) call.closedEarly = true; });
     if (!dialect || req.method !== 'POST') return send(res, 404, errorBody(dialect, 404, `no route ${req.method} ${path}`));
     const problem = invalid(dialect, call, opts.apiKey);
     if (problem) return send(res, problem[0], errorBody(dialect, ...problem));

@@ -4,6 +4,7 @@ import { generations } from '../../src/db/schema.js';
 import { inputHash } from '../../src/generation/hash.js';
 import type { GenerationRequest } from '../../src/generation/request.js';
 import { jobDataOf } from '../../src/queue/dead-letters.js';
+import { tailPriority } from '../../src/queue/fairness.js';
 import { llmEnvPerTest } from '../support/llm-env.js';
 import { waitForStatus } from '../support/jobs.js';
 
@@ -27,7 +28,7 @@ async function admitAndRun(id: string, r: GenerationRequest, before?: () => Prom
   await before?.();
   const [row] = await e.t.database.db.select().from(generations).where(eq(generations.id, id));
   e.t.worker();
-  await e.t.queues.generation.add('generate', jobDataOf(row!), e.t.queues.jobOptions(id));
+  await e.t.queues.generation.add('generate', jobDataOf(row!), e.t.queues.jobOptions(id, tailPriority(row!.priority)));
   return waitForStatus(e.t.app, e.t.admin, id, ['completed', 'dead']);
 }
 

@@ -132,6 +132,7 @@ const ROUTES: Record<string, Row> = {
   'GET /v1/models': { need: 'member', own: () => ({ method: 'GET', url: '/v1/models' }), ok: 200, other: null },
   'GET /v1/jobs': { need: 'member', own: () => ({ method: 'GET', url: '/v1/jobs' }), ok: 200, other: () => ({ method: 'GET', url: `/v1/jobs?templateId=${b.tpl}&limit=100` }), otherStatus: 200 },
   'GET /v1/jobs/:id': { need: 'member', own: () => ({ method: 'GET', url: `/v1/jobs/${a.job}` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/jobs/${b.job}` }) },
+  'POST /v1/jobs/:id/cancel': { need: 'member', own: () => ({ method: 'POST', url: `/v1/jobs/${a.job}/cancel` }), ok: 409, other: () => ({ method: 'POST', url: `/v1/jobs/${b.job}/cancel` }) },
   'GET /v1/jobs/:id/events': { need: 'member', own: () => ({ method: 'GET', url: `/v1/jobs/${a.job}/events` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/jobs/${b.job}/events` }) },
   'GET /v1/usage': { need: 'member', own: () => ({ method: 'GET', url: '/v1/usage' }), ok: 200, other: () => ({ method: 'GET', url: '/v1/usage' }), otherStatus: 200 },
 };
@@ -190,6 +191,7 @@ describe('isolation matrix', () => {
     expect([tpl.version, tpl.body, tpl.cacheTtlSeconds]).toEqual([1, 'About {{topic}}', null]);
     expect((await t.app.inject({ method: 'GET', url: `/v1/api-keys/${b.key}`, headers: hb })).json()).toMatchObject({ revokedAt: null, prefix: expect.stringMatching(/^pl_live_/) });
     expect((await t.app.inject({ method: 'GET', url: `/v1/jobs/${b.dead}`, headers: hb })).json().status).toBe('dead');
+    expect((await t.app.inject({ method: 'GET', url: `/v1/jobs/${b.job}`, headers: hb })).json().status).toBe('completed');
     const again = await t.app.inject({ method: 'POST', url: '/v1/generate', headers: hb, payload: { templateId: b.tpl, variables: { topic: 'b' } } });
     expect([again.statusCode, again.headers['x-cache'], again.json().jobId]).toEqual([200, 'HIT', b.job]);
     const [row] = rowsOf<{ n: number }>(await t.database.db.execute(sql`select count(*)::int as n from audit_log where project_id = ${B} and key_id <> ${'admin'} and key_id <> ${keys.adminB.id}`));
@@ -200,6 +202,8 @@ describe('isolation matrix', () => {
     expect((await t.app.inject({ method: 'GET', url: `/v1/jobs/${b.job}`, headers: t.admin })).statusCode).toBe(200);
     const inA = { ...t.admin, 'x-promptlab-project': A };
     expect((await t.app.inject({ method: 'GET', url: `/v1/jobs/${b.job}`, headers: inA })).statusCode).toBe(404);
+    const many = await t.app.inject({ method: 'GET', url: `/v1/jobs?ids=${a.job},${b.job}`, headers: H(keys.memberA.key) });
+    expect(many.json().data.map((j: { id: string }) => j.id)).toEqual([a.job]);
     const tpl = await t.app.inject({ method: 'POST', url: '/v1/templates', headers: inA, payload: tplBody });
     expect((await t.app.inject({ method: 'GET', url: `/v1/templates/${tpl.json().id}`, headers: H(keys.memberA.key) })).statusCode).toBe(200);
     expect((await t.app.inject({ method: 'GET', url: '/v1/jobs', headers: { ...t.admin, 'x-promptlab-project': 'prj_nope' } })).statusCode).toBe(404);

@@ -98,8 +98,9 @@ describe('tokens per window at POST /v1/generate', () => {
     e.t.worker();
     const tpl2 = await template(other.auth);
     e.llm.script(reply.error(400, 'bad request'));
-    const dead = (await generate(other.auth, tpl2, 't10', '?wait=10')).json();
-    expect(dead.status).toBe('dead');
+    const dead = await generate(other.auth, tpl2, 't10', '?wait=10');
+    expect(dead.statusCode).toBe(502);
+    expect(dead.json().error.details.job.status).toBe('dead');
     await expect.poll(() => held(other.id)).toBe(0);
   });
 

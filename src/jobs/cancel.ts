@@ -1,0 +1,50 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Scope } from '../auth/caller.js';
+import type { GenerationRow } from '../db/schema.js';
+import type { JobEventLog } from '../events/job-events.js';
+import { announceCancel } from '../queue/cancels.js';
+import type { Queues } from '../queue/queues.js';
+import type { TokenLimiter } from '../ratelimit/tokens.js';
+import type { Ledger } from './ledger.js';
+import type { Jobs } from './service.js';
+
+/** What `POST /v1/jobs/:id/cancel` did: see `Ledger.cancel`. */
+export type CancelOutcome = 'detached' | 'canceled' | 'aborting' | 'settled';
+
+export interface CancelDeps {
+  ledger: Ledger;
+  queues: Pick<Queues, 'generation'>;
+  redis: Redis;
+  prefix: string;
+  log: Logger;
+  events?: JobEventLog;
+  tokens?: Pick<TokenLimiter, 'reconcile'>;
+}
+
+/**
+ * The rest of a cancel once the row settled `canceled` with no attempt holding it: its
+ * BullMQ job removed (waiting or delayed for a retry; a job a worker took meanwhile finds
+ * the row settled at its claim), its token hold brought down to what its attempts used,
+ * and the final `canceled` event published.
+ */
+export async function afterCanceled(deps: CancelDeps, row: Pick<GenerationRow, 'id' | 'apiKeyId' | 'inputTokens' | 'outputTokens'>): Promise<void> {
+  const job = await deps.queues.generation.getJob(row.id).catch(() => undefined);
+  if (job?.data.tpm) await deps.tokens?.reconcile(row.apiKeyId, job.data.tpm, row.inputTokens + row.outputTokens).catch(() => false);
+  await job?.remove().catch((err: unknown) => deps.log.debug({ err: String(err), jobId: row.id }, 'canceled job not removed from BullMQ'));
+  await deps.events?.publish(row.id, 'canceled');
+}
+
+/** Cancels and detaches callers from generations (`POST /v1/jobs/:id/cancel`). */
+export class JobCancels {
+  constructor(private readonly deps: CancelDeps & { jobs: Jobs }) {}
+
+  async cancel(id: string, scope: Scope): Promise<{ outcome: CancelOutcome; row: GenerationRow }> {
+    await this.deps.jobs.get(id, scope); // 404 first, and for another project's job
+    const outcome = await this.deps.ledger.cancel(id);
+    if (outcome === 'aborting') await announceCancel(this.deps.redis, this.deps.prefix, id);
+    const row = await this.deps.jobs.get(id, scope);
+    if (outcome === 'canceled') await afterCanceled(this.deps, row);
+    return { outcome, row };
+  }
+}
