@@ -24,6 +24,7 @@ import generateRoutes from './routes/generate.js';
 import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
 import jobRoutes from './routes/jobs.js';
+import meRoutes from './routes/me.js';
 import metricsRoutes from './routes/metrics.js';
 import templateBudgetRoutes from './routes/template-budgets.js';
 import templateRoutes from './routes/templates.js';
@@ -106,6 +107,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(rateLimitPlugin, { redis: deps.redis, config, timeoutMs: config.RATE_LIMIT_TIMEOUT_MS });
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
+  await app.register(meRoutes);
   await app.register(apiKeyRoutes);
   await app.register(templateRoutes);
   await app.register(templateBudgetRoutes);

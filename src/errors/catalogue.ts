@@ -16,6 +16,7 @@ export const ERRORS = {
   model_not_allowed: { status: 403, message: 'This key may not use that model.' },
   not_found: { status: 404, message: 'No such route.' },
   template_not_found: { status: 404, message: 'No such template.' },
+  template_version_not_found: { status: 404, message: 'No such version of that template.' },
   api_key_not_found: { status: 404, message: 'No such API key.' },
   job_not_found: { status: 404, message: 'No such job.' },
   dead_letter_not_found: { status: 404, message: 'No such dead-lettered job.' },

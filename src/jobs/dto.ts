@@ -12,6 +12,9 @@ export function toJobDto(row: GenerationRow, cached = false) {
     provider: row.provider,
     model: row.model,
     inputHash: row.inputHash,
+    apiKeyId: row.apiKeyId,
+    system: row.system,
+    messages: row.messages ?? [{ role: 'user' as const, content: row.prompt }],
     attempts: row.attempts,
     ...(done ? { result: decodeResult(row) } : {}),
     ...(row.attempts > 0

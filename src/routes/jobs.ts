@@ -10,6 +10,8 @@ export const JobList = Type.Object({ data: Type.Array(Job), nextCursor: Type.Uni
 export const ListQuery = Type.Object({
   status: Type.Optional(Type.Enum([...JOB_STATUSES])),
   templateId: Type.Optional(Id('tpl')),
+  apiKeyId: Type.Optional(Type.String({ pattern: '^(admin|key_[A-Za-z0-9_-]{1,64})$', maxLength: 80, description: 'Jobs one key admitted' })),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'Jobs created at or after this instant' })),
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   cursor: Type.Optional(Type.String({ maxLength: 300 })),
 }, { additionalProperties: false });
