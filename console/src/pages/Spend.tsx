@@ -56,7 +56,7 @@ function bars(labels: string[], rows: Sums[], c: ReturnType<typeof colors>, with
     options: {
       animation: false, responsive: true, maintainAspectRatio: false,
       plugins: { legend: { labels: { color: c.text } } },
-      scales: { x: scale, y: { ...scale, beginAtZero: true }, ...(withRate ? { y1: { ...scale, position: 'right' as const, min: 0, max: 100, ticks: { color: c.text, callback: (v: string | number) => `${v}%` } } } : {}) },
+      scales: { x: scale, y: { ...scale, beginAtZero: true, ticks: { color: c.text, callback: (v: string | number) => usd(Number(v)) } }, ...(withRate ? { y1: { ...scale, position: 'right' as const, min: 0, max: 100, ticks: { color: c.text, callback: (v: string | number) => `${v}%` } } } : {}) },
     },
   } as ChartConfiguration;
 }

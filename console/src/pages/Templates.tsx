@@ -151,7 +151,7 @@ export function TemplateEditor({ id }: { id: string | null }) {
           <label htmlFor="system">System prompt (optional)</label>
           <Highlighted id="system" label="System prompt" rows={3} value={draft.system} onChange={set('system')} />
           <label htmlFor="model">Model (optional; the provider's default otherwise)</label>
-          <input id="model" value={draft.model} onChange={(e) => set('model')(e.target.value)} placeholder="e.g. fake-echo or claude-haiku-4-5" />
+          <input id="model" value={draft.model} onChange={(e) => set('model')(e.target.value)} placeholder="e.g. fake-1 or claude-haiku-4-5" />
           <label htmlFor="schema">Output schema (JSON Schema, optional): answers are checked against it</label>
           <textarea id="schema" rows={8} className="mono" spellCheck={false} value={draft.schema} onChange={(e) => set('schema')(e.target.value)}
             aria-invalid={schemaError ? true : undefined} aria-describedby="schema-check" />
