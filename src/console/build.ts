@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { CONSOLE_DIR } from './plugin.js';
 
 const SOURCE = fileURLToPath(new URL('../../console/', import.meta.url));
@@ -39,6 +40,9 @@ export async function buildConsole(opts: { always?: boolean } = {}): Promise<boo
   }
   const started = Date.now();
   await vite.build({ configFile: join(SOURCE, 'vite.config.ts'), logLevel: 'warn' });
+  // Compressed once here, so the API sends `.gz` files as they are instead of compressing per request.
+  const assets = join(CONSOLE_DIR, 'assets');
+  for (const f of readdirSync(assets)) if (/\.(js|css)$/.test(f)) writeFileSync(join(assets, `${f}.gz`), gzipSync(readFileSync(join(assets, f)), { level: 9 }));
   process.stderr.write(`promptlab: built the console into dist/console in ${Date.now() - started} ms\n`);
   return true;
 }

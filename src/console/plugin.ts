@@ -1,7 +1,7 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
 /** Where `npm run build:console` writes the console (gitignored). */
@@ -31,35 +31,38 @@ export interface ConsolePluginOptions {
 
 /**
  * Serves the console at `/console`: built files as they are (hashed `assets/` cached for a
- * year, everything else revalidated), any other path under it as `index.html` so client
+ * year and sent gzipped when the build left a `.gz` beside them, everything else revalidated), any other path under it as `index.html` so client
  * routes survive a reload; `/` redirects here. Open routes: the console signs in with a key
  * it sends to `/v1` itself. Registered before the rate limiter, like Bull Board.
  */
 export const consolePlugin = fp<ConsolePluginOptions>(
   async (app: FastifyInstance, opts) => {
     const dir = opts.dir ?? CONSOLE_DIR;
-    const send = (reply: FastifyReply, file: string) => {
+    const send = (request: FastifyRequest, reply: FastifyReply, file: string) => {
       const immutable = file.startsWith(join(dir, 'assets') + sep);
-      return reply
+      reply
         .header('content-type', TYPES[extname(file)] ?? 'application/octet-stream')
         .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
-        .header('x-content-type-options', 'nosniff')
-        .send(createReadStream(file));
+        .header('x-content-type-options', 'nosniff');
+      if (immutable && /\bgzip\b/.test(request.headers['accept-encoding'] ?? '') && existsSync(`${file}.gz`)) {
+        return reply.header('content-encoding', 'gzip').header('vary', 'accept-encoding').send(createReadStream(`${file}.gz`));
+      }
+      return reply.send(createReadStream(file));
     };
-    const serve = async (path: string, reply: FastifyReply) => {
+    const serve = async (path: string, request: FastifyRequest, reply: FastifyReply) => {
       const index = join(dir, 'index.html');
       if (!existsSync(index)) return reply.code(503).header('content-type', 'text/html; charset=utf-8').send(NOT_BUILT);
       const file = normalize(join(dir, path));
-      if (path && file.startsWith(dir) && existsSync(file) && statSync(file).isFile()) return send(reply, file);
+      if (path && file.startsWith(dir) && existsSync(file) && statSync(file).isFile()) return send(request, reply, file);
       // A missing hashed asset is a 404 (a stale page asking for an old build), not the app shell.
       if (path.startsWith('assets/')) return reply.code(404).send({ error: { code: 'not_found', message: `No console file ${path}.` } });
-      return send(reply, index);
+      return send(request, reply, index);
     };
     const hide = { schema: { hide: true } };
     app.get('/', hide, (_request, reply) => reply.redirect('/console/'));
     app.get('/console', hide, (_request, reply) => reply.redirect('/console/'));
-    app.get('/console/', hide, (_request, reply) => serve('', reply));
-    app.get<{ Params: { '*': string } }>('/console/*', hide, (request, reply) => serve(request.params['*'], reply));
+    app.get('/console/', hide, (request, reply) => serve('', request, reply));
+    app.get<{ Params: { '*': string } }>('/console/*', hide, (request, reply) => serve(request.params['*'], request, reply));
   },
   { name: 'console' },
 );

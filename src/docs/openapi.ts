@@ -40,6 +40,13 @@ export const openApiPlugin = fp(
           },
         },
         paths: {
+          '/console': {
+            get: {
+              tags: ['operations'],
+              summary: 'The console: templates, playground, jobs, spend and keys in a browser (a web page; `/` redirects here, it signs in with an API key)',
+              responses: { 302: { description: 'To /console/, the app' } },
+            },
+          },
           '/admin/queues': {
             get: {
               tags: ['admin'],
