@@ -2,6 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
 import { ADMIN_KEY, createTestEnv, type TestEnv } from '../support/context.js';
+import { waitForStatus } from '../support/jobs.js';
 import { expectAccessible, screenshot, signIn } from './support.js';
 
 let t: TestEnv;
@@ -164,6 +165,45 @@ describe('the console, in Chromium', () => {
     await page.getByRole('button', { name: 'Switch to dark theme' }).waitFor(); // the choice outlives a reload
     await context.close();
   }, 120_000);
+
+  it('streams chat messages in the playground, and the rerun is a cache hit', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await signIn(page, base, key);
+    await page.getByRole('link', { name: 'Playground' }).click();
+    await page.getByLabel('chat messages (streamed)').check();
+    await page.getByLabel('Model').selectOption('fake-1');
+    await page.getByLabel('Message 1 content').fill('Say hello to the console');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByLabel('Status completed').waitFor({ timeout: 15_000 });
+    await page.getByLabel('X-Cache MISS').waitFor();
+    expect(await page.getByLabel('Answer', { exact: true }).textContent()).toMatch(/^\[fake\] \w+ Say hello to the console/);
+    expect(await text(page, 'tokens')).toMatch(/^\d+ in · \d+ out$/);
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByLabel('X-Cache HIT').waitFor({ timeout: 15_000 });
+    await page.getByTestId('saved').waitFor();
+    await expectAccessible(page, 'playground (chat)');
+    await context.close();
+  }, 60_000);
+
+  it('shows a dead job with its error, and an admin replays it from its page', async () => {
+    const tpl = (await t.app.inject({ method: 'POST', url: '/v1/templates', headers: t.admin, payload: { name: 'too short', body: 'A long answer about {{x}}', maxTokens: 1 } })).json();
+    const dead = (await t.app.inject({ method: 'POST', url: '/v1/generate', headers: t.admin, payload: { templateId: tpl.id, variables: { x: 'y' } } })).json().jobId;
+    await waitForStatus(t.app, t.admin, dead, ['dead']);
+    const context = await browser.newContext({ colorScheme: 'dark' });
+    const page = await context.newPage();
+    await signIn(page, base, ADMIN_KEY);
+    await page.goto(`${base}/console/jobs/${dead}`);
+    await page.getByLabel('Status dead').waitFor();
+    await page.getByRole('alert').getByText('output_truncated').waitFor();
+    await expectAccessible(page, 'dead job (dark)');
+    await page.getByRole('button', { name: 'Replay' }).click();
+    await page.getByText('Replayed: the job is queued again').waitFor();
+    await page.getByRole('list', { name: 'Event timeline' }).getByText('(replay)').waitFor({ timeout: 15_000 });
+    await page.getByLabel('Status dead').waitFor({ timeout: 15_000 }); // dies again: the template still cuts it off
+    await screenshot(page, 'dark-job-replayed');
+    await context.close();
+  }, 60_000);
 
   it('is usable with the keyboard: sign in and reach a page by Tab and Enter', async () => {
     const context = await browser.newContext();

@@ -78,7 +78,9 @@ export function JobPage({ id, me }: { id: string; me: Me }) {
       const d = JSON.parse(ev.data) as { attempt?: number; error?: { code: string }; replay?: boolean };
       if (ev.event === 'delta') return;
       const detail = [d.attempt ? `attempt ${d.attempt}` : '', d.error ? d.error.code : '', d.replay ? 'replay' : ''].filter(Boolean).join(', ');
-      setEvents((es) => [...es, { event: ev.event, at: new Date().toLocaleTimeString(), detail }]);
+      // A Redis stream id starts with the milliseconds it was written at.
+      const ms = Number(ev.id?.split('-')[0]);
+      setEvents((es) => [...es, { event: ev.event, at: new Date(Number.isFinite(ms) && ms > 0 ? ms : Date.now()).toLocaleTimeString(), detail }]);
       // Each event changes the record: read it again.
       get<Job>(`/v1/jobs/${id}`).then(setJob, () => {});
     }, ctl.signal).catch((err: unknown) => { if (!ctl.signal.aborted) setError(err); });
@@ -128,7 +130,7 @@ export function JobPage({ id, me }: { id: string; me: Me }) {
           {job.result ? <Pre value={job.result.json !== undefined ? job.result.json : job.result.text} label="Result" /> : <Empty>No result {job.status === 'dead' ? '(the job died)' : 'yet'}.</Empty>}
           <h2>Events</h2>
           {events.length === 0 ? <Empty>Waiting for events…</Empty> : (
-            <ol className="timeline" aria-label="Event timeline">{events.map((e, i) => <li key={i}><strong>{e.event}</strong>{e.detail ? ` (${e.detail})` : ''} <span className="muted">seen {e.at}</span></li>)}</ol>
+            <ol className="timeline" aria-label="Event timeline">{events.map((e, i) => <li key={i}><strong>{e.event}</strong>{e.detail ? ` (${e.detail})` : ''} <span className="muted">at {e.at}</span></li>)}</ol>
           )}
         </div>
       </div>
