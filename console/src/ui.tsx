@@ -38,7 +38,6 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], pollMs?: num
     } catch (err) {
       if (n === seq.current) setError(err);
     }
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(() => {
     void reload();

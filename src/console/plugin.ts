@@ -37,7 +37,8 @@ export interface ConsolePluginOptions {
  */
 export const consolePlugin = fp<ConsolePluginOptions>(
   async (app: FastifyInstance, opts) => {
-    const dir = opts.dir ?? CONSOLE_DIR;
+    const given = opts.dir ?? CONSOLE_DIR;
+    const dir = given.endsWith(sep) ? given : given + sep; // so a sibling like dist/console-old is not inside it
     const send = (request: FastifyRequest, reply: FastifyReply, file: string) => {
       const immutable = file.startsWith(join(dir, 'assets') + sep);
       reply

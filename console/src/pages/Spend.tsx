@@ -94,7 +94,6 @@ export default function SpendPage({ me }: { me: Me }) {
       keys: bars(r.byApiKey.map((k) => k.apiKeyId), r.byApiKey, c, false),
       templates: bars(r.byTemplate.map((t) => t.templateId ?? 'no template'), r.byTemplate, c, false),
     });
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [stamp, theme]);
 
   return (
