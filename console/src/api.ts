@@ -140,8 +140,8 @@ export interface Job {
   provider: string;
   model: string;
   apiKeyId: string;
-  system: string | null;
-  messages: { role: string; content: string }[];
+  system?: string | null;
+  messages?: { role: string; content: string }[];
   attempts: number;
   result?: { text: string; json?: unknown };
   usage?: Usage;

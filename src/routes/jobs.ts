@@ -28,7 +28,7 @@ export default async function jobRoutes(fastify: FastifyInstance) {
       params: Type.Object({ id: Id('gen') }),
       response: { 200: Job, ...errorResponses('bad_request', 'job_not_found') },
     },
-  }, async (request) => toJobDto(await app.svc.jobs.get(request.params.id)));
+  }, async (request) => toJobDto(await app.svc.jobs.get(request.params.id), false, true));
 
   app.get('/v1/jobs', {
     config: { rateLimit: readRateLimit },

@@ -123,7 +123,7 @@ export function JobPage({ id, me }: { id: string; me: Me }) {
         <div>
           <h2>Prompt</h2>
           {job.system ? <Pre value={job.system} label="System prompt" /> : null}
-          {job.messages.map((m, i) => <div key={i}><div className="muted">{m.role}</div><Pre value={m.content} label={`${m.role} message`} /></div>)}
+          {(job.messages ?? []).map((m, i) => <div key={i}><div className="muted">{m.role}</div><Pre value={m.content} label={`${m.role} message`} /></div>)}
         </div>
         <div>
           <h2>Result</h2>
