@@ -39,7 +39,15 @@ export async function buildConsole(opts: { always?: boolean } = {}): Promise<boo
     return false;
   }
   const started = Date.now();
-  await vite.build({ configFile: join(SOURCE, 'vite.config.ts'), logLevel: 'warn' });
+  // Vite and its React plugin make a development build when NODE_ENV says so (vitest sets `test`): a build here is a production one.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await vite.build({ configFile: join(SOURCE, 'vite.config.ts'), logLevel: 'warn', mode: 'production' });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   // Compressed once here, so the API sends `.gz` files as they are instead of compressing per request.
   const assets = join(CONSOLE_DIR, 'assets');
   for (const f of readdirSync(assets)) if (/\.(js|css)$/.test(f)) writeFileSync(join(assets, `${f}.gz`), gzipSync(readFileSync(join(assets, f)), { level: 9 }));
