@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { authPlugin } from './auth/plugin.js';
 import type { Config } from './config/index.js';
+import { consolePlugin } from './console/plugin.js';
 import bullBoard from './dashboard/bull-board.js';
 import type { Database } from './db/client.js';
 import { openApiPlugin } from './docs/openapi.js';
@@ -25,6 +26,7 @@ import generateRoutes from './routes/generate.js';
 import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
 import jobRoutes from './routes/jobs.js';
+import meRoutes from './routes/me.js';
 import metricsRoutes from './routes/metrics.js';
 import projectRoutes from './routes/projects.js';
 import templateBudgetRoutes from './routes/template-budgets.js';
@@ -102,6 +104,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(metricsPlugin, { queues: [deps.queues.generation, deps.queues.deadLetter] });
   await app.register(openApiPlugin);
   await app.register(bullBoard, { queues: deps.queues, apiKeys: svc.apiKeys });
+  await app.register(consolePlugin);
   await app.register(jobEventsPlugin, { events: svc.events, jobs: svc.jobs });
   // Auth, then the limiter (keyed on the caller), then the routes they guard.
   await app.register(authPlugin, { apiKeys: svc.apiKeys, projects: svc.projects });
@@ -109,6 +112,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(projectRoutes);
+  await app.register(meRoutes);
   await app.register(apiKeyRoutes);
   await app.register(auditRoutes);
   await app.register(templateRoutes);

@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { resolve } from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { buildApp, type AppDeps } from './app.js';
 import { resolveAdminKey } from './auth/admin-key.js';
 import type { Config } from './config/index.js';
 import { openDatabase, type Database } from './db/client.js';
+import { registryOf } from './providers/registry.js';
 import { createQueues, type Queues } from './queue/queues.js';
 import { JobWaiter } from './queue/waiter.js';
 import { createRedis, waitReady } from './redis/client.js';
@@ -49,16 +51,59 @@ export function adminKeyFor(config: Config): AppDeps['adminKey'] {
   return admin.key;
 }
 
+export interface ServeHooks {
+  /** After the API closed: stop an in-process worker. */
+  drain?: () => Promise<void>;
+  /** Last: stop a spawned Redis, release the data directory. */
+  after?: () => Promise<void>;
+  /** The Redis in use was spawned by this process (npm start). */
+  redisSpawned?: boolean;
+  /** Where generations run, for the startup log. @defaultValue 'in `npm run worker` processes' */
+  worker?: string;
+}
+
+/** A URL with its password hidden. */
+const safeUrl = (url: string): string => {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+};
+
+/** What a new user needs to see once the API listens: where things are, and what it runs on. */
+function logStartup(log: Logger, config: Config, dbKind: Runtime['database']['kind'], hooks: ServeHooks): void {
+  const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${config.PORT}`;
+  const registry = registryOf(config);
+  const live = registry.names.filter((n) => registry.isEnabled(n)).map((n) => (n === 'fake' ? 'fake (canned answers, no real model)' : n));
+  const off = registry.names.filter((n) => !registry.isEnabled(n));
+  const postgres = dbKind === 'pglite' ? `embedded PGlite in ${resolve(config.PROMPTLAB_DATA_DIR, 'pglite')}` : safeUrl(config.DATABASE_URL ?? '');
+  const redis = `${safeUrl(config.REDIS_URL)}${hooks.redisSpawned ? ` (redis-server started under ${resolve(config.PROMPTLAB_DATA_DIR, 'redis')})` : ''}`;
+  log.info({ url: `${base}/console`, docs: `${base}/docs`, bullBoard: `${base}/admin/queues`, metrics: `${base}/metrics` }, `PromptLab listens on ${base}: console ${base}/console, API docs ${base}/docs, Bull Board ${base}/admin/queues (admin key as password), metrics ${base}/metrics`);
+  log.info({ postgres, redis }, `Postgres: ${postgres}; Redis: ${redis}; generations run ${hooks.worker ?? 'in `npm run worker` processes'}`);
+  log.info({ live, off }, `providers live: ${live.join(', ') || 'none'}${off.length ? `; not configured: ${off.join(', ')} (set their API keys in .env)` : ''}`);
+}
+
 /**
  * Builds the API on an open runtime, listens, and on SIGTERM/SIGINT drains:
  * the API first (stop accepting, finish in-flight), then `drain` (an
  * in-process worker), then the connections, then `after` (a spawned Redis).
  */
-export async function serveApi(rt: Runtime, log: Logger, hooks: { drain?: () => Promise<void>; after?: () => Promise<void> } = {}): Promise<void> {
+export async function serveApi(rt: Runtime, log: Logger, hooks: ServeHooks = {}): Promise<void> {
   const { config } = rt;
   const waiter = new JobWaiter(config);
   const app = await buildApp({ ...rt, waiter, adminKey: adminKeyFor(config), logger: log });
-  await app.listen({ port: config.PORT, host: config.HOST });
+  try {
+    await app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    await app.close().catch(() => {});
+    await waiter.close().catch(() => {});
+    throw err;
+  }
+  logStartup(log, config, rt.database.kind, hooks);
   closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an error');
     log.info({ signal }, 'draining');

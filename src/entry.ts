@@ -1,18 +1,33 @@
+import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
+import { DataDirLockedError } from './db/data-dir-lock.js';
 import { RedisUnavailableError } from './redis/embedded.js';
 
-/** Parses the config once, runs `main`, and turns a boot failure into one readable message and exit code 1. */
+/** A boot failure the user can fix from one line: said as that line, without a stack trace. */
+function knownMessage(err: unknown, config: Config): string | undefined {
+  if (err instanceof ConfigError || err instanceof RedisUnavailableError || err instanceof DataDirLockedError) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'EADDRINUSE') return `port ${config.PORT} on ${config.HOST} is already in use (another PromptLab, or another server): stop it, or set PORT to a free port.`;
+  if (e?.code === 'EACCES' && /listen/.test(e.message)) return `not allowed to listen on port ${config.PORT}: use a port above 1023 (PORT).`;
+  return undefined;
+}
+
+/**
+ * Loads `.env` from the working directory when there is one (variables already set win),
+ * parses the config once, runs `main`, and turns a boot failure into one readable message
+ * and exit code 1.
+ */
 export function runEntry(main: (config: Config) => Promise<void>): void {
   let config: Config;
   try {
+    if (existsSync('.env')) process.loadEnvFile('.env');
     config = loadConfig();
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(1);
   }
   main(config).catch((err: unknown) => {
-    const known = err instanceof ConfigError || err instanceof RedisUnavailableError;
-    process.stderr.write(`promptlab: ${known ? (err as Error).message : ((err as Error).stack ?? String(err))}\n`);
+    process.stderr.write(`promptlab: ${knownMessage(err, config) ?? (err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   });
 }

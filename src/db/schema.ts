@@ -78,6 +78,30 @@ export const templates = pgTable('templates', {
   deletedAt: timestamptz('deleted_at'),
 });
 
+/**
+ * Every version of every template as it was saved: written with the template on create and
+ * on each change, so a generation's (`template_id`, `template_version`) names the text it used.
+ */
+export const templateVersions = pgTable(
+  'template_versions',
+  {
+    templateId: text('template_id').notNull().references(() => templates.id),
+    version: integer('version').notNull(),
+    name: text('name').notNull(),
+    body: text('body').notNull(),
+    system: text('system'),
+    provider: text('provider'),
+    model: text('model'),
+    maxTokens: integer('max_tokens'),
+    temperature: doublePrecision('temperature'),
+    outputSchema: jsonb('output_schema').$type<Record<string, unknown>>(),
+    cacheTtlSeconds: integer('cache_ttl_seconds'),
+    keyFields: jsonb('key_fields').$type<string[]>(),
+    createdAt: timestamptz('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.templateId, t.version] })],
+);
+
 export const JOB_STATUSES = ['queued', 'active', 'failed', 'completed', 'dead', 'canceled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 /** Statuses of a generation that may still produce a result: at most one row per input hash. */
@@ -168,6 +192,7 @@ export const inputSlots = pgTable('input_slots', {
 });
 
 export type TemplateRow = typeof templates.$inferSelect;
+export type TemplateVersionRow = typeof templateVersions.$inferSelect;
 export type GenerationRow = typeof generations.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 

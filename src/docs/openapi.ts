@@ -27,7 +27,8 @@ export const openApiPlugin = fp(
         tags: [
           { name: 'generate', description: 'Render a template and answer from cache or admit a job' },
           { name: 'jobs', description: 'Generations: status, result, usage, cost, live events' },
-          { name: 'templates', description: 'Prompt templates' },
+          { name: 'templates', description: 'Prompt templates and their kept versions' },
+          { name: 'auth', description: 'Who the calling key is' },
           { name: 'admin', description: 'Admin key only' },
           { name: 'operations', description: 'Health, readiness, metrics (no auth)' },
         ],
@@ -39,6 +40,13 @@ export const openApiPlugin = fp(
           },
         },
         paths: {
+          '/console': {
+            get: {
+              tags: ['operations'],
+              summary: 'The console: templates, playground, jobs, spend and keys in a browser (a web page; `/` redirects here, it signs in with an API key)',
+              responses: { 302: { description: 'To /console/, the app' } },
+            },
+          },
           '/admin/queues': {
             get: {
               tags: ['admin'],

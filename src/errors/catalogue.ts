@@ -17,6 +17,7 @@ export const ERRORS = {
   model_not_allowed: { status: 403, message: 'This key may not use that model.' },
   not_found: { status: 404, message: 'No such route.' },
   template_not_found: { status: 404, message: 'No such template.' },
+  template_version_not_found: { status: 404, message: 'No such version of that template.' },
   api_key_not_found: { status: 404, message: 'No such API key.' },
   project_not_found: { status: 404, message: 'No such project.' },
   job_not_found: { status: 404, message: 'No such job.' },

@@ -14,11 +14,16 @@ export function toAppError(err: FastifyError | Error): AppError {
   const e = err as FastifyError;
   if (e.validation) {
     const where = e.validationContext ?? 'request';
-    const issues = e.validation.map((v) => ({
-      path: `${where}${v.instancePath || ''}`,
-      message: v.message ?? 'is invalid',
-      ...(v.keyword === 'additionalProperties' ? { field: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
-    }));
+    const issues = e.validation.map((v) => {
+      // Ajv says "must be equal to one of the allowed values" without naming them.
+      const allowed = v.keyword === 'enum' ? (v.params as { allowedValues?: unknown[] }).allowedValues : undefined;
+      return {
+        path: `${where}${v.instancePath || ''}`,
+        message: allowed ? `must be one of: ${allowed.map((a) => JSON.stringify(a)).join(', ')}` : (v.message ?? 'is invalid'),
+        ...(allowed ? { allowed } : {}),
+        ...(v.keyword === 'additionalProperties' ? { field: (v.params as { additionalProperty?: string }).additionalProperty } : {}),
+      };
+    });
     const first = issues[0];
     const msg = first ? `${first.path}${first.field ? `/${first.field}` : ''} ${first.message}` : 'The request is not valid.';
     return new AppError('bad_request', msg, { issues });

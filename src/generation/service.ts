@@ -97,9 +97,8 @@ export class Generation {
     const variables: Record<string, unknown> = { ...req.variables, ...(req.input !== undefined ? { input: req.input } : {}) };
     const used = templateVariables(tpl);
     const missing = used.filter((n) => !Object.hasOwn(variables, n));
-    if (missing.length) throw new AppError('missing_variables', `Missing template variables: ${missing.join(', ')}.`, { missing });
     const unknown = Object.keys(variables).filter((n) => !used.includes(n));
-    if (unknown.length) throw new AppError('unknown_variables', `The template does not use: ${unknown.join(', ')}.`, { unknown });
+    if (missing.length || unknown.length) throw variablesError(missing, unknown, used);
 
     const providers = this.#providers;
     const provider = req.provider ?? tpl.provider ?? providers.defaultProvider;
@@ -319,5 +318,17 @@ interface Join {
 
 /** An admission's outcome: the generation this request is answered by (its own when `admitted`), or a fresh result. */
 type Admitted = { id: string; status: string; admitted: boolean } | { hit: CachedResult };
+
+/** One error naming every missing and every unknown variable: `missing_variables` when any is missing, else `unknown_variables`. */
+function variablesError(missing: string[], unknown: string[], used: string[]): AppError {
+  const parts = [
+    ...(missing.length ? [`missing template variables: ${missing.join(', ')}`] : []),
+    ...(unknown.length ? [`variables the template does not use: ${unknown.join(', ')}`] : []),
+  ];
+  const message = `${parts.join('; ')} (the template uses: ${used.join(', ') || 'none'}).`;
+  return new AppError(missing.length ? 'missing_variables' : 'unknown_variables', message[0]!.toUpperCase() + message.slice(1), {
+    ...(missing.length ? { missing } : {}), ...(unknown.length ? { unknown } : {}), expected: used,
+  });
+}
 
 const hitBody = (v: CachedResult) => ({ jobId: v.jobId, status: 'completed', cached: true, result: v.result });

@@ -1,8 +1,8 @@
 import type { GenerationRow } from '../db/schema.js';
 import { decodeResult } from './result-codec.js';
 
-/** A generation as the API shows it (`GET /v1/jobs/:id`). */
-export function toJobDto(row: GenerationRow, cached = false) {
+/** A generation as the API shows it; `withPrompt` (`GET /v1/jobs/:id`) adds its system and messages, which lists leave out. */
+export function toJobDto(row: GenerationRow, cached = false, withPrompt = false) {
   const done = row.status === 'completed';
   return {
     id: row.id,
@@ -12,6 +12,8 @@ export function toJobDto(row: GenerationRow, cached = false) {
     provider: row.provider,
     model: row.model,
     inputHash: row.inputHash,
+    apiKeyId: row.apiKeyId,
+    ...(withPrompt ? { system: row.system, messages: row.messages ?? [{ role: 'user' as const, content: row.prompt }] } : {}),
     attempts: row.attempts,
     priority: row.priority,
     ...(done ? { result: decodeResult(row) } : {}),

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, lt, or, type SQL } from 'drizzle-orm';
 import type { Db } from '../db/client.js';
 import { generations, type GenerationRow, type JobStatus } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
@@ -9,6 +9,9 @@ import { inScope } from '../db/scope.js';
 export interface ListJobsQuery {
   status?: JobStatus;
   templateId?: string;
+  apiKeyId?: string;
+  /** ISO instant: jobs created at or after it. */
+  since?: string;
   /** @defaultValue 20 */
   limit?: number;
   cursor?: string;
@@ -55,6 +58,12 @@ export class Jobs {
     const where: (SQL | undefined)[] = [inScope(generations.projectId, scope)];
     if (q.status) where.push(eq(generations.status, q.status));
     if (q.templateId) where.push(eq(generations.templateId, q.templateId));
+    if (q.apiKeyId) where.push(eq(generations.apiKeyId, q.apiKeyId));
+    if (q.since) {
+      const since = new Date(q.since);
+      if (!inDateSpan(since)) throw new AppError('bad_request', 'since is outside the dates this API keeps.');
+      where.push(gte(generations.createdAt, since));
+    }
     if (q.cursor) {
       const c = decodeCursor(q.cursor);
       where.push(or(lt(generations.createdAt, c.at), and(eq(generations.createdAt, c.at), lt(generations.id, c.id)))!);

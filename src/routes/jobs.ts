@@ -17,6 +17,8 @@ export const ListQuery = Type.Object({
   })),
   status: Type.Optional(Type.Enum([...JOB_STATUSES])),
   templateId: Type.Optional(Id('tpl')),
+  apiKeyId: Type.Optional(Type.String({ pattern: '^(admin|key_[A-Za-z0-9_-]{1,64})$', maxLength: 80, description: 'Jobs one key admitted' })),
+  since: Type.Optional(Type.String({ format: 'date-time', description: 'Jobs created at or after this instant' })),
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   cursor: Type.Optional(Type.String({ maxLength: 300 })),
 }, { additionalProperties: false });
@@ -33,7 +35,7 @@ export default async function jobRoutes(fastify: FastifyInstance) {
       params: Type.Object({ id: Id('gen') }),
       response: { 200: Job, ...errorResponses('bad_request', 'job_not_found') },
     },
-  }, async (request) => toJobDto(await app.svc.jobs.get(request.params.id, request.caller!)));
+  }, async (request) => toJobDto(await app.svc.jobs.get(request.params.id, request.caller!), false, true));
 
   app.get('/v1/jobs', {
     config: { rateLimit: readRateLimit },

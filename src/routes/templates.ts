@@ -2,7 +2,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { homeProject } from '../auth/caller.js';
-import type { TemplateRow } from '../db/schema.js';
+import type { TemplateRow, TemplateVersionRow } from '../db/schema.js';
+import { placeholders } from '../templates/render.js';
 import { errorResponses, Id, Provider } from './schemas.js';
 
 const Fields = {
@@ -24,19 +25,29 @@ const optionals = Object.fromEntries(Object.entries(optional).map(([k, v]) => [k
 const CreateBody = Type.Object({ name, body, ...optionals }, { additionalProperties: false });
 const PatchBody = Type.Object({ name: Type.Optional(name), body: Type.Optional(body), ...optionals }, { additionalProperties: false, minProperties: 1 });
 
+const Variables = Type.Array(Type.String(), { description: 'The {{variables}} body and system use, in first-use order' });
 const Template = Type.Object({
   id: Type.String(),
   ...Fields,
+  variables: Variables,
   version: Type.Integer(),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' }),
+});
+const TemplateVersion = Type.Object({
+  templateId: Type.String(),
+  version: Type.Integer(),
+  ...Fields,
+  variables: Variables,
+  createdAt: Type.String({ format: 'date-time', description: 'When this version was saved' }),
 });
 const Params = Type.Object({ id: Id('tpl') });
 
 const show = (t: TemplateRow) => {
   const { deletedAt: _, ...rest } = t;
-  return { ...rest, createdAt: t.createdAt.toISOString(), updatedAt: t.updatedAt.toISOString() };
+  return { ...rest, variables: placeholders(t.body, t.system), createdAt: t.createdAt.toISOString(), updatedAt: t.updatedAt.toISOString() };
 };
+const showVersion = (v: TemplateVersionRow) => ({ ...v, variables: placeholders(v.body, v.system), createdAt: v.createdAt.toISOString() });
 
 export default async function templateRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -68,6 +79,21 @@ export default async function templateRoutes(fastify: FastifyInstance) {
       params: Params, body: PatchBody, response: { 200: Template, ...errorResponses(...bodyErrors, 'template_not_found') },
     },
   }, async (request) => show(await app.svc.templates.update(request.params.id, request.body, request.caller!)));
+
+  app.get('/v1/templates/:id/versions', {
+    schema: {
+      tags, summary: 'Every kept version of a template, newest first (versions are kept from their creation on)',
+      params: Params, response: { 200: Type.Object({ data: Type.Array(TemplateVersion) }), ...errorResponses('bad_request', 'template_not_found') },
+    },
+  }, async (request) => ({ data: (await app.svc.templates.versions(request.params.id, request.caller!)).map(showVersion) }));
+
+  app.get('/v1/templates/:id/versions/:version', {
+    schema: {
+      tags, summary: 'One version of a template: what a job with that templateVersion was rendered from',
+      params: Type.Object({ id: Id('tpl'), version: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }),
+      response: { 200: TemplateVersion, ...errorResponses('bad_request', 'template_not_found', 'template_version_not_found') },
+    },
+  }, async (request) => showVersion(await app.svc.templates.version(request.params.id, request.params.version, request.caller!)));
 
   app.delete('/v1/templates/:id', {
     config: { projectAdmin: true },

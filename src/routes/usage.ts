@@ -27,6 +27,7 @@ export default async function usageRoutes(fastify: FastifyInstance) {
       response: {
         200: Type.Object({
           from: Type.String(), to: Type.String(), totals: Type.Object(Sums),
+          byDay: Type.Array(Type.Object({ day: Type.String({ description: 'YYYY-MM-DD (UTC); days without requests are left out' }), ...Sums })),
           byApiKey: Type.Array(Type.Object({ apiKeyId: Type.String(), ...Sums })),
           byTemplate: Type.Array(Type.Object({ templateId: Type.Union([Type.String(), Type.Null()], { description: 'null: generations not rendered from a template' }), ...Sums })),
         }),

@@ -1,4 +1,6 @@
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}/g;
+/** A placeholder exactly at a position: `{{`, a name, `}}`. */
+const PLACEHOLDER_AT = /\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}/y;
 
 const usedBy = new WeakMap<object, string[]>();
 
@@ -14,6 +16,46 @@ export function placeholders(...texts: (string | null | undefined)[]): string[] 
   const names = new Set<string>();
   for (const t of texts) if (t) for (const m of t.matchAll(PLACEHOLDER)) names.add(m[1]!);
   return [...names];
+}
+
+/** Where a text has a `{{` that does not open a well-formed placeholder. */
+export interface PlaceholderError {
+  /** 0-based offset of the `{{`. */
+  offset: number;
+  /** 1-based line and column of the `{{`. */
+  line: number;
+  column: number;
+  /** The text from the `{{`, up to 30 characters. */
+  near: string;
+  reason: string;
+}
+
+/**
+ * The first malformed placeholder of a text: every `{{` must open `{{name}}`
+ * (a name is `[A-Za-z_][A-Za-z0-9_.-]*`, spaces around it allowed). A lone `}}`
+ * is left alone: it ends nested JSON objects in prompts that show an example.
+ */
+export function placeholderError(text: string): PlaceholderError | undefined {
+  for (let at = text.indexOf('{{'); at >= 0; at = text.indexOf('{{', at)) {
+    PLACEHOLDER_AT.lastIndex = at;
+    const m = PLACEHOLDER_AT.exec(text);
+    if (m) {
+      at += m[0].length;
+      continue;
+    }
+    const rest = text.slice(at + 2);
+    const close = rest.indexOf('}}');
+    const open = rest.indexOf('{{');
+    const inner = close >= 0 && (open < 0 || close < open) ? rest.slice(0, close).trim() : undefined;
+    const reason = inner === undefined ? 'is never closed with }}'
+      : inner === '' ? 'has no variable name'
+      : `has an invalid variable name ${JSON.stringify(inner.slice(0, 40))} (letters, digits, _ . -; not starting with a digit)`;
+    const before = text.slice(0, at);
+    const line = before.split('\n').length;
+    const column = at - before.lastIndexOf('\n');
+    return { offset: at, line, column, near: text.slice(at, at + 30), reason };
+  }
+  return undefined;
 }
 
 /** Strings as they are; anything else as JSON. */

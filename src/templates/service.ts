@@ -3,19 +3,26 @@ import { LRUCache } from 'lru-cache';
 import type { InvalidationBus } from '../cache/bus.js';
 import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { templates, type TemplateRow } from '../db/schema.js';
+import { templates, templateVersions, type TemplateRow, type TemplateVersionRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { Scope } from '../auth/caller.js';
 import { inScope } from '../db/scope.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { checkOutputSchema } from './output-schema.js';
-import { placeholders } from './render.js';
+import { placeholderError, placeholders } from './render.js';
 
 export type TemplateInput = Pick<TemplateRow, 'name' | 'body'> &
   Partial<Pick<TemplateRow, 'system' | 'provider' | 'model' | 'maxTokens' | 'temperature' | 'outputSchema' | 'cacheTtlSeconds' | 'keyFields'>>;
 
-/** keyFields must name variables the template uses, or the key would miss them. */
+/** Every `{{` opens a well-formed placeholder, and keyFields names variables the template uses (or the key would miss them). */
 function check(t: Pick<TemplateRow, 'body' | 'system' | 'keyFields'>): void {
+  for (const field of ['body', 'system'] as const) {
+    const text = t[field];
+    const e = text ? placeholderError(text) : undefined;
+    if (e) {
+      throw new AppError('invalid_template', `${field} line ${e.line}, column ${e.column}: the placeholder at "${e.near}" ${e.reason}.`, { field, ...e });
+    }
+  }
   if (!t.keyFields) return;
   const used = new Set(placeholders(t.body, t.system));
   const unknown = t.keyFields.filter((f) => !used.has(f));
@@ -23,6 +30,13 @@ function check(t: Pick<TemplateRow, 'body' | 'system' | 'keyFields'>): void {
     throw new AppError('invalid_template', `keyFields names variables the template does not use: ${unknown.join(', ')}.`, { keyFields: unknown });
   }
 }
+
+/** The version row a template row is saved as. */
+const versionOf = (t: TemplateRow) => ({
+  templateId: t.id, version: t.version, name: t.name, body: t.body, system: t.system, provider: t.provider, model: t.model,
+  maxTokens: t.maxTokens, temperature: t.temperature, outputSchema: t.outputSchema, cacheTtlSeconds: t.cacheTtlSeconds,
+  keyFields: t.keyFields, createdAt: t.updatedAt,
+});
 
 const live = (id: string, scope: Scope) => and(eq(templates.id, id), isNull(templates.deletedAt), inScope(templates.projectId, scope));
 
@@ -59,8 +73,11 @@ export class Templates {
     this.#checkProvider(input.provider);
     check({ body: input.body, system: input.system ?? null, keyFields: input.keyFields ?? null });
     checkOutputSchema(input.outputSchema);
-    const [row] = await this.db.insert(templates).values({ ...input, projectId, id: newId('tpl') }).returning();
-    return row!;
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.insert(templates).values({ ...input, projectId, id: newId('tpl') }).returning();
+      await tx.insert(templateVersions).values(versionOf(row!));
+      return row!;
+    });
   }
 
   /** A provider the registry does not have is refused; one without a key here is not (another deployment may have it). */
@@ -94,13 +111,31 @@ export class Templates {
     const current = await this.get(id, scope);
     check({ ...current, ...patch });
     checkOutputSchema(patch.outputSchema);
-    const [row] = await this.db
-      .update(templates)
-      .set({ ...patch, version: sql`${templates.version} + 1`, updatedAt: new Date() })
-      .where(live(id, scope))
-      .returning();
+    const row = await this.db.transaction(async (tx) => {
+      const [changed] = await tx
+        .update(templates)
+        .set({ ...patch, version: sql`${templates.version} + 1`, updatedAt: new Date() })
+        .where(live(id, scope))
+        .returning();
+      if (changed) await tx.insert(templateVersions).values(versionOf(changed));
+      return changed;
+    });
     if (!row) throw new AppError('template_not_found', `No template ${id}.`);
     await this.bus.publish({ kind: 'template', id });
+    return row;
+  }
+
+  /** Every kept version of a live template, newest first. */
+  async versions(id: string, scope: Scope): Promise<TemplateVersionRow[]> {
+    await this.get(id, scope);
+    return this.db.select().from(templateVersions).where(eq(templateVersions.templateId, id)).orderBy(desc(templateVersions.version));
+  }
+
+  /** One version of a live template; a version saved before versions were kept is `template_version_not_found`. */
+  async version(id: string, version: number, scope: Scope): Promise<TemplateVersionRow> {
+    await this.get(id, scope);
+    const [row] = await this.db.select().from(templateVersions).where(and(eq(templateVersions.templateId, id), eq(templateVersions.version, version)));
+    if (!row) throw new AppError('template_version_not_found', `Template ${id} has no kept version ${version}.`, { templateId: id, version });
     return row;
   }
 

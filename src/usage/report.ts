@@ -24,10 +24,11 @@ export async function usageReport(db: Db, caller: Caller, from: string, to: stri
     where.push(inArray(usageDaily.apiKeyId, db.select({ id: apiKeys.id }).from(apiKeys).where(eq(apiKeys.projectId, caller.projectId))));
   }
   const w = and(...where);
-  const [[totals], byApiKey, byTemplate] = await Promise.all([
+  const [[totals], byDay, byApiKey, byTemplate] = await Promise.all([
     db.select(sums).from(usageDaily).where(w),
+    db.select({ day: usageDaily.day, ...sums }).from(usageDaily).where(w).groupBy(usageDaily.day).orderBy(usageDaily.day),
     db.select({ apiKeyId: usageDaily.apiKeyId, ...sums }).from(usageDaily).where(w).groupBy(usageDaily.apiKeyId).orderBy(usageDaily.apiKeyId),
     db.select({ templateId: usageDaily.templateId, ...sums }).from(usageDaily).where(w).groupBy(usageDaily.templateId).orderBy(usageDaily.templateId),
   ]);
-  return { from, to, totals: totals!, byApiKey, byTemplate: byTemplate.map((t) => ({ ...t, templateId: t.templateId === NO_TEMPLATE ? null : t.templateId })) };
+  return { from, to, totals: totals!, byDay, byApiKey, byTemplate: byTemplate.map((t) => ({ ...t, templateId: t.templateId === NO_TEMPLATE ? null : t.templateId })) };
 }

@@ -29,8 +29,8 @@ function registeredRoutes(tree: string): string[] {
   return out;
 }
 const toOpenApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
-// The UIs' own pages, assets and XHR calls are not the API: /docs (Swagger UI) and the Bull Board under /admin/queues.
-const isUiInternal = (route: string) => /^\S+ \/docs(\/|$)/.test(route) || /^\S+ \/admin\/queues\/.*/.test(route);
+// The UIs' own pages, assets and XHR calls are not the API: /docs (Swagger UI), the Bull Board under /admin/queues, the console's files and `/` (its redirect).
+const isUiInternal = (route: string) => /^\S+ \/docs(\/|$)/.test(route) || /^\S+ \/admin\/queues\/.*/.test(route) || /^\S+ \/(console\/.*)?$/.test(route);
 
 describe('OpenAPI document', () => {
   it('validates as OpenAPI 3.1, and its $refs resolve', async () => {

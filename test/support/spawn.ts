@@ -16,10 +16,19 @@ export interface Proc {
 
 /** Runs an entry point (`src/main.ts`, `src/server.ts`, `workers/main.ts`) as its own Node process. */
 export function spawnEntry(entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: ROOT,
+  return spawnCommand(process.execPath, ['--import', 'tsx', entry], env);
+}
+
+/**
+ * Runs a command (`npm start` as a user types it) in its own process group, so
+ * `kill(-child.pid)` reaches npm's children too; `cwd` defaults to the repository.
+ */
+export function spawnCommand(command: string, args: string[], env: Record<string, string>, cwd = ROOT): Proc {
+  const child = spawn(command, args, {
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: command !== process.execPath,
   });
   let out = '';
   const waiters = new Set<() => void>();
