@@ -4,6 +4,7 @@ CREATE TABLE "batch_items" (
 	"custom_id" text,
 	"generation_id" text NOT NULL,
 	"cached" boolean DEFAULT false NOT NULL,
+	"settled" boolean DEFAULT false NOT NULL,
 	CONSTRAINT "batch_items_batch_id_idx_pk" PRIMARY KEY("batch_id","idx")
 );
 --> statement-breakpoint
@@ -13,6 +14,7 @@ CREATE TABLE "batches" (
 	"template_id" text,
 	"status" text NOT NULL,
 	"total" integer NOT NULL,
+	"pending" integer NOT NULL,
 	"cached_count" integer DEFAULT 0 NOT NULL,
 	"priority" text,
 	"webhook_url" text,

@@ -6,6 +6,9 @@ import { closeBounded } from './close.js';
 
 export const GENERATION_QUEUE = 'generation';
 export const DEAD_LETTER_QUEUE = 'dead-letter';
+export const WEBHOOK_QUEUE = 'webhooks';
+/** BullMQ backoff type of webhook deliveries: WEBHOOK_RETRY_SCHEDULE_MS (workers/webhooks.ts). */
+export const WEBHOOK_BACKOFF_TYPE = 'webhook-schedule';
 /** BullMQ backoff type handled by the worker's backoffStrategy (Retry-After aware). */
 export const BACKOFF_TYPE = 'provider';
 
@@ -41,9 +44,22 @@ export interface DeadLetterData extends GenerationJobData {
   attempts: number;
 }
 
+/** One webhook message: its body is fixed when the event happens, so every attempt sends the same bytes. */
+export interface WebhookJobData {
+  /** The `webhook-id` header, also the BullMQ job id: one message per event and subscriber. */
+  messageId: string;
+  event: 'completed' | 'dead' | 'batch.completed';
+  apiKeyId: string;
+  url: string;
+  generationId?: string;
+  batchId?: string;
+  body: string;
+}
+
 export interface Queues {
   generation: Queue<GenerationJobData>;
   deadLetter: Queue<DeadLetterData>;
+  webhooks: Queue<WebhookJobData>;
   /** Options of every generation job; the job id is always the generation id. */
   jobOptions(id: string): JobsOptions;
   close(): Promise<void>;
@@ -53,11 +69,22 @@ export function createQueues(config: Config): Queues {
   const base = { connection: bullConnection(config.REDIS_URL), prefix: config.REDIS_PREFIX };
   const generation = new Queue<GenerationJobData>(GENERATION_QUEUE, base);
   const deadLetter = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, base);
+  const webhooks = new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
+    ...base,
+    defaultJobOptions: {
+      attempts: config.WEBHOOK_MAX_ATTEMPTS,
+      backoff: { type: WEBHOOK_BACKOFF_TYPE },
+      // Postgres keeps every attempt; BullMQ keeps the job (and so its id, which dedupes) for a week.
+      removeOnComplete: { age: 7 * 86_400 },
+      removeOnFail: { age: 7 * 86_400 },
+    },
+  });
   // Connection errors are retried by ioredis; callers see failures as rejected or slow commands.
-  for (const q of [generation, deadLetter]) q.on('error', () => {});
+  for (const q of [generation, deadLetter, webhooks]) q.on('error', () => {});
   return {
     generation,
     deadLetter,
+    webhooks,
     jobOptions: (id) => ({
       jobId: id,
       attempts: config.JOB_ATTEMPTS,
@@ -67,7 +94,7 @@ export function createQueues(config: Config): Queues {
       removeOnFail: { age: 7 * 86_400 },
     }),
     async close() {
-      await Promise.all([closeBounded(generation), closeBounded(deadLetter)]);
+      await Promise.all([closeBounded(generation), closeBounded(deadLetter), closeBounded(webhooks)]);
     },
   };
 }
