@@ -18,6 +18,8 @@ import type { JobWaiter } from './queue/waiter.js';
 import { Templates } from './templates/service.js';
 import { registryOf } from './providers/registry.js';
 import { UsageMeter } from './usage/meter.js';
+import { Batches } from './batches/service.js';
+import { Webhooks } from './webhooks/service.js';
 
 export interface Services {
   apiKeys: ApiKeys;
@@ -34,6 +36,10 @@ export interface Services {
   meter: UsageMeter;
   /** Job status events (Redis streams) for GET /v1/jobs/:id/events. */
   events: JobEventLog;
+  /** POST /v1/batches and its reads. */
+  batches: Batches;
+  /** Webhook checks, subscriptions, secrets and delivery records. */
+  webhooks: Webhooks;
   /** Stops what runs in the background (invalidation subscriber, usage flushes) and flushes. */
   close(): Promise<void>;
 }
@@ -64,7 +70,10 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
   const ledger = new Ledger(db);
   const budgets = new Budgets(db);
   const tokens = new TokenLimiter({ redis, config, log });
+  const webhooks = new Webhooks(db, queues, config);
   return {
+    webhooks,
+    batches: new Batches({ config, db, templates, ledger, budgets, queues, meter, webhooks, log }),
     apiKeys: new ApiKeys({ db, adminKey, bus }),
     templates,
     jobs,

@@ -20,6 +20,8 @@ import { OutputValidator } from './output-validator.js';
 import { createProcessor } from './processor.js';
 import { reconcile } from './reconciler.js';
 import { Slots } from './slots.js';
+import { Webhooks } from '../src/webhooks/service.js';
+import { startWebhookWorker } from './webhooks.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -65,7 +67,9 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     events: new JobEventLog(deps.redis, config.REDIS_PREFIX, log),
     slots,
     tokens: new TokenLimiter({ redis: deps.redis, config, log }),
+    webhooks: new Webhooks(database.db, queues, config),
   });
+  const webhookWorker = startWebhookWorker({ config, db: database.db, log });
 
   const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {
     connection: bullConnection(config.REDIS_URL),
@@ -98,7 +102,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       clearInterval(sweeping);
       const closing = worker.close(); // stops fetching first, so a job handed back is not taken again here
       slots.close();
-      await closing;
+      await Promise.all([closing, webhookWorker.close()]);
       await validator.close();
     },
   };

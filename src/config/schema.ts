@@ -82,6 +82,7 @@ export const ConfigSchema = Type.Object({
   MODELS_ENTERPRISE: Models('*', 'Models enterprise keys may use (same syntax as MODELS_FREE)'),
   WEBHOOK_ALLOW_PRIVATE: Flag('Allow webhook URLs that resolve to private, loopback or link-local addresses (tests, internal receivers)'),
   WEBHOOK_TIMEOUT_MS: Int(5000, 100, 60_000, 'Longest one webhook delivery attempt may take (connect, send, answer) before it counts as failed'),
+  WEBHOOK_CONCURRENCY: Int(20, 1, 1000, 'Webhook deliveries one worker process makes at once'),
   WEBHOOK_MAX_ATTEMPTS: Int(8, 1, 50, 'Delivery attempts of one webhook message (the first, then WEBHOOK_RETRY_SCHEDULE_MS); then it is given up'),
   WEBHOOK_RETRY_SCHEDULE_MS: Type.String({
     default: '5000,300000,1800000,7200000,18000000,36000000,36000000', pattern: '^\\d{1,9}(,\\d{1,9})*$',

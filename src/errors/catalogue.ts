@@ -25,7 +25,7 @@ export const ERRORS = {
   dead_letter_not_found: { status: 404, message: 'No such dead-lettered job.' },
   replay_conflict: { status: 409, message: 'An identical generation is already in flight.' },
   idempotency_key_in_progress: { status: 409, message: 'A request with this Idempotency-Key is still being admitted.' },
-  payload_too_large: { status: 413, message: 'The body is larger than 1 MiB.' },
+  payload_too_large: { status: 413, message: 'The body is larger than this route accepts (1 MiB; 32 MiB for POST /v1/batches).' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
   idempotency_key_reused: { status: 422, message: 'This Idempotency-Key was used with a different payload.' },
   rate_limited: { status: 429, message: 'Too many requests. Please try again later.' },

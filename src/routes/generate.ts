@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { canonicalHash } from '../generation/hash.js';
 import { bypassesCache } from '../http/cache-control.js';
-import { errorResponses, Id, JobError, Provider, Result, Usage } from './schemas.js';
+import { DEFAULT_JOB_EVENTS } from '../webhooks/service.js';
+import { errorResponses, Id, JobError, Provider, Result, Usage, WebhookBody } from './schemas.js';
 
 const Body = Type.Object({
   templateId: Id('tpl'),
@@ -11,6 +12,7 @@ const Body = Type.Object({
   input: Type.Optional(Type.String({ description: 'Shorthand for the variable `input`' })),
   provider: Type.Optional(Provider),
   model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  webhook: Type.Optional({ ...WebhookBody, description: 'Tell this URL when the job ends (not sent for a cached answer, which is final at once)' }),
 }, { additionalProperties: false });
 
 const Answer = Type.Object({
@@ -43,14 +45,18 @@ export default async function generateRoutes(fastify: FastifyInstance) {
         202: { ...Answer, description: 'Job admitted (or joined: identical in-flight input)' },
         ...errorResponses('bad_request', 'invalid_json', 'missing_variables', 'unknown_variables', 'provider_unavailable', 'unknown_model',
           'template_not_found', 'idempotency_key_in_progress', 'payload_too_large', 'unsupported_media_type',
-          'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded'),
+          'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded',
+          'webhook_url_forbidden', 'webhook_secret_required', 'webhook_disabled'),
       },
     },
   }, async (request, reply) => {
     const caller = request.caller!;
     const bypassCache = bypassesCache(request.headers['cache-control']);
+    const { webhook, ...body } = request.body;
     const run = async () => {
-      const o = await app.svc.generation.generate(request.body, { caller, requestId: request.id, bypassCache, waitMs: (request.query.wait ?? 0) * 1000 });
+      const hook = webhook ? await app.svc.webhooks.check(caller, webhook, DEFAULT_JOB_EVENTS) : undefined;
+      const o = await app.svc.generation.generate(body, { caller, requestId: request.id, bypassCache, waitMs: (request.query.wait ?? 0) * 1000 });
+      if (hook && !o.body.cached) await app.svc.webhooks.subscribe(o.body.jobId, caller, hook);
       return { status: o.status, body: o.body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}) } };
     };
     const key = request.headers['idempotency-key'];
