@@ -14,7 +14,6 @@ CREATE TABLE "batches" (
 	"template_id" text,
 	"status" text NOT NULL,
 	"total" integer NOT NULL,
-	"pending" integer NOT NULL,
 	"cached_count" integer DEFAULT 0 NOT NULL,
 	"priority" text,
 	"webhook_url" text,
@@ -58,7 +57,8 @@ CREATE TABLE "webhook_subscriptions" (
 --> statement-breakpoint
 ALTER TABLE "api_keys" ADD COLUMN "webhook_secret" text;--> statement-breakpoint
 ALTER TABLE "generations" ADD COLUMN "batch_id" text;--> statement-breakpoint
-CREATE INDEX "batch_items_generation" ON "batch_items" USING btree ("generation_id");--> statement-breakpoint
+CREATE INDEX "batch_items_generation" ON "batch_items" USING btree ("generation_id") WHERE not "batch_items"."settled";--> statement-breakpoint
+CREATE INDEX "batch_items_unsettled" ON "batch_items" USING btree ("batch_id") WHERE not "batch_items"."settled";--> statement-breakpoint
 CREATE INDEX "batches_key_created" ON "batches" USING btree ("api_key_id","created_at" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "webhook_attempts_generation" ON "webhook_attempts" USING btree ("generation_id","id");--> statement-breakpoint
 CREATE INDEX "webhook_attempts_batch" ON "webhook_attempts" USING btree ("batch_id","id");--> statement-breakpoint

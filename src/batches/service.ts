@@ -82,6 +82,7 @@ export class Batches {
   }
 
   async create(req: BatchRequest, caller: Caller, requestId: string): Promise<BatchDto> {
+
     const { db, ledger, budgets, webhooks, config } = this.deps;
     const built = req.requests ? this.#chatItems(req.requests, caller) : await this.#templateItems(req, caller);
     const webhook = req.webhook ? await webhooks.check(caller, req.webhook, DEFAULT_BATCH_EVENTS) : undefined;
@@ -104,7 +105,7 @@ export class Batches {
     for (const [h, a] of known) answer.set(h, { id: a.state === 'in_flight' ? a.id : a.row.id, cached: a.state === 'completed' });
     try {
       await db.insert(batches).values({
-        id, apiKeyId: caller.keyId, templateId, status: 'in_progress', total: built.length, pending: built.length, priority,
+        id, apiKeyId: caller.keyId, templateId, status: 'in_progress', total: built.length, priority,
         webhookUrl: webhook?.url ?? null, webhookEvents: webhook?.events ?? null,
       });
       let pending = toAdmit;
@@ -145,19 +146,22 @@ export class Batches {
     return this.get(id, caller);
   }
 
-  /** Jobs to BullMQ in bulk (addBulk, 1,000 per call); a failed call leaves its rows `queued` for the reconciler. */
+  /** Jobs to BullMQ in bulk (addBulk, 1,000 per call, calls in parallel); a failed call leaves its rows `queued` for the reconciler. */
   async #enqueue(rows: Admission[], priority: Priority): Promise<void> {
     const { queues, log } = this.deps;
-    for (let i = 0; i < rows.length; i += 1000) {
-      const chunk = rows.slice(i, i + 1000).map(({ templateVersion: _v, reservedUsd: _r, batchId: _b, ...data }) => ({
+    const chunks: Admission[][] = [];
+    for (let i = 0; i < rows.length; i += 1000) chunks.push(rows.slice(i, i + 1000));
+    // Sent together: ioredis pipelines the calls, so Redis is never idle waiting for the next one.
+    await Promise.all(chunks.map(async (rows) => {
+      const jobs = rows.map(({ templateVersion: _v, reservedUsd: _r, batchId: _b, ...data }) => ({
         name: 'generate', data, opts: { ...queues.jobOptions(data.id), priority: bullPriority(priority) },
       }));
       try {
-        await queues.generation.addBulk(chunk);
+        await queues.generation.addBulk(jobs);
       } catch (err) {
-        log.error({ err: String(err), jobs: chunk.length }, 'batch enqueue failed; the reconciler enqueues its jobs once Redis answers');
+        log.error({ err: String(err), jobs: jobs.length }, 'batch enqueue failed; the reconciler enqueues its jobs once Redis answers');
       }
-    }
+    }));
   }
 
   #admission(b: Built, caller: Caller, requestId: string, batchId: string, reservedUsd: number): Admission {

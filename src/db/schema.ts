@@ -215,8 +215,6 @@ export const batches = pgTable('batches', {
   templateId: text('template_id'),
   status: text('status', { enum: BATCH_STATUSES }).notNull(),
   total: integer('total').notNull(),
-  /** Items not settled yet; the item that brings it to 0 completes the batch (`Webhooks.ended`). */
-  pending: integer('pending').notNull(),
   /** Items answered from a result at admission (`cached: true`). */
   cachedCount: integer('cached_count').notNull().default(0),
   priority: text('priority'),
@@ -234,9 +232,13 @@ export const batchItems = pgTable('batch_items', {
   customId: text('custom_id'),
   generationId: text('generation_id').notNull(),
   cached: boolean('cached').notNull().default(false),
-  /** Its generation completed or died, and the batch's `pending` counted it (once). */
+  /** Its generation completed or died: a batch with no unsettled item is complete (`Webhooks.ended`). */
   settled: boolean('settled').notNull().default(false),
-}, (t) => [primaryKey({ columns: [t.batchId, t.idx] }), index('batch_items_generation').on(t.generationId)]);
+}, (t) => [
+  primaryKey({ columns: [t.batchId, t.idx] }),
+  index('batch_items_generation').on(t.generationId).where(sql`not ${t.settled}`),
+  index('batch_items_unsettled').on(t.batchId).where(sql`not ${t.settled}`),
+]);
 
 /**
  * Who wants to hear when a generation or batch ends: one row per request that asked

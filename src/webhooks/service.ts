@@ -1,10 +1,10 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Caller } from '../auth/caller.js';
 import { batchCounts, toBatchDto } from '../batches/view.js';
 import type { Config } from '../config/index.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
-import { apiKeys, generations, webhookAttempts, webhookDisabled, webhookSubscriptions, type BatchRow, type WebhookEvent } from '../db/schema.js';
+import { apiKeys, batches, generations, webhookAttempts, webhookDisabled, webhookSubscriptions, type BatchRow, type WebhookEvent } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { toJobDto } from '../jobs/dto.js';
 import type { Queues, WebhookJobData } from '../queue/queues.js';
@@ -68,10 +68,24 @@ export class Webhooks {
 
   /**
    * Generation `id` completed or died: one message per subscription that asked for that event, and
-   * its batches' items counted settled; a batch whose last item this was completes, with its
-   * `batch.completed` message. Safe to call again for the same settlement.
+   * the batch items it answers marked settled; a batch left with no unsettled item completes, with
+   * its `batch.completed` message. One statement when nothing subscribed and no batch waits on it.
+   * Safe to call again for the same settlement.
    */
   async ended(generationId: string): Promise<void> {
+    const res = await this.db.execute(sql`
+      with g as (select id, status from generations where id = ${generationId} and status in ('completed', 'dead')),
+      items as (
+        update batch_items i set settled = true from g where i.generation_id = g.id and not i.settled returning i.batch_id
+      )
+      select (select count(*) from webhook_subscriptions s join g on s.generation_id = g.id)::int as subs,
+        (select array_agg(distinct batch_id) from items) as batches`);
+    const [r] = rowsOf<{ subs: number; batches: string[] | null }>(res);
+    if (r?.subs) await this.#jobMessages(generationId);
+    if (r?.batches?.length) await this.#completeBatches(r.batches);
+  }
+
+  async #jobMessages(generationId: string): Promise<void> {
     const [row] = await this.db.select().from(generations).where(eq(generations.id, generationId));
     if (!row || (row.status !== 'completed' && row.status !== 'dead')) return;
     const event: WebhookEvent = row.status;
@@ -80,28 +94,28 @@ export class Webhooks {
     const jobs = subs.filter((s) => s.events.includes(event)).map((s) =>
       this.#message({ messageId: `msg_${event}_${s.id}`, event, apiKeyId: s.apiKeyId, url: s.url, generationId, body }));
     if (jobs.length) await this.queues.webhooks.addBulk(jobs);
-    await this.#settleItems(sql`i.generation_id = ${generationId}`);
   }
 
-  /** Items of batch `batchId` whose generations have settled, counted (used after admission and cancel). */
+  /** Items of batch `batchId` whose generations have settled, marked so (after admission and cancel), and the batch completed if none is left. */
   async settleBatch(batchId: string): Promise<void> {
-    await this.#settleItems(sql`i.batch_id = ${batchId}`);
+    await this.db.execute(sql`
+      update batch_items i set settled = true from generations g
+      where i.batch_id = ${batchId} and not i.settled and g.id = i.generation_id and g.status in ('completed', 'dead')`);
+    await this.#completeBatches([batchId]);
   }
 
-  /** Marks settled items (each once), lowers their batches' `pending`, and completes batches reaching 0. */
-  async #settleItems(where: ReturnType<typeof sql>): Promise<void> {
-    const res = await this.db.execute(sql`
-      with items as (
-        update batch_items i set settled = true from generations g
-        where ${where} and not i.settled and g.id = i.generation_id and g.status in ('completed', 'dead')
-        returning i.batch_id
-      ), dec as (select batch_id, count(*)::int as n from items group by batch_id order by batch_id)
-      update batches b set pending = b.pending - dec.n,
-        completed_at = case when b.pending - dec.n = 0 then now() else b.completed_at end,
-        status = case when b.pending - dec.n = 0 and b.status = 'in_progress' then 'completed' else b.status end
-      from dec where b.id = dec.batch_id and b.completed_at is null
-      returning b.*`);
-    const done = rowsOf<Record<string, unknown>>(res).map(batchRowOf).filter((b) => b.completedAt);
+  /**
+   * Completes the batches that have no unsettled item left, once each (the `completed_at is null`
+   * guard). Run as its own statement after the items' update committed: of two last items settling
+   * at once, the later check sees both, so a batch is never left incomplete; and no completion
+   * waits on a lock of the batch row before its last item.
+   */
+  async #completeBatches(ids: string[]): Promise<void> {
+    const done = await this.db.update(batches)
+      .set({ completedAt: sql`now()`, status: sql`case when ${batches.status} = 'in_progress' then 'completed' else ${batches.status} end` })
+      .where(and(sql`${batches.id} = any(${sql.param(ids)}::text[])`, isNull(batches.completedAt),
+        sql`not exists (select 1 from batch_items u where u.batch_id = ${batches.id} and not u.settled)`))
+      .returning();
     await Promise.all(done.map((b) => this.#batchCompleted(b)));
   }
 
@@ -135,16 +149,4 @@ export class Webhooks {
     await this.db.delete(webhookDisabled).where(eq(webhookDisabled.apiKeyId, keyId));
     return secret;
   }
-}
-
-/** A `batches` row as `returning b.*` gives it (snake_case, timestamps as text). */
-function batchRowOf(r: Record<string, unknown>): BatchRow {
-  const at = (v: unknown) => (v == null ? null : new Date(v as string));
-  return {
-    id: r.id as string, apiKeyId: r.api_key_id as string, templateId: (r.template_id as string | null) ?? null,
-    status: r.status as BatchRow['status'], total: r.total as number, pending: r.pending as number, cachedCount: r.cached_count as number,
-    priority: (r.priority as string | null) ?? null, webhookUrl: (r.webhook_url as string | null) ?? null,
-    webhookEvents: (r.webhook_events as WebhookEvent[] | null) ?? null,
-    createdAt: at(r.created_at)!, canceledAt: at(r.canceled_at), completedAt: at(r.completed_at),
-  };
 }
