@@ -82,7 +82,6 @@ export class Batches {
   }
 
   async create(req: BatchRequest, caller: Caller, requestId: string): Promise<BatchDto> {
-
     const { db, ledger, budgets, webhooks, config } = this.deps;
     const built = req.requests ? this.#chatItems(req.requests, caller) : await this.#templateItems(req, caller);
     const webhook = req.webhook ? await webhooks.check(caller, req.webhook, DEFAULT_BATCH_EVENTS) : undefined;
@@ -140,6 +139,7 @@ export class Batches {
         ${sql.param(items.map((i) => i.id))}::text[], ${sql.param(items.map((i) => i.cached))}::bool[]) as v(idx, cid, gid, c)`);
     if (cached) await db.update(batches).set({ cachedCount: cached }).where(eq(batches.id, id));
     await this.#enqueue(admittedRows, priority);
+    if (webhook) await webhooks.subscribeMany(items.filter((i) => !i.cached).map((i) => i.id), caller.keyId, webhook);
     // Cached items, and items that joined generations that settled meanwhile, count at once.
     await webhooks.settleBatch(id);
     this.deps.meter.record({ apiKeyId: caller.keyId, templateId, requests: built.length, cacheHits: cached });

@@ -67,6 +67,22 @@ export class Webhooks {
   }
 
   /**
+   * A batch webhook naming `completed` or `dead`: one subscription per distinct job its items
+   * wait on (one statement), and the jobs that already ended sent at once, as `subscribe` does.
+   */
+  async subscribeMany(generationIds: string[], apiKeyId: string, spec: Required<WebhookSpec>): Promise<void> {
+    const events = spec.events.filter((e) => e !== 'batch.completed');
+    if (!events.length || !generationIds.length) return;
+    const ids = [...new Set(generationIds)];
+    await this.db.execute(sql`
+      insert into webhook_subscriptions (id, generation_id, api_key_id, url, events)
+      select 'whs_' || md5(random()::text || g), g, ${apiKeyId}, ${spec.url}, ${JSON.stringify(events)}::jsonb from unnest(${sql.param(ids)}::text[]) as g`);
+    const ended = await this.db.select({ id: generations.id }).from(generations)
+      .where(and(sql`${generations.id} = any(${sql.param(ids)}::text[])`, sql`${generations.status} in ('completed', 'dead')`));
+    for (const g of ended) await this.ended(g.id);
+  }
+
+  /**
    * Generation `id` completed or died: one message per subscription that asked for that event, and
    * the batch items it answers marked settled; a batch left with no unsettled item completes, with
    * its `batch.completed` message. One statement when nothing subscribed and no batch waits on it.

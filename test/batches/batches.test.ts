@@ -118,13 +118,21 @@ describe('batches', () => {
     expect(await count('generations')).toBe(3);
   });
 
-  it('chat requests in the OpenAI format, deduplicated like template items', async () => {
+  it('chat requests in the OpenAI format, deduplicated like template items; per-job webhooks when asked', async () => {
     await setup();
+    await t.app.inject({ method: 'POST', url: `/v1/api-keys/${keyId}/webhook-secret`, headers: auth });
     t.worker();
     const body = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
-    const res = await submit({ requests: [{ customId: 'a', body: body('one') }, { customId: 'b', body: body('two') }, { customId: 'c', body: body('one') }] });
+    const res = await submit({
+      requests: [{ customId: 'a', body: body('one') }, { customId: 'b', body: body('two') }, { customId: 'c', body: body('one') }],
+      webhook: { url: `${receiver.url}/chat`, events: ['completed', 'batch.completed'] },
+    });
     expect(res.statusCode).toBe(201);
     await settled(res.json().id);
+    await until(() => receiver.received.length >= 3, 10_000, 'two job messages and the batch message');
+    const bodies = receiver.received.map((r) => JSON.parse(r.body));
+    expect(bodies.filter((b) => b.object === 'batch')).toHaveLength(1);
+    expect(bodies.filter((b) => b.status === 'completed' && b.id.startsWith('gen_'))).toHaveLength(2);
     expect(llm.calls.filter((c) => c.dialect === 'openai')).toHaveLength(2);
     const lines = await results(res.json().id);
     expect(lines.map((l) => [l.customId, l.status])).toEqual([['a', 'completed'], ['b', 'completed'], ['c', 'completed']]);
