@@ -5,6 +5,7 @@ import { generations, IN_FLIGHT } from '../src/db/schema.js';
 import type { Ledger } from '../src/jobs/ledger.js';
 import { jobDataOf } from '../src/queue/dead-letters.js';
 import type { Queues } from '../src/queue/queues.js';
+import type { Webhooks } from '../src/webhooks/service.js';
 import type { OutcomeStash } from './outcome-stash.js';
 
 /** Why the reconciler settled a generation `dead` (the job's `error.code`). */
@@ -27,6 +28,8 @@ export interface ReconcilerDeps {
    * older, so a run Redis forgot is never doubled while it may still be calling the provider.
    */
   attemptMs: number;
+  /** Webhooks and batch progress of the rows it settles `dead`; none without. */
+  webhooks?: Pick<Webhooks, 'ended'>;
 }
 
 /**
@@ -70,6 +73,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
     const message = RECONCILED_FAILURES[code];
     if (!(await ledger.fail({ id: row.id, final: true, code, message })).settled) continue;
     await queues.deadLetter.add('dead', { ...jobDataOf(row), error: { code, message }, attempts: row.attempts }, { jobId: row.id, removeOnComplete: true });
+    await deps.webhooks?.ended(row.id).catch((err: unknown) => log.error({ err: String(err), jobId: row.id }, 'webhooks of a settled generation not enqueued'));
     done.dead++;
     log.error({ jobId: row.id, code, reason: job?.failedReason }, 'job ended without settling its row: dead-lettered');
   }

@@ -54,6 +54,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const ledger = new Ledger(database.db, config.WORKER_LOCK_DURATION_MS);
   const stash = new OutcomeStash(deps.redis, config.REDIS_PREFIX, log);
   const validator = new OutputValidator({ timeoutMs: config.OUTPUT_VALIDATION_TIMEOUT_MS, log });
+  const webhooks = new Webhooks(database.db, queues, config);
   const processor = createProcessor({
     db: database.db,
     ledger,
@@ -67,7 +68,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     events: new JobEventLog(deps.redis, config.REDIS_PREFIX, log),
     slots,
     tokens: new TokenLimiter({ redis: deps.redis, config, log }),
-    webhooks: new Webhooks(database.db, queues, config),
+    webhooks,
   });
   const webhookWorker = startWebhookWorker({ config, db: database.db, log });
 
@@ -88,7 +89,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
 
   /** Settles rows no processor will (see reconcile), and drops idempotency keys past their 24 h. */
   const sweep = async () => {
-    const done = await reconcile({ db: database.db, ledger, queues, stash, log, graceMs: config.SWEEP_INTERVAL_MS / 3, attemptMs: config.PROVIDER_TIMEOUT_MS + config.WORKER_LOCK_DURATION_MS });
+    const done = await reconcile({ db: database.db, ledger, queues, stash, log, webhooks, graceMs: config.SWEEP_INTERVAL_MS / 3, attemptMs: config.PROVIDER_TIMEOUT_MS + config.WORKER_LOCK_DURATION_MS });
     if (done.enqueued || done.rerun || done.dead) log.info(done, 'reconciled generations with their jobs');
     await idempotency.purgeExpired();
   };
