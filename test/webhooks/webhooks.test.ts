@@ -122,6 +122,16 @@ describe('webhooks', () => {
     expect((await storedRows(t)).generations).toBe(0);
   });
 
+  it('the address is checked again at delivery: a worker without WEBHOOK_ALLOW_PRIVATE never connects to a private one', async () => {
+    const { tpl } = await setup();
+    t.worker({ config: { ...t.config, WEBHOOK_ALLOW_PRIVATE: false } });
+    const jobId = (await generate(tpl, 'rebind', { url: `${receiver.url}/private` })).json().jobId;
+    await until(async () => (await attempts(jobId)).length === 1, 15_000, 'the refused attempt');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(receiver.received).toHaveLength(0);
+    expect((await attempts(jobId))[0]).toMatchObject({ statusCode: null, delivered: false, error: expect.stringMatching(/127\.0\.0\.1.*private/) });
+  });
+
   it('a webhook needs the key to have a secret', async () => {
     t = await createTestEnv({ WEBHOOK_ALLOW_PRIVATE: 'true' });
     const other = await t.keyHeader('pro');
