@@ -138,6 +138,10 @@ describe('webhooks', () => {
     const tpl = (await t.app.inject({ method: 'POST', url: '/v1/templates', headers: other, payload: { name: 't', body: 'x {{a}}', provider: 'fake' } })).json().id;
     const res = await t.app.inject({ method: 'POST', url: '/v1/generate', headers: other, payload: { templateId: tpl, variables: { a: 1 }, webhook: { url: `${receiver.url}/x` } } });
     expect(res.json().error.code).toBe('webhook_secret_required');
+    // Only the key itself (or the admin key) creates or rotates its secret.
+    const target = (await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.admin, payload: { name: 'target' } })).json().id;
+    expect((await t.app.inject({ method: 'POST', url: `/v1/api-keys/${target}/webhook-secret`, headers: other })).statusCode).toBe(403);
+    expect((await t.app.inject({ method: 'POST', url: `/v1/api-keys/${target}/webhook-secret`, headers: t.admin })).statusCode).toBe(200);
   });
 });
 
