@@ -21,6 +21,7 @@ import type { JobWaiter } from './queue/waiter.js';
 import adminRoutes from './routes/admin.js';
 import apiKeyRoutes from './routes/api-keys.js';
 import auditRoutes from './routes/audit.js';
+import batchRoutes from './routes/batches.js';
 import compatRoutes from './routes/compat.js';
 import generateRoutes from './routes/generate.js';
 import healthRoutes from './routes/health.js';
@@ -32,6 +33,7 @@ import projectRoutes from './routes/projects.js';
 import templateBudgetRoutes from './routes/template-budgets.js';
 import templateRoutes from './routes/templates.js';
 import usageRoutes from './routes/usage.js';
+import webhookRoutes from './routes/webhooks.js';
 import { createServices, type Services } from './services.js';
 import { drainPlugin } from './shutdown/drain.js';
 
@@ -121,6 +123,8 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(compatRoutes);
   await app.register(jobRoutes);
   await app.register(jobEventRoutes);
+  await app.register(batchRoutes);
+  await app.register(webhookRoutes);
   await app.register(adminRoutes);
   await app.register(usageRoutes);
   return app;

@@ -22,6 +22,8 @@ import { Projects } from './projects/service.js';
 import { Templates } from './templates/service.js';
 import { registryOf } from './providers/registry.js';
 import { UsageMeter } from './usage/meter.js';
+import { Batches } from './batches/service.js';
+import { Webhooks } from './webhooks/service.js';
 
 export interface Services {
   apiKeys: ApiKeys;
@@ -43,6 +45,10 @@ export interface Services {
   meter: UsageMeter;
   /** Job status events (Redis streams) for GET /v1/jobs/:id/events. */
   events: JobEventLog;
+  /** POST /v1/batches and its reads. */
+  batches: Batches;
+  /** Webhook checks, subscriptions, secrets and delivery records. */
+  webhooks: Webhooks;
   /** Stops what runs in the background (invalidation subscriber, usage flushes) and flushes. */
   close(): Promise<void>;
 }
@@ -73,7 +79,11 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
   const ledger = new Ledger(db);
   const budgets = new Budgets(db);
   const tokens = new TokenLimiter({ redis, config, log });
+  const webhooks = new Webhooks(db, queues, config);
+  const fairness = new Fairness(redis, config.REDIS_PREFIX, log);
   return {
+    webhooks,
+    batches: new Batches({ config, db, templates, ledger, budgets, queues, meter, webhooks, fairness, log }),
     apiKeys: new ApiKeys({ db, adminKey, bus }),
     projects: new Projects(db),
     audit: new AuditLog(db),
@@ -84,8 +94,8 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
     budgets,
     meter,
     events,
-    generation: new Generation({ config, templates, jobs, ledger, budgets, tokens, cache, queues, waiter, meter, log, events, fairness: new Fairness(redis, config.REDIS_PREFIX, log) }),
-    cancels: new JobCancels({ ledger, jobs, queues, redis, prefix: config.REDIS_PREFIX, log, events, tokens }),
+    generation: new Generation({ config, templates, jobs, ledger, budgets, tokens, cache, queues, waiter, meter, log, events, fairness }),
+    cancels: new JobCancels({ ledger, jobs, queues, redis, prefix: config.REDIS_PREFIX, log, events, tokens, webhooks }),
     deadLetters: new DeadLetters(ledger, queues, events),
     idempotency: new IdempotencyStore(db),
     async close() {

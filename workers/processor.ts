@@ -19,6 +19,7 @@ import { AttemptFailed, classify, type Failure } from './failures.js';
 import type { Outcome, OutcomeStash } from './outcome-stash.js';
 import type { OutputValidator } from './output-validator.js';
 import type { Slots } from './slots.js';
+import type { Webhooks } from '../src/webhooks/service.js';
 
 export interface ProcessorDeps {
   db: Db;
@@ -42,6 +43,8 @@ export interface ProcessorDeps {
   fairness?: { service: Fairness; queue: Queue<GenerationJobData> };
   /** Abort signals of running attempts, fired by cancels; none: attempts cannot be aborted. */
   cancels?: CancelSignals;
+  /** Webhook messages and batch progress when a generation settles; none without. */
+  webhooks?: Pick<Webhooks, 'ended'>;
 }
 
 /**
@@ -57,6 +60,15 @@ export function createProcessor(deps: ProcessorDeps) {
     return price ? { costUsd: costUsd(u, price) } : { costUsd: 0, unpriced: true };
   };
   return processGeneration;
+
+  /** The generation settled: webhooks enqueued (deterministic ids: a repeat sends nothing twice) and its batches counted. Never fails the job. */
+  async function ended(id: string): Promise<void> {
+    try {
+      await deps.webhooks?.ended(id);
+    } catch (err) {
+      log.error({ err: String(err), jobId: id }, 'webhooks of a settled generation not enqueued');
+    }
+  }
 
   async function processGeneration(job: Job<GenerationJobData>, token?: string) {
     const d = job.data;
@@ -157,6 +169,7 @@ export function createProcessor(deps: ProcessorDeps) {
       }, d.cacheTtlSeconds, d.refresh),
       deps.events?.publish(d.id, 'completed', { attempt: job.attemptsMade + 1 }),
       reconcileTokens(d, done.inputTokens + done.outputTokens),
+      ended(d.id),
     ]);
     return { completed: true };
   }
@@ -231,7 +244,7 @@ export function createProcessor(deps: ProcessorDeps) {
       return canceled(job, settling, jlog);
     }
     if (res.overBudget) return overBudget(job, jlog);
-    if (final && res.settled) await Promise.all([deadLetter(d, f, job.attemptsMade + 1), reconcileTokens(d)]);
+    if (final && res.settled) await Promise.all([deadLetter(d, f, job.attemptsMade + 1), reconcileTokens(d), ended(d.id)]);
     jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
     recordAttempt(d, f.code, started, f.usage, paid?.costUsd ?? 0);
     if (final) recordJobFinished('dead', job.timestamp);
@@ -249,7 +262,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const res = await settling;
     if (!res.canceled) return finishedElsewhere(d, jlog);
     jlog.info('job canceled');
-    await Promise.all([reconcileTokens(d), deps.events?.publish(d.id, 'canceled', { attempt: job.attemptsMade + 1 })]);
+    await Promise.all([reconcileTokens(d), deps.events?.publish(d.id, 'canceled', { attempt: job.attemptsMade + 1 }), ended(d.id)]);
     return { canceled: true };
   }
 
@@ -257,7 +270,7 @@ export function createProcessor(deps: ProcessorDeps) {
   async function overBudget(job: Job<GenerationJobData>, jlog: Logger): Promise<never> {
     const d = job.data;
     const error = { code: 'budget_exceeded', message: 'A retry was due, but a budget this generation falls under can no longer hold its worst case' };
-    await Promise.all([deadLetter(d, error, job.attemptsMade + 1), reconcileTokens(d)]);
+    await Promise.all([deadLetter(d, error, job.attemptsMade + 1), reconcileTokens(d), ended(d.id)]);
     jlog.warn({ code: error.code }, 'job dead');
     recordJobFinished('dead', job.timestamp);
     await deps.events?.publish(d.id, 'dead', { attempt: job.attemptsMade + 1, error });
@@ -275,9 +288,11 @@ export function createProcessor(deps: ProcessorDeps) {
       jlog.info('already completed by an earlier run; not calling the provider again');
       const entry = cachedFromRow(row, d.cacheTtlSeconds);
       if (entry.expiresAt > Date.now()) await cache.set(d.inputHash, entry, Math.ceil((entry.expiresAt - Date.now()) / 1000));
+      await ended(d.id);
       return { completed: true };
     }
     if (row?.status === 'dead') {
+      await ended(d.id);
       await deadLetter(d, { code: row.errorCode ?? 'internal_error', message: row.errorMessage ?? '' }, row.attempts);
       throw new UnrecoverableError(`${row.errorCode}: ${row.errorMessage}`);
     }

@@ -7,6 +7,7 @@ import type { Ledger } from '../src/jobs/ledger.js';
 import { jobDataOf } from '../src/queue/dead-letters.js';
 import { tailPriority } from '../src/queue/fairness.js';
 import type { Queues } from '../src/queue/queues.js';
+import type { Webhooks } from '../src/webhooks/service.js';
 import type { OutcomeStash } from './outcome-stash.js';
 
 /** Why the reconciler settled a generation `dead` (the job's `error.code`). */
@@ -31,6 +32,8 @@ export interface ReconcilerDeps {
   attemptMs: number;
   /** Removes the BullMQ jobs of rows canceled at their `Cancel-After` deadline, and publishes their event. */
   cancel?: CancelDeps;
+  /** Webhooks and batch progress of the rows it settles `dead`; none without. */
+  webhooks?: Pick<Webhooks, 'ended'>;
 }
 
 /**
@@ -75,6 +78,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
     const message = RECONCILED_FAILURES[code];
     if (!(await ledger.fail({ id: row.id, final: true, code, message })).settled) continue;
     await queues.deadLetter.add('dead', { ...jobDataOf(row), error: { code, message }, attempts: row.attempts }, { jobId: row.id, removeOnComplete: true });
+    await deps.webhooks?.ended(row.id).catch((err: unknown) => log.error({ err: String(err), jobId: row.id }, 'webhooks of a settled generation not enqueued'));
     done.dead++;
     log.error({ jobId: row.id, code, reason: job?.failedReason }, 'job ended without settling its row: dead-lettered');
   }

@@ -22,6 +22,8 @@ import { OutputValidator } from './output-validator.js';
 import { createProcessor } from './processor.js';
 import { reconcile } from './reconciler.js';
 import { Slots } from './slots.js';
+import { Webhooks } from '../src/webhooks/service.js';
+import { startWebhookWorker } from './webhooks.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -57,6 +59,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const events = new JobEventLog(deps.redis, config.REDIS_PREFIX, log);
   const tokens = new TokenLimiter({ redis: deps.redis, config, log });
   const validator = new OutputValidator({ timeoutMs: config.OUTPUT_VALIDATION_TIMEOUT_MS, log });
+  const webhooks = new Webhooks(database.db, queues, config);
   const processor = createProcessor({
     db: database.db,
     ledger,
@@ -72,7 +75,9 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     tokens,
     cancels,
     fairness: { service: new Fairness(deps.redis, config.REDIS_PREFIX, log), queue: queues.generation },
+    webhooks,
   });
+  const webhookWorker = startWebhookWorker({ config, db: database.db, log });
 
   const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {
     connection: bullConnection(config.REDIS_URL),
@@ -93,7 +98,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const sweep = async () => {
     const done = await reconcile({
       db: database.db, ledger, queues, stash, log, graceMs: config.SWEEP_INTERVAL_MS / 3, attemptMs: config.PROVIDER_TIMEOUT_MS + config.WORKER_LOCK_DURATION_MS,
-      cancel: { ledger, queues, redis: deps.redis, prefix: config.REDIS_PREFIX, log, events, tokens },
+      webhooks, cancel: { ledger, queues, redis: deps.redis, prefix: config.REDIS_PREFIX, log, events, tokens, webhooks },
     });
     if (done.enqueued || done.rerun || done.dead || done.canceled) log.info(done, 'reconciled generations with their jobs');
     await idempotency.purgeExpired();
@@ -108,7 +113,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       clearInterval(sweeping);
       const closing = worker.close(); // stops fetching first, so a job handed back is not taken again here
       slots.close();
-      await closing;
+      await Promise.all([closing, webhookWorker.close()]);
       cancels.close();
       await validator.close();
     },

@@ -83,6 +83,14 @@ export const ConfigSchema = Type.Object({
   MODELS_FREE: Models(FREE_MODELS, 'Models free keys may use: comma-separated provider/model globs (* = any); the default is every model of the pricing table at most $1 per million input tokens'),
   MODELS_PRO: Models('*', 'Models pro keys may use (same syntax as MODELS_FREE)'),
   MODELS_ENTERPRISE: Models('*', 'Models enterprise keys may use (same syntax as MODELS_FREE)'),
+  WEBHOOK_ALLOW_PRIVATE: Flag('Allow webhook URLs that resolve to private, loopback or link-local addresses (tests, internal receivers)'),
+  WEBHOOK_TIMEOUT_MS: Int(5000, 100, 60_000, 'Longest one webhook delivery attempt may take (connect, send, answer) before it counts as failed'),
+  WEBHOOK_CONCURRENCY: Int(20, 1, 1000, 'Webhook deliveries one worker process makes at once'),
+  WEBHOOK_MAX_ATTEMPTS: Int(8, 1, 50, 'Delivery attempts of one webhook message (the first, then WEBHOOK_RETRY_SCHEDULE_MS); then it is given up'),
+  WEBHOOK_RETRY_SCHEDULE_MS: Type.String({
+    default: '5000,300000,1800000,7200000,18000000,36000000,36000000', pattern: '^\\d{1,9}(,\\d{1,9})*$',
+    description: 'Delays before the 2nd, 3rd, … webhook attempt, comma-separated ms (Standard Webhooks: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); the last repeats',
+  }),
   TRUST_PROXY: Opt('Proxy addresses/CIDRs whose X-Forwarded-For is believed (comma-separated)'),
 });
 

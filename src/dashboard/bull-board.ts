@@ -7,7 +7,7 @@ import { AppError } from '../errors/app-error.js';
 import type { Queues } from '../queue/queues.js';
 
 export interface BullBoardOptions {
-  queues: Pick<Queues, 'generation' | 'deadLetter'>;
+  queues: Pick<Queues, 'generation' | 'deadLetter' | 'webhooks'>;
   apiKeys: Pick<ApiKeys, 'resolve'>;
   /** Where the board is served. @defaultValue '/admin/queues' */
   basePath?: string;
@@ -24,7 +24,7 @@ function presentedKey(header: string | undefined): string | undefined {
 }
 
 /**
- * Bull Board for the generation and dead-letter queues, for the admin key
+ * Bull Board for the generation, dead-letter and webhooks queues, for the admin key
  * only: every page, asset and API call of the board (so every retry, clean,
  * pause or removal) needs it. A browser logs in through its own Basic auth
  * prompt, with the admin key as the password (any user name).
@@ -42,6 +42,7 @@ export default async function bullBoard(app: FastifyInstance, opts: BullBoardOpt
         allowRetries: false,
         description: 'Copies of dead generations; replay one with POST /v1/admin/dead-letters/:id/replay',
       }),
+      new BullMQAdapter(opts.queues.webhooks, { description: 'Webhook messages (every attempt is recorded in Postgres table webhook_attempts)' }),
     ],
     serverAdapter: adapter,
     options: { uiConfig: { boardTitle: 'PromptLab queues' } },

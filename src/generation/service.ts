@@ -13,7 +13,7 @@ import type { Jobs } from '../jobs/service.js';
 import type { ModelPrice } from '../providers/pricing.js';
 import { registryOf, type ProviderRegistry } from '../providers/registry.js';
 import type { ProviderName } from '../providers/types.js';
-import { tailPriority, type Fairness, type FairSlot } from '../queue/fairness.js';
+import { queueClass, tailPriority, type Fairness, type FairSlot } from '../queue/fairness.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
 import type { TokenLimiter } from '../ratelimit/tokens.js';
@@ -160,7 +160,7 @@ export class Generation {
     const hold = await this.#hold(ctx.caller, templateId, id, request, price);
     const join: Join = {
       apiKeyId: ctx.caller.keyId,
-      priority: ctx.priority ?? ctx.caller.priority ?? config[`PRIORITY_${ctx.caller.tier.toUpperCase() as 'FREE' | 'PRO' | 'ENTERPRISE'}`],
+      priority: queueClass(config, ctx.caller, ctx.priority),
       cancelAt: ctx.cancelAfterMs !== undefined ? new Date(Date.now() + ctx.cancelAfterMs) : null,
     };
     let admitted: Admitted;

@@ -26,6 +26,7 @@ export function toJobDto(row: GenerationRow, cached = false, withPrompt = false)
       : {}),
     ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage ?? '' } } : {}),
     cached,
+    batchId: row.batchId ?? null,
     createdAt: row.createdAt.toISOString(),
     ...(row.startedAt ? { startedAt: row.startedAt.toISOString() } : {}),
     ...(row.completedAt ? { completedAt: row.completedAt.toISOString() } : {}),

@@ -8,7 +8,7 @@ import type { GenerationJobData } from '../queue/queues.js';
 import { encodeResult, storableMessage } from './result-codec.js';
 
 /** A generation as admitted: the job's data, the template version it was rendered from (if any), and what its first attempt holds of its budgets. */
-export type Admission = GenerationJobData & { templateVersion: number | null; reservedUsd?: number; priority?: Priority };
+export type Admission = GenerationJobData & { templateVersion: number | null; reservedUsd?: number; priority?: Priority; batchId?: string };
 
 export interface Completion {
   id: string;
@@ -152,8 +152,9 @@ export class Ledger {
           ${col((r) => r.cacheTtlSeconds)}::int[], ${col((r) => r.apiKeyId)}::text[], ${col((r) => r.requestId ?? null)}::text[],
           ${col((r) => r.refresh === true)}::bool[], ${col((r) => r.reservedUsd ?? 0)}::numeric[],
           ${col((r) => r.projectId ?? DEFAULT_PROJECT)}::text[],
-          ${col((r) => r.priority ?? 'normal')}::text[], ${col((r) => (r.cancelAt !== undefined ? new Date(r.cancelAt).toISOString() : null))}::timestamptz[])
-          as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, prj, prio, cancel_at)
+          ${col((r) => r.priority ?? 'normal')}::text[], ${col((r) => (r.cancelAt !== undefined ? new Date(r.cancelAt).toISOString() : null))}::timestamptz[],
+          ${col((r) => r.batchId ?? null)}::text[])
+          as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, prj, prio, cancel_at, bid)
       ), slot as (
         insert into input_slots as s (input_hash, generation_id, state)
         select h, id, 'in_flight' from v
@@ -163,8 +164,8 @@ export class Ledger {
         returning generation_id
       )
       insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, messages, prompt,
-        max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at, project_id, priority, cancel_at)
-      select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end, prj, prio, cancel_at
+        max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at, project_id, priority, cancel_at, batch_id)
+      select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end, prj, prio, cancel_at, bid
       from v join slot on slot.generation_id = v.id
       returning id`);
     const ids = new Set(rowsOf<{ id: string }>(res).map((r) => r.id));
@@ -174,6 +175,56 @@ export class Ledger {
   /** Inserts a `queued` row holding its input's slot; false when the input is in flight or has a fresh result. */
   admit(row: Admission): Promise<boolean> {
     return this.#admit.push(row);
+  }
+
+  /**
+   * `admit` for many rows at once (a batch): statements of up to 2,000 rows, each one multi-row
+   * INSERT as `admit` runs, without waiting for the Batcher's turns.
+   */
+  async admitMany(rows: Admission[]): Promise<boolean[]> {
+    const out: boolean[] = [];
+    for (let i = 0; i < rows.length; i += 2000) out.push(...(await this.#admitRows(rows.slice(i, i + 2000))));
+    return out;
+  }
+
+  /** `answerOf` for many inputs in one statement: what holds each slot that answers now (absent: none). */
+  async answersOf(inputHashes: string[]): Promise<Map<string, SlotAnswer>> {
+    const out = new Map<string, SlotAnswer>();
+    for (let i = 0; i < inputHashes.length; i += 5000) {
+      const rows = await this.db
+        .select({ hash: inputSlots.inputHash, state: inputSlots.state, row: generations })
+        .from(inputSlots)
+        .innerJoin(generations, eq(generations.id, inputSlots.generationId))
+        .where(and(sql`${inputSlots.inputHash} = any(${sql.param(inputHashes.slice(i, i + 5000))}::text[])`,
+          or(eq(inputSlots.state, 'in_flight'), and(eq(inputSlots.state, 'completed'), gt(inputSlots.expiresAt, sql`now()`)))));
+      for (const r of rows) out.set(r.hash, r.state === 'in_flight' ? { state: 'in_flight', id: r.row.id, status: r.row.status } : { state: 'completed', row: r.row });
+    }
+    return out;
+  }
+
+  /**
+   * Generations of a batch that never started (their BullMQ jobs removed) settled `canceled`,
+   * in one statement: slots opened, holds released. Rows that started meanwhile
+   * are left to run. Resolves to the ids canceled.
+   */
+  async cancelQueued(ids: string[]): Promise<string[]> {
+    if (!ids.length) return [];
+    const res = await this.db.execute(sql`
+      with cur as (
+        select id, reserved_usd, reserved_at from generations where id = any(${sql.param(ids)}::text[]) and status = 'queued' order by id for update
+      ), g as (
+        update generations set status = 'canceled', error_code = 'canceled', error_message = ${BATCH_CANCELED}, completed_at = now(), reserved_usd = 0
+        from cur where generations.id = cur.id
+        returning generations.id, generations.input_hash, generations.api_key_id, generations.template_id, cur.reserved_usd as r, cur.reserved_at
+      ), slot as (
+        update input_slots s set state = 'open', expires_at = null from g where s.input_hash = g.input_hash and s.generation_id = g.id
+      ), budget as (
+        select count(*) from (select array_agg(k) k, array_agg(t) t, array_agg(r) r, array_agg(ra) ra from
+          (select api_key_id k, template_id t, r, reserved_at ra from g where r > 0 order by api_key_id) x) a,
+          budget_apply(a.k, a.t, a.r, a.ra, array_fill(0::numeric, array[coalesce(cardinality(a.k), 0)]), array_fill(null::numeric, array[coalesce(cardinality(a.k), 0)]))
+      )
+      select id from g, (select count(*) from budget) b`);
+    return rowsOf<{ id: string }>(res).map((r) => r.id);
   }
 
   /** What holds an input's slot when `admit` said no; undefined when the slot opened meanwhile (admit again). */
@@ -353,6 +404,7 @@ export class Ledger {
 }
 
 const CANCELED = 'Canceled: by POST /v1/jobs/:id/cancel or its Cancel-After deadline';
+const BATCH_CANCELED = 'Canceled with its batch before it started';
 const OVER_BUDGET = 'A retry was due, but a budget this generation falls under can no longer hold its worst case';
 
 /**

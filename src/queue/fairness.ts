@@ -1,6 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { Caller } from '../auth/caller.js';
+import type { Config } from '../config/index.js';
 import { PRIORITIES, type Priority } from '../db/schema.js';
 import { defineScripts } from '../redis/scripts.js';
 import type { GenerationJobData } from './queues.js';
@@ -26,10 +28,14 @@ export const bullPriority = (cls: Priority, offset: number) => 1 + classIndex(cl
 export const classOf = (priority: number): Priority => PRIORITIES[Math.min(Math.floor((priority - 1) / BAND), PRIORITIES.length - 1)]!;
 
 /** The last slot of a class: for jobs queued without a virtual time (the reconciler, replays), behind the fair ones. */
+/** The queue class of a request: the one it asks for, else its key's, else its tier's (PRIORITY_<TIER>). */
+export const queueClass = (config: Pick<Config, 'PRIORITY_FREE' | 'PRIORITY_PRO' | 'PRIORITY_ENTERPRISE'>, caller: Pick<Caller, 'tier' | 'priority'>, asked?: Priority): Priority =>
+  asked ?? caller.priority ?? config[`PRIORITY_${caller.tier.toUpperCase() as 'FREE' | 'PRO' | 'ENTERPRISE'}`];
+
 export const tailPriority = (cls: Priority) => bullPriority(cls, BAND - 1);
 
 interface FairCommands {
-  fairAdmit(key: string, apiKeyId: string, band: number): Promise<[number, number]>;
+  fairAdmit(key: string, apiKeyId: string, band: number, count?: number): Promise<[number, number]>;
   fairStart(key: string, vt: number, band: number): Promise<[number, number, number]>;
 }
 
@@ -58,6 +64,13 @@ export class Fairness {
   async admit(apiKeyId: string, cls: Priority): Promise<{ fair: FairSlot; priority: number }> {
     const [vt, offset] = await this.#redis.fairAdmit(this.#key(cls), apiKeyId, BAND);
     return { fair: { cls, vt: Number(vt) }, priority: bullPriority(cls, Number(offset)) };
+  }
+
+  /** `count` new jobs of `apiKeyId` in `cls` (a batch's), in one script: consecutive slots, as if admitted one by one. */
+  async admitMany(apiKeyId: string, cls: Priority, count: number): Promise<{ fair: FairSlot; priority: number }[]> {
+    if (count === 0) return [];
+    const [vt, offset] = await this.#redis.fairAdmit(this.#key(cls), apiKeyId, BAND, count);
+    return Array.from({ length: count }, (_, i) => ({ fair: { cls, vt: Number(vt) + i }, priority: bullPriority(cls, Number(offset) + i) }));
   }
 
   /**

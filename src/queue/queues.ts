@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Config } from '../config/index.js';
+import type { WebhookEvent } from '../db/schema.js';
 import type { Message, StoredRequest } from '../generation/request.js';
 import { bullConnection } from '../redis/client.js';
 import { closeBounded } from './close.js';
@@ -7,6 +8,9 @@ import type { FairSlot } from './fairness.js';
 
 export const GENERATION_QUEUE = 'generation';
 export const DEAD_LETTER_QUEUE = 'dead-letter';
+export const WEBHOOK_QUEUE = 'webhooks';
+/** BullMQ backoff type of webhook deliveries: WEBHOOK_RETRY_SCHEDULE_MS (workers/webhooks.ts). */
+export const WEBHOOK_BACKOFF_TYPE = 'webhook-schedule';
 /** BullMQ backoff type handled by the worker's backoffStrategy (Retry-After aware). */
 export const BACKOFF_TYPE = 'provider';
 
@@ -48,9 +52,22 @@ export interface DeadLetterData extends GenerationJobData {
   attempts: number;
 }
 
+/** One webhook message: its body is fixed when the event happens, so every attempt sends the same bytes. */
+export interface WebhookJobData {
+  /** The `webhook-id` header, also the BullMQ job id: one message per event and subscriber. */
+  messageId: string;
+  event: WebhookEvent;
+  apiKeyId: string;
+  url: string;
+  generationId?: string;
+  batchId?: string;
+  body: string;
+}
+
 export interface Queues {
   generation: Queue<GenerationJobData>;
   deadLetter: Queue<DeadLetterData>;
+  webhooks: Queue<WebhookJobData>;
   /** Options of every generation job; the job id is always the generation id. `priority`: BullMQ's (see fairness.ts). */
   jobOptions(id: string, priority: number): JobsOptions;
   close(): Promise<void>;
@@ -60,11 +77,22 @@ export function createQueues(config: Config): Queues {
   const base = { connection: bullConnection(config.REDIS_URL), prefix: config.REDIS_PREFIX };
   const generation = new Queue<GenerationJobData>(GENERATION_QUEUE, base);
   const deadLetter = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, base);
+  const webhooks = new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
+    ...base,
+    defaultJobOptions: {
+      attempts: config.WEBHOOK_MAX_ATTEMPTS,
+      backoff: { type: WEBHOOK_BACKOFF_TYPE },
+      // Postgres keeps every attempt; BullMQ keeps the job (and so its id, which dedupes) for a week.
+      removeOnComplete: { age: 7 * 86_400 },
+      removeOnFail: { age: 7 * 86_400 },
+    },
+  });
   // Connection errors are retried by ioredis; callers see failures as rejected or slow commands.
-  for (const q of [generation, deadLetter]) q.on('error', () => {});
+  for (const q of [generation, deadLetter, webhooks]) q.on('error', () => {});
   return {
     generation,
     deadLetter,
+    webhooks,
     jobOptions: (id, priority) => ({
       jobId: id,
       priority,
@@ -75,7 +103,7 @@ export function createQueues(config: Config): Queues {
       removeOnFail: { age: 7 * 86_400 },
     }),
     async close() {
-      await Promise.all([closeBounded(generation), closeBounded(deadLetter)]);
+      await Promise.all([closeBounded(generation), closeBounded(deadLetter), closeBounded(webhooks)]);
     },
   };
 }

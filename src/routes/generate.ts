@@ -8,7 +8,8 @@ import { AppError } from '../errors/app-error.js';
 import { bypassesCache } from '../http/cache-control.js';
 import { cancelAfterMs, preferredWait } from '../http/prefer.js';
 import { toJobDto } from '../jobs/dto.js';
-import { errorResponses, Id, JobError, Provider, Result, Usage } from './schemas.js';
+import { DEFAULT_JOB_EVENTS } from '../webhooks/service.js';
+import { errorResponses, Id, JobError, Provider, Result, Usage, WebhookBody } from './schemas.js';
 
 const Body = Type.Object({
   templateId: Id('tpl'),
@@ -17,6 +18,7 @@ const Body = Type.Object({
   provider: Type.Optional(Provider),
   model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   priority: Type.Optional(Type.Enum([...PRIORITIES], { description: "Queue class; default: the key's, else its tier's (PRIORITY_<TIER>)" })),
+  webhook: Type.Optional({ ...WebhookBody, description: 'Tell this URL when the job ends (not sent for a cached answer, which is final at once)' }),
 }, { additionalProperties: false });
 
 const Answer = Type.Object({
@@ -51,7 +53,8 @@ export default async function generateRoutes(fastify: FastifyInstance) {
         202: { ...Answer, description: 'Job admitted (or joined: identical in-flight input)' },
         ...errorResponses('bad_request', 'invalid_json', 'missing_variables', 'unknown_variables', 'provider_unavailable', 'unknown_model',
           'template_not_found', 'idempotency_key_in_progress', 'payload_too_large', 'unsupported_media_type',
-          'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded', 'generation_failed'),
+          'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded', 'generation_failed',
+          'webhook_url_forbidden', 'webhook_secret_required', 'webhook_disabled'),
       },
     },
   }, async (request, reply) => {
@@ -60,14 +63,16 @@ export default async function generateRoutes(fastify: FastifyInstance) {
     const preferred = request.query.wait === undefined ? preferredWait(request.headers.prefer) : undefined;
     const wait = request.query.wait ?? preferred ?? 0;
     const cancelAfter = request.headers['cancel-after'];
-    const { priority, ...body } = request.body;
+    const { priority, webhook, ...body } = request.body;
     const ctx = {
       caller, requestId: request.id, bypassCache, waitMs: wait * 1000,
       ...(priority ? { priority } : {}), ...(cancelAfter !== undefined ? { cancelAfterMs: cancelAfterMs(cancelAfter) } : {}),
     };
     if (preferred !== undefined) reply.header('preference-applied', `wait=${preferred}`);
     const run = async () => {
+      const hook = webhook ? await app.svc.webhooks.check(caller, webhook, DEFAULT_JOB_EVENTS) : undefined;
       const o = await app.svc.generation.generate(body, ctx);
+      if (hook && !o.body.cached) await app.svc.webhooks.subscribe(o.body.jobId, caller, hook);
       // Held for the job and it died: an error, with the job in the details.
       if (wait > 0 && o.body.status === 'dead') {
         const job = toJobDto(await app.svc.jobs.get(o.body.jobId, caller));

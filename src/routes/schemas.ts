@@ -1,7 +1,7 @@
 import { AppError } from '../errors/app-error.js';
 import { Type, type TSchema } from 'typebox';
 import { ERRORS, type ErrorCode } from '../errors/catalogue.js';
-import { JOB_STATUSES, PRIORITIES } from '../db/schema.js';
+import { JOB_STATUSES, PRIORITIES, WEBHOOK_EVENTS } from '../db/schema.js';
 
 export const ErrorBody = Type.Object(
   {
@@ -55,6 +55,7 @@ export const Job = Type.Object({
   costUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'USD of all attempts; null when the model has no price (ALLOW_UNPRICED_MODELS)' })),
   error: Type.Optional(JobError),
   cached: Type.Boolean(),
+  batchId: Type.Union([Type.String(), Type.Null()], { description: 'The batch that admitted this job (POST /v1/batches); null for single requests' }),
   createdAt: Type.String({ format: 'date-time' }),
   startedAt: Type.Optional(Type.String({ format: 'date-time' })),
   completedAt: Type.Optional(Type.String({ format: 'date-time' })),
@@ -77,3 +78,10 @@ export function periodsOnce<T extends { period: string }>(list: T[]): T[] {
   if (new Set(list.map((b) => b.period)).size !== list.length) throw new AppError('bad_request', 'body/budgets names a period twice: one budget per period.');
   return list;
 }
+
+/** `webhook` of generate and batch requests (Standard Webhooks deliveries, signed with the key's secret). */
+export const WebhookBody = Type.Object({
+  url: Type.String({ minLength: 8, maxLength: 2000, pattern: '^https?://', description: 'http(s) URL that must resolve to a public address (unless WEBHOOK_ALLOW_PRIVATE)' }),
+  events: Type.Optional(Type.Array(Type.Enum([...WEBHOOK_EVENTS]), { minItems: 1, maxItems: WEBHOOK_EVENTS.length, uniqueItems: true,
+    description: 'Default: ["completed","dead","canceled"] on generate, ["batch.completed"] on batches' })),
+}, { additionalProperties: false });

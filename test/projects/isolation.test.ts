@@ -34,8 +34,8 @@ let t: TestEnv;
 const H = (key: string): Headers => ({ authorization: `Bearer ${key}` });
 let A: string; let B: string;
 const keys = {} as Record<'adminA' | 'memberA' | 'adminB' | 'revoked' | 'expired', { id: string; key: string }>;
-const b = {} as { tpl: string; job: string; dead: string; hash: string; key: string };
-const a = {} as { tpl: string; job: string; dead: string; hash: string };
+const b = {} as { tpl: string; job: string; dead: string; hash: string; key: string; batch: string };
+const a = {} as { tpl: string; job: string; dead: string; hash: string; batch: string };
 
 async function inject(req: Req, headers: Headers) {
   return t.app.inject({ method: req.method as 'GET', url: req.url, headers: { ...req.headers, ...headers }, ...(req.payload !== undefined ? { payload: req.payload as object } : {}) });
@@ -55,6 +55,11 @@ async function completed(key: string, tpl: string, topic: string) {
   expect(res.json().status, res.body).toBe('completed');
   const job = (await t.app.inject({ method: 'GET', url: `/v1/jobs/${res.json().jobId}`, headers: H(key) })).json();
   return { job: job.id as string, hash: job.inputHash as string };
+}
+async function batch(key: string, tpl: string) {
+  const res = await t.app.inject({ method: 'POST', url: '/v1/batches', headers: H(key), payload: { templateId: tpl, items: [{ variables: { topic: 'batched' } }] } });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json().id as string;
 }
 async function dead(key: string, tpl: string) {
   llm.script(reply.error(400, 'not retryable'));
@@ -83,6 +88,8 @@ beforeAll(async () => {
   a.tpl = await template(keys.adminA.key);
   Object.assign(a, await completed(keys.adminA.key, a.tpl, 'a'));
   a.dead = await dead(keys.adminA.key, a.tpl);
+  b.batch = await batch(keys.adminB.key, b.tpl);
+  a.batch = await batch(keys.adminA.key, a.tpl);
   await new Promise((r) => setTimeout(r, Math.max(0, expiresAt + 50 - Date.now()))); // the expired key is past its expiresAt
 }, 60_000);
 afterAll(async () => {
@@ -129,6 +136,14 @@ const ROUTES: Record<string, Row> = {
     other: () => ({ method: 'POST', url: '/v1/generate', payload: { templateId: b.tpl, variables: { topic: 'b' } } }) },
   'POST /v1/chat/completions': { need: 'member', own: () => ({ method: 'POST', url: '/v1/chat/completions', payload: chat }), ok: 200, other: null },
   'POST /v1/messages': { need: 'member', own: () => ({ method: 'POST', url: '/v1/messages', payload: chat }), ok: 200, other: null },
+  'POST /v1/batches': { need: 'member', own: () => ({ method: 'POST', url: '/v1/batches', payload: { templateId: a.tpl, items: [{ variables: { topic: 'a' } }] } }), ok: 201,
+    other: () => ({ method: 'POST', url: '/v1/batches', payload: { templateId: b.tpl, items: [{ variables: { topic: 'b' } }] } }) },
+  'GET /v1/batches/:id': { need: 'member', own: () => ({ method: 'GET', url: `/v1/batches/${a.batch}` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/batches/${b.batch}` }) },
+  'GET /v1/batches/:id/results': { need: 'member', own: () => ({ method: 'GET', url: `/v1/batches/${a.batch}/results` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/batches/${b.batch}/results` }) },
+  'POST /v1/batches/:id/cancel': { need: 'member', own: () => ({ method: 'POST', url: `/v1/batches/${a.batch}/cancel` }), ok: 200, other: () => ({ method: 'POST', url: `/v1/batches/${b.batch}/cancel` }) },
+  'GET /v1/jobs/:id/webhooks': { need: 'member', own: () => ({ method: 'GET', url: `/v1/jobs/${a.job}/webhooks` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/jobs/${b.job}/webhooks` }) },
+  'POST /v1/api-keys/:id/webhook-secret': { need: 'admin', own: async () => ({ method: 'POST', url: `/v1/api-keys/${(await newKey(A, 'member')).id}/webhook-secret` }), ok: 200,
+    other: () => ({ method: 'POST', url: `/v1/api-keys/${b.key}/webhook-secret` }) },
   'GET /v1/templates/:id/versions': { need: 'member', own: () => ({ method: 'GET', url: `/v1/templates/${a.tpl}/versions` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/templates/${b.tpl}/versions` }) },
   'GET /v1/templates/:id/versions/:version': { need: 'member', own: () => ({ method: 'GET', url: `/v1/templates/${a.tpl}/versions/1` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/templates/${b.tpl}/versions/1` }) },
   'GET /v1/me': { need: 'member', own: () => ({ method: 'GET', url: '/v1/me' }), ok: 200, other: null },
@@ -141,7 +156,7 @@ const ROUTES: Record<string, Row> = {
 };
 
 const v1Routes = () => registeredRoutes(t.app).filter((r) => r.url.startsWith('/v1/') && r.method !== 'HEAD').map((r) => `${r.method} ${r.url}`);
-const bIds = () => [B, b.tpl, b.job, b.dead, b.key, keys.adminB.id];
+const bIds = () => [B, b.tpl, b.job, b.dead, b.key, b.batch, keys.adminB.id];
 
 describe('isolation matrix', () => {
   it('has a row for every /v1 route', () => {

@@ -1,0 +1,297 @@
+import { and, eq, gt, sql, type SQL } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import { homeProject, type Caller } from '../auth/caller.js';
+import { chatRequest, type ChatCompletionBody } from '../compat/openai-format.js';
+import type { Config } from '../config/index.js';
+import { rowsOf, type Db } from '../db/client.js';
+import { newId } from '../db/ids.js';
+import { inScope } from '../db/scope.js';
+import { batches, generations, type BatchRow, type GenerationRow } from '../db/schema.js';
+import { AppError } from '../errors/app-error.js';
+import { inputHash } from '../generation/hash.js';
+import { storedRequest, templateRequest, type GenerationRequest } from '../generation/request.js';
+import { toJobDto } from '../jobs/dto.js';
+import type { Admission, Ledger, SlotAnswer } from '../jobs/ledger.js';
+import { registryOf, type ProviderRegistry } from '../providers/registry.js';
+import { queueClass, tailPriority, type Fairness } from '../queue/fairness.js';
+import type { Queues } from '../queue/queues.js';
+import { allowedModelsOf, assertModelAllowed } from '../spend/allow-list.js';
+import { worstCaseUsd, type Budgets } from '../spend/budgets.js';
+import { admissionPrice } from '../spend/prices.js';
+import { templateVariables } from '../templates/render.js';
+import type { Templates } from '../templates/service.js';
+import type { UsageMeter } from '../usage/meter.js';
+import { DEFAULT_BATCH_EVENTS, type Webhooks, type WebhookSpec } from '../webhooks/service.js';
+import { batchCounts, toBatchDto, type BatchDto } from './view.js';
+
+export const BATCH_MAX_ITEMS = 10_000;
+export type Priority = 'high' | 'normal' | 'low';
+
+/** `POST /v1/batches`: template items, or chat requests in the OpenAI format. */
+export interface BatchRequest {
+  templateId?: string;
+  items?: { variables?: Record<string, unknown>; customId?: string }[];
+  requests?: { customId?: string; body: ChatCompletionBody }[];
+  /** @defaultValue 'normal' */
+  priority?: Priority;
+  webhook?: WebhookSpec;
+}
+
+export interface BatchDeps {
+  config: Config;
+  db: Db;
+  templates: Templates;
+  ledger: Ledger;
+  budgets: Budgets;
+  queues: Queues;
+  meter: UsageMeter;
+  webhooks: Webhooks;
+  fairness: Fairness;
+  log: Logger;
+}
+
+const DEFAULT_MAX_TOKENS = 1024;
+/** Rows of GET /v1/batches/:id/results read per statement. */
+const RESULTS_PAGE = 500;
+
+/** One item built: its request and input hash, where it came from. */
+interface Built {
+  request: GenerationRequest;
+  hash: string;
+  templateId: string | null;
+  templateVersion: number | null;
+  ttl: number;
+  customId: string | null;
+  /** The project it runs in: its template's, else the caller's. */
+  projectId: string;
+}
+
+/**
+ * Batches: many inputs admitted in one request, each as `POST /v1/generate` would admit it
+ * (one generation per input in flight, results inside their TTL answer at once), with the
+ * budget held for the whole batch before anything is written. Every read goes through
+ * `#owned`, which scopes a batch to its caller.
+ */
+export class Batches {
+  readonly #providers: ProviderRegistry;
+
+  constructor(private readonly deps: BatchDeps) {
+    this.#providers = registryOf(deps.config);
+  }
+
+  async create(req: BatchRequest, caller: Caller, requestId: string): Promise<BatchDto> {
+    const { db, ledger, budgets, webhooks, config } = this.deps;
+    const built = req.requests ? this.#chatItems(req.requests, caller) : await this.#templateItems(req, caller);
+    const webhook = req.webhook ? await webhooks.check(caller, req.webhook, DEFAULT_BATCH_EVENTS) : undefined;
+    const templateId = req.requests ? null : req.templateId!;
+    const projectId = built[0]?.projectId ?? homeProject(caller);
+
+    // One request per distinct input; what a slot already answers costs nothing.
+    const unique = new Map<string, Built>();
+    for (const b of built) if (!unique.has(b.hash)) unique.set(b.hash, b);
+    const known = await ledger.answersOf([...unique.keys()]);
+    const toAdmit = [...unique.values()].filter((b) => !known.has(b.hash));
+    const worst = new Map(toAdmit.map((b) => [b.hash, worstCaseUsd(admissionPrice(config, b.request.provider, b.request.model), b.request)]));
+    const sum = [...worst.values()].some((w) => w < 0) ? -1 : [...worst.values()].reduce((a, w) => a + w, 0);
+    // Refused whole (402) before anything is written or enqueued.
+    const held = toAdmit.length > 0 && sum !== 0 ? await budgets.reserve(caller.keyId, templateId, sum) : false;
+
+    const id = newId('bat');
+    const priority = queueClass(this.deps.config, caller, req.priority);
+    const admittedRows: Admission[] = [];
+    const answer = new Map<string, { id: string; cached: boolean }>();
+    for (const [h, a] of known) answer.set(h, { id: a.state === 'in_flight' ? a.id : a.row.id, cached: a.state === 'completed' });
+    try {
+      await db.insert(batches).values({
+        id, apiKeyId: caller.keyId, projectId, templateId, status: 'in_progress', total: built.length, priority,
+        webhookUrl: webhook?.url ?? null, webhookEvents: webhook?.events ?? null,
+      });
+      let pending = toAdmit;
+      for (let round = 0; pending.length && round < 5; round++) {
+        const rows = pending.map((b) => this.#admission(b, caller, requestId, id, held ? Math.max(0, worst.get(b.hash)!) : 0, priority));
+        const ok = await ledger.admitMany(rows);
+        admittedRows.push(...rows.filter((_, i) => ok[i]));
+        for (const r of rows.filter((_, i) => ok[i])) answer.set(r.inputHash, { id: r.id, cached: false });
+        const lost = pending.filter((_, i) => !ok[i]);
+        const now = await ledger.answersOf(lost.map((b) => b.hash));
+        for (const [h, a] of now) answer.set(h, answerOf(a));
+        pending = lost.filter((b) => !now.has(b.hash));
+      }
+      if (pending.length) throw new AppError('service_unavailable', 'Could not admit every item of the batch; try again.');
+    } catch (err) {
+      // Admitted rows hold their own share (released when they settle); the rest is given back.
+      const kept = admittedRows.reduce((a, r) => a + (r.reservedUsd ?? 0), 0);
+      if (held && sum - kept > 0) await budgets.apply({ apiKeyId: caller.keyId, templateId, release: sum - kept, releaseAt: new Date() });
+      throw err;
+    }
+    // What inputs admitted by another request meanwhile do not need of the hold is given back.
+    const admittedHashes = new Set(admittedRows.map((r) => r.inputHash));
+    const release = held ? toAdmit.filter((b) => !admittedHashes.has(b.hash)).reduce((a, b) => a + Math.max(0, worst.get(b.hash)!), 0) : 0;
+    if (release > 0) await budgets.apply({ apiKeyId: caller.keyId, templateId, release, releaseAt: new Date() });
+
+    const items = built.map((b, idx) => ({ idx, customId: b.customId, ...answer.get(b.hash)! }));
+    const cached = items.filter((i) => i.cached).length;
+    await db.execute(sql`
+      insert into batch_items (batch_id, idx, custom_id, generation_id, cached, settled)
+      select ${id}, idx, cid, gid, c, false
+      from unnest(${sql.param(items.map((i) => i.idx))}::int[], ${sql.param(items.map((i) => i.customId))}::text[],
+        ${sql.param(items.map((i) => i.id))}::text[], ${sql.param(items.map((i) => i.cached))}::bool[]) as v(idx, cid, gid, c)`);
+    if (cached) await db.update(batches).set({ cachedCount: cached }).where(eq(batches.id, id));
+    await this.#enqueue(admittedRows, caller.keyId, priority);
+    if (webhook) await webhooks.subscribeMany(items.filter((i) => !i.cached).map((i) => i.id), caller.keyId, webhook);
+    // Cached items, and items that joined generations that settled meanwhile, count at once.
+    await webhooks.settleBatch(id);
+    this.deps.meter.record({ apiKeyId: caller.keyId, templateId, requests: built.length, cacheHits: cached });
+    return this.get(id, caller);
+  }
+
+  /**
+   * Jobs to BullMQ in bulk (addBulk, 1,000 per call, calls in parallel), in fair-queue slots taken in
+   * one script for the whole batch (so a batch interleaves with other keys' jobs of its class as single
+   * requests would); a failed call leaves its rows `queued` for the reconciler.
+   */
+  async #enqueue(rows: Admission[], apiKeyId: string, priority: Priority): Promise<void> {
+    const { queues, log, fairness } = this.deps;
+    const slots = await fairness.admitMany(apiKeyId, priority, rows.length).catch(() => undefined);
+    const chunks: Admission[][] = [];
+    for (let i = 0; i < rows.length; i += 1000) chunks.push(rows.slice(i, i + 1000));
+    // Sent together: ioredis pipelines the calls, so Redis is never idle waiting for the next one.
+    await Promise.all(chunks.map(async (rows, c) => {
+      const jobs = rows.map(({ templateVersion: _v, reservedUsd: _r, batchId: _b, priority: _p, ...data }, i) => {
+        const slot = slots?.[c * 1000 + i];
+        return { name: 'generate', data: { ...data, ...(slot ? { fair: slot.fair } : {}) }, opts: queues.jobOptions(data.id, slot?.priority ?? tailPriority(priority)) };
+      });
+      try {
+        await queues.generation.addBulk(jobs);
+      } catch (err) {
+        log.error({ err: String(err), jobs: jobs.length }, 'batch enqueue failed; the reconciler enqueues its jobs once Redis answers');
+      }
+    }));
+  }
+
+  #admission(b: Built, caller: Caller, requestId: string, batchId: string, reservedUsd: number, priority: Priority): Admission {
+    return {
+      ...storedRequest(b.request), id: newId('gen'), inputHash: b.hash, templateId: b.templateId, templateVersion: b.templateVersion,
+      cacheTtlSeconds: b.ttl, apiKeyId: caller.keyId, requestId, reservedUsd, batchId, priority, projectId: b.projectId,
+    };
+  }
+
+  /** Every item checked before anything is admitted: one bad item is a 400 naming it (and the first few others). */
+  async #templateItems(req: BatchRequest, caller: Caller): Promise<Built[]> {
+    if (!req.templateId || !req.items) throw new AppError('bad_request', 'Give templateId and items, or requests.');
+    const tpl = await this.deps.templates.get(req.templateId, caller);
+    const used = templateVariables(tpl);
+    const providers = this.#providers;
+    const provider = tpl.provider ?? providers.defaultProvider;
+    const model = tpl.model ?? (providers.has(provider) ? providers.defaultModel(provider) : '');
+    this.#assertUsable(caller, provider, model);
+    const bad: Record<string, unknown>[] = [];
+    const ttl = tpl.cacheTtlSeconds ?? this.deps.config.CACHE_TTL_SECONDS;
+    const out = req.items.map((item, index) => {
+      const variables = item.variables ?? {};
+      const missing = used.filter((n) => !Object.hasOwn(variables, n));
+      const unknown = Object.keys(variables).filter((n) => !used.includes(n));
+      if (missing.length || unknown.length) bad.push({ index, ...(missing.length ? { missing } : {}), ...(unknown.length ? { unknown } : {}) });
+      const request = templateRequest(tpl, variables, { provider, model, defaultMaxTokens: DEFAULT_MAX_TOKENS });
+      const keyVariables = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : undefined;
+      const hash = inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) }, tpl.projectId);
+      return { request, hash, templateId: tpl.id, templateVersion: tpl.version, ttl, customId: item.customId ?? null, projectId: tpl.projectId };
+    });
+    if (bad.length) throw new AppError('bad_request', `${bad.length} item(s) do not fit the template's variables.`, { items: bad.slice(0, 20) });
+    return out;
+  }
+
+  #chatItems(requests: NonNullable<BatchRequest['requests']>, caller: Caller): Built[] {
+    const checked = new Set<string>();
+    const projectId = homeProject(caller);
+    return requests.map((r) => {
+      const request = chatRequest(this.deps.config, r.body);
+      const pm = `${request.provider}/${request.model}`;
+      if (!checked.has(pm)) {
+        this.#assertUsable(caller, request.provider, request.model);
+        checked.add(pm);
+      }
+      return { request, hash: inputHash(request, undefined, projectId), templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS, customId: r.customId ?? null, projectId };
+    });
+  }
+
+  #assertUsable(caller: Caller, provider: string, model: string): void {
+    if (!this.#providers.isEnabled(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
+    assertModelAllowed(allowedModelsOf(this.deps.config, caller), provider, model);
+  }
+
+  /**
+   * The one read of a batch row: by id, scoped to who may see it (the key that created it, or the
+   * admin key). Project scoping adds its condition here.
+   */
+  async #owned(id: string, caller: Caller): Promise<BatchRow> {
+    const [row] = await this.deps.db.select().from(batches).where(and(eq(batches.id, id), inScope(batches.projectId, caller)));
+    if (!row) throw new AppError('batch_not_found', `No batch ${id}.`);
+    return row;
+  }
+
+  async get(id: string, caller: Caller): Promise<BatchDto> {
+    const row = await this.#owned(id, caller);
+    return toBatchDto(row, await batchCounts(this.deps.db, id));
+  }
+
+  /**
+   * The batch's results as JSON lines in item order, read in pages of RESULTS_PAGE on (batch, idx),
+   * so memory holds one page whatever the batch's size.
+   */
+  async *results(id: string, caller: Caller): AsyncGenerator<string> {
+    await this.#owned(id, caller);
+    let after = -1;
+    for (;;) {
+      const rows = await this.deps.db.execute(sql`
+        select i.idx, i.custom_id, i.cached, g.id as gid from batch_items i join generations g on g.id = i.generation_id
+        where i.batch_id = ${id} and i.idx > ${after} order by i.idx limit ${RESULTS_PAGE}`);
+      const page = rowsOf<{ idx: number; custom_id: string | null; cached: boolean; gid: string }>(rows);
+      if (!page.length) return;
+      const ids = [...new Set(page.map((p) => p.gid))];
+      const gens = new Map((await this.deps.db.select().from(generations).where(sql`${generations.id} = any(${sql.param(ids)}::text[])`)).map((g) => [g.id, g]));
+      let chunk = '';
+      for (const p of page) chunk += `${JSON.stringify(resultLine(p.idx, p.custom_id, p.cached, gens.get(p.gid)!))}\n`;
+      yield chunk;
+      after = page[page.length - 1]!.idx;
+      if (page.length < RESULTS_PAGE) return;
+    }
+  }
+
+  /**
+   * Cancels what has not started: the batch's own generations still `queued` lose their BullMQ
+   * jobs (a job a worker already holds cannot be removed and runs on), then settle `dead` with
+   * error `canceled` (Ledger.cancelQueued). Items that joined generations of other requests run on.
+   */
+  async cancel(id: string, caller: Caller): Promise<BatchDto> {
+    const { db, queues, ledger, webhooks } = this.deps;
+    const row = await this.#owned(id, caller);
+    if (!row.completedAt) {
+      await db.update(batches).set({ status: 'canceled', canceledAt: new Date() }).where(and(eq(batches.id, id), eq(batches.status, 'in_progress')));
+      let after = '';
+      for (;;) {
+        const page = await db.select({ id: generations.id }).from(generations)
+          .where(and(eq(generations.batchId, id), eq(generations.status, 'queued'), gt(generations.id, after))).orderBy(generations.id).limit(1000);
+        if (!page.length) break;
+        const removed = await Promise.all(page.map((g) => queues.generation.remove(g.id).then((n) => (n === 1 ? g.id : null), () => null)));
+        await ledger.cancelQueued(removed.filter((x): x is string => x !== null));
+        after = page[page.length - 1]!.id;
+      }
+      await webhooks.settleBatch(id);
+    }
+    return this.get(id, caller);
+  }
+}
+
+const answerOf = (a: SlotAnswer) => (a.state === 'in_flight' ? { id: a.id, cached: false } : { id: a.row.id, cached: true });
+
+/** One line of GET /v1/batches/:id/results. */
+function resultLine(index: number, customId: string | null, cached: boolean, g: GenerationRow) {
+  const job = toJobDto(g);
+  return {
+    index, customId, jobId: g.id, status: g.status,
+    ...(job.result ? { result: job.result } : {}), ...(job.error ? { error: job.error } : {}),
+    // A cached item cost nothing now: its usage is the generation's that produced the result.
+    ...(job.usage ? { usage: job.usage } : {}), costUsd: cached ? 0 : (job.costUsd ?? null), cached,
+  };
+}

@@ -1,0 +1,177 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { rowsOf } from '../../src/db/client.js';
+import { reply, startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
+import { createTestEnv, type TestEnv } from '../support/context.js';
+import { startReceiver, until, verifyStandardWebhook } from '../support/webhook-receiver.js';
+
+let llm: FakeLlm;
+let receiver: Awaited<ReturnType<typeof startReceiver>>;
+let t: TestEnv;
+let auth: Record<string, string>;
+let keyId: string;
+
+beforeAll(async () => {
+  llm = await startFakeLlm();
+  receiver = await startReceiver();
+});
+afterAll(async () => {
+  await llm.close();
+  await receiver.close();
+});
+afterEach(async () => {
+  await t?.close();
+  receiver.received.length = 0;
+});
+
+async function setup(key: Record<string, unknown> = {}) {
+  t = await createTestEnv({
+    ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: llm.anthropicBaseUrl, OPENAI_API_KEY: 'sk-openai-test', OPENAI_BASE_URL: llm.openaiBaseUrl,
+    WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE_MS: '100',
+  });
+  llm.setDefault(reply.ok());
+  llm.calls.length = 0;
+  const created = (await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.admin, payload: { name: 'batch', tier: 'pro', ...key } })).json();
+  auth = { authorization: `Bearer ${created.key}` };
+  keyId = created.id;
+  const tpl = await t.app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 't', body: 'About {{topic}}', provider: 'anthropic' } });
+  return tpl.json().id as string;
+}
+
+const submit = (payload: Record<string, unknown>) => t.app.inject({ method: 'POST', url: '/v1/batches', headers: auth, payload });
+const getBatch = async (id: string) => (await t.app.inject({ method: 'GET', url: `/v1/batches/${id}`, headers: auth })).json();
+async function settled(id: string, ms = 60_000) {
+  let b = await getBatch(id);
+  await until(async () => (b = await getBatch(id)).completedAt !== null, ms, `batch ${id} to complete`);
+  return b;
+}
+async function results(id: string) {
+  const res = await t.app.inject({ method: 'GET', url: `/v1/batches/${id}/results`, headers: auth });
+  expect(res.statusCode).toBe(200);
+  expect(res.headers['content-type']).toMatch(/^application\/jsonl/);
+  return res.body.trimEnd().split('\n').map((l) => JSON.parse(l));
+}
+async function count(table: string): Promise<number> {
+  return rowsOf<{ n: number }>(await t.database.db.execute(sql.raw(`select count(*)::int as n from ${table}`)))[0]!.n;
+}
+
+describe('batches', () => {
+  it('1,000 items with duplicates and cached inputs: one provider call per unique uncached input, results in order, batch.completed signed', async () => {
+    const tpl = await setup();
+    const secret = (await t.app.inject({ method: 'POST', url: `/v1/api-keys/${keyId}/webhook-secret`, headers: auth })).json().secret;
+    t.worker();
+    // 50 inputs answered first: they are cached for the big batch.
+    const warm = await submit({ templateId: tpl, items: Array.from({ length: 50 }, (_, i) => ({ variables: { topic: `t${i}` } })) });
+    expect(warm.statusCode).toBe(201);
+    await settled(warm.json().id);
+    expect(llm.calls).toHaveLength(50);
+    llm.calls.length = 0;
+
+    // 1,000 items over 400 topics (t0…t399): t0…t49 cached, 350 to generate.
+    const items = Array.from({ length: 1000 }, (_, i) => ({ variables: { topic: `t${(i * 7) % 400}` }, customId: `c${i}` }));
+    const res = await submit({ templateId: tpl, items, webhook: { url: `${receiver.url}/batch` } });
+    expect(res.statusCode).toBe(201);
+    const created = res.json();
+    const cachedItems = items.filter((it) => Number(it.variables.topic.slice(1)) < 50).length;
+    expect(created).toMatchObject({ object: 'batch', total: 1000, status: 'in_progress', counts: { cached: cachedItems }, webhook: { url: `${receiver.url}/batch`, events: ['batch.completed'] } });
+
+    const done = await settled(created.id);
+    expect(done).toMatchObject({ status: 'completed', counts: { completed: 1000, dead: 0, cached: cachedItems }, progress: { settled: 1000, total: 1000, percent: 100 } });
+    expect(llm.calls).toHaveLength(350);
+    expect(await count(`generations where batch_id = '${created.id}'`)).toBe(350);
+
+    const lines = await results(created.id);
+    expect(lines.map((l) => l.index)).toEqual(items.map((_, i) => i));
+    expect(lines.map((l) => l.customId)).toEqual(items.map((it) => it.customId));
+    const byTopic = new Map<string, string>();
+    for (const [i, l] of lines.entries()) {
+      const topic = items[i]!.variables.topic;
+      expect(l).toMatchObject({ status: 'completed', result: { text: expect.any(String) }, usage: { totalTokens: expect.any(Number) }, cached: Number(topic.slice(1)) < 50 });
+      if (l.cached) expect(l.costUsd).toBe(0);
+      expect(byTopic.get(topic) ?? l.jobId).toBe(l.jobId);
+      byTopic.set(topic, l.jobId);
+    }
+    expect(new Set(lines.map((l) => l.jobId)).size).toBe(400);
+
+    await until(() => receiver.received.length >= 1, 10_000, 'batch.completed');
+    const hook = receiver.received[0]!;
+    expect(verifyStandardWebhook(secret, hook.headers, hook.body)).toBe(true);
+    expect(JSON.parse(hook.body)).toMatchObject({ id: created.id, object: 'batch', status: 'completed', counts: { completed: 1000 } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.received).toHaveLength(1);
+  }, 120_000);
+
+  it('a batch whose worst case does not fit the budget is refused whole (402): nothing stored or enqueued', async () => {
+    // claude-haiku-4-5 at $1/$5 per MTok: an item's worst case is about 1024 × $5e-6 ≈ $0.0052.
+    const tpl = await setup({ budgets: [{ usd: 0.02, period: 'day' }] });
+    const res = await submit({ templateId: tpl, items: Array.from({ length: 5 }, (_, i) => ({ variables: { topic: `b${i}` } })) });
+    expect(res.statusCode).toBe(402);
+    expect(res.json().error.code).toBe('budget_exceeded');
+    expect([await count('generations'), await count('batches'), await count('batch_items'), await count('input_slots')]).toEqual([0, 0, 0, 0]);
+    expect(await t.queues.generation.count()).toBe(0);
+    const key = (await t.app.inject({ method: 'GET', url: `/v1/api-keys/${keyId}`, headers: t.admin })).json();
+    expect(key.budgets[0]).toMatchObject({ reservedUsd: 0, spentUsd: 0 });
+
+    // Three fit; duplicates inside a batch are held once.
+    const ok = await submit({ templateId: tpl, items: Array.from({ length: 9 }, (_, i) => ({ variables: { topic: `b${i % 3}` } })) });
+    expect(ok.statusCode).toBe(201);
+    expect(await count('generations')).toBe(3);
+  });
+
+  it('chat requests in the OpenAI format, deduplicated like template items; per-job webhooks when asked', async () => {
+    await setup();
+    await t.app.inject({ method: 'POST', url: `/v1/api-keys/${keyId}/webhook-secret`, headers: auth });
+    t.worker();
+    const body = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
+    const res = await submit({
+      requests: [{ customId: 'a', body: body('one') }, { customId: 'b', body: body('two') }, { customId: 'c', body: body('one') }],
+      webhook: { url: `${receiver.url}/chat`, events: ['completed', 'batch.completed'] },
+    });
+    expect(res.statusCode).toBe(201);
+    await settled(res.json().id);
+    await until(() => receiver.received.length >= 3, 10_000, 'two job messages and the batch message');
+    const bodies = receiver.received.map((r) => JSON.parse(r.body));
+    expect(bodies.filter((b) => b.object === 'batch')).toHaveLength(1);
+    expect(bodies.filter((b) => b.status === 'completed' && b.id.startsWith('gen_'))).toHaveLength(2);
+    expect(llm.calls.filter((c) => c.dialect === 'openai')).toHaveLength(2);
+    const lines = await results(res.json().id);
+    expect(lines.map((l) => [l.customId, l.status])).toEqual([['a', 'completed'], ['b', 'completed'], ['c', 'completed']]);
+    expect(lines[0].jobId).toBe(lines[2].jobId);
+    const job = (await t.app.inject({ method: 'GET', url: `/v1/jobs/${lines[0].jobId}`, headers: auth })).json();
+    expect(job.batchId).toBe(res.json().id);
+  });
+
+  it('cancel: queued items are removed from the queue and end canceled; their inputs can be admitted again', async () => {
+    const tpl = await setup();
+    const res = await submit({ templateId: tpl, items: Array.from({ length: 20 }, (_, i) => ({ variables: { topic: `x${i}` } })) });
+    const id = res.json().id;
+    expect(await t.queues.generation.count()).toBe(20);
+    const canceled = await t.app.inject({ method: 'POST', url: `/v1/batches/${id}/cancel`, headers: auth });
+    expect(canceled.statusCode).toBe(200);
+    expect(canceled.json()).toMatchObject({ status: 'canceled', counts: { canceled: 20, dead: 0, queued: 0 }, canceledAt: expect.any(String), completedAt: expect.any(String) });
+    expect(await t.queues.generation.count()).toBe(0);
+    const lines = await results(id);
+    expect(lines.every((l) => l.status === 'canceled' && l.error.code === 'canceled')).toBe(true);
+    t.worker();
+    const again = await submit({ templateId: tpl, items: [{ variables: { topic: 'x0' } }] });
+    await settled(again.json().id);
+    expect(llm.calls).toHaveLength(1);
+  });
+
+  it('a key of another project cannot read a batch (404), one of its own project and the admin key can; bad items are a 400 naming them', async () => {
+    const tpl = await setup();
+    const id = (await submit({ templateId: tpl, items: [{ variables: { topic: 'mine' } }] })).json().id;
+    const project = (await t.app.inject({ method: 'POST', url: '/v1/projects', headers: t.admin, payload: { name: 'elsewhere' } })).json().id;
+    const created = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.admin, payload: { name: 'other', projectId: project } });
+    const other = { authorization: `Bearer ${created.json().key}` };
+    expect((await t.app.inject({ method: 'GET', url: `/v1/batches/${id}`, headers: await t.keyHeader('pro', 'member') })).statusCode).toBe(200);
+    for (const url of [`/v1/batches/${id}`, `/v1/batches/${id}/results`]) {
+      expect((await t.app.inject({ method: 'GET', url, headers: other })).statusCode).toBe(404);
+      expect((await t.app.inject({ method: 'GET', url, headers: t.admin })).statusCode).toBe(200);
+    }
+    expect((await t.app.inject({ method: 'POST', url: `/v1/batches/${id}/cancel`, headers: other })).statusCode).toBe(404);
+    const bad = await submit({ templateId: tpl, items: [{ variables: { topic: 'ok' } }, { variables: {} }, { variables: { topic: 'x', extra: 1 } }] });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.details.items).toEqual([{ index: 1, missing: ['topic'] }, { index: 2, unknown: ['extra'] }]);
+  });
+});
