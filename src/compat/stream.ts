@@ -144,7 +144,8 @@ export async function streamCompat(
       sent += e.data.text;
       deadline = Date.now() + waitMs;
       res.write(format.delta(e.data.text));
-    } else if (e.type === 'retrying' && sent) {
+    } else if ((e.type === 'retrying' || e.type === 'active') && sent) {
+      // An attempt failed, or another run started (its worker died): its pieces would start the answer over.
       fail('generation_failed', `Generation ${jobId} failed after part of its answer was streamed; it is retried: GET /v1/jobs/${jobId}.`);
     } else if (e.type === 'completed' || e.type === 'dead') {
       await settle();
