@@ -1,10 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
-import { createAnthropicProvider } from '../src/providers/anthropic.js';
+import Anthropic from '@anthropic-ai/sdk';
+import OpenAI from 'openai';
+import { anthropicErrors, createAnthropicProvider } from '../src/providers/anthropic.js';
 import { parseRetryAfter, PROVIDER_ERROR_TABLE, ProviderError, toProviderError } from '../src/providers/errors.js';
 import { createFakeProvider } from '../src/providers/fake.js';
 import { createProviders, DEFAULT_MODELS } from '../src/providers/index.js';
-import { createOpenAIProvider } from '../src/providers/openai.js';
+import { createOpenAIProvider, openaiErrors } from '../src/providers/openai.js';
+import { registryOf } from '../src/providers/registry.js';
 import { costUsd, priceFor } from '../src/providers/pricing.js';
 import type { GenerateRequest, Provider } from '../src/providers/types.js';
 import { reply, startFakeLlm, type FakeLlm } from './fakes/llm-server.js';
@@ -190,6 +193,26 @@ describe('error classification', () => {
     const own = new ProviderError('provider_timeout', 'x', { retryable: true });
     expect(toProviderError(own)).toBe(own);
     expect(toProviderError(new TypeError('bug'))).toMatchObject({ code: 'provider_error', retryable: false });
+  });
+
+  it('each SDK provider declares how its errors read; the one table says what they mean', () => {
+    const registry = registryOf(loadConfig({ PROVIDERS_JSON: JSON.stringify([{ name: 'local', baseUrl: 'http://127.0.0.1:1/v1', models: [{ name: 'm', input: 0, output: 0 }] }]) }));
+    expect(registry.names).toEqual(['anthropic', 'openai', 'fake', 'local']);
+    for (const d of registry.names.map((n) => registry.get(n)!)) expect(d.errors !== undefined, d.name).toBe(d.dialect !== 'none');
+    const sdks = [
+      { mapping: anthropicErrors, sdk: Anthropic },
+      { mapping: openaiErrors, sdk: OpenAI },
+    ] as const;
+    for (const { mapping, sdk } of sdks) {
+      const limited = toProviderError(sdk.APIError.generate(429, { error: { message: 'slow down' } }, 'slow down', new Headers({ 'retry-after': '2' })), mapping);
+      expect(limited).toMatchObject({ code: 'provider_rate_limited', retryable: true, status: 429, retryAfterMs: 2000 });
+      expect(toProviderError(sdk.APIError.generate(400, { error: { message: 'no' } }, 'no', new Headers()), mapping)).toMatchObject({ code: 'provider_bad_request', retryable: false });
+      expect(toProviderError(new sdk.APIConnectionTimeoutError(), mapping)).toMatchObject({ code: 'provider_timeout', retryable: true });
+      expect(toProviderError(new sdk.APIConnectionError({ message: 'refused' }), mapping)).toMatchObject({ code: 'provider_unreachable', retryable: true });
+      expect(toProviderError(new sdk.APIUserAbortError(), mapping)).toMatchObject({ code: 'provider_aborted' });
+    }
+    // Another SDK's error is not this provider's: unknown, not retried.
+    expect(toProviderError(new OpenAI.APIConnectionTimeoutError(), anthropicErrors)).toMatchObject({ code: 'provider_error', retryable: false });
   });
 
   it('has one table saying which statuses are retryable', () => {

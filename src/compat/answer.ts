@@ -45,7 +45,19 @@ export async function answerCompat(
     const body = render({ jobId, model, text: o.body.result.text, inputTokens: u.inputTokens, outputTokens: u.outputTokens });
     return { status: 200, body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}), ...jobHeader } };
   };
+  return idempotently(app, request, run);
+}
+
+/**
+ * Runs `run` under the request's `Idempotency-Key` when it has one (scoped to the caller's key, per project for the admin key,
+ * the payload being the route and body): a repeat gets the first response with `replayed`.
+ */
+export async function idempotently(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  run: () => Promise<StoredResponse>,
+): Promise<StoredResponse & { replayed?: boolean }> {
   const key = request.headers['idempotency-key'];
   if (typeof key !== 'string' || !key) return run();
-  return app.svc.idempotency.run(idempotencyOwner(caller), key, canonicalHash({ route: request.routeOptions.url, body: request.body }), run);
+  return app.svc.idempotency.run(idempotencyOwner(request.caller!), key, canonicalHash({ route: request.routeOptions.url, body: request.body }), run);
 }

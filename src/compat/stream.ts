@@ -5,7 +5,10 @@ import { AppError } from '../errors/app-error.js';
 import type { JobEvent } from '../events/job-events.js';
 import type { GenerationRequest } from '../generation/request.js';
 import { bypassesCache } from '../http/cache-control.js';
+import type { GenerateOutcome } from '../generation/service.js';
+import type { StoredResponse } from '../idempotency/store.js';
 import { jobOutcome } from '../jobs/dto.js';
+import { idempotently } from './answer.js';
 import { formatError } from './error-bodies.js';
 
 /** How often a streamed call checks its job's row (in case the final event was lost) and sends a `: ping` comment. */
@@ -70,6 +73,8 @@ export function chunksOf(text: string, n: number): string[] {
  * stream, so every caller attached to it gets the whole answer. A job that fails after its
  * first piece was sent, or dies, ends the stream with the format's error event.
  * Errors before admission (400, 401, 402, 429, …) are ordinary error responses.
+ * With `Idempotency-Key`, the admission is what is remembered (its jobId and headers): a repeat
+ * with the same payload is answered, as a stream, from that job as it stands now.
  */
 export async function streamCompat(
   app: FastifyInstance,
@@ -80,8 +85,15 @@ export async function streamCompat(
 ): Promise<void> {
   const caller = request.caller!;
   const bypassCache = bypassesCache(request.headers['cache-control']);
-  const o = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs: 0, stream: true, ...priorityHeader(request) });
-  const { jobId } = o.body;
+  let admitted: GenerateOutcome | undefined;
+  const admit = async (): Promise<StoredResponse> => {
+    admitted = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs: 0, stream: true, ...priorityHeader(request) });
+    const { jobId } = admitted.body;
+    return { status: 200, body: { jobId, stream: true }, headers: { 'x-cache': admitted.cache, ...(admitted.tier ? { 'x-cache-tier': admitted.tier } : {}), 'x-promptlab-job-id': jobId } };
+  };
+  const first = await idempotently(app, request, admit);
+  const { jobId } = first.body as { jobId?: unknown };
+  if (typeof jobId !== 'string') throw new AppError('internal_error', 'The Idempotency-Key holds a response that is not a stream.');
   const format = makeFormat(jobId);
 
   reply.hijack();
@@ -95,9 +107,8 @@ export async function streamCompat(
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
     'x-request-id': request.id,
-    'x-cache': o.cache,
-    ...(o.tier ? { 'x-cache-tier': o.tier } : {}),
-    'x-promptlab-job-id': jobId,
+    ...first.headers,
+    ...(first.replayed ? { 'idempotent-replayed': 'true' } : {}),
   });
   res.write(format.start());
 
@@ -105,7 +116,7 @@ export async function streamCompat(
     for (const piece of chunksOf(text, REPLAY_CHUNKS)) res.write(format.delta(piece));
     res.end(format.finish(usage ?? { inputTokens: 0, outputTokens: 0 }));
   };
-  if (o.body.result) return replay(o.body.result.text, o.usage);
+  if (admitted?.body.result) return replay(admitted.body.result.text, admitted.usage);
 
   const { jobs } = app.svc;
   // A stream ends in a timeout only when no piece came for COMPAT_WAIT_SECONDS, so a long answer is not cut.
@@ -146,7 +157,8 @@ export async function streamCompat(
       sent += e.data.text;
       deadline = Date.now() + waitMs;
       res.write(format.delta(e.data.text));
-    } else if (e.type === 'retrying' && sent) {
+    } else if ((e.type === 'retrying' || e.type === 'active') && sent) {
+      // An attempt failed, or another run started (its worker died): its pieces would start the answer over.
       fail('generation_failed', `Generation ${jobId} failed after part of its answer was streamed; it is retried: GET /v1/jobs/${jobId}.`);
     } else if (e.type === 'completed' || e.type === 'dead' || e.type === 'canceled') {
       await settle();
@@ -169,6 +181,9 @@ export async function streamCompat(
   }, CHECK_MS);
   check.unref();
   res.on('close', () => end(''));
+  // A replayed admission's job may have settled long ago (its event stream expired): the row answers at once.
+  if (first.replayed) await (chain = chain.then(settle).catch((err: unknown) => { request.log.warn({ err: String(err) }, 'compat stream failed'); end(''); }));
+  if (ended) return;
   unsubscribe = await app.jobStreams.follow(jobId, send);
   if (ended) unsubscribe();
 }

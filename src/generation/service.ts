@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { EVERY_PROJECT, homeProject, type Caller } from '../auth/caller.js';
 import { cachedFromRow, type CachedResult, type CacheTier, type ResultCache } from '../cache/result-cache.js';
@@ -86,6 +87,8 @@ const ENQUEUE_WAIT_MS = 1000;
 /** Builds a request (from a template, or as given), hashes it, answers from cache or admits exactly one job per in-flight input. */
 export class Generation {
   readonly #providers: ProviderRegistry;
+  /** Key|template pairs a budget applied to lately: their budgets are held before the admission. A hint only: the statement checks. */
+  readonly #budgeted = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
 
   constructor(private readonly deps: GenerationDeps) {
     this.#providers = registryOf(deps.config);
@@ -165,7 +168,7 @@ export class Generation {
     };
     let admitted: Admitted;
     try {
-      admitted = await this.#admit({ ...data, ...(hold.tpm ? { tpm: hold.tpm } : {}) }, origin.templateVersion, hold.usd, id, join);
+      admitted = await this.#admit({ ...data, ...(hold.tpm ? { tpm: hold.tpm } : {}) }, origin.templateVersion, id, hold.budgets, join);
     } catch (err) {
       await hold.release();
       throw err;
@@ -198,30 +201,32 @@ export class Generation {
   }
 
   /**
-   * Holds the worst case in the key's token window (429 otherwise), then in every budget the request
-   * falls under (402 otherwise, giving the tokens back), before anything is written. Tokens go first:
-   * a 429 costs no Postgres statement. `release` gives both back: a request that joins an in-flight
-   * generation, finds a fresh result or fails to be admitted holds nothing.
+   * Holds the worst case in the key's token window (429 otherwise) before anything is written:
+   * a 429 costs no Postgres statement. `budgets()` then holds it in every budget the request falls
+   * under (402 otherwise); `#admit` calls it only when one applies. `release` gives both back: a
+   * request that joins an in-flight generation, finds a fresh result or fails to be admitted holds nothing.
    */
   async #hold(caller: Caller, templateId: string | null, id: string, request: GenerationRequest, price: ModelPrice | undefined) {
     const { tokens, budgets } = this.deps;
     const estimate = worstCaseTokens(request);
     const tpm = await tokens.reserve(caller, id, estimate.inputTokens + estimate.outputTokens);
-    const worst = worstCaseUsd(price, request);
     let usd = 0;
-    try {
-      if (await budgets.reserve(caller.keyId, templateId, worst)) usd = worst;
-    } catch (err) {
-      if (tpm) await tokens.release(caller.keyId, tpm);
-      throw err;
-    }
-    const release = async () => {
-      await Promise.all([
-        tpm && tokens.release(caller.keyId, tpm),
-        usd && budgets.apply({ apiKeyId: caller.keyId, templateId, release: usd, releaseAt: new Date() }),
-      ]);
+    const hold = {
+      tpm,
+      /** Holds the worst case in the budgets; resolves to the USD held (0 when no budget holds it). */
+      budgets: async () => {
+        const worst = worstCaseUsd(price, request);
+        if (await budgets.reserve(caller.keyId, templateId, worst)) usd = worst;
+        return usd;
+      },
+      release: async () => {
+        await Promise.all([
+          tpm && tokens.release(caller.keyId, tpm),
+          usd && budgets.apply({ apiKeyId: caller.keyId, templateId, release: usd, releaseAt: new Date() }),
+        ]);
+      },
     };
-    return { tpm, usd, release };
+    return hold;
   }
 
   /**
@@ -230,13 +235,26 @@ export class Generation {
    * holds the slot: the in-flight job, or a result completed inside its TTL
    * that the cache did not have yet. A row whose enqueue failed stays `queued`
    * and the workers' reconciler enqueues it once Redis is back, so an admitted
-   * job is never lost.
+   * job is never lost. The first statement admits `unlessBudgeted`: a request
+   * no budget applies to (most) is admitted in one statement; otherwise
+   * `holdBudgets` runs (402 when a budget cannot hold the worst case) and the
+   * admission is tried again with what it holds. Keys and templates seen with
+   * budgets go to `holdBudgets` first.
    */
-  async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number | null, reservedUsd: number, firstId: string, join: Join): Promise<Admitted> {
+  async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number | null, firstId: string, holdBudgets: () => Promise<number>, join: Join): Promise<Admitted> {
     const { queues, log, ledger } = this.deps;
+    const scope = `${data.apiKeyId}|${data.templateId ?? ''}`;
+    let reservedUsd = this.#budgeted.has(scope) ? await holdBudgets() : undefined;
     for (let i = 0; i < 5; i++) {
       const id = i === 0 ? firstId : newId('gen');
-      if (await ledger.admit({ ...data, id, templateVersion, reservedUsd, priority: join.priority, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) })) {
+      const got = await ledger.admit({ ...data, id, templateVersion, reservedUsd: reservedUsd ?? 0, ...(reservedUsd === undefined ? { unlessBudgeted: true } : {}), priority: join.priority, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) });
+      if (got === 'budgeted') {
+        this.#budgeted.set(scope, true);
+        reservedUsd = await holdBudgets();
+        i--; // the same id: nothing was written
+        continue;
+      }
+      if (got) {
         // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
         const queued = this.deps.events?.publish(id, 'queued');
         // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.

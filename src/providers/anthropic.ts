@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { guardProviderCall } from './errors.js';
+import { guardProviderCall, type ProviderErrorMapping } from './errors.js';
 import { PRICING } from './pricing.js';
 import type { ProviderDefinition } from './registry.js';
 import { systemPromptFor, type GenerateRequest, type GenerateResult, type Provider, type StopReason } from './types.js';
@@ -19,6 +19,17 @@ const STOP_REASONS: Record<string, StopReason> = {
   max_tokens: 'max_tokens',
   model_context_window_exceeded: 'max_tokens',
   refusal: 'refusal',
+};
+
+/** The Anthropic SDK's errors in the retry table's terms (`errors.ts`). */
+export const anthropicErrors: ProviderErrorMapping = {
+  kindOf(err) {
+    if (err instanceof Anthropic.APIUserAbortError) return 'aborted';
+    if (err instanceof Anthropic.APIConnectionTimeoutError) return 'timeout';
+    if (err instanceof Anthropic.APIConnectionError) return 'connection';
+    if (err instanceof Anthropic.APIError && typeof err.status === 'number') return { status: err.status, headers: err.headers };
+    return undefined;
+  },
 };
 
 /** A provider backed by the Anthropic Messages API (`POST /v1/messages`). */
@@ -49,7 +60,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
     name: 'anthropic',
     async stream(req: GenerateRequest, onDelta: (text: string) => void): Promise<GenerateResult> {
       // The timeout bounds the whole stream, as it bounds a whole answer.
-      return guardProviderCall(opts.timeoutMs, req.signal, async (signal) => {
+      return guardProviderCall(opts.timeoutMs, req.signal, anthropicErrors, async (signal) => {
         const events = await client.messages.create({ ...bodyOf(req), stream: true }, { signal });
         let text = '';
         let model = req.model;
@@ -72,7 +83,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
       });
     },
     async generate(req: GenerateRequest): Promise<GenerateResult> {
-      const message = await guardProviderCall(opts.timeoutMs, req.signal, (signal) =>
+      const message = await guardProviderCall(opts.timeoutMs, req.signal, anthropicErrors, (signal) =>
         client.messages.create(bodyOf(req), { signal }),
       );
       const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
@@ -93,6 +104,7 @@ export const anthropicDefinition: ProviderDefinition = {
   defaultModel: 'claude-haiku-4-5',
   configVariables: ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'PROVIDER_TIMEOUT_MS'],
   dialect: 'anthropic',
+  errors: anthropicErrors,
   modelPrefixes: ['claude-'],
   prices: PRICING.anthropic!,
   enabled: (config) => Boolean(config.ANTHROPIC_API_KEY),

@@ -1,6 +1,3 @@
-import * as AnthropicSdk from '@anthropic-ai/sdk';
-import * as OpenAISdk from 'openai';
-
 /** How one kind of provider failure is reported and whether the job queue should retry it. */
 export interface ProviderErrorRule {
   readonly code: string;
@@ -87,19 +84,29 @@ export function parseRetryAfter(headers: Headers | undefined, now = Date.now()):
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-const isTimeout = (err: unknown) =>
-  err instanceof AnthropicSdk.APIConnectionTimeoutError || err instanceof OpenAISdk.APIConnectionTimeoutError;
-const isConnection = (err: unknown) =>
-  err instanceof AnthropicSdk.APIConnectionError || err instanceof OpenAISdk.APIConnectionError;
-const isAbort = (err: unknown) =>
-  err instanceof AnthropicSdk.APIUserAbortError ||
-  err instanceof OpenAISdk.APIUserAbortError ||
-  (err instanceof Error && err.name === 'AbortError');
+/** What a provider's SDK error is in the table's terms: an HTTP status (with its response headers), or a kind of failure. */
+export type ProviderErrorKind = { status: number; headers?: Headers } | 'timeout' | 'connection' | 'aborted';
+
+/**
+ * How one provider reads its SDK's errors, declared beside it (`anthropic.ts`, `openai.ts`):
+ * which are timeouts, lost connections, aborts, or HTTP statuses. What each then means (code,
+ * retryable) stays in the one table above.
+ */
+export interface ProviderErrorMapping {
+  /** The kind of `err`, or undefined when it is none of this SDK's errors. */
+  kindOf(err: unknown): ProviderErrorKind | undefined;
+}
+
 // A socket that dies while the body is read surfaces as undici's bare TypeError('terminated'), not an SDK error.
 const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET']);
-const isSocketFailure = (err: unknown) =>
-  err instanceof Error &&
-  (err.message === 'terminated' || SOCKET_CODES.has(String((err.cause as { code?: unknown } | undefined)?.code)));
+
+/** What any provider can throw besides its SDK's errors: an abort of our own, or a socket that died. */
+function commonKindOf(err: unknown): ProviderErrorKind | undefined {
+  if (!(err instanceof Error)) return undefined;
+  if (err.name === 'AbortError') return 'aborted';
+  if (err.message === 'terminated' || SOCKET_CODES.has(String((err.cause as { code?: unknown } | undefined)?.code))) return 'connection';
+  return undefined;
+}
 
 function fromRule(rule: ProviderErrorRule, message: string, cause: unknown, status?: number, headers?: Headers) {
   const opts: ProviderErrorOptions = { retryable: rule.retryable, cause };
@@ -112,21 +119,17 @@ function fromRule(rule: ProviderErrorRule, message: string, cause: unknown, stat
   return new ProviderError(rule.code as ProviderErrorCode, message, opts);
 }
 
-/** Converts anything a provider SDK throws into a {@link ProviderError} (returned as is if it already is one). */
-export function toProviderError(err: unknown): ProviderError {
+/**
+ * Converts anything a provider throws into a {@link ProviderError} (returned as is if it already
+ * is one), its SDK's errors read by the provider's `mapping`.
+ */
+export function toProviderError(err: unknown, mapping?: ProviderErrorMapping): ProviderError {
   if (err instanceof ProviderError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  const t = PROVIDER_ERROR_TABLE;
-  if (isAbort(err)) return fromRule(t.aborted, message, err);
-  if (isTimeout(err)) return fromRule(t.timeout, message, err);
-  if (isConnection(err) || isSocketFailure(err)) return fromRule(t.connection, message, err);
-  if (
-    (err instanceof AnthropicSdk.APIError || err instanceof OpenAISdk.APIError) &&
-    typeof err.status === 'number'
-  ) {
-    return fromRule(ruleForStatus(err.status), message, err, err.status, err.headers);
-  }
-  return fromRule(t.unknown, message, err);
+  const kind = mapping?.kindOf(err) ?? commonKindOf(err);
+  if (kind === undefined) return fromRule(PROVIDER_ERROR_TABLE.unknown, message, err);
+  if (typeof kind === 'string') return fromRule(PROVIDER_ERROR_TABLE[kind], message, err);
+  return fromRule(ruleForStatus(kind.status), message, err, kind.status, kind.headers);
 }
 
 /**
@@ -137,6 +140,7 @@ export function toProviderError(err: unknown): ProviderError {
 export async function guardProviderCall<T>(
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  mapping: ProviderErrorMapping,
   call: (signal: AbortSignal) => Promise<T>,
 ): Promise<T> {
   // A controller and a cleared timer rather than AbortSignal.timeout/any: a long-lived
@@ -151,7 +155,7 @@ export async function guardProviderCall<T>(
     return await call(controller.signal);
   } catch (err) {
     if (timedOut) throw fromRule(PROVIDER_ERROR_TABLE.timeout, `no complete response within ${timeoutMs} ms`, err);
-    throw toProviderError(err);
+    throw toProviderError(err, mapping);
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);

@@ -1,5 +1,5 @@
 import type { CompatibleProviderConfig } from '../config/providers-json.js';
-import { createOpenAIProvider } from './openai.js';
+import { createOpenAIProvider, openaiErrors } from './openai.js';
 import type { ModelPrice } from './pricing.js';
 import type { ProviderDefinition } from './registry.js';
 
@@ -15,6 +15,7 @@ export function compatibleDefinition(entry: CompatibleProviderConfig): ProviderD
     defaultModel: entry.defaultModel,
     configVariables: ['PROVIDERS_JSON', 'PROVIDER_TIMEOUT_MS'],
     dialect: 'openai',
+    errors: openaiErrors,
     modelPrefixes: [],
     prices,
     enabled: () => true,

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { guardProviderCall } from './errors.js';
+import { guardProviderCall, type ProviderErrorMapping } from './errors.js';
 import { PRICING } from './pricing.js';
 import type { ProviderDefinition } from './registry.js';
 import { systemPromptFor, type GenerateRequest, type GenerateResult, type Provider, type StopReason } from './types.js';
@@ -27,6 +27,17 @@ const FINISH_REASONS: Record<string, StopReason> = {
   stop: 'end',
   length: 'max_tokens',
   content_filter: 'refusal',
+};
+
+/** The OpenAI SDK's errors in the retry table's terms (`errors.ts`). */
+export const openaiErrors: ProviderErrorMapping = {
+  kindOf(err) {
+    if (err instanceof OpenAI.APIUserAbortError) return 'aborted';
+    if (err instanceof OpenAI.APIConnectionTimeoutError) return 'timeout';
+    if (err instanceof OpenAI.APIConnectionError) return 'connection';
+    if (err instanceof OpenAI.APIError && typeof err.status === 'number') return { status: err.status, headers: err.headers };
+    return undefined;
+  },
 };
 
 /** A provider backed by the OpenAI Chat Completions API, or any server that speaks it. */
@@ -62,7 +73,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
     name: opts.name ?? 'openai',
     async stream(req: GenerateRequest, onDelta: (text: string) => void): Promise<GenerateResult> {
       // The timeout bounds the whole stream, as it bounds a whole answer.
-      return guardProviderCall(opts.timeoutMs, req.signal, async (signal) => {
+      return guardProviderCall(opts.timeoutMs, req.signal, openaiErrors, async (signal) => {
         const chunks = await client.chat.completions.create({ ...bodyOf(req), stream: true, stream_options: { include_usage: true } }, { signal });
         let text = '';
         let refusal = '';
@@ -88,7 +99,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
       });
     },
     async generate(req: GenerateRequest): Promise<GenerateResult> {
-      const completion = await guardProviderCall(opts.timeoutMs, req.signal, (signal) =>
+      const completion = await guardProviderCall(opts.timeoutMs, req.signal, openaiErrors, (signal) =>
         client.chat.completions.create(bodyOf(req), { signal }),
       );
       const choice = completion.choices[0];
@@ -110,6 +121,7 @@ export const openaiDefinition: ProviderDefinition = {
   defaultModel: 'gpt-4o-mini',
   configVariables: ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'PROVIDER_TIMEOUT_MS'],
   dialect: 'openai',
+  errors: openaiErrors,
   modelPrefixes: ['gpt-', 'o1', 'o3', 'o4', 'chatgpt-'],
   prices: PRICING.openai!,
   enabled: (config) => Boolean(config.OPENAI_API_KEY || config.OPENAI_BASE_URL),

@@ -4,6 +4,7 @@ import { fakeDefinition } from './fake.js';
 import { compatibleDefinition } from './openai-compatible.js';
 import { openaiDefinition } from './openai.js';
 import { pricingOf, type ModelPrice } from './pricing.js';
+import type { ProviderErrorMapping } from './errors.js';
 import type { Provider } from './types.js';
 
 /**
@@ -17,11 +18,13 @@ export interface ProviderDefinition {
   readonly defaultModel: string;
   /** The environment variables it reads (documentation and boot messages). */
   readonly configVariables: readonly string[];
-  /**
-   * The wire format its SDK speaks. Errors of that SDK are classified by the one table in
-   * `errors.ts` (`toProviderError`); `none` throws `ProviderError`s itself.
-   */
+  /** The wire format its SDK speaks; `none` for a provider with no SDK. */
   readonly dialect: 'anthropic' | 'openai' | 'none';
+  /**
+   * How its SDK's errors read in the one retry table (`errors.ts`); none for a provider that
+   * throws `ProviderError`s itself.
+   */
+  readonly errors?: ProviderErrorMapping;
   /**
    * Model names it serves by prefix, for routes that get a model without a provider
    * (`/v1/chat/completions`, `/v1/messages`; see `routeModel`). Its priced models are served too.

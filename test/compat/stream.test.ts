@@ -12,16 +12,18 @@ const openai = () => new OpenAI({ baseURL: `${e.base}/v1`, apiKey: keyOf(), maxR
 const anthropic = () => new Anthropic({ baseURL: e.base, apiKey: keyOf(), maxRetries: 0 });
 const TEXT = 'streamed from the fake upstream, piece by piece';
 
-async function openaiText(params: { model: string; content: string; includeUsage?: boolean }) {
+async function openaiText(params: { model: string; content: string; includeUsage?: boolean; maxTokens?: number }, headers: Record<string, string> = {}, onPiece?: (text: string) => void) {
   const { data: stream, response } = await openai().chat.completions.create({
     model: params.model, messages: [{ role: 'user', content: params.content }], stream: true,
     ...(params.includeUsage ? { stream_options: { include_usage: true } } : {}),
-  }).withResponse();
+    ...(params.maxTokens ? { max_tokens: params.maxTokens } : {}),
+  }, { headers }).withResponse();
   let text = '';
   const chunks = [];
   for await (const chunk of stream) {
     chunks.push(chunk);
     text += chunk.choices[0]?.delta.content ?? '';
+    if (chunk.choices[0]?.delta.content) onPiece?.(text);
   }
   return { text, chunks, headers: response.headers };
 }
@@ -120,6 +122,70 @@ describe('OpenAI SDK, stream: true', () => {
     const err = await openaiText({ model: 'gpt-4o-mini', content: 'Break mid-way' }).catch((x: unknown) => x);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as Error).message).toMatch(/Generation gen_\S+ failed/);
+  });
+});
+
+describe('Idempotency-Key on streamed calls', () => {
+  it('OpenAI SDK: a repeat attaches to the first call\'s job as a stream, in flight or done; another payload is a 422', async () => {
+    e.t.worker();
+    e.llm.setDefault({ text: TEXT, pieces: 8, chunkDelayMs: 40 });
+    const key = { 'Idempotency-Key': 'stream-k1' };
+    const params = { model: 'gpt-4o-mini', content: 'Stream once' };
+    let repeat: ReturnType<typeof openaiText> | undefined;
+    const first = await openaiText(params, key, () => { repeat ??= openaiText(params, key); });
+    const during = await repeat!;
+    expect(first.text).toBe(TEXT);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    expect(during.text).toBe(TEXT);
+    expect(during.headers.get('idempotent-replayed')).toBe('true');
+    const jobId = first.headers.get('x-promptlab-job-id');
+    expect(during.headers.get('x-promptlab-job-id')).toBe(jobId);
+    expect(during.chunks[0]!.id).toBe(jobId);
+
+    // Once done, answered from the job: even with the cache bypassed, no second provider call.
+    const after = await openaiText(params, { ...key, 'Cache-Control': 'no-cache' });
+    expect(after.text).toBe(TEXT);
+    expect(after.headers.get('idempotent-replayed')).toBe('true');
+    expect(after.chunks.at(-1)!.choices[0]!.finish_reason).toBe('stop');
+    expect(e.llm.calls).toHaveLength(1);
+
+    const reused = await openaiText({ ...params, maxTokens: 5 }, key).catch((err: unknown) => err);
+    expect(reused).toBeInstanceOf(OpenAI.UnprocessableEntityError);
+    expect(reused).toMatchObject({ status: 422, code: 'idempotency_key_reused' });
+    const held = await openai().chat.completions.create({ model: params.model, messages: [{ role: 'user', content: params.content }] }, { headers: key }).catch((err: unknown) => err);
+    expect(held).toBeInstanceOf(OpenAI.UnprocessableEntityError);
+    expect(e.llm.calls).toHaveLength(1);
+  });
+
+  it('a repeat of a stream whose job died gets the same error event', async () => {
+    e.t.worker();
+    e.llm.setDefault(reply.error(400, 'bad prompt'));
+    const key = { 'Idempotency-Key': 'stream-dead' };
+    const params = { model: 'gpt-4o-mini', content: 'Doomed' };
+    const first = await openaiText(params, key).catch((err: unknown) => err);
+    const again = await openaiText(params, key).catch((err: unknown) => err);
+    expect(first).toBeInstanceOf(OpenAI.APIError);
+    expect(again).toBeInstanceOf(OpenAI.APIError);
+    expect((again as Error).message).toBe((first as Error).message);
+    expect(e.llm.calls).toHaveLength(1);
+  });
+
+  it('Anthropic SDK: messages.stream() with the same key twice is one job; another payload is a 422', async () => {
+    e.t.worker();
+    e.llm.setDefault({ text: TEXT, chunkDelayMs: 5 });
+    const key = { headers: { 'Idempotency-Key': 'stream-k2' } };
+    const params = { model: 'claude-haiku-4-5', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Stream it once' }] };
+    const first = anthropic().messages.stream(params, key);
+    expect(await first.finalText()).toBe(TEXT);
+    const again = anthropic().messages.stream(params, key);
+    expect(await again.finalText()).toBe(TEXT);
+    const [a, b] = [(await first.withResponse()).response.headers, (await again.withResponse()).response.headers];
+    expect(b.get('x-promptlab-job-id')).toBe(a.get('x-promptlab-job-id'));
+    expect(b.get('idempotent-replayed')).toBe('true');
+    expect(e.llm.calls).toHaveLength(1);
+    const reused = await anthropic().messages.stream({ ...params, max_tokens: 50 }, key).finalText().catch((err: unknown) => err);
+    expect(reused).toBeInstanceOf(Anthropic.UnprocessableEntityError);
+    expect(e.llm.calls).toHaveLength(1);
   });
 });
 
