@@ -56,29 +56,29 @@ async function count(table: string): Promise<number> {
 }
 
 describe('batches', () => {
-  it('1,000 items with duplicates and cached inputs: one provider call per unique uncached input, results in order, batch.completed signed', async () => {
+  it('2,000 items with duplicates and cached inputs: one provider call per unique uncached input, results in order, batch.completed signed', async () => {
     const tpl = await setup();
     const secret = (await t.app.inject({ method: 'POST', url: `/v1/api-keys/${keyId}/webhook-secret`, headers: auth })).json().secret;
     t.worker();
-    // 50 inputs answered first: they are cached for the big batch.
-    const warm = await submit({ templateId: tpl, items: Array.from({ length: 50 }, (_, i) => ({ variables: { topic: `t${i}` } })) });
+    // 100 inputs answered first: they are cached for the big batch.
+    const warm = await submit({ templateId: tpl, items: Array.from({ length: 100 }, (_, i) => ({ variables: { topic: `t${i}` } })) });
     expect(warm.statusCode).toBe(201);
     await settled(warm.json().id);
-    expect(llm.calls).toHaveLength(50);
+    expect(llm.calls).toHaveLength(100);
     llm.calls.length = 0;
 
-    // 1,000 items over 400 topics (t0…t399): t0…t49 cached, 350 to generate.
-    const items = Array.from({ length: 1000 }, (_, i) => ({ variables: { topic: `t${(i * 7) % 400}` }, customId: `c${i}` }));
+    // 2,000 items over 800 topics (t0…t799): t0…t99 cached, 700 to generate.
+    const items = Array.from({ length: 2000 }, (_, i) => ({ variables: { topic: `t${(i * 7) % 800}` }, customId: `c${i}` }));
     const res = await submit({ templateId: tpl, items, webhook: { url: `${receiver.url}/batch` } });
     expect(res.statusCode).toBe(201);
     const created = res.json();
-    const cachedItems = items.filter((it) => Number(it.variables.topic.slice(1)) < 50).length;
-    expect(created).toMatchObject({ object: 'batch', total: 1000, status: 'in_progress', counts: { cached: cachedItems }, webhook: { url: `${receiver.url}/batch`, events: ['batch.completed'] } });
+    const cachedItems = items.filter((it) => Number(it.variables.topic.slice(1)) < 100).length;
+    expect(created).toMatchObject({ object: 'batch', total: 2000, status: 'in_progress', counts: { cached: cachedItems }, webhook: { url: `${receiver.url}/batch`, events: ['batch.completed'] } });
 
     const done = await settled(created.id);
-    expect(done).toMatchObject({ status: 'completed', counts: { completed: 1000, dead: 0, cached: cachedItems }, progress: { settled: 1000, total: 1000, percent: 100 } });
-    expect(llm.calls).toHaveLength(350);
-    expect(await count(`generations where batch_id = '${created.id}'`)).toBe(350);
+    expect(done).toMatchObject({ status: 'completed', counts: { completed: 2000, dead: 0, cached: cachedItems }, progress: { settled: 2000, total: 2000, percent: 100 } });
+    expect(llm.calls).toHaveLength(700);
+    expect(await count(`generations where batch_id = '${created.id}'`)).toBe(700);
 
     const lines = await results(created.id);
     expect(lines.map((l) => l.index)).toEqual(items.map((_, i) => i));
@@ -86,17 +86,17 @@ describe('batches', () => {
     const byTopic = new Map<string, string>();
     for (const [i, l] of lines.entries()) {
       const topic = items[i]!.variables.topic;
-      expect(l).toMatchObject({ status: 'completed', result: { text: expect.any(String) }, usage: { totalTokens: expect.any(Number) }, cached: Number(topic.slice(1)) < 50 });
+      expect(l).toMatchObject({ status: 'completed', result: { text: expect.any(String) }, usage: { totalTokens: expect.any(Number) }, cached: Number(topic.slice(1)) < 100 });
       if (l.cached) expect(l.costUsd).toBe(0);
       expect(byTopic.get(topic) ?? l.jobId).toBe(l.jobId);
       byTopic.set(topic, l.jobId);
     }
-    expect(new Set(lines.map((l) => l.jobId)).size).toBe(400);
+    expect(new Set(lines.map((l) => l.jobId)).size).toBe(800);
 
     await until(() => receiver.received.length >= 1, 10_000, 'batch.completed');
     const hook = receiver.received[0]!;
     expect(verifyStandardWebhook(secret, hook.headers, hook.body)).toBe(true);
-    expect(JSON.parse(hook.body)).toMatchObject({ id: created.id, object: 'batch', status: 'completed', counts: { completed: 1000 } });
+    expect(JSON.parse(hook.body)).toMatchObject({ id: created.id, object: 'batch', status: 'completed', counts: { completed: 2000 } });
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.received).toHaveLength(1);
   }, 120_000);
