@@ -5,6 +5,10 @@ import fp from 'fastify-plugin';
 import { ErrorBody } from '../routes/schemas.js';
 
 const { $id: _, ...errorBody } = ErrorBody as typeof ErrorBody & { $id?: string };
+const PROJECT_HEADER = {
+  type: 'string',
+  description: 'The admin key: act in this project alone (else read across all, create in `default`). A project key: only its own project (another is 404 project_not_found).',
+};
 const ERROR_BODY = 'Every error answers `{"error": {"code", "message", "details"?}}` with a code from the error catalogue (README: Error codes).';
 
 /**
@@ -62,8 +66,11 @@ export const openApiPlugin = fp(
       },
       transform: ({ schema, url }) => {
         const base = (schema ?? {}) as Record<string, unknown>;
-        // Every /v1 route needs a bearer key; the auth hook enforces it, the document says it.
-        return { schema: (url.startsWith('/v1/') ? { ...base, security: [{ bearerAuth: [] }] } : base) as typeof schema, url };
+        if (!url.startsWith('/v1/')) return { schema, url };
+        // Every /v1 route needs a bearer key and takes the project header; the auth hook enforces both, the document says so.
+        const headers = (base.headers ?? { type: 'object', properties: {} }) as { properties?: Record<string, unknown> };
+        const withProject = { ...headers, properties: { ...headers.properties, 'x-promptlab-project': PROJECT_HEADER } };
+        return { schema: { ...base, headers: withProject, security: [{ bearerAuth: [] }] } as typeof schema, url };
       },
     });
     await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });

@@ -56,6 +56,7 @@ describe('OpenAPI document', () => {
       expect(op, route).toBeDefined();
       if (url.startsWith('/v1/')) {
         expect(op.security, route).toEqual([{ bearerAuth: [] }]);
+        expect(op.parameters, route).toContainEqual(expect.objectContaining({ in: 'header', name: 'x-promptlab-project' }));
         for (const code of ['401', '429', '503']) expect(Object.keys(op.responses), route).toContain(code);
       }
       for (const [code, response] of Object.entries<any>(op.responses)) {
