@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../src/db/client.js';
 import { reply, startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
-import { createTestEnv, type TestEnv } from '../support/context.js';
+import { createTestEnv, openApp, type TestEnv } from '../support/context.js';
 import { startReceiver, until, verifyStandardWebhook } from '../support/webhook-receiver.js';
 
 let llm: FakeLlm;
@@ -99,6 +99,44 @@ describe('batches', () => {
     expect(JSON.parse(hook.body)).toMatchObject({ id: created.id, object: 'batch', status: 'completed', counts: { completed: 2000 } });
     await new Promise((r) => setTimeout(r, 300));
     expect(receiver.received).toHaveLength(1);
+  }, 120_000);
+
+  it('a batch racing single requests for the same inputs in another API process: one provider call per input, whoever admits it', async () => {
+    const tpl = await setup({ tier: 'enterprise' });
+    llm.setDefault(reply.slow(20));
+    const second = await openApp(t.config);
+    try {
+      t.worker();
+      // Both processes warmed (pools connected, template and key cached), so neither side's first request is its slowest.
+      await Promise.all([t.app, second.app].map((app) => app.inject({ method: 'GET', url: `/v1/templates/${tpl}`, headers: auth })));
+      // 300 inputs: the batch sends each once, 50 ms in; the other process sends each single request twice,
+      // staggered from before the batch to after it (0–150 ms, and again 20 ms later).
+      const topics = Array.from({ length: 300 }, (_, i) => `r${i}`);
+      const batch = new Promise((r) => setTimeout(r, 50)).then(() => submit({ templateId: tpl, items: topics.map((topic) => ({ variables: { topic } })) }));
+      const singles = topics.flatMap((topic, i) => [0, 1].map(async (n) => {
+        await new Promise((r) => setTimeout(r, (i % 50) * 3 + n * 20));
+        const res = await second.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: { topic } } });
+        expect([200, 202], res.body).toContain(res.statusCode);
+        return res.json().jobId as string;
+      }));
+      const created = await batch;
+      expect(created.statusCode, created.body).toBe(201);
+      const jobIds = await Promise.all(singles);
+      await settled(created.json().id);
+      // Counted at the source: the fake provider's calls and the generations in Postgres.
+      await until(async () => (await count(`generations where status in ('queued', 'active', 'failed')`)) === 0, 30_000, 'every generation to settle');
+      expect(llm.calls).toHaveLength(300);
+      expect(await count(`generations where template_id = '${tpl}'`)).toBe(300);
+      // The race happened: each side admitted some of the inputs first (else this proves nothing).
+      const bySingles = await count(`generations where template_id = '${tpl}' and batch_id is null`);
+      expect([bySingles > 0, bySingles < 300], `${bySingles} of 300 admitted by single requests`).toEqual([true, true]);
+      const lines = await results(created.json().id);
+      const byTopic = new Map(lines.map((l, i) => [topics[i]!, l.jobId as string]));
+      // Every single request got the generation that answers its input, the batch's or its own.
+      for (const [i, id] of jobIds.entries()) expect(id).toBe(byTopic.get(topics[Math.floor(i / 2)]!));
+    } finally {
+      await second.close();
+    }
   }, 120_000);
 
   it('a batch whose worst case does not fit the budget is refused whole (402): nothing stored or enqueued', async () => {
