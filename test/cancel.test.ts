@@ -88,6 +88,34 @@ describe('POST /v1/jobs/:id/cancel', () => {
     expect(e.llm.calls).toHaveLength(2);
   });
 
+  it('cancels staggered across completions: every row ends completed (cached, slot completed) or canceled (not cached, slot open), never both', async () => {
+    e.t.worker();
+    e.llm.setDefault(reply.slow(60));
+    const tpl = await template();
+    // 40 jobs; each cancel lands somewhere between before the provider call and after the answer is stored (0–120 ms).
+    const ids = await Promise.all(Array.from({ length: 40 }, async (_, i) => (await generate(tpl, `race${i}`)).json().jobId as string));
+    await Promise.all(ids.map(async (id, i) => {
+      await new Promise((r) => setTimeout(r, i * 3));
+      const res = await cancel(id);
+      expect([200, 202, 409], res.body).toContain(res.statusCode);
+    }));
+    await until(async () => (await Promise.all(ids.map(row))).every((r) => r.status === 'completed' || r.status === 'canceled'), 20_000);
+    const outcomes = { completed: 0, canceled: 0 };
+    for (const id of ids) {
+      const r = await row(id);
+      const slot = await slotOf(id);
+      const cached = await e.t.redis.exists(`${e.t.config.REDIS_PREFIX}:cache:${(await e.t.app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: e.auth })).json().inputHash}`);
+      if (r.status === 'completed') expect([slot.state, slot.generation_id, cached], id).toEqual(['completed', id, 1]);
+      else expect([slot.state, cached], id).toEqual(['open', 0]);
+      outcomes[r.status as 'completed' | 'canceled']++;
+    }
+    // The stagger crossed completions: some of each (else the race was not run).
+    expect(outcomes.completed, JSON.stringify(outcomes)).toBeGreaterThan(0);
+    expect(outcomes.canceled, JSON.stringify(outcomes)).toBeGreaterThan(0);
+    // Counted at the source: never more than one call per input.
+    expect(e.llm.calls.length).toBeLessThanOrEqual(40);
+  });
+
   it('with two requests on one job, the first cancel detaches one and the second cancels it', async () => {
     const tpl = await template();
     const [a, b] = (await Promise.all([generate(tpl, 'shared'), generate(tpl, 'shared')])).map((r) => r.json());
