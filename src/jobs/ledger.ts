@@ -371,7 +371,6 @@ export class Ledger {
     await this.db.update(generations).set({ status: 'failed' }).where(and(eq(generations.id, id), eq(generations.status, 'active')));
   }
 
-  /** Cached results stop answering (admin cache clear): completed slots, of one input or all, open. */
   /**
    * The input hashes of a project's generations (one hash, when given and the project has it):
    * what a project admin's cache clear may touch. Cache keys are input hashes, and a project's
@@ -390,6 +389,7 @@ export class Ledger {
       .where(and(eq(inputSlots.state, 'completed'), sql`${inputSlots.inputHash} = any(${sql.param(hashes)}::text[])`));
   }
 
+  /** Cached results stop answering (admin cache clear): completed slots, of one input or all, open. */
   async expire(inputHash?: string): Promise<void> {
     await this.db.update(inputSlots).set({ state: 'open', expiresAt: null })
       .where(and(eq(inputSlots.state, 'completed'), inputHash ? eq(inputSlots.inputHash, inputHash) : undefined));

@@ -1,36 +1,26 @@
 import { sql } from 'drizzle-orm';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { rowsOf } from '../../src/db/client.js';
-import { reply, startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
+import { reply } from '../fakes/llm-server.js';
 import { createTestEnv, openApp, type TestEnv } from '../support/context.js';
-import { startReceiver, until, verifyStandardWebhook } from '../support/webhook-receiver.js';
+import { llmAndReceiverPerFile, until, verifyStandardWebhook } from '../support/webhook-receiver.js';
 
-let llm: FakeLlm;
-let receiver: Awaited<ReturnType<typeof startReceiver>>;
+const f = llmAndReceiverPerFile();
 let t: TestEnv;
 let auth: Record<string, string>;
 let keyId: string;
 
-beforeAll(async () => {
-  llm = await startFakeLlm();
-  receiver = await startReceiver();
-});
-afterAll(async () => {
-  await llm.close();
-  await receiver.close();
-});
 afterEach(async () => {
   await t?.close();
-  receiver.received.length = 0;
 });
 
 async function setup(key: Record<string, unknown> = {}) {
   t = await createTestEnv({
-    ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: llm.anthropicBaseUrl, OPENAI_API_KEY: 'sk-openai-test', OPENAI_BASE_URL: llm.openaiBaseUrl,
+    ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: f.llm.anthropicBaseUrl, OPENAI_API_KEY: 'sk-openai-test', OPENAI_BASE_URL: f.llm.openaiBaseUrl,
     WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE_MS: '100',
   });
-  llm.setDefault(reply.ok());
-  llm.calls.length = 0;
+  f.llm.setDefault(reply.ok());
+  f.llm.calls.length = 0;
   const created = (await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: t.admin, payload: { name: 'batch', tier: 'pro', ...key } })).json();
   auth = { authorization: `Bearer ${created.key}` };
   keyId = created.id;
@@ -64,20 +54,20 @@ describe('batches', () => {
     const warm = await submit({ templateId: tpl, items: Array.from({ length: 100 }, (_, i) => ({ variables: { topic: `t${i}` } })) });
     expect(warm.statusCode).toBe(201);
     await settled(warm.json().id);
-    expect(llm.calls).toHaveLength(100);
-    llm.calls.length = 0;
+    expect(f.llm.calls).toHaveLength(100);
+    f.llm.calls.length = 0;
 
     // 2,000 items over 800 topics (t0…t799): t0…t99 cached, 700 to generate.
     const items = Array.from({ length: 2000 }, (_, i) => ({ variables: { topic: `t${(i * 7) % 800}` }, customId: `c${i}` }));
-    const res = await submit({ templateId: tpl, items, webhook: { url: `${receiver.url}/batch` } });
+    const res = await submit({ templateId: tpl, items, webhook: { url: `${f.receiver.url}/batch` } });
     expect(res.statusCode).toBe(201);
     const created = res.json();
     const cachedItems = items.filter((it) => Number(it.variables.topic.slice(1)) < 100).length;
-    expect(created).toMatchObject({ object: 'batch', total: 2000, status: 'in_progress', counts: { cached: cachedItems }, webhook: { url: `${receiver.url}/batch`, events: ['batch.completed'] } });
+    expect(created).toMatchObject({ object: 'batch', total: 2000, status: 'in_progress', counts: { cached: cachedItems }, webhook: { url: `${f.receiver.url}/batch`, events: ['batch.completed'] } });
 
     const done = await settled(created.id);
     expect(done).toMatchObject({ status: 'completed', counts: { completed: 2000, dead: 0, cached: cachedItems }, progress: { settled: 2000, total: 2000, percent: 100 } });
-    expect(llm.calls).toHaveLength(700);
+    expect(f.llm.calls).toHaveLength(700);
     expect(await count(`generations where batch_id = '${created.id}'`)).toBe(700);
 
     const lines = await results(created.id);
@@ -93,17 +83,17 @@ describe('batches', () => {
     }
     expect(new Set(lines.map((l) => l.jobId)).size).toBe(800);
 
-    await until(() => receiver.received.length >= 1, 10_000, 'batch.completed');
-    const hook = receiver.received[0]!;
+    await until(() => f.receiver.received.length >= 1, 10_000, 'batch.completed');
+    const hook = f.receiver.received[0]!;
     expect(verifyStandardWebhook(secret, hook.headers, hook.body)).toBe(true);
     expect(JSON.parse(hook.body)).toMatchObject({ id: created.id, object: 'batch', status: 'completed', counts: { completed: 2000 } });
     await new Promise((r) => setTimeout(r, 300));
-    expect(receiver.received).toHaveLength(1);
+    expect(f.receiver.received).toHaveLength(1);
   }, 120_000);
 
   it('a batch racing single requests for the same inputs in another API process: one provider call per input, whoever admits it', async () => {
     const tpl = await setup({ tier: 'enterprise' });
-    llm.setDefault(reply.slow(20));
+    f.llm.setDefault(reply.slow(20));
     const second = await openApp(t.config);
     try {
       t.worker();
@@ -125,7 +115,7 @@ describe('batches', () => {
       await settled(created.json().id);
       // Counted at the source: the fake provider's calls and the generations in Postgres.
       await until(async () => (await count(`generations where status in ('queued', 'active', 'failed')`)) === 0, 30_000, 'every generation to settle');
-      expect(llm.calls).toHaveLength(300);
+      expect(f.llm.calls).toHaveLength(300);
       expect(await count(`generations where template_id = '${tpl}'`)).toBe(300);
       // The race happened: each side admitted some of the inputs first (else this proves nothing).
       const bySingles = await count(`generations where template_id = '${tpl}' and batch_id is null`);
@@ -163,15 +153,15 @@ describe('batches', () => {
     const body = (content: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }] });
     const res = await submit({
       requests: [{ customId: 'a', body: body('one') }, { customId: 'b', body: body('two') }, { customId: 'c', body: body('one') }],
-      webhook: { url: `${receiver.url}/chat`, events: ['completed', 'batch.completed'] },
+      webhook: { url: `${f.receiver.url}/chat`, events: ['completed', 'batch.completed'] },
     });
     expect(res.statusCode).toBe(201);
     await settled(res.json().id);
-    await until(() => receiver.received.length >= 3, 10_000, 'two job messages and the batch message');
-    const bodies = receiver.received.map((r) => JSON.parse(r.body));
+    await until(() => f.receiver.received.length >= 3, 10_000, 'two job messages and the batch message');
+    const bodies = f.receiver.received.map((r) => JSON.parse(r.body));
     expect(bodies.filter((b) => b.object === 'batch')).toHaveLength(1);
     expect(bodies.filter((b) => b.status === 'completed' && b.id.startsWith('gen_'))).toHaveLength(2);
-    expect(llm.calls.filter((c) => c.dialect === 'openai')).toHaveLength(2);
+    expect(f.llm.calls.filter((c) => c.dialect === 'openai')).toHaveLength(2);
     const lines = await results(res.json().id);
     expect(lines.map((l) => [l.customId, l.status])).toEqual([['a', 'completed'], ['b', 'completed'], ['c', 'completed']]);
     expect(lines[0].jobId).toBe(lines[2].jobId);
@@ -193,7 +183,7 @@ describe('batches', () => {
     t.worker();
     const again = await submit({ templateId: tpl, items: [{ variables: { topic: 'x0' } }] });
     await settled(again.json().id);
-    expect(llm.calls).toHaveLength(1);
+    expect(f.llm.calls).toHaveLength(1);
   });
 
   it('a key of another project cannot read a batch (404), one of its own project and the admin key can; bad items are a 400 naming them', async () => {

@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
 
 /** A delivery the receiver got. */
 export interface Received {
@@ -70,4 +72,27 @@ export async function until(check: () => boolean | Promise<boolean>, ms = 15_000
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/** What `llmAndReceiverPerFile` keeps: the file's fake LLM and webhook receiver. */
+export interface LlmAndReceiver {
+  llm: FakeLlm;
+  receiver: Awaited<ReturnType<typeof startReceiver>>;
+}
+
+/** Call at a file's top level: one fake LLM and one webhook receiver for the file, the receiver's log emptied after each test. */
+export function llmAndReceiverPerFile(): LlmAndReceiver {
+  const f = {} as LlmAndReceiver;
+  beforeAll(async () => {
+    f.llm = await startFakeLlm();
+    f.receiver = await startReceiver();
+  });
+  afterAll(async () => {
+    await f.llm.close();
+    await f.receiver.close();
+  });
+  afterEach(() => {
+    f.receiver.received.length = 0;
+  });
+  return f;
 }
