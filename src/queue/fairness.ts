@@ -5,19 +5,13 @@ import type { Caller } from '../auth/caller.js';
 import type { Config } from '../config/index.js';
 import { PRIORITIES, type Priority } from '../db/schema.js';
 import { defineScripts } from '../redis/scripts.js';
-import type { GenerationJobData } from './queues.js';
+import type { FairSlot, GenerationJobData } from './queues.js';
 
 /**
  * Width of each class's band of BullMQ priorities: high takes 1 .. 2^19, normal the next
  * 2^19, low the next; 3 · 2^19 + 1 stays under BullMQ's maximum priority, 2^21.
  */
 export const BAND = 2 ** 19;
-
-/** Where a job stands in its class's fair order: its class and virtual start time. */
-export interface FairSlot {
-  cls: Priority;
-  vt: number;
-}
 
 const classIndex = (cls: Priority) => PRIORITIES.indexOf(cls);
 

@@ -1,10 +1,9 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Config } from '../config/index.js';
-import type { WebhookEvent } from '../db/schema.js';
+import type { Priority, WebhookEvent } from '../db/schema.js';
 import type { Message, StoredRequest } from '../generation/request.js';
 import { bullConnection } from '../redis/client.js';
 import { closeBounded } from './close.js';
-import type { FairSlot } from './fairness.js';
 
 export const GENERATION_QUEUE = 'generation';
 export const DEAD_LETTER_QUEUE = 'dead-letter';
@@ -13,6 +12,12 @@ export const WEBHOOK_QUEUE = 'webhooks';
 export const WEBHOOK_BACKOFF_TYPE = 'webhook-schedule';
 /** BullMQ backoff type handled by the worker's backoffStrategy (Retry-After aware). */
 export const BACKOFF_TYPE = 'provider';
+
+/** Where a job stands in its class's fair order (src/queue/fairness.ts): its class and virtual start time. */
+export interface FairSlot {
+  cls: Priority;
+  vt: number;
+}
 
 /**
  * Everything a worker needs to run a generation, so it never has to read Postgres first:
