@@ -13,14 +13,16 @@ function knownMessage(err: unknown, config: Config): string | undefined {
 }
 
 /**
- * Loads `.env` from the working directory when there is one (variables already set win),
+ * Loads `.env` from the working directory when there is one (variables already set win;
+ * `PROMPTLAB_ENV_FILE` names another file, or none when empty),
  * parses the config once, runs `main`, and turns a boot failure into one readable message
  * and exit code 1.
  */
 export function runEntry(main: (config: Config) => Promise<void>): void {
   let config: Config;
   try {
-    if (existsSync('.env')) process.loadEnvFile('.env');
+    const envFile = process.env.PROMPTLAB_ENV_FILE ?? '.env';
+    if (envFile && existsSync(envFile)) process.loadEnvFile(envFile);
     config = loadConfig();
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);

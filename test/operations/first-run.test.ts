@@ -56,7 +56,8 @@ describe('npm start, as a new user runs it', () => {
     const tsx = fileURLToPath(import.meta.resolve('tsx'));
     const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
     const { PORT: _, PROMPTLAB_DATA_DIR: __, ...rest } = env;
-    const third = spawnCommand(process.execPath, ['--import', tsx, main], rest, cwd);
+    // PROMPTLAB_ENV_FILE: its default, named because spawnCommand turns .env off for every other test.
+    const third = spawnCommand(process.execPath, ['--import', tsx, main], { ...rest, PROMPTLAB_ENV_FILE: '.env' }, cwd);
     procs.push(third);
     expect(await third.exited).toBe(1);
     const lines = third.output().trim().split('\n').filter((l) => l.startsWith('promptlab:'));

@@ -26,7 +26,8 @@ export function spawnEntry(entry: string, env: Record<string, string>): Proc {
 export function spawnCommand(command: string, args: string[], env: Record<string, string>, cwd = ROOT): Proc {
   const child = spawn(command, args, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    // No .env of the checkout leaks into a test's process unless the test names one.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PROMPTLAB_ENV_FILE: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: command !== process.execPath,
   });
