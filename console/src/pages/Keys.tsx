@@ -65,7 +65,7 @@ export function KeysPage({ me }: { me: Me }) {
       {note ? <p role="status" className="ok-text">{note}</p> : null}
       <ErrorNote error={error} />
       {keys.error ? (
-        <div role="alert" className="error">Cannot list keys: {(keys.error as Error).message} {(keys.error as { status?: number }).status === 404 ? 'This server has no GET /v1/api-keys yet (it comes with projects and key roles); creating keys works.' : ''}</div>
+        <div role="alert" className="error">Cannot list keys: {(keys.error as Error).message}. Reload the page; if it persists, check the API's /ready.</div>
       ) : keys.data && keys.data.data.length === 0 ? (
         <Empty>No API keys yet: create one above and give it to a client.</Empty>
       ) : (
