@@ -47,7 +47,11 @@ export interface LookupGuard {
 export interface ApiKeysOptions {
   db: Db;
   adminKey: string;
-  /** How long a resolved key is remembered in process (while the bus listens). @defaultValue 60000 */
+  /**
+   * How long a resolved key is remembered in process (while the bus listens): the bound on how
+   * long a change the bus could not carry (the revoking process cut off from Redis while this one
+   * is not) goes unseen. One re-read per key and process a second. @defaultValue 1000
+   */
   cacheTtlMs?: number;
   /**
    * How long a well-formed key Postgres did not know is answered 401 from
@@ -139,7 +143,7 @@ export class ApiKeys {
   constructor(opts: ApiKeysOptions) {
     this.#db = opts.db;
     this.#adminHash = Buffer.from(hashKey(opts.adminKey), 'hex');
-    this.#cache = new LRUCache({ max: 10_000, ttl: opts.cacheTtlMs ?? 60_000 });
+    this.#cache = new LRUCache({ max: 10_000, ttl: opts.cacheTtlMs ?? 1_000 });
     this.#rejected = new LRUCache({ max: 10_000, ttl: opts.rejectedTtlMs ?? 10_000 });
     this.#bus = opts.bus;
     this.#bus?.on((msg) => {
