@@ -124,7 +124,7 @@ function App() {
           <a href="/metrics">Metrics</a>
         </nav>
         <span className="spacer" />
-        <span className="who" title={me.keyId}>{me.name ?? 'admin key'} · {me.role.replace('_', ' ')}{me.tier ? ` · ${me.tier}` : ''}</span>
+        <span className="who" title={me.keyId}>{me.name ?? 'admin key'} · {me.role.replace('_', ' ')}{me.project ? ` · ${me.project.name}` : ''}{me.tier ? ` · ${me.tier}` : ''}</span>
         {themeButton}
         <button type="button" className="ghost" onClick={signOut}>Sign out</button>
       </header>
