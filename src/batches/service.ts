@@ -260,8 +260,9 @@ export class Batches {
 
   /**
    * Cancels what has not started: the batch's own generations still `queued` lose their BullMQ
-   * jobs (a job a worker already holds cannot be removed and runs on), then settle `dead` with
-   * error `canceled` (Ledger.cancelQueued). Items that joined generations of other requests run on.
+   * jobs (a job a worker already holds cannot be removed and runs on), then settle `canceled`
+   * (Ledger.cancelQueued), with their `canceled` webhooks when the batch asked for per-job events.
+   * Items that joined generations of other requests run on.
    */
   async cancel(id: string, caller: Caller): Promise<BatchDto> {
     const { db, queues, ledger, webhooks } = this.deps;
@@ -274,7 +275,8 @@ export class Batches {
           .where(and(eq(generations.batchId, id), eq(generations.status, 'queued'), gt(generations.id, after))).orderBy(generations.id).limit(1000);
         if (!page.length) break;
         const removed = await Promise.all(page.map((g) => queues.generation.remove(g.id).then((n) => (n === 1 ? g.id : null), () => null)));
-        await ledger.cancelQueued(removed.filter((x): x is string => x !== null));
+        const canceled = await ledger.cancelQueued(removed.filter((x): x is string => x !== null));
+        if (row.webhookEvents?.some((e) => e !== 'batch.completed')) for (const g of canceled) await webhooks.ended(g);
         after = page[page.length - 1]!.id;
       }
       await webhooks.settleBatch(id);

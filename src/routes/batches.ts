@@ -97,7 +97,7 @@ export default async function batchRoutes(fastify: FastifyInstance) {
   app.post('/v1/batches/:id/cancel', {
     schema: {
       tags, summary: 'Cancel the items of a batch that have not started', params: Params,
-      description: 'Jobs the batch admitted that are still queued are removed and end `dead` with error `canceled`; running ones finish. Items that joined jobs of other requests are not canceled.',
+      description: 'Jobs the batch admitted that are still queued are removed and end `canceled`; running ones finish (cancel one with POST /v1/jobs/:id/cancel to abort it). Items that joined jobs of other requests are not canceled.',
       response: { 200: Batch, ...errorResponses('bad_request', 'batch_not_found') },
     },
   }, async (request) => app.svc.batches.cancel(request.params.id, request.caller!));

@@ -169,9 +169,11 @@ describe('batches', () => {
     expect(job.batchId).toBe(res.json().id);
   });
 
-  it('cancel: queued items are removed from the queue and end canceled; their inputs can be admitted again', async () => {
+  it('cancel: queued items are removed from the queue and end canceled, each with its canceled webhook; their inputs can be admitted again', async () => {
     const tpl = await setup();
-    const res = await submit({ templateId: tpl, items: Array.from({ length: 20 }, (_, i) => ({ variables: { topic: `x${i}` } })) });
+    const secret = (await t.app.inject({ method: 'POST', url: `/v1/api-keys/${keyId}/webhook-secret`, headers: auth })).json().secret;
+    const webhook = { url: `${f.receiver.url}/cancel`, events: ['canceled', 'batch.completed'] };
+    const res = await submit({ templateId: tpl, items: Array.from({ length: 20 }, (_, i) => ({ variables: { topic: `x${i}` } })), webhook });
     const id = res.json().id;
     expect(await t.queues.generation.count()).toBe(20);
     const canceled = await t.app.inject({ method: 'POST', url: `/v1/batches/${id}/cancel`, headers: auth });
@@ -181,6 +183,12 @@ describe('batches', () => {
     const lines = await results(id);
     expect(lines.every((l) => l.status === 'canceled' && l.error.code === 'canceled')).toBe(true);
     t.worker();
+    // 20 job messages (status canceled) and the batch's, each signed; none for events not asked for.
+    await until(() => f.receiver.received.length >= 21, 10_000, 'the cancel webhooks');
+    const bodies = f.receiver.received.map((r) => { expect(verifyStandardWebhook(secret, r.headers, r.body)).toBe(true); return JSON.parse(r.body); });
+    expect(bodies.filter((b) => b.object === 'batch').map((b) => b.status)).toEqual(['canceled']);
+    expect(new Set(bodies.filter((b) => b.object !== 'batch').map((b) => b.status))).toEqual(new Set(['canceled']));
+    expect(bodies.filter((b) => b.object !== 'batch')).toHaveLength(20);
     const again = await submit({ templateId: tpl, items: [{ variables: { topic: 'x0' } }] });
     await settled(again.json().id);
     expect(f.llm.calls).toHaveLength(1);
