@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { idempotencyOwner } from '../auth/caller.js';
 import { PRIORITIES, type Priority } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
-import { canonicalHash } from '../generation/hash.js';
 import type { GenerationRequest } from '../generation/request.js';
 import { bypassesCache } from '../http/cache-control.js';
+import { idempotently } from '../idempotency/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import type { CompatAnswer } from './translate.js';
 
@@ -46,18 +45,4 @@ export async function answerCompat(
     return { status: 200, body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}), ...jobHeader } };
   };
   return idempotently(app, request, run);
-}
-
-/**
- * Runs `run` under the request's `Idempotency-Key` when it has one (scoped to the caller's key, per project for the admin key,
- * the payload being the route and body): a repeat gets the first response with `replayed`.
- */
-export async function idempotently(
-  app: FastifyInstance,
-  request: FastifyRequest,
-  run: () => Promise<StoredResponse>,
-): Promise<StoredResponse & { replayed?: boolean }> {
-  const key = request.headers['idempotency-key'];
-  if (typeof key !== 'string' || !key) return run();
-  return app.svc.idempotency.run(idempotencyOwner(request.caller!), key, canonicalHash({ route: request.routeOptions.url, body: request.body }), run);
 }

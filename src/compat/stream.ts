@@ -1,14 +1,14 @@
-import { priorityHeader } from './answer.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EVERY_PROJECT } from '../auth/caller.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEvent } from '../events/job-events.js';
 import type { GenerationRequest } from '../generation/request.js';
-import { bypassesCache } from '../http/cache-control.js';
 import type { GenerateOutcome } from '../generation/service.js';
+import { bypassesCache } from '../http/cache-control.js';
+import { idempotently } from '../idempotency/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import { jobOutcome } from '../jobs/dto.js';
-import { idempotently } from './answer.js';
+import { priorityHeader } from './answer.js';
 import { formatError } from './error-bodies.js';
 
 /** How often a streamed call checks its job's row (in case the final event was lost) and sends a `: ping` comment. */

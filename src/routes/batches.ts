@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { BATCH_MAX_ITEMS } from '../batches/service.js';
 import { ChatCompletionBody } from '../compat/openai-format.js';
 import { readRateLimit } from '../ratelimit/plugin.js';
-import { errorResponses, Id, WebhookBody } from './schemas.js';
+import { idempotently } from '../idempotency/request.js';
+import { errorResponses, Id, IdempotencyKeyHeader, WebhookBody } from './schemas.js';
 
 const CustomId = Type.String({ minLength: 1, maxLength: 200, description: 'Your id for the item, echoed in its result line' });
 const Priority = Type.Enum(['high', 'normal', 'low'], { default: 'normal' });
@@ -62,15 +63,21 @@ export default async function batchRoutes(fastify: FastifyInstance) {
       description: 'Each item is admitted as POST /v1/generate would (identical inputs share one job; results inside their TTL answer at once, `cached: true`). '
         + 'The worst case of every item to run is held in the budgets first: a batch that does not fit is refused whole (402) before anything is stored. '
         + 'The request counts as one against the request rate limit; its items are not held in the tokens-per-minute window.',
+      headers: Type.Object({ 'idempotency-key': IdempotencyKeyHeader }),
       body: Body,
       response: {
         201: Batch,
         ...errorResponses('bad_request', 'invalid_json', 'missing_variables', 'unknown_variables', 'provider_unavailable', 'unknown_model',
           'template_not_found', 'payload_too_large', 'unsupported_media_type', 'service_unavailable', 'model_not_allowed', 'budget_exceeded',
-          'webhook_url_forbidden', 'webhook_secret_required', 'webhook_disabled'),
+          'webhook_url_forbidden', 'webhook_secret_required', 'webhook_disabled', 'idempotency_key_in_progress', 'idempotency_key_reused'),
       },
     },
-  }, async (request, reply) => reply.code(201).send(await app.svc.batches.create(request.body, request.caller!, request.id)));
+  }, async (request, reply) => {
+    // A repeat with the same key and items answers the first admission (the batch as it was then), admitting nothing.
+    const res = await idempotently(app, request, async () => ({ status: 201, body: await app.svc.batches.create(request.body, request.caller!, request.id), headers: {} }));
+    if (res.replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(201).send(res.body as Static<typeof Batch>);
+  });
 
   app.get('/v1/batches/:id', {
     config: { rateLimit: readRateLimit },

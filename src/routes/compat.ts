@@ -10,12 +10,12 @@ import type { GenerationRequest } from '../generation/request.js';
 import { ChatCompletion, chatCompletion, ChatCompletionBody, chatRequest } from '../compat/openai-format.js';
 import { PRIORITIES } from '../db/schema.js';
 import { registryOf } from '../providers/registry.js';
-import { errorResponsesIn } from './schemas.js';
+import { errorResponsesIn, IdempotencyKeyHeader } from './schemas.js';
 
 const Headers = Type.Object({
   'cache-control': Type.Optional(Type.String()),
   'x-promptlab-priority': Type.Optional(Type.Enum([...PRIORITIES], { description: "Queue class of the job; default: the key's, else its tier's" })),
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Scoped to the API key, kept 24 h: a repeat returns the first response' })),
+  'idempotency-key': IdempotencyKeyHeader,
 });
 const CODES = ['bad_request', 'invalid_json', 'provider_unavailable', 'unknown_model', 'idempotency_key_in_progress', 'payload_too_large',
   'unsupported_media_type', 'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded',

@@ -9,7 +9,7 @@ import { bypassesCache } from '../http/cache-control.js';
 import { cancelAfterMs, preferredWait } from '../http/prefer.js';
 import { toJobDto } from '../jobs/dto.js';
 import { DEFAULT_JOB_EVENTS } from '../webhooks/service.js';
-import { errorResponses, Id, JobError, Provider, Result, Usage, WebhookBody } from './schemas.js';
+import { errorResponses, Id, IdempotencyKeyHeader, JobError, Provider, Result, Usage, WebhookBody } from './schemas.js';
 
 const Body = Type.Object({
   templateId: Id('tpl'),
@@ -45,7 +45,7 @@ export default async function generateRoutes(fastify: FastifyInstance) {
         'cache-control': Type.Optional(Type.String()),
         prefer: Type.Optional(Type.String({ description: 'RFC 7240 `wait=N`: as `?wait=N` (which wins when both are given); answered with `Preference-Applied`' })),
         'cancel-after': Type.Optional(Type.String({ maxLength: 40, description: 'Cancel the job if it has not ended after this long: `30s`, `5m`, `1h30m` (1 s to 24 h)' })),
-        'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Scoped to the API key, kept 24 h: a repeat returns the first response' })),
+        'idempotency-key': IdempotencyKeyHeader,
       }),
       body: Body,
       response: {

@@ -85,3 +85,6 @@ export const WebhookBody = Type.Object({
   events: Type.Optional(Type.Array(Type.Enum([...WEBHOOK_EVENTS]), { minItems: 1, maxItems: WEBHOOK_EVENTS.length, uniqueItems: true,
     description: 'Default: ["completed","dead","canceled"] on generate, ["batch.completed"] on batches' })),
 }, { additionalProperties: false });
+
+/** `Idempotency-Key` on the routes that admit work (generate, the compat routes, batches). */
+export const IdempotencyKeyHeader = Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Scoped to the API key, kept 24 h: a repeat returns the first response' }));

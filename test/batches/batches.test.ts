@@ -129,6 +129,21 @@ describe('batches', () => {
     }
   }, 120_000);
 
+  it('Idempotency-Key: a repeat with the same items answers the first batch and admits nothing; other items are a 422', async () => {
+    const tpl = await setup();
+    const payload = { templateId: tpl, items: Array.from({ length: 30 }, (_, i) => ({ variables: { topic: `i${i}` } })) };
+    const post = (body: unknown) => t.app.inject({ method: 'POST', url: '/v1/batches', headers: { ...auth, 'idempotency-key': 'nightly-2026-11-29' }, payload: body as object });
+    const first = await post(payload);
+    expect(first.statusCode, first.body).toBe(201);
+    const again = await post(payload);
+    expect([again.statusCode, again.headers['idempotent-replayed'], again.json().id]).toEqual([201, 'true', first.json().id]);
+    // Counted at the source: one batch, 30 generations, 30 jobs.
+    expect([await count('batches'), await count('generations'), await t.queues.generation.count()]).toEqual([1, 30, 30]);
+    const other = await post({ ...payload, items: payload.items.slice(1) });
+    expect([other.statusCode, other.json().error.code]).toEqual([422, 'idempotency_key_reused']);
+    expect(await count('batches')).toBe(1);
+  });
+
   it('a batch whose worst case does not fit the budget is refused whole (402): nothing stored or enqueued', async () => {
     // claude-haiku-4-5 at $1/$5 per MTok: an item's worst case is about 1024 × $5e-6 ≈ $0.0052.
     const tpl = await setup({ budgets: [{ usd: 0.02, period: 'day' }] });
