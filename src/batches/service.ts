@@ -1,10 +1,11 @@
-import { and, eq, gt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { homeProject, type Caller } from '../auth/caller.js';
 import { chatRequest, type ChatCompletionBody } from '../compat/openai-format.js';
 import type { Config } from '../config/index.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
+import { afterCursor, pageOf } from '../db/keyset.js';
 import { inScope } from '../db/scope.js';
 import { batches, generations, type BatchRow, type GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
@@ -228,6 +229,17 @@ export class Batches {
     const [row] = await this.deps.db.select().from(batches).where(and(eq(batches.id, id), inScope(batches.projectId, caller)));
     if (!row) throw new AppError('batch_not_found', `No batch ${id}.`);
     return row;
+  }
+
+  /** The caller's project's batches, newest first, keyset-paginated on (createdAt, id); counts read per batch. */
+  async list(q: { limit?: number; cursor?: string }, caller: Caller): Promise<{ data: BatchDto[]; nextCursor: string | null }> {
+    const limit = q.limit ?? 20;
+    const rows = await this.deps.db.select().from(batches)
+      .where(and(inScope(batches.projectId, caller), q.cursor ? afterCursor(batches.createdAt, batches.id, q.cursor, 'bat') : undefined))
+      .orderBy(desc(batches.createdAt), desc(batches.id))
+      .limit(limit + 1);
+    const page = pageOf(rows, limit);
+    return { data: await Promise.all(page.rows.map(async (r) => toBatchDto(r, await batchCounts(this.deps.db, r.id)))), nextCursor: page.nextCursor };
   }
 
   async get(id: string, caller: Caller): Promise<BatchDto> {

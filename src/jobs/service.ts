@@ -1,10 +1,11 @@
-import { and, desc, eq, gte, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, type SQL } from 'drizzle-orm';
+import type { Scope } from '../auth/caller.js';
 import type { Db } from '../db/client.js';
+import { afterCursor, pageOf } from '../db/keyset.js';
 import { generations, type GenerationRow, type JobStatus } from '../db/schema.js';
+import { inScope } from '../db/scope.js';
 import { AppError } from '../errors/app-error.js';
 import { inDateSpan } from '../http/dates.js';
-import type { Scope } from '../auth/caller.js';
-import { inScope } from '../db/scope.js';
 
 export interface ListJobsQuery {
   status?: JobStatus;
@@ -15,23 +16,6 @@ export interface ListJobsQuery {
   /** @defaultValue 20 */
   limit?: number;
   cursor?: string;
-}
-
-/** Cursors are opaque to clients: base64url of `createdAt|id` of the last row of a page. */
-const encodeCursor = (row: GenerationRow) => Buffer.from(`${row.createdAt.toISOString()}|${row.id}`).toString('base64url');
-
-const CURSOR = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|(gen_[A-Za-z0-9_-]{1,64})$/;
-
-/** Accepts only what encodeCursor writes: an instant in the date span that prints back as given, and a job id. */
-function decodeCursor(cursor: string): { at: Date; id: string } {
-  const m = CURSOR.exec(Buffer.from(cursor, 'base64url').toString());
-  const at = new Date(m?.[1] ?? NaN);
-  if (!m || !inDateSpan(at) || at.toISOString() !== m[1]) {
-    throw new AppError('bad_request', 'invalid cursor: pass a nextCursor back exactly as it was given.', {
-      issues: [{ path: 'querystring/cursor', message: 'is not a cursor this API gave' }],
-    });
-  }
-  return { at, id: m[2]! };
 }
 
 /** Reads generations: the lasting record of every job. */
@@ -64,17 +48,13 @@ export class Jobs {
       if (!inDateSpan(since)) throw new AppError('bad_request', 'since is outside the dates this API keeps.');
       where.push(gte(generations.createdAt, since));
     }
-    if (q.cursor) {
-      const c = decodeCursor(q.cursor);
-      where.push(or(lt(generations.createdAt, c.at), and(eq(generations.createdAt, c.at), lt(generations.id, c.id)))!);
-    }
+    if (q.cursor) where.push(afterCursor(generations.createdAt, generations.id, q.cursor, 'gen'));
     const rows = await this.db
       .select()
       .from(generations)
       .where(and(...where))
       .orderBy(desc(generations.createdAt), desc(generations.id))
       .limit(limit + 1);
-    const page = rows.slice(0, limit);
-    return { rows: page, nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null };
+    return pageOf(rows, limit);
   }
 }

@@ -79,6 +79,18 @@ export default async function batchRoutes(fastify: FastifyInstance) {
     return reply.code(201).send(res.body as Static<typeof Batch>);
   });
 
+  app.get('/v1/batches', {
+    config: { rateLimit: readRateLimit },
+    schema: {
+      tags, summary: "The project's batches, newest first",
+      querystring: Type.Object({
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+        cursor: Type.Optional(Type.String({ maxLength: 200 })),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ data: Type.Array(Batch), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses('bad_request') },
+    },
+  }, async (request) => app.svc.batches.list(request.query, request.caller!));
+
   app.get('/v1/batches/:id', {
     config: { rateLimit: readRateLimit },
     schema: { tags, summary: 'A batch: counts of its items by status, and progress', params: Params, response: { 200: Batch, ...errorResponses('bad_request', 'batch_not_found') } },

@@ -144,6 +144,19 @@ describe('batches', () => {
     expect(await count('batches')).toBe(1);
   });
 
+  it('GET /v1/batches lists the project\'s batches newest first, a page at a time', async () => {
+    const tpl = await setup();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await submit({ templateId: tpl, items: [{ variables: { topic: `l${i}` } }] })).json().id);
+    const first = (await t.app.inject({ method: 'GET', url: '/v1/batches?limit=2', headers: auth })).json();
+    expect(first.data.map((b: { id: string }) => b.id)).toEqual([ids[2], ids[1]]);
+    expect(first.data[0]).toMatchObject({ object: 'batch', total: 1, counts: { queued: 1 } });
+    const second = (await t.app.inject({ method: 'GET', url: `/v1/batches?limit=2&cursor=${first.nextCursor}`, headers: auth })).json();
+    expect([second.data.map((b: { id: string }) => b.id), second.nextCursor]).toEqual([[ids[0]], null]);
+    const jobCursor = Buffer.from(`${new Date().toISOString()}|gen_x`).toString('base64url');
+    expect((await t.app.inject({ method: 'GET', url: `/v1/batches?cursor=${jobCursor}`, headers: auth })).statusCode).toBe(400);
+  });
+
   it('a batch whose worst case does not fit the budget is refused whole (402): nothing stored or enqueued', async () => {
     // claude-haiku-4-5 at $1/$5 per MTok: an item's worst case is about 1024 × $5e-6 ≈ $0.0052.
     const tpl = await setup({ budgets: [{ usd: 0.02, period: 'day' }] });

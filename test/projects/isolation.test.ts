@@ -138,6 +138,7 @@ const ROUTES: Record<string, Row> = {
   'POST /v1/messages': { need: 'member', own: () => ({ method: 'POST', url: '/v1/messages', payload: chat }), ok: 200, other: null },
   'POST /v1/batches': { need: 'member', own: () => ({ method: 'POST', url: '/v1/batches', payload: { templateId: a.tpl, items: [{ variables: { topic: 'a' } }] } }), ok: 201,
     other: () => ({ method: 'POST', url: '/v1/batches', payload: { templateId: b.tpl, items: [{ variables: { topic: 'b' } }] } }) },
+  'GET /v1/batches': { need: 'member', own: () => ({ method: 'GET', url: '/v1/batches' }), ok: 200, other: () => ({ method: 'GET', url: '/v1/batches?limit=100' }), otherStatus: 200 },
   'GET /v1/batches/:id': { need: 'member', own: () => ({ method: 'GET', url: `/v1/batches/${a.batch}` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/batches/${b.batch}` }) },
   'GET /v1/batches/:id/results': { need: 'member', own: () => ({ method: 'GET', url: `/v1/batches/${a.batch}/results` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/batches/${b.batch}/results` }) },
   'POST /v1/batches/:id/cancel': { need: 'member', own: () => ({ method: 'POST', url: `/v1/batches/${a.batch}/cancel` }), ok: 200, other: () => ({ method: 'POST', url: `/v1/batches/${b.batch}/cancel` }) },
