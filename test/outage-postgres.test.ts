@@ -115,6 +115,20 @@ describe('Postgres unreachable', () => {
     expect((await call({ method: 'GET', url: '/v1/jobs', headers: bearer(await newKey()) })).statusCode).toBe(200);
   });
 
+  it('a key read before Postgres went away keeps working past its one-second recheck, and a revocation is seen once Postgres is back', async () => {
+    api = await w.api();
+    const key = await newKey();
+    expect((await call({ method: 'GET', url: '/v1/models', headers: bearer(key) })).statusCode).toBe(200);
+    w.proxy.setDown(true);
+    await new Promise((r) => setTimeout(r, 1200)); // past the key's freshness: the next request asks Postgres, which is gone
+    for (let i = 0; i < 3; i++) expect((await call({ method: 'GET', url: '/v1/models', headers: bearer(key) })).statusCode).toBe(200);
+    w.proxy.setDown(false);
+    // Revoked in SQL (no bus message): refused once its copy is a second old and Postgres answers again.
+    await api.database.db.execute(sql`update api_keys set revoked_at = now() where name = 'outage'`);
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await call({ method: 'GET', url: '/v1/models', headers: bearer(key) })).statusCode).toBe(401);
+  });
+
   it('still answers 500 for a query Postgres refuses', async () => {
     api = await w.api();
     const key = await newKey();

@@ -7,6 +7,7 @@ import { newId } from '../db/ids.js';
 import { apiKeys, type ApiKeyRow, type Priority } from '../db/schema.js';
 import { inScope } from '../db/scope.js';
 import { AppError } from '../errors/app-error.js';
+import { isConnectivityError } from '../errors/connectivity.js';
 import type { Caller, Scope, Tier } from './caller.js';
 
 /**
@@ -48,9 +49,16 @@ export interface ApiKeysOptions {
   db: Db;
   adminKey: string;
   /**
-   * How long a resolved key is remembered in process (while the bus listens): the bound on how
-   * long a change the bus could not carry (the revoking process cut off from Redis while this one
-   * is not) goes unseen. One re-read per key and process a second. @defaultValue 1000
+   * How long a resolved key is used without asking Postgres again (while the bus listens): the
+   * bound on how long a change the bus could not carry (the revoking process cut off from Redis
+   * while this one is not, or a row changed in SQL) goes unseen. One re-read per active key and
+   * process a second. @defaultValue 1000
+   */
+  freshMs?: number;
+  /**
+   * How long a resolved key is kept at all: a key re-read while Postgres is unreachable is
+   * answered from this stale copy, so cached keys keep working through a Postgres outage
+   * (no revocation can be written meanwhile). @defaultValue 60000
    */
   cacheTtlMs?: number;
   /**
@@ -123,6 +131,8 @@ interface Resolved {
   caller: Caller;
   /** The key's `expires_at`, or the end of the old secret's grace after a rotation (ms); null: never. */
   validUntil: number | null;
+  /** When Postgres said so (ms). */
+  checkedAt: number;
 }
 
 /**
@@ -134,6 +144,8 @@ export class ApiKeys {
   readonly #db: Db;
   readonly #adminHash: Buffer;
   readonly #cache: LRUCache<string, Resolved>;
+  readonly #freshMs: number;
+  readonly #rechecks = new Map<string, Promise<Resolved | undefined>>();
   readonly #rejected: LRUCache<string, true>;
   readonly #bus: InvalidationBus | undefined;
   readonly #touched = new LRUCache<string, number>({ max: 10_000 });
@@ -143,7 +155,8 @@ export class ApiKeys {
   constructor(opts: ApiKeysOptions) {
     this.#db = opts.db;
     this.#adminHash = Buffer.from(hashKey(opts.adminKey), 'hex');
-    this.#cache = new LRUCache({ max: 10_000, ttl: opts.cacheTtlMs ?? 1_000 });
+    this.#cache = new LRUCache({ max: 10_000, ttl: opts.cacheTtlMs ?? 60_000 });
+    this.#freshMs = opts.freshMs ?? 1_000;
     this.#rejected = new LRUCache({ max: 10_000, ttl: opts.rejectedTtlMs ?? 10_000 });
     this.#bus = opts.bus;
     this.#bus?.on((msg) => {
@@ -258,8 +271,8 @@ export class ApiKeys {
         this.#cache.delete(hash);
         return undefined;
       }
-      if (!this.#bus || this.#bus.listening) return this.#used(hit.caller);
-      return (await this.#lookup(hash))?.caller;
+      if ((!this.#bus || this.#bus.listening) && Date.now() - hit.checkedAt < this.#freshMs) return this.#used(hit.caller);
+      return (await this.#recheck(hash, hit))?.caller;
     }
     if (timingSafeEqual(Buffer.from(hash, 'hex'), this.#adminHash)) {
       return { keyId: 'admin', tier: 'enterprise', admin: true, role: 'global_admin', projectId: null };
@@ -305,9 +318,31 @@ export class ApiKeys {
         ...(row.priority ? { priority: row.priority } : {}),
       },
       validUntil: ends.length ? Math.min(...ends) : null,
+      checkedAt: Date.now(),
     };
     if (epoch === this.#epoch) this.#cache.set(hash, resolved);
     return resolved;
+  }
+
+  /**
+   * A cached key asked of Postgres again, once for all the requests that need it meanwhile. While
+   * Postgres is unreachable the copy read before it went away answers (no revocation can be written
+   * meanwhile), and counts as checked, so the requests after it do not each wait for a timeout.
+   */
+  #recheck(hash: string, hit: Resolved): Promise<Resolved | undefined> {
+    let pending = this.#rechecks.get(hash);
+    if (!pending) {
+      pending = this.#lookup(hash).catch((err: unknown) => {
+        if (!isConnectivityError(err)) throw err;
+        hit.checkedAt = Date.now();
+        return hit;
+      }).finally(() => this.#rechecks.delete(hash));
+      this.#rechecks.set(hash, pending);
+    }
+    return pending.then((r) => {
+      if (r) this.#used(r.caller);
+      return r;
+    });
   }
 
   /** Records `last_used_at`, at most once a minute per key and process, without holding the request. */
