@@ -20,8 +20,7 @@ async function setup(env: Record<string, string> = {}) {
     OPENAI_API_KEY: 'sk-openai-test-secret', OPENAI_BASE_URL: llm.openaiBaseUrl, ...env,
   });
   auth = await t.keyHeader('enterprise');
-  llm.calls.length = 0;
-  llm.setDefault(reply.ok());
+  llm.reset(); // a script a test left unanswered (its job never reached the provider) must not answer the next one
 }
 
 async function template(extra: Record<string, unknown> = {}) {

@@ -25,7 +25,7 @@ describe('separate worker processes', () => {
       WORKER_LOCK_DURATION_MS: '1000', WORKER_STALLED_INTERVAL_MS: '500', LOG_LEVEL: 'info',
     });
     auth = await t.keyHeader('enterprise');
-    llm.calls.length = 0;
+    llm.reset();
   });
   afterEach(async () => {
     for (const p of procs.splice(0)) p.child.kill('SIGKILL');

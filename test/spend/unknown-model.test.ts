@@ -16,7 +16,7 @@ afterEach(() => t?.close());
 async function setup(env: Record<string, string> = {}) {
   t = await createTestEnv({ OPENAI_API_KEY: 'sk-openai-test-secret', OPENAI_BASE_URL: llm.openaiBaseUrl, ...env });
   auth = await t.keyHeader('enterprise');
-  llm.calls.length = 0;
+  llm.reset();
   llm.setDefault(reply.ok('an answer', { inputTokens: 1000, outputTokens: 500 }));
   const res = await t.app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 'p', body: 'Say {{input}}', provider: 'openai' } });
   expect(res.statusCode).toBe(201);

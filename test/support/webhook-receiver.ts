@@ -80,7 +80,7 @@ export interface LlmAndReceiver {
   receiver: Awaited<ReturnType<typeof startReceiver>>;
 }
 
-/** Call at a file's top level: one fake LLM and one webhook receiver for the file, the receiver's log emptied after each test. */
+/** Call at a file's top level: one fake LLM and one webhook receiver for the file, both emptied after each test. */
 export function llmAndReceiverPerFile(): LlmAndReceiver {
   const f = {} as LlmAndReceiver;
   beforeAll(async () => {
@@ -93,6 +93,7 @@ export function llmAndReceiverPerFile(): LlmAndReceiver {
   });
   afterEach(() => {
     f.receiver.received.length = 0;
+    f.llm.reset(); // a script a test left unanswered must not answer the next one
   });
   return f;
 }
