@@ -2,6 +2,7 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Caller } from '../auth/caller.js';
 import { batchCounts, toBatchDto } from '../batches/view.js';
 import type { Config } from '../config/index.js';
+import { Batcher } from '../db/batcher.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { apiKeys, batches, generations, webhookAttempts, webhookDisabled, webhookSubscriptions, type BatchRow, type WebhookEvent } from '../db/schema.js';
@@ -83,23 +84,31 @@ export class Webhooks {
   }
 
   /**
-   * Generation `id` completed or died: one message per subscription that asked for that event, and
-   * the batch items it answers marked settled; a batch left with no unsettled item completes, with
-   * its `batch.completed` message. One statement when nothing subscribed and no batch waits on it.
+   * Generation `id` settled (completed, dead or canceled): one message per subscription that asked
+   * for that event, and the batch items it answers marked settled; a batch left with no unsettled
+   * item completes, with its `batch.completed` message. The check is one statement for all the
+   * generations that settle meanwhile (a Batcher), and finds nothing to do for most of them.
    * Safe to call again for the same settlement.
    */
   async ended(generationId: string): Promise<void> {
-    const res = await this.db.execute(sql`
-      with g as (select id, status from generations where id = ${generationId} and status in ('completed', 'dead', 'canceled')),
-      items as (
-        update batch_items i set settled = true from g where i.generation_id = g.id and not i.settled returning i.batch_id
-      )
-      select (select count(*) from webhook_subscriptions s join g on s.generation_id = g.id)::int as subs,
-        (select array_agg(distinct batch_id) from items) as batches`);
-    const [r] = rowsOf<{ subs: number; batches: string[] | null }>(res);
-    if (r?.subs) await this.#jobMessages(generationId);
-    if (r?.batches?.length) await this.#completeBatches(r.batches);
+    const r = await this.#ended.push(generationId);
+    if (r.subs) await this.#jobMessages(generationId);
+    if (r.batches.length) await this.#completeBatches(r.batches);
   }
+
+  readonly #ended = new Batcher<string, { subs: number; batches: string[] }>(async (ids) => {
+    const res = await this.db.execute(sql`
+      with g as (select id from generations where id = any(${sql.param(ids)}::text[]) and status in ('completed', 'dead', 'canceled')),
+      items as (
+        update batch_items i set settled = true from g where i.generation_id = g.id and not i.settled returning i.generation_id, i.batch_id
+      )
+      select g.id,
+        (select count(*) from webhook_subscriptions s where s.generation_id = g.id)::int as subs,
+        (select array_agg(distinct batch_id) from items where items.generation_id = g.id) as batches
+      from g`);
+    const byId = new Map(rowsOf<{ id: string; subs: number; batches: string[] | null }>(res).map((r) => [r.id, r]));
+    return ids.map((id) => ({ subs: byId.get(id)?.subs ?? 0, batches: byId.get(id)?.batches ?? [] }));
+  });
 
   async #jobMessages(generationId: string): Promise<void> {
     const [row] = await this.db.select().from(generations).where(eq(generations.id, generationId));
