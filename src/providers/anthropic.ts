@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { guardProviderCall, type ProviderErrorMapping } from './errors.js';
+import { guardProviderCall, sdkErrorMapping } from './errors.js';
 import { PRICING } from './pricing.js';
 import type { ProviderDefinition } from './registry.js';
 import { systemPromptFor, type GenerateRequest, type GenerateResult, type Provider, type StopReason } from './types.js';
@@ -22,15 +22,7 @@ const STOP_REASONS: Record<string, StopReason> = {
 };
 
 /** The Anthropic SDK's errors in the retry table's terms (`errors.ts`). */
-export const anthropicErrors: ProviderErrorMapping = {
-  kindOf(err) {
-    if (err instanceof Anthropic.APIUserAbortError) return 'aborted';
-    if (err instanceof Anthropic.APIConnectionTimeoutError) return 'timeout';
-    if (err instanceof Anthropic.APIConnectionError) return 'connection';
-    if (err instanceof Anthropic.APIError && typeof err.status === 'number') return { status: err.status, headers: err.headers };
-    return undefined;
-  },
-};
+export const anthropicErrors = sdkErrorMapping(Anthropic);
 
 /** A provider backed by the Anthropic Messages API (`POST /v1/messages`). */
 export function createAnthropicProvider(opts: AnthropicProviderOptions): Provider {

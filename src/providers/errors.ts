@@ -97,6 +97,32 @@ export interface ProviderErrorMapping {
   kindOf(err: unknown): ProviderErrorKind | undefined;
 }
 
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** The error classes both official SDKs export (generated alike: Stainless). */
+export interface SdkErrorClasses {
+  APIUserAbortError: ErrorClass;
+  APIConnectionTimeoutError: ErrorClass;
+  APIConnectionError: ErrorClass;
+  APIError: ErrorClass;
+}
+
+/** The mapping of an SDK whose errors are these classes: aborts, timeouts, connections, then statuses. */
+export function sdkErrorMapping(sdk: SdkErrorClasses): ProviderErrorMapping {
+  return {
+    kindOf(err) {
+      if (err instanceof sdk.APIUserAbortError) return 'aborted';
+      if (err instanceof sdk.APIConnectionTimeoutError) return 'timeout';
+      if (err instanceof sdk.APIConnectionError) return 'connection';
+      if (err instanceof sdk.APIError) {
+        const { status, headers } = err as Error & { status?: unknown; headers?: Headers };
+        if (typeof status === 'number') return { status, headers };
+      }
+      return undefined;
+    },
+  };
+}
+
 // A socket that dies while the body is read surfaces as undici's bare TypeError('terminated'), not an SDK error.
 const SOCKET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET']);
 

@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { guardProviderCall, type ProviderErrorMapping } from './errors.js';
+import { guardProviderCall, sdkErrorMapping } from './errors.js';
 import { PRICING } from './pricing.js';
 import type { ProviderDefinition } from './registry.js';
 import { systemPromptFor, type GenerateRequest, type GenerateResult, type Provider, type StopReason } from './types.js';
@@ -30,15 +30,7 @@ const FINISH_REASONS: Record<string, StopReason> = {
 };
 
 /** The OpenAI SDK's errors in the retry table's terms (`errors.ts`). */
-export const openaiErrors: ProviderErrorMapping = {
-  kindOf(err) {
-    if (err instanceof OpenAI.APIUserAbortError) return 'aborted';
-    if (err instanceof OpenAI.APIConnectionTimeoutError) return 'timeout';
-    if (err instanceof OpenAI.APIConnectionError) return 'connection';
-    if (err instanceof OpenAI.APIError && typeof err.status === 'number') return { status: err.status, headers: err.headers };
-    return undefined;
-  },
-};
+export const openaiErrors = sdkErrorMapping(OpenAI);
 
 /** A provider backed by the OpenAI Chat Completions API, or any server that speaks it. */
 export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
