@@ -9,14 +9,14 @@ import { afterCursor, pageOf } from '../db/keyset.js';
 import { inScope } from '../db/scope.js';
 import { batches, generations, type BatchRow, type GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
+import { assertUsable, fromTemplate, templateTarget, variableMismatch } from '../generation/build.js';
 import { inputHash } from '../generation/hash.js';
-import { storedRequest, templateRequest, type GenerationRequest } from '../generation/request.js';
+import { storedRequest, type GenerationRequest } from '../generation/request.js';
 import { toJobDto } from '../jobs/dto.js';
 import type { Admission, Ledger, SlotAnswer } from '../jobs/ledger.js';
 import { registryOf, type ProviderRegistry } from '../providers/registry.js';
 import { queueClass, tailPriority, type Fairness } from '../queue/fairness.js';
 import type { Queues } from '../queue/queues.js';
-import { allowedModelsOf, assertModelAllowed } from '../spend/allow-list.js';
 import { worstCaseUsd, type Budgets } from '../spend/budgets.js';
 import { admissionPrice } from '../spend/prices.js';
 import { templateVariables } from '../templates/render.js';
@@ -51,7 +51,6 @@ export interface BatchDeps {
   log: Logger;
 }
 
-const DEFAULT_MAX_TOKENS = 1024;
 /** Rows of GET /v1/batches/:id/results read per statement. */
 const RESULTS_PAGE = 500;
 
@@ -182,20 +181,15 @@ export class Batches {
     if (!req.templateId || !req.items) throw new AppError('bad_request', 'Give templateId and items, or requests.');
     const tpl = await this.deps.templates.get(req.templateId, caller);
     const used = templateVariables(tpl);
-    const providers = this.#providers;
-    const provider = tpl.provider ?? providers.defaultProvider;
-    const model = tpl.model ?? (providers.has(provider) ? providers.defaultModel(provider) : '');
-    this.#assertUsable(caller, provider, model);
+    const target = templateTarget(tpl, this.#providers);
+    assertUsable(this.#providers, this.deps.config, caller, target.provider, target.model);
     const bad: Record<string, unknown>[] = [];
     const ttl = tpl.cacheTtlSeconds ?? this.deps.config.CACHE_TTL_SECONDS;
     const out = req.items.map((item, index) => {
       const variables = item.variables ?? {};
-      const missing = used.filter((n) => !Object.hasOwn(variables, n));
-      const unknown = Object.keys(variables).filter((n) => !used.includes(n));
+      const { missing, unknown } = variableMismatch(used, variables);
       if (missing.length || unknown.length) bad.push({ index, ...(missing.length ? { missing } : {}), ...(unknown.length ? { unknown } : {}) });
-      const request = templateRequest(tpl, variables, { provider, model, defaultMaxTokens: DEFAULT_MAX_TOKENS });
-      const keyVariables = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : undefined;
-      const hash = inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) }, tpl.projectId);
+      const { request, hash } = fromTemplate(tpl, variables, target);
       return { request, hash, templateId: tpl.id, templateVersion: tpl.version, ttl, customId: item.customId ?? null, projectId: tpl.projectId };
     });
     if (bad.length) throw new AppError('bad_request', `${bad.length} item(s) do not fit the template's variables.`, { items: bad.slice(0, 20) });
@@ -209,17 +203,13 @@ export class Batches {
       const request = chatRequest(this.deps.config, r.body);
       const pm = `${request.provider}/${request.model}`;
       if (!checked.has(pm)) {
-        this.#assertUsable(caller, request.provider, request.model);
+        assertUsable(this.#providers, this.deps.config, caller, request.provider, request.model);
         checked.add(pm);
       }
       return { request, hash: inputHash(request, undefined, projectId), templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS, customId: r.customId ?? null, projectId };
     });
   }
 
-  #assertUsable(caller: Caller, provider: string, model: string): void {
-    if (!this.#providers.isEnabled(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
-    assertModelAllowed(allowedModelsOf(this.deps.config, caller), provider, model);
-  }
 
   /**
    * The one read of a batch row: by id, scoped to who may see it (the key that created it, or the

@@ -18,15 +18,15 @@ import { queueClass, tailPriority, type Fairness } from '../queue/fairness.js';
 import type { FairSlot, GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
 import type { TokenLimiter } from '../ratelimit/tokens.js';
-import { allowedModelsOf, assertModelAllowed } from '../spend/allow-list.js';
 import { worstCaseTokens, worstCaseUsd, type Budgets } from '../spend/budgets.js';
 import { admissionPrice } from '../spend/prices.js';
 import { templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
 import { TIMED_OUT, within } from '../util/within.js';
+import { assertUsable, fromTemplate, templateTarget, variableMismatch } from './build.js';
 import { inputHash } from './hash.js';
-import { storedRequest, templateRequest, type GenerationRequest } from './request.js';
+import { storedRequest, type GenerationRequest } from './request.js';
 
 export interface GenerateRequest {
   templateId: string;
@@ -80,7 +80,6 @@ export interface GenerationDeps {
   fairness: Fairness;
 }
 
-const DEFAULT_MAX_TOKENS = 1024;
 /** Longest a request waits for Redis to take its job before answering 202 anyway. */
 const ENQUEUE_WAIT_MS = 1000;
 
@@ -99,17 +98,12 @@ export class Generation {
     const tpl = await templates.get(req.templateId, ctx.caller);
     const variables: Record<string, unknown> = { ...req.variables, ...(req.input !== undefined ? { input: req.input } : {}) };
     const used = templateVariables(tpl);
-    const missing = used.filter((n) => !Object.hasOwn(variables, n));
-    const unknown = Object.keys(variables).filter((n) => !used.includes(n));
+    const { missing, unknown } = variableMismatch(used, variables);
     if (missing.length || unknown.length) throw variablesError(missing, unknown, used);
 
-    const providers = this.#providers;
-    const provider = req.provider ?? tpl.provider ?? providers.defaultProvider;
-    const model = req.model ?? (tpl.provider === provider && tpl.model ? tpl.model : providers.has(provider) ? providers.defaultModel(provider) : '');
-    this.#assertUsable(ctx.caller, provider, model);
-    const request = templateRequest(tpl, variables, { provider, model, defaultMaxTokens: DEFAULT_MAX_TOKENS });
-    const keyVariables = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : undefined;
-    const hash = inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) }, tpl.projectId);
+    const target = templateTarget(tpl, this.#providers, { ...(req.provider ? { provider: req.provider } : {}), ...(req.model ? { model: req.model } : {}) });
+    assertUsable(this.#providers, config, ctx.caller, target.provider, target.model);
+    const { request, hash } = fromTemplate(tpl, variables, target);
     return this.#run(request, { hash, templateId: tpl.id, templateVersion: tpl.version, ttl: tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS, projectId: tpl.projectId }, ctx);
   }
 
@@ -118,15 +112,9 @@ export class Generation {
    * the same checks, cache, single flight, holds and wait as `generate`, hashed as `{request}`.
    */
   async generateRequest(request: GenerationRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
-    this.#assertUsable(ctx.caller, request.provider, request.model);
+    assertUsable(this.#providers, this.deps.config, ctx.caller, request.provider, request.model);
     const hash = inputHash(request, undefined, homeProject(ctx.caller));
     return this.#run(request, { hash, templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS }, ctx);
-  }
-
-  /** The provider is enabled here, the key may use the model, and the model has a price (or needs none). */
-  #assertUsable(caller: Caller, provider: ProviderName, model: string): void {
-    if (!this.#providers.isEnabled(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
-    assertModelAllowed(allowedModelsOf(this.deps.config, caller), provider, model);
   }
 
   /** Cache lookup, holds, admission and the optional wait: the core every way of building a request goes through. */

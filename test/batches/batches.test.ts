@@ -157,6 +157,18 @@ describe('batches', () => {
     expect((await t.app.inject({ method: 'GET', url: `/v1/batches?cursor=${jobCursor}`, headers: auth })).statusCode).toBe(400);
   });
 
+  it('a batch item is the same input as the single request it mirrors (one rule picks provider and model): it joins that job', async () => {
+    await setup();
+    // No provider on the template: both paths run it on the default provider and model alike.
+    const tpl = (await t.app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 'm', body: 'About {{topic}}', model: 'claude-sonnet-4-5' } })).json().id;
+    const single = (await t.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: { topic: 'same' } } })).json();
+    const batch = await submit({ templateId: tpl, items: [{ variables: { topic: 'same' } }] });
+    expect(batch.statusCode, batch.body).toBe(201);
+    const [line] = await results(batch.json().id);
+    expect(line.jobId).toBe(single.jobId);
+    expect(await count(`generations where template_id = '${tpl}'`)).toBe(1);
+  });
+
   it('a batch whose worst case does not fit the budget is refused whole (402): nothing stored or enqueued', async () => {
     // claude-haiku-4-5 at $1/$5 per MTok: an item's worst case is about 1024 × $5e-6 ≈ $0.0052.
     const tpl = await setup({ budgets: [{ usd: 0.02, period: 'day' }] });

@@ -1,0 +1,43 @@
+import type { Caller } from '../auth/caller.js';
+import type { Config } from '../config/index.js';
+import type { TemplateRow } from '../db/schema.js';
+import { AppError } from '../errors/app-error.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import { allowedModelsOf, assertModelAllowed } from '../spend/allow-list.js';
+import { inputHash } from './hash.js';
+import { templateRequest, type GenerationRequest } from './request.js';
+
+/** `max_tokens` of a template that names none. */
+const DEFAULT_MAX_TOKENS = 1024;
+
+/** The provider is enabled here, and the key may use the model. */
+export function assertUsable(providers: ProviderRegistry, config: Config, caller: Caller, provider: string, model: string): void {
+  if (!providers.isEnabled(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
+  assertModelAllowed(allowedModelsOf(config, caller), provider, model);
+}
+
+/**
+ * The provider and model a template runs on: the request's, else the template's, else the
+ * registry's defaults. The template's model goes with its own provider only.
+ */
+export function templateTarget(
+  tpl: Pick<TemplateRow, 'provider' | 'model'>, providers: ProviderRegistry, asked: { provider?: string; model?: string } = {},
+): { provider: string; model: string } {
+  const provider = asked.provider ?? tpl.provider ?? providers.defaultProvider;
+  const model = asked.model ?? (tpl.provider === provider && tpl.model ? tpl.model : providers.has(provider) ? providers.defaultModel(provider) : '');
+  return { provider, model };
+}
+
+/** The variables a template uses that `variables` lacks, and those `variables` has that it does not use. */
+export function variableMismatch(used: string[], variables: Record<string, unknown>): { missing: string[]; unknown: string[] } {
+  return { missing: used.filter((n) => !Object.hasOwn(variables, n)), unknown: Object.keys(variables).filter((n) => !used.includes(n)) };
+}
+
+/** A template's request for `variables`, and its input hash (of the key fields alone when the template names them). */
+export function fromTemplate(
+  tpl: TemplateRow, variables: Record<string, unknown>, target: { provider: string; model: string },
+): { request: GenerationRequest; hash: string } {
+  const request = templateRequest(tpl, variables, { ...target, defaultMaxTokens: DEFAULT_MAX_TOKENS });
+  const keyVariables = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : undefined;
+  return { request, hash: inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) }, tpl.projectId) };
+}
