@@ -7,6 +7,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY console ./console
 COPY src/console ./src/console
+COPY src/templates/render.ts ./src/templates/render.ts
 RUN node --import tsx src/console/build.ts
 
 FROM node:20-bookworm-slim

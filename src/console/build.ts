@@ -5,6 +5,8 @@ import { gzipSync } from 'node:zlib';
 import { CONSOLE_DIR } from './plugin.js';
 
 const SOURCE = fileURLToPath(new URL('../../console/', import.meta.url));
+/** Server modules the console imports (its placeholder rules). */
+const SHARED = [fileURLToPath(new URL('../templates/render.ts', import.meta.url))];
 
 function newest(dir: string): number {
   let t = 0;
@@ -15,13 +17,13 @@ function newest(dir: string): number {
   return t;
 }
 
-/** The build is missing, or older than a console source file (or the lock file: a dependency changed). */
+/** The build is missing, or older than a console source file, a server module it imports, or the lock file (a dependency changed). */
 export function consoleIsStale(): boolean {
   const index = join(CONSOLE_DIR, 'index.html');
   if (!existsSync(index)) return true;
   const built = statSync(index).mtimeMs;
   const lock = fileURLToPath(new URL('../../package-lock.json', import.meta.url));
-  return newest(SOURCE) > built || (existsSync(lock) && statSync(lock).mtimeMs > built);
+  return Math.max(newest(SOURCE), ...SHARED.map((f) => statSync(f).mtimeMs)) > built || (existsSync(lock) && statSync(lock).mtimeMs > built);
 }
 
 /**

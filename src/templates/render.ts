@@ -31,11 +31,12 @@ export interface PlaceholderError {
 }
 
 /**
- * The first malformed placeholder of a text: every `{{` must open `{{name}}`
- * (a name is `[A-Za-z_][A-Za-z0-9_.-]*`, spaces around it allowed). A lone `}}`
- * is left alone: it ends nested JSON objects in prompts that show an example.
+ * Every malformed placeholder of a text: every `{{` must open `{{name}}` (a name is
+ * `[A-Za-z_][A-Za-z0-9_.-]*`, spaces around it allowed). A lone `}}` is left alone: it ends
+ * nested JSON objects in prompts that show an example. The console marks these as you type.
  */
-export function placeholderError(text: string): PlaceholderError | undefined {
+export function placeholderErrors(text: string): PlaceholderError[] {
+  const out: PlaceholderError[] = [];
   for (let at = text.indexOf('{{'); at >= 0; at = text.indexOf('{{', at)) {
     PLACEHOLDER_AT.lastIndex = at;
     const m = PLACEHOLDER_AT.exec(text);
@@ -53,10 +54,14 @@ export function placeholderError(text: string): PlaceholderError | undefined {
     const before = text.slice(0, at);
     const line = before.split('\n').length;
     const column = at - before.lastIndexOf('\n');
-    return { offset: at, line, column, near: text.slice(at, at + 30), reason };
+    out.push({ offset: at, line, column, near: text.slice(at, at + 30), reason });
+    at += 2;
   }
-  return undefined;
+  return out;
 }
+
+/** The first malformed placeholder of a text (see `placeholderErrors`): what a 400 `invalid_template` names. */
+export const placeholderError = (text: string): PlaceholderError | undefined => placeholderErrors(text)[0];
 
 /** Strings as they are; anything else as JSON. */
 const show = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
