@@ -8,6 +8,7 @@ import { bypassesCache } from '../http/cache-control.js';
 import { idempotently } from '../idempotency/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import { jobOutcome } from '../jobs/dto.js';
+import { chunksOf } from '../util/chunks.js';
 import { priorityHeader } from './answer.js';
 import { formatError } from './error-bodies.js';
 
@@ -56,14 +57,6 @@ export function anthropicStream(jobId: string, model: string): StreamFormat {
       sse({ type: 'message_stop' }, 'message_stop'),
     error: (err) => sse(formatError('anthropic', err), 'error'),
   };
-}
-
-/** `text` cut into at most `n` pieces of about equal length (none empty). */
-export function chunksOf(text: string, n: number): string[] {
-  const size = Math.max(1, Math.ceil(text.length / n));
-  const out: string[] = [];
-  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
-  return out;
 }
 
 /**

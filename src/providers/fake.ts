@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promptOf } from '../generation/request.js';
+import { chunksOf } from '../util/chunks.js';
 import { ProviderError } from './errors.js';
 import { PRICING } from './pricing.js';
 import type { ProviderDefinition } from './registry.js';
@@ -68,14 +69,6 @@ export function createFakeProvider(opts: FakeProviderOptions): Provider {
 }
 
 const STREAM_CHUNKS = 4;
-
-/** `text` cut into at most `n` pieces of about equal length (none empty). */
-function chunksOf(text: string, n: number): string[] {
-  const size = Math.max(1, Math.ceil(text.length / n));
-  const out: string[] = [];
-  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
-  return out;
-}
 
 /** `fake`: always enabled, no network. */
 export const fakeDefinition: ProviderDefinition = {
