@@ -23,7 +23,7 @@ import { templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
 import { DEFAULT_BATCH_EVENTS, type Webhooks, type WebhookSpec } from '../webhooks/service.js';
-import { batchCounts, toBatchDto, type BatchDto } from './view.js';
+import { batchCounts, batchCountsOf, toBatchDto, type BatchDto } from './view.js';
 
 export const BATCH_MAX_ITEMS = 10_000;
 export type Priority = 'high' | 'normal' | 'low';
@@ -221,7 +221,7 @@ export class Batches {
     return row;
   }
 
-  /** The caller's project's batches, newest first, keyset-paginated on (createdAt, id); counts read per batch. */
+  /** The caller's project's batches, newest first, keyset-paginated on (createdAt, id); the page's counts in one query. */
   async list(q: { limit?: number; cursor?: string }, caller: Caller): Promise<{ data: BatchDto[]; nextCursor: string | null }> {
     const limit = q.limit ?? 20;
     const rows = await this.deps.db.select().from(batches)
@@ -229,7 +229,8 @@ export class Batches {
       .orderBy(desc(batches.createdAt), desc(batches.id))
       .limit(limit + 1);
     const page = pageOf(rows, limit);
-    return { data: await Promise.all(page.rows.map(async (r) => toBatchDto(r, await batchCounts(this.deps.db, r.id)))), nextCursor: page.nextCursor };
+    const counts = await batchCountsOf(this.deps.db, page.rows.map((r) => r.id));
+    return { data: page.rows.map((r) => toBatchDto(r, counts.get(r.id)!)), nextCursor: page.nextCursor };
   }
 
   async get(id: string, caller: Caller): Promise<BatchDto> {

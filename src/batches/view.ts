@@ -35,10 +35,19 @@ export type BatchDto = ReturnType<typeof toBatchDto>;
 
 /** Counts of a batch's items by status, in one aggregate over its items (index batch_items pkey, generations pkey). */
 export async function batchCounts(db: Db, batchId: string): Promise<BatchCounts> {
+  return (await batchCountsOf(db, [batchId])).get(batchId)!;
+}
+
+/** `batchCounts` of many batches (a page of `GET /v1/batches`) in one aggregate. */
+export async function batchCountsOf(db: Db, batchIds: string[]): Promise<Map<string, BatchCounts>> {
+  const out = new Map(batchIds.map((id): [string, BatchCounts] => [id, { queued: 0, active: 0, failed: 0, completed: 0, dead: 0, canceled: 0 }]));
+  if (!batchIds.length) return out;
   const res = await db.execute(sql`
-    select g.status, count(*)::int as n from batch_items i join generations g on g.id = i.generation_id
-    where i.batch_id = ${batchId} group by g.status`);
-  const counts: BatchCounts = { queued: 0, active: 0, failed: 0, completed: 0, dead: 0, canceled: 0 };
-  for (const r of rowsOf<{ status: keyof BatchCounts; n: number }>(res)) if (r.status in counts) counts[r.status] = r.n;
-  return counts;
+    select i.batch_id, g.status, count(*)::int as n from batch_items i join generations g on g.id = i.generation_id
+    where i.batch_id = any(${sql.param(batchIds)}::text[]) group by i.batch_id, g.status`);
+  for (const r of rowsOf<{ batch_id: string; status: keyof BatchCounts; n: number }>(res)) {
+    const counts = out.get(r.batch_id);
+    if (counts && r.status in counts) counts[r.status] = r.n;
+  }
+  return out;
 }
