@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { FROM_SOURCES } from '../src/util/project-root.js';
 import type { OutcomeCode } from './failures.js';
 
 /** What the main thread sends the validator thread. */
@@ -30,10 +31,12 @@ interface Request {
   reject(err: Error): void;
 }
 
-// The thread is TypeScript like the rest. `--import tsx` in a Worker's execArgv does not reach its
-// entry on Node 20, so a line of JavaScript registers tsx in the thread, then imports the entry.
-const THREAD = new URL('./output-validator-thread.ts', import.meta.url).href;
-const BOOT = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD)}); });`;
+// From the sources the thread is TypeScript: a line of JavaScript registers tsx in the thread (an
+// `--import tsx` in a Worker's execArgv does not reach its entry), then imports it. The build runs it as is.
+const THREAD = new URL(`./output-validator-thread.${FROM_SOURCES ? 'ts' : 'js'}`, import.meta.url);
+const BOOT = FROM_SOURCES
+  ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(THREAD.href)}); });`
+  : `import(${JSON.stringify(THREAD.href)});`;
 
 /**
  * Checks model answers against template outputSchemas in one worker thread, one at a time,

@@ -12,7 +12,7 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(() => c?.close());
 
-describe.sequential('a budget is a hard limit across processes', () => {
+describe('a budget is a hard limit across processes', () => {
   it('200 concurrent distinct requests over 2 API and 2 worker processes, Redis flushed mid-run: at most 10 paid calls, spend within the budget', async ({ annotate }) => {
     const worst = worstCaseUsd(priceFor('anthropic', 'claude-haiku-4-5'), { messages: [{ role: 'user', content: 'Budget: t000' }], params: { maxTokens: 1000 } });
     const budget = worst * 10 + 1e-9;

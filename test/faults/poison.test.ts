@@ -14,7 +14,7 @@ afterAll(() => c?.close());
 const rowOfPrompt = async (templateId: string, prompt: string) => (await c.sql<{ id: string; status: string; error_code: string | null }>(
   'select id, status, error_code from generations where template_id = $1 and prompt = $2', [templateId, prompt]))[0];
 
-describe.sequential('one poison value among concurrent valid ones', () => {
+describe('one poison value among concurrent valid ones', () => {
   it(`a NUL byte in one of ${N} concurrent requests: the ${N - 1} valid ones are admitted, the poison one is a 4xx`, async ({ annotate }) => {
     const marker = 'Poison input:';
     const { auth, templateId } = await c.tenant(`${marker} {{v}}`);

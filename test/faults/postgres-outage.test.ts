@@ -19,7 +19,7 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(() => c?.close());
 
-describe.sequential(`Postgres gone for ${OUTAGE_MS / 1000} s, longer than the retry budget, while jobs are queued and active`, () => {
+describe(`Postgres gone for ${OUTAGE_MS / 1000} s, longer than the retry budget, while jobs are queued and active`, () => {
   it('every job accepted before the outage settles once Postgres is back: completed, or dead with a code', async ({ annotate }) => {
     tenant = await c.tenant(`${marker} {{topic}}`);
     c.llm.setDefault(reply.slow(1000));

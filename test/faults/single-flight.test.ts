@@ -11,7 +11,7 @@ let c: Cluster;
 beforeAll(async () => { c = await startCluster({ env: { WORKER_LOCK_DURATION_MS: '30000', WORKER_STALLED_INTERVAL_MS: '5000' } }); }, 90_000);
 afterAll(() => c?.close());
 
-describe.sequential('single flight across the completion boundary (2 API and 2 worker processes)', () => {
+describe('single flight across the completion boundary (2 API and 2 worker processes)', () => {
   // 200 ms: the late requests are spread over 400 ms, so some land right as the job completes.
   for (const [latencyMs, spreadMs] of [[0, 100], [20, 100], [200, 400]] as const) {
     it(`provider latency ${latencyMs} ms: ${INPUTS} inputs × ${AT_ONCE + LATER} requests → one provider call and one row per input`, async () => {

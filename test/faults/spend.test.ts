@@ -10,7 +10,7 @@ afterAll(() => c?.close());
 
 type Sums = { cost: string; input: string; output: string };
 
-describe.sequential('spend is exact whatever dies', () => {
+describe('spend is exact whatever dies', () => {
   it('after two worker SIGKILLs mid-run, usage_daily equals the sum over generations, to the nano-dollar', async () => {
     const { auth, templateId } = await c.tenant('Spend: {{topic}}', { outputSchema: { type: 'object', required: ['ok'] } });
     // Every third answer is not JSON: a failed attempt the provider still charged, then retried.

@@ -11,7 +11,7 @@ beforeAll(async () => {
 }, 90_000);
 afterAll(() => c?.close());
 
-describe.sequential('a worker SIGKILLed twice during one job', () => {
+describe('a worker SIGKILLed twice during one job', () => {
   it('the row settles (completed, or dead with a code), never stays active; an identical request then gets a completed job', async ({ annotate }) => {
     const { auth, templateId } = await c.tenant('Killed twice: {{topic}}');
     c.llm.script(reply.slow(60_000, reply.ok('never arrives 1')), reply.slow(60_000, reply.ok('never arrives 2')));
@@ -47,7 +47,7 @@ describe.sequential('a worker SIGKILLed twice during one job', () => {
 });
 
 /** Streamed compat calls whose worker is SIGKILLed after some deltas were relayed: the real SDKs as clients. */
-describe.sequential('a worker SIGKILLed mid-stream', () => {
+describe('a worker SIGKILLed mid-stream', () => {
   const TEXT = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen';
   const keyOf = (auth: Record<string, string>) => auth.authorization!.replace(/^Bearer /, '');
 
