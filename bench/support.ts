@@ -41,7 +41,7 @@ export async function benchWorld(env: Record<string, string> = {}): Promise<{ co
 }
 
 /** The admin key of the benchmarks' apps. */
-export const BENCH_ADMIN_KEY = 'pl_bench_admin_key_0123456789abcdef';
+export const BENCH_ADMIN_KEY = 'pl_bench_Tq8wR2nV5xK9mB4cZ7hL1pY6sJ3gF0dU';
 
 /** A fresh world (benchWorld) and the app on it, as an API process has it; `close()` ends it all and drops the world. */
 export async function benchApp(env: Record<string, string> = {}) {

@@ -12,6 +12,7 @@ import type { Database } from './db/client.js';
 import { openApiPlugin } from './docs/openapi.js';
 import { errorHandler } from './errors/handler.js';
 import { frameworkErrors, inputGuard } from './http/input-guard.js';
+import { BODY_LIMIT_BYTES } from './http/json-body.js';
 import { rateLimitPlugin, trustProxyOption } from './ratelimit/plugin.js';
 import { jobEventsPlugin } from './events/plugin.js';
 import { RequestLog } from './logging/request-log.js';
@@ -79,7 +80,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   const { config } = deps;
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: { level: config.LOG_LEVEL } }),
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT_BYTES,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -109,8 +110,8 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(consolePlugin);
   await app.register(jobEventsPlugin, { events: svc.events, jobs: svc.jobs });
   // Auth, then the limiter (keyed on the caller), then the routes they guard.
-  await app.register(authPlugin, { apiKeys: svc.apiKeys, projects: svc.projects });
-  await app.register(rateLimitPlugin, { redis: deps.redis, config, timeoutMs: config.RATE_LIMIT_TIMEOUT_MS });
+  await app.register(authPlugin, { apiKeys: svc.apiKeys, projects: svc.projects, watch: svc.redisWatch });
+  await app.register(rateLimitPlugin, { redis: deps.redis, config, watch: svc.redisWatch });
   await app.register(healthRoutes);
   await app.register(metricsRoutes);
   await app.register(projectRoutes);

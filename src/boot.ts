@@ -5,11 +5,12 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp, type AppDeps } from './app.js';
 import { resolveAdminKey } from './auth/admin-key.js';
 import type { Config } from './config/index.js';
-import { openDatabase, type Database } from './db/client.js';
+import { identityOf, openDatabase, withoutPassword, type Database } from './db/client.js';
 import { registryOf } from './providers/registry.js';
 import { createQueues, type Queues } from './queue/queues.js';
 import { JobWaiter } from './queue/waiter.js';
 import { createRedis, waitReady } from './redis/client.js';
+import { claimPrefix } from './redis/owner.js';
 import { defineScripts } from './redis/scripts.js';
 
 export interface Runtime {
@@ -28,6 +29,7 @@ export async function openRuntime(config: Config, log: Logger): Promise<Runtime>
   const redis = defineScripts(createRedis(config.REDIS_URL));
   redis.on('error', (err) => log.debug({ err: String(err) }, 'redis connection error'));
   await waitReady(redis, 5000);
+  await claimPrefix(redis, config.REDIS_PREFIX, await identityOf(database));
   const queues = createQueues(config);
   return {
     config, database, redis, queues,
@@ -62,17 +64,6 @@ export interface ServeHooks {
   worker?: string;
 }
 
-/** A URL with its password hidden. */
-const safeUrl = (url: string): string => {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-};
-
 /** What a new user needs to see once the API listens: where things are, and what it runs on. */
 function logStartup(log: Logger, config: Config, dbKind: Runtime['database']['kind'], hooks: ServeHooks): void {
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
@@ -80,8 +71,8 @@ function logStartup(log: Logger, config: Config, dbKind: Runtime['database']['ki
   const registry = registryOf(config);
   const live = registry.names.filter((n) => registry.isEnabled(n)).map((n) => (n === 'fake' ? 'fake (canned answers, no real model)' : n));
   const off = registry.names.filter((n) => !registry.isEnabled(n));
-  const postgres = dbKind === 'pglite' ? `embedded PGlite in ${resolve(config.PROMPTLAB_DATA_DIR, 'pglite')}` : safeUrl(config.DATABASE_URL ?? '');
-  const redis = `${safeUrl(config.REDIS_URL)}${hooks.redisSpawned ? ` (redis-server started under ${resolve(config.PROMPTLAB_DATA_DIR, 'redis')})` : ''}`;
+  const postgres = dbKind === 'pglite' ? `embedded PGlite in ${resolve(config.PROMPTLAB_DATA_DIR, 'pglite')}` : withoutPassword(config.DATABASE_URL ?? '');
+  const redis = `${withoutPassword(config.REDIS_URL)} (key prefix ${config.REDIS_PREFIX})${hooks.redisSpawned ? ` (redis-server started under ${resolve(config.PROMPTLAB_DATA_DIR, 'redis')})` : ''}`;
   log.info({ url: `${base}/console`, docs: `${base}/docs`, bullBoard: `${base}/admin/queues`, metrics: `${base}/metrics` }, `PromptLab listens on ${base}: console ${base}/console, API docs ${base}/docs, Bull Board ${base}/admin/queues (admin key as password), metrics ${base}/metrics`);
   log.info({ postgres, redis }, `Postgres: ${postgres}; Redis: ${redis}; generations run ${hooks.worker ?? 'in `npm run worker` processes'}`);
   log.info({ live, off }, `providers live: ${live.join(', ') || 'none'}${off.length ? `; not configured: ${off.join(', ')} (set their API keys in .env)` : ''}`);

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config/index.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 import { RedisUnavailableError } from './redis/embedded.js';
+import { PrefixInUseError } from './redis/owner.js';
 
 /** A boot failure the user can fix from one line: said as that line, without a stack trace. */
 function knownMessage(err: unknown, config: Config): string | undefined {
-  if (err instanceof ConfigError || err instanceof RedisUnavailableError || err instanceof DataDirLockedError) return err.message;
+  if (err instanceof ConfigError || err instanceof RedisUnavailableError || err instanceof DataDirLockedError || err instanceof PrefixInUseError) return err.message;
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'EADDRINUSE') return `port ${config.PORT} on ${config.HOST} is already in use (another PromptLab, or another server): stop it, or set PORT to a free port.`;
   if (e?.code === 'EACCES' && /listen/.test(e.message)) return `not allowed to listen on port ${config.PORT}: use a port above 1023 (PORT).`;

@@ -3,11 +3,12 @@ import { openRuntime, serveApi } from './boot.js';
 import { lockDataDir } from './db/data-dir-lock.js';
 import { runEntry } from './entry.js';
 import { createLogger } from './logger.js';
-import { ensureRedis } from './redis/embedded.js';
+import { embeddedRedisPrefix, ensureRedis } from './redis/embedded.js';
 import { stopChild } from './shutdown/stop-child.js';
 
 /** `npm start`: API and worker in one process, on embedded defaults (PGlite, a spawned redis-server, the fake provider). */
-runEntry(async (config) => {
+runEntry(async (given) => {
+  const config = given.DATABASE_URL || given.redisPrefixGiven ? given : { ...given, REDIS_PREFIX: embeddedRedisPrefix(given.PROMPTLAB_DATA_DIR) };
   const log = createLogger(config, 'promptlab');
   // PGlite is single-process: a second `npm start` on this data directory must not open it.
   const lock = config.DATABASE_URL ? undefined : lockDataDir(config.PROMPTLAB_DATA_DIR);

@@ -10,6 +10,7 @@ import { JobEventLog } from './events/job-events.js';
 import { Generation } from './generation/service.js';
 import { IdempotencyStore } from './idempotency/store.js';
 import { Ledger } from './jobs/ledger.js';
+import { RedisWatch } from './ratelimit/redis-watch.js';
 import { TokenLimiter } from './ratelimit/tokens.js';
 import { Budgets } from './spend/budgets.js';
 import { JobCancels } from './jobs/cancel.js';
@@ -49,6 +50,8 @@ export interface Services {
   batches: Batches;
   /** Webhook checks, subscriptions, secrets and delivery records. */
   webhooks: Webhooks;
+  /** Judges the command connection by Redis's own silence, for every check that fails fast on a hung Redis. */
+  redisWatch: RedisWatch;
   /** Stops what runs in the background (invalidation subscriber, usage flushes) and flushes. */
   close(): Promise<void>;
 }
@@ -78,12 +81,14 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
   const events = new JobEventLog(redis, config.REDIS_PREFIX, log);
   const ledger = new Ledger(db);
   const budgets = new Budgets(db);
-  const tokens = new TokenLimiter({ redis, config, log });
+  const redisWatch = new RedisWatch(config.RATE_LIMIT_TIMEOUT_MS);
+  const tokens = new TokenLimiter({ redis, config, log, watch: redisWatch });
   const webhooks = new Webhooks(db, queues, config);
   const fairness = new Fairness(redis, config.REDIS_PREFIX, log);
   return {
+    redisWatch,
     webhooks,
-    batches: new Batches({ config, db, templates, ledger, budgets, queues, meter, webhooks, fairness, log }),
+    batches: new Batches({ config, db, templates, ledger, budgets, queues, meter, webhooks, fairness, tokens, log }),
     apiKeys: new ApiKeys({ db, adminKey, bus }),
     projects: new Projects(db),
     audit: new AuditLog(db),

@@ -201,13 +201,13 @@ describe('Prefer: wait=N', () => {
     expect(capped.headers['preference-applied']).toBe('wait=60');
   });
 
-  it('a job that dies under a wait is a 502 generation_failed with the job in the details', async () => {
+  it('a job that dies under a wait of what a retry cannot fix is a 400 generation_unrecoverable with the job in the details', async () => {
     e.t.worker();
     e.llm.script(reply.unauthorized());
     const tpl = await template();
     const res = await generate(tpl, 'dies', { prefer: 'wait=10' });
-    expect(res.statusCode).toBe(502);
-    expect(res.json().error).toMatchObject({ code: 'generation_failed', details: { job: { status: 'dead', error: { code: expect.any(String) } } } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'generation_unrecoverable', details: { job: { status: 'dead', error: { code: expect.any(String) } } } });
   });
 });
 

@@ -38,9 +38,24 @@ describe('render', () => {
 
 describe('PROMPTLAB_ADMIN_KEY', () => {
   it('needs at least 32 characters', () => {
-    expect(() => loadConfig({ PROMPTLAB_ADMIN_KEY: 'k'.repeat(31) })).toThrow(/PROMPTLAB_ADMIN_KEY=/);
-    expect(loadConfig({ PROMPTLAB_ADMIN_KEY: 'k'.repeat(32) }).PROMPTLAB_ADMIN_KEY).toHaveLength(32);
+    expect(() => loadConfig({ PROMPTLAB_ADMIN_KEY: 'Xr4v9QmZ2bK7tLw1Yc8NpD3sHf6Gj0A' })).toThrow(/PROMPTLAB_ADMIN_KEY=.*fewer than 32 characters/);
+    expect(loadConfig({ PROMPTLAB_ADMIN_KEY: 'Xr4v9QmZ2bK7tLw1Yc8NpD3sHf6Gj0Ae' }).PROMPTLAB_ADMIN_KEY).toHaveLength(32);
     expect(ADMIN_KEY.length).toBeGreaterThanOrEqual(32);
+  });
+
+  it('is refused when it is easy to guess, in one line saying how to make one, the key never shown', () => {
+    const hex = 'c4a01d90b0ef3a8fa9de322294ae4833'; // openssl rand -hex 16
+    expect(loadConfig({ PROMPTLAB_ADMIN_KEY: hex }).PROMPTLAB_ADMIN_KEY).toBe(hex);
+    for (const weak of ['a'.repeat(32), 'password'.repeat(4), 'abcdefghijklmnopqrstuvwxyz012345', 'pl_test_admin_key_0123456789abcdef']) {
+      let message = '';
+      try {
+        loadConfig({ PROMPTLAB_ADMIN_KEY: weak });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message, weak).toMatch(/PROMPTLAB_ADMIN_KEY=\(secret, not shown\): too easy to guess \(about \d+ bits; at least 128 needed\): generate one with `openssl rand -base64 32`/);
+      expect(message).not.toContain(weak.slice(0, 16));
+    }
   });
 });
 
@@ -90,9 +105,10 @@ describe('over HTTP', () => {
     ['model', (id: string) => `{"templateId":"${id}","variables":{"a":"x"},"model":"\\ud800"}`, 'body/model'],
   ])('POST /v1/generate refuses %s', (_, raw, path) => rejects('POST', '/v1/generate', raw(tplId), path));
 
-  it('POST /v1/generate refuses variables nested 5,000 deep, takes 64 levels', async () => {
+  it('POST /v1/generate refuses variables nested 5,000 deep (before parsing them) or 65 deep, takes 64 levels', async () => {
     const deep = (n: number) => `{"templateId":"${tplId}","variables":{"a":${'['.repeat(n)}1${']'.repeat(n)}}}`;
-    await rejects('POST', '/v1/generate', deep(5000), `body/variables/a${'/0'.repeat(MAX_INPUT_DEPTH - 2)}`);
+    await rejects('POST', '/v1/generate', deep(5000), 'body');
+    await rejects('POST', '/v1/generate', deep(MAX_INPUT_DEPTH - 1), 'body');
     const ok = await t.app.inject({ method: 'POST', url: '/v1/generate', headers: { ...auth, ...json }, payload: deep(MAX_INPUT_DEPTH - 2) });
     expect(ok.statusCode).toBe(202);
   });
@@ -103,6 +119,26 @@ describe('over HTTP', () => {
 
   it('POST /v1/api-keys refuses a name with U+0000', () =>
     rejects('POST', '/v1/api-keys', '{"name":"ci\\u0000"}', 'body/name', t.admin));
+
+  it('refuses a body nested five million deep, or an object of a million keys, while reading it: 400 before any parse, in the route\'s format', async () => {
+    // POST /v1/batches takes 32 MiB: each of these fits, and each would cost seconds and hundreds of MB to parse.
+    const million = `{"templateId":"${tplId}","items":[{"variables":{${Array.from({ length: 1_000_000 }, (_, i) => `"k${i}":1`).join(',')}}}]}`;
+    const deep = `{"templateId":"${tplId}","items":${'['.repeat(5_000_000)}${']'.repeat(5_000_000)}}`;
+    const wide = `{"templateId":"${tplId}","items":[${'{},'.repeat(200_000)}{}]}`;
+    for (const [raw, says] of [[million, 'has an object of more than 10000 members'], [deep, 'is nested more than 64 levels deep'], [wide, 'has an array of more than 100000 elements']] as const) {
+      const res = await t.app.inject({ method: 'POST', url: '/v1/batches', headers: { ...auth, ...json }, payload: raw });
+      expect(res.statusCode, says).toBe(400);
+      expect(res.json().error).toMatchObject({ code: 'bad_request', message: `The body ${says}.` });
+    }
+    const compat = await t.app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { ...auth, ...json }, payload: `{"model":"fake-1","messages":${'['.repeat(100)}${']'.repeat(100)}}` });
+    expect(compat.json()).toMatchObject({ error: { type: 'invalid_request_error', message: 'The body is nested more than 64 levels deep.' } });
+  });
+
+  it('a template using {{__proto__}}, which no request body can carry, is refused at create', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 'p', body: 'Say {{__proto__}}' } });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({ code: 'invalid_template', message: expect.stringContaining('__proto__') });
+  });
 
   it('refuses U+0000 in querystrings and params', async () => {
     for (const url of ['/v1/jobs?templateId=tpl_a%00', '/v1/templates/tpl_%00', '/v1/usage?from=2024-01-01%00']) {

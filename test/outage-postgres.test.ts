@@ -214,7 +214,23 @@ describe('Idempotency-Key', () => {
     expect(again).toMatchObject({ replayed: true, body: { result: { text } } });
   });
 
-  it('answers 409 while pending within the lease, and is taken over after it', async () => {
+  it('a first attempt that fails because Postgres went away frees its key once Postgres is back, not 90 s later', async () => {
+    api = await w.api();
+    const key = await newKey();
+    const tpl = await newTemplate(key);
+    const held = call({ method: 'POST', url: '/v1/generate?wait=2', headers: { ...bearer(key), 'idempotency-key': 'order-3' }, payload: { templateId: tpl, variables: { topic: 'x' } } });
+    await new Promise((r) => setTimeout(r, 500));
+    w.proxy.setDown(true); // the wait ends reading the row: Postgres is gone
+    const first = await held;
+    expect(first.statusCode).toBe(503);
+    expect(first.headers['retry-after']).toBe('5');
+    w.proxy.setDown(false);
+    await expect.poll(() => stateOf('order-3'), { timeout: 5000 }).toBeUndefined();
+    const retry = await generate(key, tpl, 'order-3');
+    expect(retry.statusCode).toBe(202);
+  });
+
+  it('answers 409 while pending within the lease, with the true wait in Retry-After, and is taken over after it', async () => {
     api = await w.api();
     const key = await newKey();
     const tpl = await newTemplate(key);
@@ -224,6 +240,7 @@ describe('Idempotency-Key', () => {
     const busy = await generate(key, tpl, 'order-2');
     expect(busy.statusCode).toBe(409);
     expect(busy.json().error.code).toBe('idempotency_key_in_progress');
+    expect(Number(busy.headers['retry-after'])).toBeGreaterThan(85);
 
     await api.database.db.execute(sql`update idempotency_keys set created_at = now() - interval '60 seconds' where key = 'order-2'`);
     expect((await generate(key, tpl, 'order-2')).statusCode).toBe(409);

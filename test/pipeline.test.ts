@@ -53,7 +53,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     const again = await generate(tpl, { topic: 'dedupe' });
     expect(again.statusCode).toBe(200);
     expect(again.headers['x-cache']).toBe('HIT');
-    expect(again.json()).toEqual({ jobId, status: 'completed', cached: true, result: { text: 'the one answer' } });
+    expect(again.json()).toEqual({ jobId, status: 'completed', cached: true, result: { text: 'the one answer' }, finishReason: 'stop' });
     expect(llm.calls).toHaveLength(1);
     const { data } = (await t.app.inject({ method: 'GET', url: '/v1/jobs', headers: auth })).json();
     expect(data).toHaveLength(1);
@@ -114,7 +114,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     llm.script(reply.unauthorized(), reply.slow(1500));
     const tpl = await template();
     const held = await generate(tpl, { topic: 'twin' }, { query: '?wait=10' });
-    expect(held.statusCode).toBe(502); // died under a wait: generation_failed, the job in the details
+    expect(held.statusCode).toBe(400); // died under a wait of a 401 upstream: generation_unrecoverable, the job in the details
     const dead = { jobId: held.json().error.details.job.id as string, status: held.json().error.details.job.status as string };
     expect(dead.status).toBe('dead');
     const twin = (await generate(tpl, { topic: 'twin' })).json(); // the slow one, in flight
@@ -151,16 +151,22 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     expect(second).toMatchObject({ status: 'completed', result: { json: { sentiment: 'positive' } } });
   });
 
-  it('a cut-off answer and a refusal die without being cached', async () => {
+  it('a cut-off answer is an answer (finish reason length, cached, paid once); a refusal dies without being cached', async () => {
     t.worker();
     const tpl = await template();
-    llm.script(reply.truncated(), reply.refusal());
-    // Died under a wait: 502 generation_failed, the job in the details.
-    const a = (await generate(tpl, { topic: 'cut' }, { query: '?wait=10' })).json().error.details.job;
-    const b = (await generate(tpl, { topic: 'refuse' }, { query: '?wait=10' })).json().error.details.job;
-    expect(a).toMatchObject({ status: 'dead', error: { code: 'output_truncated' } });
-    expect(b).toMatchObject({ status: 'dead', error: { code: 'provider_refusal' } });
-    expect(await t.redis.keys(`${t.config.REDIS_PREFIX}:cache:*`)).toEqual([]);
+    llm.script(reply.truncated('cut off at the li'), reply.refusal());
+    const a = await generate(tpl, { topic: 'cut' }, { query: '?wait=10' });
+    expect(a.statusCode).toBe(200);
+    expect(a.json()).toMatchObject({ status: 'completed', result: { text: 'cut off at the li' }, finishReason: 'length' });
+    const again = await generate(tpl, { topic: 'cut' });
+    expect(again.json()).toMatchObject({ jobId: a.json().jobId, cached: true, finishReason: 'length' });
+    expect((await t.app.inject({ method: 'GET', url: `/v1/jobs/${a.json().jobId}`, headers: auth })).json()).toMatchObject({ finishReason: 'length' });
+    // Died under a wait: 400 generation_unrecoverable (a refusal comes back on a retry, paid), the job in the details.
+    const b = await generate(tpl, { topic: 'refuse' }, { query: '?wait=10' });
+    expect(b.statusCode).toBe(400);
+    expect(b.json().error.details.job).toMatchObject({ status: 'dead', error: { code: 'provider_refusal' } });
+    expect(llm.calls).toHaveLength(2);
+    expect(await t.redis.keys(`${t.config.REDIS_PREFIX}:cache:*`)).toHaveLength(1);
   });
 
   it('keyFields alone form the key; a template change bumps the version and misses the old entry', async () => {

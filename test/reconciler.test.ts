@@ -66,7 +66,7 @@ describe('the reconciler settles what no processor will', () => {
     const id = await admitted('stashed');
     await failOutsideProcessor(id, 'connect ECONNREFUSED 127.0.0.1:5432');
     await new OutcomeStash(e.t.redis, e.t.config.REDIS_PREFIX, e.t.app.log as never)
-      .save(id, { text: 'paid once', json: undefined, inputTokens: 10, outputTokens: 5, costUsd: 0.00001 });
+      .save(id, { text: 'paid once', json: undefined, finishReason: 'stop', inputTokens: 10, outputTokens: 5, costUsd: 0.00001 });
     expect(await run()).toEqual({ enqueued: 0, rerun: 1, dead: 0, canceled: 0 });
     e.t.worker();
     const job = await waitForStatus(e.t.app, e.auth, id, ['completed', 'dead']);

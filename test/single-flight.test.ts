@@ -105,13 +105,13 @@ describe('one paid call per input, between the Postgres write and the cache writ
       maxTokens: 10, temperature: null, outputSchema: null, cacheTtlSeconds: 60, apiKeyId: 'key_x', id: 'gen_odd', inputHash: 'h-odd',
       messages: [{ role: 'user' as const, content: 'p' }] };
     expect(await e.t.app.svc.ledger.admit(row)).toBe(true);
-    expect(await e.t.app.svc.ledger.complete({ id: 'gen_odd', text, json: odd, inputTokens: 1, outputTokens: 1, costUsd: 0 })).toBeTruthy();
+    expect(await e.t.app.svc.ledger.complete({ id: 'gen_odd', text, json: odd, finishReason: 'stop', inputTokens: 1, outputTokens: 1, costUsd: 0 })).toBeTruthy();
     const job = (await e.t.app.inject({ method: 'GET', url: '/v1/jobs/gen_odd', headers: e.auth })).json();
     expect(job.result).toEqual({ text, json: odd });
     const answer = await e.t.app.svc.ledger.answerOf('h-odd');
     expect(answer?.state === 'completed' && cachedFromRow(answer.row, 60).result).toEqual({ text, json: odd });
     // A second completion of a settled row (a rerun racing the first) changes nothing and fails nothing.
-    expect(await e.t.app.svc.ledger.complete({ id: 'gen_odd', text: 'again', json: undefined, inputTokens: 1, outputTokens: 1, costUsd: 1 })).toBeUndefined();
+    expect(await e.t.app.svc.ledger.complete({ id: 'gen_odd', text: 'again', json: undefined, finishReason: 'stop', inputTokens: 1, outputTokens: 1, costUsd: 1 })).toBeUndefined();
     expect((await e.t.app.inject({ method: 'GET', url: '/v1/jobs/gen_odd', headers: e.auth })).json().result).toEqual({ text, json: odd });
   });
 });

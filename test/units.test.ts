@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../src/providers/errors.js';
 import { placeholders, render } from '../src/templates/render.js';
 import { parseOutput } from '../src/templates/output-schema.js';
-import { backoffDelay } from '../workers/failures.js';
+import { PROVIDER_ERROR_TABLE } from '../src/providers/errors.js';
+import { RETRY_CAN_FIX } from '../src/jobs/failed-answer.js';
+import { backoffDelay, OUTCOME_FAILURES } from '../workers/failures.js';
+import { RECONCILED_FAILURES } from '../workers/reconciler.js';
 
 describe('templates', () => {
   it('finds placeholders and renders them', () => {
@@ -15,6 +18,15 @@ describe('templates', () => {
     expect(parseOutput('```json\n{"n": 3}\n```', schema)).toEqual({ ok: true, json: { n: 3 } });
     expect(parseOutput('{"n": "3"}', schema).ok).toBe(false);
     expect(parseOutput('three', schema).ok).toBe(false);
+  });
+});
+
+describe('dead jobs and retries', () => {
+  it('every code a generation can end with says whether a retry of the same request can fix it', () => {
+    const codes = [...Object.values(PROVIDER_ERROR_TABLE).map((r) => r.code), ...Object.keys(OUTCOME_FAILURES), ...Object.keys(RECONCILED_FAILURES), 'internal_error', 'canceled'];
+    for (const code of codes) expect(RETRY_CAN_FIX, code).toHaveProperty(code);
+    // A provider error the worker retries is upstream trouble; one it does not retry is the request's.
+    for (const rule of Object.values(PROVIDER_ERROR_TABLE)) expect(RETRY_CAN_FIX[rule.code as keyof typeof RETRY_CAN_FIX], rule.code).toBe(rule.retryable);
   });
 });
 

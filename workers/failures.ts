@@ -9,7 +9,7 @@ export const OUTCOME_FAILURES = {
   output_invalid: { retryable: true, message: 'The model output does not match the template outputSchema' },
   output_schema_invalid: { retryable: false, message: 'The template outputSchema no longer compiles; fix the template' },
   output_validation_timeout: { retryable: false, message: 'Checking the model output against the template outputSchema took too long' },
-  output_truncated: { retryable: false, message: 'The model stopped at maxTokens; raise the template maxTokens' },
+  output_truncated: { retryable: false, message: 'The model stopped at maxTokens before finishing the JSON the template outputSchema asks for; raise the template maxTokens' },
   provider_refusal: { retryable: false, message: 'The model refused to answer' },
   provider_unavailable: { retryable: false, message: 'The job names a provider this worker has not configured' },
 } as const;

@@ -31,7 +31,8 @@ export class OutcomeStash {
   /** The stashed answer of a job, if any (undefined when Redis cannot say). */
   async get(jobId: string): Promise<Outcome | undefined> {
     const raw = await this.redis.get(this.key(jobId)).catch(() => null);
-    return raw ? (JSON.parse(raw) as Outcome) : undefined;
+    // An answer stashed before finish reasons were kept ended normally.
+    return raw ? { finishReason: 'stop', ...(JSON.parse(raw) as Omit<Outcome, 'finishReason'>) } : undefined;
   }
 
   async has(jobId: string): Promise<boolean> {

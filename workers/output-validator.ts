@@ -43,25 +43,48 @@ const BOOT = FROM_SOURCES
  * so that no schema and no answer can hold the worker's event loop: a check still running
  * after `timeoutMs` has its thread terminated (a fresh one serves the next) and answers
  * `output_validation_timeout`. The thread starts on the first check; the deadline of a
- * check starts when the thread receives it, not while it waits in the queue.
+ * check starts when the thread receives it, not while it waits in the queue. Waiting checks
+ * are taken round-robin by group (the project), so one project's slow checks delay another's
+ * by at most one check each.
  */
 export class OutputValidator {
   private thread: Worker | undefined;
   private ready = false;
-  private readonly queue: Request[] = [];
+  /** Waiting checks by group, in the order the groups take turns (a Map keeps insertion order). */
+  private readonly queues = new Map<string, Request[]>();
   private current: (Request & { id: number; timer: NodeJS.Timeout }) | undefined;
   private nextId = 0;
   private closed = false;
 
   constructor(private readonly opts: OutputValidatorOptions) {}
 
-  /** Parses `text` as JSON and checks it against `schema`; rejects only if the thread itself fails. */
-  validate(text: string, schema: Record<string, unknown>): Promise<Validation> {
+  /** Parses `text` as JSON and checks it against `schema`, in `group`'s turn; rejects only if the thread itself fails. */
+  validate(text: string, schema: Record<string, unknown>, group = ''): Promise<Validation> {
     if (this.closed) return Promise.reject(new Error('the output validator is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ text, schema, resolve, reject });
+      const queue = this.queues.get(group);
+      if (queue) queue.push({ text, schema, resolve, reject });
+      else this.queues.set(group, [{ text, schema, resolve, reject }]);
       this.pump();
     });
+  }
+
+  /** The next waiting check: the first group's oldest; that group then goes to the back of the turn. */
+  private next(): Request | undefined {
+    for (const [group, queue] of this.queues) {
+      this.queues.delete(group);
+      const req = queue.shift();
+      if (queue.length) this.queues.set(group, queue);
+      if (req) return req;
+    }
+    return undefined;
+  }
+
+  /** Every waiting check, removed. */
+  private drain(): Request[] {
+    const all = [...this.queues.values()].flat();
+    this.queues.clear();
+    return all;
   }
 
   /** Ends the thread; checks still queued are rejected. */
@@ -69,15 +92,16 @@ export class OutputValidator {
     this.closed = true;
     const thread = this.thread;
     this.stop(new Error('the output validator is closed'));
-    for (const r of this.queue.splice(0)) r.reject(new Error('the output validator is closed'));
+    for (const r of this.drain()) r.reject(new Error('the output validator is closed'));
     await thread?.terminate();
   }
 
   private pump(): void {
-    if (this.current || this.queue.length === 0 || this.closed) return;
+    if (this.current || this.queues.size === 0 || this.closed) return;
     const thread = this.thread ?? this.start();
     if (!this.ready) return;
-    const req = this.queue.shift()!;
+    const req = this.next();
+    if (!req) return;
     const id = ++this.nextId;
     const timer = setTimeout(() => this.expire(id), this.opts.timeoutMs);
     this.current = { ...req, id, timer };
@@ -126,7 +150,7 @@ export class OutputValidator {
     const starting = !this.ready;
     this.stop(failure);
     // A thread that cannot start would fail every check the same way: no restart loop.
-    if (starting) for (const r of this.queue.splice(0)) r.reject(failure);
+    if (starting) for (const r of this.drain()) r.reject(failure);
     this.pump();
   }
 

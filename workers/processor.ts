@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
 import type { Db } from '../src/db/client.js';
-import { generations } from '../src/db/schema.js';
+import { DEFAULT_PROJECT, generations } from '../src/db/schema.js';
 import type { JobEventLog } from '../src/events/job-events.js';
 import { requestOf } from '../src/generation/request.js';
 import type { Completed, Ledger } from '../src/jobs/ledger.js';
@@ -164,6 +164,7 @@ export function createProcessor(deps: ProcessorDeps) {
       cache.set(d.inputHash, {
         jobId: d.id,
         result: { text: out.text, ...(out.json !== undefined ? { json: out.json } : {}) },
+        finishReason: out.finishReason,
         usage: { inputTokens: done.inputTokens, outputTokens: done.outputTokens, totalTokens: done.inputTokens + done.outputTokens },
         costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
       }, d.cacheTtlSeconds, d.refresh),
@@ -205,15 +206,18 @@ export function createProcessor(deps: ProcessorDeps) {
     const res = d.stream ? await streamed(provider, req, d) : await provider.generate(req);
     release();
     const usage = { inputTokens: res.inputTokens, outputTokens: res.outputTokens };
-    if (res.stopReason === 'max_tokens') throw new AttemptFailed('output_truncated', undefined, usage);
     if (res.stopReason === 'refusal') throw new AttemptFailed('provider_refusal', undefined, usage);
+    const finishReason = res.stopReason === 'max_tokens' ? 'length' : 'stop';
+    // A cut-off answer is an answer (paid for, kept, cached), as the providers themselves return it;
+    // only a template's outputSchema, which needs whole JSON, makes it a failure (not worth a paid retry).
+    if (finishReason === 'length' && d.outputSchema && d.templateId) throw new AttemptFailed('output_truncated', undefined, usage);
     let json: unknown;
-    if (d.outputSchema) {
-      const parsed = await deps.validator.validate(res.text, d.outputSchema);
+    if (d.outputSchema && finishReason === 'stop') {
+      const parsed = await deps.validator.validate(res.text, d.outputSchema, d.projectId ?? DEFAULT_PROJECT);
       if (!parsed.ok) throw new AttemptFailed(parsed.code, parsed.reason, usage);
       json = parsed.json;
     }
-    return { text: res.text, json, ...usage, ...cost(d, usage) };
+    return { text: res.text, json, finishReason, ...usage, ...cost(d, usage) };
   }
 
   /**
@@ -297,6 +301,7 @@ export function createProcessor(deps: ProcessorDeps) {
       throw new UnrecoverableError(`${row.errorCode}: ${row.errorMessage}`);
     }
     if (row?.status === 'canceled') return { canceled: true };
-    throw new UnrecoverableError(`generation ${d.id} has no row`);
+    // Admitted by a PromptLab on another database that shares this Redis prefix (which boot now refuses), or its row was deleted.
+    throw new UnrecoverableError(`generation ${d.id} has no row in this worker's database (was it admitted by a PromptLab on another database with the same REDIS_PREFIX?)`);
   }
 }

@@ -13,8 +13,14 @@ import type { OutcomeStash } from './outcome-stash.js';
 /** Why the reconciler settled a generation `dead` (the job's `error.code`). */
 export const RECONCILED_FAILURES = {
   worker_lost: 'Its worker stopped while running it more often than BullMQ allows (maxStalledCount); replay it if the input is safe',
-  job_lost: 'Its job ended without recording an outcome (Postgres was unreachable at the end); replay it to run again',
+  job_lost: 'Its job ended without recording an outcome; replay it to run again',
 } as const;
+
+/** What the reconciler saw of a job that ended while its row is still in flight, for the row's error message. */
+function lostBecause(state: string, failedReason: string | undefined): string {
+  if (state === 'completed') return 'its BullMQ job completed but the outcome never reached Postgres (Postgres was unreachable at the end)';
+  return failedReason ? `its BullMQ job failed: ${failedReason.slice(0, 300)}` : 'its BullMQ job failed without a reason';
+}
 
 export interface ReconcilerDeps {
   db: Db;
@@ -75,7 +81,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
       continue;
     }
     const code = /stalled more than allowable limit/.test(job?.failedReason ?? '') ? 'worker_lost' : 'job_lost';
-    const message = RECONCILED_FAILURES[code];
+    const message = code === 'job_lost' ? `${RECONCILED_FAILURES.job_lost} (${lostBecause(states[i]!, job?.failedReason)})` : RECONCILED_FAILURES[code];
     if (!(await ledger.fail({ id: row.id, final: true, code, message })).settled) continue;
     await queues.deadLetter.add('dead', { ...jobDataOf(row), error: { code, message }, attempts: row.attempts }, { jobId: row.id, removeOnComplete: true });
     await deps.webhooks?.ended(row.id).catch((err: unknown) => log.error({ err: String(err), jobId: row.id }, 'webhooks of a settled generation not enqueued'));

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AppError } from '../errors/app-error.js';
 import { BlockedKeys } from '../ratelimit/blocked-keys.js';
-import { TIMED_OUT, within } from '../util/within.js';
+import { RedisWatch } from '../ratelimit/redis-watch.js';
 import type { LookupGuard } from './keys.js';
 
 export interface FailedAttemptsOptions {
@@ -19,6 +19,8 @@ export interface FailedAttemptsOptions {
   timeoutMs?: number;
   /** When Redis cannot answer the check, look the key up anyway (RATE_LIMIT_FAIL_OPEN) instead of 503. @defaultValue false */
   failOpen?: boolean;
+  /** The connection's watch, shared with the limiters. @defaultValue one of its own, at `timeoutMs` */
+  watch?: RedisWatch;
 }
 
 /**
@@ -37,11 +39,13 @@ export interface FailedAttemptsOptions {
  * recording a miss is best effort (the 401 stands either way).
  */
 export class FailedAttempts {
-  readonly #opts: Required<FailedAttemptsOptions>;
+  readonly #opts: Required<Omit<FailedAttemptsOptions, 'watch'>>;
   readonly #blocked = new BlockedKeys();
+  readonly #watch: RedisWatch;
 
   constructor(opts: FailedAttemptsOptions) {
     this.#opts = { timeoutMs: 50, failOpen: false, ...opts };
+    this.#watch = opts.watch ?? new RedisWatch(this.#opts.timeoutMs);
   }
 
   /** The guard for one request: keys its counter on `request.ip` (TRUST_PROXY-aware), answers 429 on `reply`. */
@@ -79,9 +83,8 @@ export class FailedAttempts {
 
   /** `[count, resetMs, admitted]` of the IP's window, recording one miss when `record`. */
   async #send(key: string, record: 0 | 1): Promise<number[]> {
-    const { redis, windowMs, limit, timeoutMs } = this.#opts;
-    const answer = await within(redis.slidingWindow(1, [key], [windowMs, limit, record]), timeoutMs);
-    if (answer === TIMED_OUT) throw new Error(`Redis did not answer within ${timeoutMs} ms`);
+    const { redis, windowMs, limit } = this.#opts;
+    const answer = await this.#watch.call(() => redis.slidingWindow(1, [key], [windowMs, limit, record]));
     if (!(answer[0]! >= 0)) throw new Error(`failed-attempt counter ${key} does not hold a list`);
     return answer;
   }

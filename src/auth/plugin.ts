@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors/app-error.js';
+import type { RedisWatch } from '../ratelimit/redis-watch.js';
 import { defineScripts } from '../redis/scripts.js';
 import { FailedAttempts } from './failed-attempts.js';
 import type { Projects } from '../projects/service.js';
@@ -29,6 +30,8 @@ export interface AuthPluginOptions {
    * RATE_LIMIT_AUTH_FAILURES per RATE_LIMIT_WINDOW_MS, failing as RATE_LIMIT_FAIL_OPEN says
    */
   failedAttempts?: FailedAttempts;
+  /** The command connection's watch, shared with the limiters (src/ratelimit/redis-watch.ts). */
+  watch?: RedisWatch;
 }
 
 /**
@@ -51,6 +54,7 @@ export const authPlugin = fp<AuthPluginOptions>(
       windowMs: config.RATE_LIMIT_WINDOW_MS,
       timeoutMs: config.RATE_LIMIT_TIMEOUT_MS,
       failOpen: config.RATE_LIMIT_FAIL_OPEN,
+      ...(opts.watch ? { watch: opts.watch } : {}),
     });
     app.addHook('onRequest', async (request, reply) => {
       if (!request.routeOptions.url?.startsWith('/v1/')) return;

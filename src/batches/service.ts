@@ -9,15 +9,18 @@ import { afterCursor, pageOf } from '../db/keyset.js';
 import { inScope } from '../db/scope.js';
 import { batches, generations, type BatchRow, type GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
-import { assertUsable, fromTemplate, templateTarget, variableMismatch } from '../generation/build.js';
+import { assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch } from '../generation/build.js';
 import { inputHash } from '../generation/hash.js';
 import { storedRequest, type GenerationRequest } from '../generation/request.js';
 import { toJobDto } from '../jobs/dto.js';
 import type { Admission, Ledger, SlotAnswer } from '../jobs/ledger.js';
 import { registryOf, type ProviderRegistry } from '../providers/registry.js';
 import { queueClass, tailPriority, type Fairness } from '../queue/fairness.js';
-import type { Queues } from '../queue/queues.js';
-import { worstCaseUsd, type Budgets } from '../spend/budgets.js';
+import { ENQUEUE_WAIT_MS, type Queues } from '../queue/queues.js';
+import { TIMED_OUT, within } from '../util/within.js';
+import { BODY_LIMIT_BYTES } from '../http/json-body.js';
+import type { TokenLimiter } from '../ratelimit/tokens.js';
+import { worstCaseTokens, worstCaseUsd, type Budgets } from '../spend/budgets.js';
 import { admissionPrice } from '../spend/prices.js';
 import { templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
@@ -48,6 +51,8 @@ export interface BatchDeps {
   meter: UsageMeter;
   webhooks: Webhooks;
   fairness: Fairness;
+  /** Tokens per window of the key: a batch holds its items' worst cases there, as single requests do. */
+  tokens: Pick<TokenLimiter, 'reserve' | 'reconcile' | 'release'>;
   log: Logger;
 }
 
@@ -93,10 +98,14 @@ export class Batches {
     const toAdmit = [...unique.values()].filter((b) => !known.has(b.hash));
     const worst = new Map(toAdmit.map((b) => [b.hash, worstCaseUsd(admissionPrice(config, b.request.provider, b.request.model), b.request)]));
     const sum = [...worst.values()].some((w) => w < 0) ? -1 : [...worst.values()].reduce((a, w) => a + w, 0);
-    // Refused whole (402) before anything is written or enqueued.
-    const held = toAdmit.length > 0 && sum !== 0 ? await budgets.reserve(caller.keyId, templateId, sum) : false;
-
     const id = newId('bat');
+    // The key's token window holds every item to run, as single requests hold theirs (429 whole, before anything is written).
+    const tokensOf = (items: Built[]) => items.reduce((a, b) => { const w = worstCaseTokens(b.request); return a + w.inputTokens + w.outputTokens; }, 0);
+    const tpm = toAdmit.length ? await this.deps.tokens.reserve(caller, id, tokensOf(toAdmit)) : undefined;
+    // Refused whole (402) before anything is written or enqueued.
+    const held = await Promise.resolve(toAdmit.length > 0 && sum !== 0 ? budgets.reserve(caller.keyId, templateId, sum) : false)
+      .catch(async (err: unknown) => { if (tpm) await this.deps.tokens.release(caller.keyId, tpm); throw err; });
+
     const priority = queueClass(this.deps.config, caller, req.priority);
     const admittedRows: Admission[] = [];
     const answer = new Map<string, { id: string; cached: boolean }>();
@@ -122,12 +131,15 @@ export class Batches {
       // Admitted rows hold their own share (released when they settle); the rest is given back.
       const kept = admittedRows.reduce((a, r) => a + (r.reservedUsd ?? 0), 0);
       if (held && sum - kept > 0) await budgets.apply({ apiKeyId: caller.keyId, templateId, release: sum - kept, releaseAt: new Date() });
+      if (tpm) await this.deps.tokens.reconcile(caller.keyId, tpm, tokensOf(built.filter((b) => admittedRows.some((r) => r.inputHash === b.hash))));
       throw err;
     }
     // What inputs admitted by another request meanwhile do not need of the hold is given back.
     const admittedHashes = new Set(admittedRows.map((r) => r.inputHash));
     const release = held ? toAdmit.filter((b) => !admittedHashes.has(b.hash)).reduce((a, b) => a + Math.max(0, worst.get(b.hash)!), 0) : 0;
     if (release > 0) await budgets.apply({ apiKeyId: caller.keyId, templateId, release, releaseAt: new Date() });
+    // The window keeps the worst case of what this batch admitted for one window (its jobs do not reconcile it one by one).
+    if (tpm && admittedHashes.size < toAdmit.length) await this.deps.tokens.reconcile(caller.keyId, tpm, tokensOf(toAdmit.filter((b) => admittedHashes.has(b.hash))));
 
     const items = built.map((b, idx) => ({ idx, customId: b.customId, ...answer.get(b.hash)! }));
     const cached = items.filter((i) => i.cached).length;
@@ -152,7 +164,9 @@ export class Batches {
    */
   async #enqueue(rows: Admission[], apiKeyId: string, priority: Priority): Promise<void> {
     const { queues, log, fairness } = this.deps;
-    const slots = await fairness.admitMany(apiKeyId, priority, rows.length).catch(() => undefined);
+    // Redis is bounded as for a single request: the rows are the record, and the reconciler enqueues what Redis did not take.
+    const taken = await within(fairness.admitMany(apiKeyId, priority, rows.length).catch(() => undefined), ENQUEUE_WAIT_MS);
+    const slots = taken === TIMED_OUT ? undefined : taken;
     const chunks: Admission[][] = [];
     for (let i = 0; i < rows.length; i += 1000) chunks.push(rows.slice(i, i + 1000));
     // Sent together: ioredis pipelines the calls, so Redis is never idle waiting for the next one.
@@ -161,10 +175,12 @@ export class Batches {
         const slot = slots?.[c * 1000 + i];
         return { name: 'generate', data: { ...data, ...(slot ? { fair: slot.fair } : {}) }, opts: queues.jobOptions(data.id, slot?.priority ?? tailPriority(priority)) };
       });
-      try {
-        await queues.generation.addBulk(jobs);
-      } catch (err) {
+      const added = queues.generation.addBulk(jobs).then(() => true, (err: unknown) => {
         log.error({ err: String(err), jobs: jobs.length }, 'batch enqueue failed; the reconciler enqueues its jobs once Redis answers');
+        return false;
+      });
+      if ((await within(added, ENQUEUE_WAIT_MS)) === TIMED_OUT) {
+        log.warn({ jobs: jobs.length, waitedMs: ENQUEUE_WAIT_MS }, 'batch enqueue slow: answering without waiting for Redis (jobs it does not take are enqueued by the reconciler)');
       }
     }));
   }
@@ -183,8 +199,10 @@ export class Batches {
     const used = templateVariables(tpl);
     const target = templateTarget(tpl, this.#providers);
     assertUsable(this.#providers, this.deps.config, caller, target.provider, target.model);
+    assertTemplateSchema(tpl);
     const bad: Record<string, unknown>[] = [];
     const ttl = tpl.cacheTtlSeconds ?? this.deps.config.CACHE_TTL_SECONDS;
+    assertItemSizes(req.items.map((item) => ({ templateId: tpl.id, variables: item.variables ?? {} })), 'POST /v1/generate');
     const out = req.items.map((item, index) => {
       const variables = item.variables ?? {};
       const { missing, unknown } = variableMismatch(used, variables);
@@ -199,6 +217,7 @@ export class Batches {
   #chatItems(requests: NonNullable<BatchRequest['requests']>, caller: Caller): Built[] {
     const checked = new Set<string>();
     const projectId = homeProject(caller);
+    assertItemSizes(requests.map((r) => r.body), 'POST /v1/chat/completions');
     return requests.map((r) => {
       const request = chatRequest(this.deps.config, r.body);
       const pm = `${request.provider}/${request.model}`;
@@ -285,6 +304,17 @@ export class Batches {
       await webhooks.settleBatch(id);
     }
     return this.get(id, caller);
+  }
+}
+
+/** Each item of a batch is held to the body limit of the single request it stands for: 413 naming those over it. */
+function assertItemSizes(items: unknown[], route: string): void {
+  const big = items.flatMap((item, index) => {
+    const bytes = Buffer.byteLength(JSON.stringify(item));
+    return bytes > BODY_LIMIT_BYTES ? [{ index, bytes }] : [];
+  });
+  if (big.length) {
+    throw new AppError('payload_too_large', `${big.length} item(s) are larger than a single ${route} may be (${BODY_LIMIT_BYTES} bytes of JSON).`, { limit: BODY_LIMIT_BYTES, items: big.slice(0, 20) });
   }
 }
 

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { GenerationRow } from '../db/schema.js';
+import type { FinishReason } from '../generation/request.js';
 import { decodeResult } from '../jobs/result-codec.js';
 import { unlinkMatching } from '../redis/client.js';
 import { TIMED_OUT, within } from '../util/within.js';
@@ -12,6 +13,8 @@ import type { InvalidationBus } from './bus.js';
 export interface CachedResult {
   jobId: string;
   result: { text: string; json?: unknown };
+  /** Why the answer ended; absent on entries stored before finish reasons were kept: `stop`. */
+  finishReason?: FinishReason;
   usage: { inputTokens: number; outputTokens: number; totalTokens: number };
   costUsd: number;
   provider: string;
@@ -151,6 +154,7 @@ export function cachedFromRow(row: GenerationRow, ttlSeconds: number): CachedRes
   return {
     jobId: row.id,
     result: decodeResult(row),
+    finishReason: row.finishReason ?? 'stop',
     usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, totalTokens: row.inputTokens + row.outputTokens },
     costUsd: row.costUsd,
     provider: row.provider,

@@ -5,6 +5,7 @@ import type { GenerationRequest } from '../generation/request.js';
 import { bypassesCache } from '../http/cache-control.js';
 import { idempotently } from '../idempotency/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
+import { failedGenerationError } from '../jobs/failed-answer.js';
 import type { CompatAnswer } from './translate.js';
 
 /** `X-PromptLab-Priority: high|normal|low` (checked by the route's header schema), as a generation context field. */
@@ -35,13 +36,13 @@ export async function answerCompat(
     const jobHeader = { 'x-promptlab-job-id': jobId };
     if (status === 'dead' || status === 'canceled') {
       const error = o.body.error as { code: string; message: string } | undefined;
-      throw new AppError('generation_failed', `Generation ${jobId} failed: ${error?.code ?? 'unknown'}: ${error?.message ?? ''}`.trim(), { jobId, error }, jobHeader);
+      throw failedGenerationError(jobId, error, { jobId, error }, jobHeader);
     }
     if (status !== 'completed' || !o.body.result) {
       throw new AppError('generation_timeout', `Generation ${jobId} did not finish within ${waitMs / 1000} s; it goes on: GET /v1/jobs/${jobId}.`, { jobId }, jobHeader);
     }
     const u = o.usage ?? { inputTokens: 0, outputTokens: 0 };
-    const body = render({ jobId, model, text: o.body.result.text, inputTokens: u.inputTokens, outputTokens: u.outputTokens });
+    const body = render({ jobId, model, text: o.body.result.text, inputTokens: u.inputTokens, outputTokens: u.outputTokens, finishReason: o.body.finishReason ?? 'stop' });
     return { status: 200, body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}), ...jobHeader } };
   };
   return idempotently(app, request, run);

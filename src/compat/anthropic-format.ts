@@ -1,14 +1,10 @@
 import { Type, type Static } from 'typebox';
 import type { Config } from '../config/index.js';
-import type { GenerationRequest } from '../generation/request.js';
+import type { FinishReason, GenerationRequest } from '../generation/request.js';
 import { assertMessages, routeModel, textOf, type CompatAnswer } from './translate.js';
 
-const TextBlock = Type.Object({
-  type: Type.Literal('text'),
-  text: Type.String(),
-  cache_control: Type.Optional(Type.Unknown({ description: 'Accepted and ignored' })),
-}, { additionalProperties: false });
-const Content = Type.Union([Type.String(), Type.Array(TextBlock, { minItems: 1, maxItems: 100 })]);
+const Block = Type.Object({ type: Type.String({ maxLength: 64 }) }, { additionalProperties: true, description: 'A content block: `{"type": "text", "text", "cache_control"?}` (cache_control accepted and ignored)' });
+const Content = Type.Union([Type.String(), Type.Array(Block, { minItems: 1, maxItems: 100 })]);
 
 /** The Messages parameters PromptLab supports; any other is a 400 naming it. */
 export const MessagesBody = Type.Object({
@@ -30,19 +26,22 @@ export const MessageAnswer = Type.Object({
   role: Type.Literal('assistant'),
   content: Type.Array(Type.Object({ type: Type.Literal('text'), text: Type.String() })),
   model: Type.String(),
-  stop_reason: Type.Literal('end_turn'),
+  stop_reason: Type.Enum(['end_turn', 'max_tokens']),
   stop_sequence: Type.Null(),
   usage: Type.Object({ input_tokens: Type.Integer(), output_tokens: Type.Integer() }),
 });
 
+/** Finish reasons in the Messages format. */
+export const ANTHROPIC_STOP_REASONS = { stop: 'end_turn', length: 'max_tokens' } as const satisfies Record<FinishReason, string>;
+
 /** A Messages body as a provider-neutral request. */
 export function messagesRequest(config: Config, body: MessagesBody): GenerationRequest {
   const { provider, model } = routeModel(config, body.model);
-  const system = body.system === undefined ? '' : textOf(body.system);
+  const system = body.system === undefined ? '' : textOf(body.system, 'system', ['cache_control']);
   return {
     provider, model,
     ...(system ? { system } : {}),
-    messages: assertMessages(body.messages.map((m) => ({ role: m.role, content: textOf(m.content) }))),
+    messages: assertMessages(body.messages.map((m, i) => ({ role: m.role, content: textOf(m.content, `messages[${i}].content`, ['cache_control']) }))),
     params: {
       maxTokens: body.max_tokens,
       ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
@@ -56,6 +55,6 @@ export function messagesRequest(config: Config, body: MessagesBody): GenerationR
 export function messageAnswer(a: CompatAnswer): Static<typeof MessageAnswer> {
   return {
     id: a.jobId, type: 'message', role: 'assistant', content: [{ type: 'text', text: a.text }], model: a.model,
-    stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: a.inputTokens, output_tokens: a.outputTokens },
+    stop_reason: ANTHROPIC_STOP_REASONS[a.finishReason], stop_sequence: null, usage: { input_tokens: a.inputTokens, output_tokens: a.outputTokens },
   };
 }

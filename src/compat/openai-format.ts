@@ -1,12 +1,13 @@
 import { Type, type Static } from 'typebox';
 import type { Config } from '../config/index.js';
-import type { GenerationRequest } from '../generation/request.js';
+import { FINISH_REASONS, type GenerationRequest } from '../generation/request.js';
+import { checkSchema } from '../templates/output-schema.js';
 import { assertMessages, routeModel, textOf, type CompatAnswer } from './translate.js';
 
 const DEFAULT_MAX_TOKENS = 1024;
 
-const TextPart = Type.Object({ type: Type.Literal('text'), text: Type.String() }, { additionalProperties: false });
-const Content = Type.Union([Type.String(), Type.Array(TextPart, { minItems: 1, maxItems: 100 })]);
+const Part = Type.Object({ type: Type.String({ maxLength: 64 }) }, { additionalProperties: true, description: 'A content part: `{"type": "text", "text"}`' });
+const Content = Type.Union([Type.String(), Type.Array(Part, { minItems: 1, maxItems: 100 })]);
 const ChatMessage = Type.Object({
   role: Type.Enum(['system', 'developer', 'user', 'assistant']),
   content: Content,
@@ -52,7 +53,7 @@ export const ChatCompletion = Type.Object({
   choices: Type.Array(Type.Object({
     index: Type.Integer(),
     message: Type.Object({ role: Type.Literal('assistant'), content: Type.String(), refusal: Type.Null() }),
-    finish_reason: Type.Literal('stop'),
+    finish_reason: Type.Enum([...FINISH_REASONS]),
     logprobs: Type.Null(),
   })),
   usage: Type.Object({ prompt_tokens: Type.Integer(), completion_tokens: Type.Integer(), total_tokens: Type.Integer() }),
@@ -65,11 +66,13 @@ export const ChatCompletion = Type.Object({
  */
 export function chatRequest(config: Config, body: ChatCompletionBody): GenerationRequest {
   const { provider, model } = routeModel(config, body.model);
-  const system = body.messages.filter((m) => m.role === 'system' || m.role === 'developer').map((m) => textOf(m.content));
-  const messages = assertMessages(body.messages.flatMap((m) =>
-    m.role === 'user' || m.role === 'assistant' ? [{ role: m.role, content: textOf(m.content) }] : []));
+  const system = body.messages.flatMap((m, i) => (m.role === 'system' || m.role === 'developer' ? [textOf(m.content, `messages[${i}].content`)] : []));
+  const messages = assertMessages(body.messages.flatMap((m, i) =>
+    m.role === 'user' || m.role === 'assistant' ? [{ role: m.role, content: textOf(m.content, `messages[${i}].content`) }] : []));
   const rf = body.response_format;
   const schema = rf?.type === 'json_schema' ? (rf.json_schema.schema ?? {}) : rf?.type === 'json_object' ? { type: 'object' } : undefined;
+  // Compiled before anything is paid: a schema the worker could not check the answer against is a 400 now, not a dead job.
+  if (rf?.type === 'json_schema') checkSchema(schema, 'response_format.json_schema.schema', 'bad_request', { param: 'response_format.json_schema.schema' });
   const stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
   return {
     provider, model,
@@ -89,7 +92,7 @@ export function chatRequest(config: Config, body: ChatCompletionBody): Generatio
 export function chatCompletion(a: CompatAnswer): Static<typeof ChatCompletion> {
   return {
     id: a.jobId, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: a.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: a.text, refusal: null }, finish_reason: 'stop', logprobs: null }],
+    choices: [{ index: 0, message: { role: 'assistant', content: a.text, refusal: null }, finish_reason: a.finishReason, logprobs: null }],
     usage: { prompt_tokens: a.inputTokens, completion_tokens: a.outputTokens, total_tokens: a.inputTokens + a.outputTokens },
   };
 }

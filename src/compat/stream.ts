@@ -9,6 +9,9 @@ import { idempotently } from '../idempotency/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import { jobOutcome } from '../jobs/dto.js';
 import { chunksOf } from '../util/chunks.js';
+import { failedGenerationError } from '../jobs/failed-answer.js';
+import type { FinishReason } from '../generation/request.js';
+import { ANTHROPIC_STOP_REASONS } from './anthropic-format.js';
 import { priorityHeader } from './answer.js';
 import { formatError } from './error-bodies.js';
 
@@ -20,21 +23,21 @@ const REPLAY_CHUNKS = 8;
 export interface StreamFormat {
   start(): string;
   delta(text: string): string;
-  finish(usage: { inputTokens: number; outputTokens: number }): string;
+  finish(usage: { inputTokens: number; outputTokens: number }, reason: FinishReason): string;
   error(err: AppError): string;
 }
 
 const sse = (data: unknown, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
 
-/** OpenAI's `chat.completion.chunk`s, a `finish_reason: 'stop'` chunk, a usage chunk when asked, then `[DONE]`. */
+/** OpenAI's `chat.completion.chunk`s, a chunk with the `finish_reason`, a usage chunk when asked, then `[DONE]`. */
 export function openaiStream(jobId: string, model: string, includeUsage: boolean): StreamFormat {
   const created = Math.floor(Date.now() / 1000);
-  const chunk = (delta: Record<string, unknown>, finish: 'stop' | null) =>
+  const chunk = (delta: Record<string, unknown>, finish: FinishReason | null) =>
     sse({ id: jobId, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] });
   return {
     start: () => chunk({ role: 'assistant', content: '' }, null),
     delta: (text) => chunk({ content: text }, null),
-    finish: (u) => chunk({}, 'stop') +
+    finish: (u, reason) => chunk({}, reason) +
       (includeUsage ? sse({ id: jobId, object: 'chat.completion.chunk', created, model, choices: [],
         usage: { prompt_tokens: u.inputTokens, completion_tokens: u.outputTokens, total_tokens: u.inputTokens + u.outputTokens } }) : '') +
       'data: [DONE]\n\n',
@@ -50,9 +53,9 @@ export function anthropicStream(jobId: string, model: string): StreamFormat {
         usage: { input_tokens: 0, output_tokens: 0 } } }, 'message_start') +
       sse({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
     delta: (text) => sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
-    finish: (u) =>
+    finish: (u, reason) =>
       sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop') +
-      sse({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null },
+      sse({ type: 'message_delta', delta: { stop_reason: ANTHROPIC_STOP_REASONS[reason], stop_sequence: null },
         usage: { input_tokens: u.inputTokens, output_tokens: u.outputTokens } }, 'message_delta') +
       sse({ type: 'message_stop' }, 'message_stop'),
     error: (err) => sse(formatError('anthropic', err), 'error'),
@@ -105,11 +108,11 @@ export async function streamCompat(
   });
   res.write(format.start());
 
-  const replay = (text: string, usage: { inputTokens: number; outputTokens: number } | undefined) => {
+  const replay = (text: string, usage: { inputTokens: number; outputTokens: number } | undefined, reason: FinishReason | undefined) => {
     for (const piece of chunksOf(text, REPLAY_CHUNKS)) res.write(format.delta(piece));
-    res.end(format.finish(usage ?? { inputTokens: 0, outputTokens: 0 }));
+    res.end(format.finish(usage ?? { inputTokens: 0, outputTokens: 0 }, reason ?? 'stop'));
   };
-  if (admitted?.body.result) return replay(admitted.body.result.text, admitted.usage);
+  if (admitted?.body.result) return replay(admitted.body.result.text, admitted.usage, admitted.body.finishReason);
 
   const { jobs } = app.svc;
   // A stream ends in a timeout only when no piece came for COMPAT_WAIT_SECONDS, so a long answer is not cut.
@@ -132,12 +135,9 @@ export async function streamCompat(
     if (outcome.status === 'completed' && outcome.result) {
       if (!outcome.result.text.startsWith(sent)) return fail('generation_failed', `Generation ${jobId} was retried after part of its answer was streamed; its answer: GET /v1/jobs/${jobId}.`);
       for (const piece of chunksOf(outcome.result.text.slice(sent.length), REPLAY_CHUNKS)) res.write(format.delta(piece));
-      return end(format.finish(outcome.usage ?? { inputTokens: 0, outputTokens: 0 }));
+      return end(format.finish(outcome.usage ?? { inputTokens: 0, outputTokens: 0 }, outcome.finishReason ?? 'stop'));
     }
-    if (outcome.status === 'dead' || outcome.status === 'canceled') {
-      const error = outcome.error as { code?: string; message?: string } | undefined;
-      return fail('generation_failed', `Generation ${jobId} failed: ${error?.code ?? 'unknown'}: ${error?.message ?? ''}`.trim());
-    }
+    if (outcome.status === 'dead' || outcome.status === 'canceled') return end(format.error(failedGenerationError(jobId, outcome.error, { jobId })));
   };
   // A stream that does not open with `queued` was trimmed (or lost entries while Redis was away):
   // its pieces are not the whole answer, so this caller waits for the row and gets it replayed.

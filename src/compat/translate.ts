@@ -1,21 +1,38 @@
 /** What the OpenAI and Anthropic formats share: model routing, text content, the checks every compat request passes. */
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/app-error.js';
-import type { Message } from '../generation/request.js';
+import type { FinishReason, Message } from '../generation/request.js';
 import { registryOf } from '../providers/registry.js';
 
 /** The provider and model a compat request's `model` names (`ProviderRegistry.routeModel`); 400 `unknown_model` otherwise. */
 export function routeModel(config: Config, name: string): { provider: string; model: string } {
   const routed = registryOf(config).routeModel(name);
   if (!routed) {
-    throw new AppError('unknown_model', `No provider serves the model '${name}': use a claude-*, gpt-*, o1/o3/o4*, fake-* model, a PROVIDERS_JSON model, or provider/model (GET /v1/models lists them).`, { param: 'model' });
+    throw new AppError('unknown_model', `No provider serves the model '${name}'; ${registryOf(config).answeringModels()}.`, { param: 'model' });
   }
   return routed;
 }
 
-/** Text content: a string, or text blocks joined. */
-export const textOf = (content: string | { text: string }[]): string =>
-  typeof content === 'string' ? content : content.map((b) => b.text).join('');
+/** A content part as the routes' schemas take it: any `type`, checked by `textOf` so an error can name it. */
+export type ContentPart = { type: string; [field: string]: unknown };
+
+/**
+ * Text content: a string, or text parts joined. A part of another type is a 400 naming the part
+ * and its type (`where` is its field, e.g. `messages[0].content`), not a schema error about strings.
+ */
+export function textOf(content: string | ContentPart[], where: string, extra: readonly string[] = []): string {
+  if (typeof content === 'string') return content;
+  return content.map((part, i) => {
+    if (part.type !== 'text') {
+      throw new AppError('bad_request', `${where}[${i}] is a content part of type '${String(part.type).slice(0, 40)}', which PromptLab does not take yet; send text parts.`, { param: `${where}[${i}].type` });
+    }
+    const unknown = Object.keys(part).find((k) => k !== 'type' && k !== 'text' && !extra.includes(k));
+    if (typeof part.text !== 'string' || unknown) {
+      throw new AppError('bad_request', `${where}[${i}] is not a text part: it needs a string 'text'${unknown ? ` and no '${unknown}'` : ''}.`, { param: `${where}[${i}]` });
+    }
+    return part.text;
+  }).join('');
+}
 
 /** A request needs at least one user or assistant message. */
 export function assertMessages(messages: Message[]): Message[] {
@@ -30,4 +47,5 @@ export interface CompatAnswer {
   text: string;
   inputTokens: number;
   outputTokens: number;
+  finishReason: FinishReason;
 }

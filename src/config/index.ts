@@ -1,6 +1,7 @@
 import { Value } from 'typebox/value';
 import { BUILT_IN_PROVIDERS } from '../providers/registry.js';
 import { ConfigError } from './error.js';
+import { estimateBits, HOW_TO_MAKE_A_KEY, MIN_ADMIN_KEY_BITS } from './key-strength.js';
 import { parsePricingJson } from './pricing-json.js';
 import { parseProvidersJson, type CompatibleProviderConfig } from './providers-json.js';
 import { ConfigSchema, type Config as EnvConfig } from './schema.js';
@@ -10,13 +11,20 @@ export { ConfigSchema } from './schema.js';
 export type { CompatibleProviderConfig } from './providers-json.js';
 
 /** The parsed environment, plus what `loadConfig` derives from it. */
-export type Config = EnvConfig & {
+export type Config = Omit<EnvConfig, 'REDIS_PREFIX'> & {
+  /** REDIS_PREFIX, or `promptlab` when it is unset (see `redisPrefixGiven`). */
+  readonly REDIS_PREFIX: string;
+  /** REDIS_PREFIX was set: `npm start` on its embedded database then keeps it rather than using one of its own. */
+  readonly redisPrefixGiven?: boolean;
   /**
    * The `PROVIDERS_JSON` providers with their keys read from their `apiKeyEnv` variables.
    * @defaultValue `[]` (a config built without `loadConfig` may leave it out)
    */
   readonly compatibleProviders?: readonly CompatibleProviderConfig[];
 };
+
+/** The Redis prefix when REDIS_PREFIX is unset (except for `npm start` on its embedded database). */
+export const DEFAULT_REDIS_PREFIX = 'promptlab';
 
 /** Every provider name this config can use: the built-ins, then the `PROVIDERS_JSON` ones. */
 export const providerNamesOf = (config: Pick<Config, 'compatibleProviders'>): string[] => [
@@ -59,9 +67,16 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     const pricing = parsePricingJson(raw.PRICING_JSON, names);
     if ('problem' in pricing) byName.set('PRICING_JSON', pricing.problem);
   }
+  if (typeof raw.PROMPTLAB_ADMIN_KEY === 'string' && !byName.has('PROMPTLAB_ADMIN_KEY')) {
+    const bits = estimateBits(raw.PROMPTLAB_ADMIN_KEY);
+    if (bits < MIN_ADMIN_KEY_BITS) {
+      byName.set('PROMPTLAB_ADMIN_KEY', `PROMPTLAB_ADMIN_KEY=(secret, not shown): too easy to guess (about ${bits} bits; at least ${MIN_ADMIN_KEY_BITS} needed): ${HOW_TO_MAKE_A_KEY}`);
+    }
+  }
   if (byName.size > 0) {
     const lines = [...byName.values()];
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
-  return { ...(value as EnvConfig), compatibleProviders };
+  const parsed = value as EnvConfig;
+  return { ...parsed, REDIS_PREFIX: parsed.REDIS_PREFIX ?? DEFAULT_REDIS_PREFIX, redisPrefixGiven: parsed.REDIS_PREFIX !== undefined, compatibleProviders };
 }

@@ -1,10 +1,22 @@
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { PROJECT_ROOT } from '../util/project-root.js';
+import { sql } from 'drizzle-orm';
 import * as schema from './schema.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** A URL with its password hidden. */
+export function withoutPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
 
 /** The rows of a `db.execute` result (node-postgres and PGlite both answer `{ rows }`). */
 export const rowsOf = <T>(res: unknown): T[] => (res as { rows: T[] }).rows;
@@ -17,7 +29,19 @@ export interface Database {
   migrate(): Promise<void>;
   /** Cheap liveness probe for /ready. */
   ping(): Promise<void>;
+  /** Where it is, for people: the URL without its password, or the embedded database's directory. */
+  readonly where: string;
   close(): Promise<void>;
+}
+
+/**
+ * This database's identity: its server's system identifier (random, made by initdb; a restored
+ * copy on another server differs) and its name (a copy on the same server differs), and where it
+ * is. The same database reached at another address is the same.
+ */
+export async function identityOf(database: Database): Promise<{ id: string; where: string }> {
+  const [row] = rowsOf<{ id: string }>(await database.db.execute(sql`select system_identifier::text || '/' || current_database() as id from pg_control_system()`));
+  return { id: row!.id, where: database.where };
 }
 
 const MIGRATIONS = join(PROJECT_ROOT, 'migrations');
@@ -43,6 +67,7 @@ export async function openDatabase(opts: { url?: string | undefined; dataDir: st
     return {
       db,
       kind: 'postgres',
+      where: withoutPassword(opts.url),
       async migrate() {
         // Its own client, without the pool's timeouts: the lock may rightly wait for another process's migration.
         const client = new pg.Client({ connectionString: opts.url });
@@ -68,6 +93,7 @@ export async function openDatabase(opts: { url?: string | undefined; dataDir: st
   return {
     db: db as unknown as Db,
     kind: 'pglite',
+    where: `embedded PGlite in ${resolve(dir)}`,
     migrate: () => migrate(db, { migrationsFolder: MIGRATIONS }),
     async ping() { await client.query('select 1'); },
     close: () => client.close(),

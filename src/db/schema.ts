@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { Message } from '../generation/request.js';
+import type { FinishReason, Message } from '../generation/request.js';
 import { bigint, boolean, date, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamptz, uniqueIndex } from './columns.js';
 
 /** The project every row created before projects existed belongs to. */
@@ -143,6 +143,8 @@ export const generations = pgTable(
     resultJson: jsonb('result_json'),
     /** `json` when the result held text Postgres cannot store (NUL, unpaired surrogates): then both result columns hold JSON texts (see jobs/result-codec.ts). */
     resultEncoding: text('result_encoding', { enum: ['json'] }),
+    /** Why the answer ended (`stop`, `length`); null on rows completed before this column: `stop`. */
+    finishReason: text('finish_reason').$type<FinishReason>(),
     inputTokens: integer('input_tokens').notNull().default(0),
     outputTokens: integer('output_tokens').notNull().default(0),
     costUsd: numeric('cost_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),

@@ -106,15 +106,23 @@ export class JobEventLog {
     }
   }
 
-  /** Entries after `afterId` (exclusive), or all of them. */
+  /**
+   * Entries after `afterId` (exclusive), or all of them. Rejects when Redis does not answer within
+   * `publishTimeoutMs`: the caller then answers from Postgres, the record, instead of hanging.
+   */
   async after(jobId: string, afterId?: string): Promise<JobEvent[]> {
-    const entries = await this.redis.xrange(this.key(jobId), afterId ? `(${afterId}` : '-', '+');
-    return entries.map(parseEntry);
+    return (await this.#bounded(this.redis.xrange(this.key(jobId), afterId ? `(${afterId}` : '-', '+'))).map(parseEntry);
   }
 
-  /** The newest entry, if the stream still exists. */
+  /** The newest entry, if the stream still exists; rejects as `after` does. */
   async last(jobId: string): Promise<JobEvent | undefined> {
-    const [entry] = await this.redis.xrevrange(this.key(jobId), '+', '-', 'COUNT', 1);
+    const [entry] = await this.#bounded(this.redis.xrevrange(this.key(jobId), '+', '-', 'COUNT', 1));
     return entry ? parseEntry(entry) : undefined;
+  }
+
+  async #bounded<T>(read: Promise<T>): Promise<T> {
+    const answer = await within(read, this.#publishTimeoutMs);
+    if (answer === TIMED_OUT) throw new Error(`Redis did not answer within ${this.#publishTimeoutMs} ms`);
+    return answer;
   }
 }

@@ -122,7 +122,8 @@ export class JobStreams {
    * the whole stream, whenever it arrives.
    */
   async follow(jobId: string, deliver: (event: JobEvent) => void): Promise<() => void> {
-    const backlog = await this.deps.events.after(jobId);
+    // A hung Redis gives no backlog: the caller's check of the row answers instead.
+    const backlog = await this.deps.events.after(jobId).catch((): JobEvent[] => []);
     for (const e of backlog) deliver(e);
     return this.deps.tail.subscribe(jobId, backlog.at(-1)?.id ?? '0-0', deliver);
   }

@@ -4,6 +4,7 @@ import type { TemplateRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { allowedModelsOf, assertModelAllowed } from '../spend/allow-list.js';
+import { checkSchema } from '../templates/output-schema.js';
 import { inputHash } from './hash.js';
 import { templateRequest, type GenerationRequest } from './request.js';
 
@@ -12,7 +13,11 @@ const DEFAULT_MAX_TOKENS = 1024;
 
 /** The provider is enabled here, and the key may use the model. */
 export function assertUsable(providers: ProviderRegistry, config: Config, caller: Caller, provider: string, model: string): void {
-  if (!providers.isEnabled(provider)) throw new AppError('provider_unavailable', `Provider ${provider} is not configured here.`, { provider });
+  if (!providers.isEnabled(provider)) {
+    const vars = providers.get(provider)?.configVariables.filter((v) => v.endsWith('_KEY') || v.endsWith('_URL')) ?? [];
+    const how = vars.length ? ` (set ${vars.join(' or ')} to enable it)` : '';
+    throw new AppError('provider_unavailable', `Provider ${provider} is not configured here${how}; ${providers.answeringModels()}.`, { provider });
+  }
   assertModelAllowed(allowedModelsOf(config, caller), provider, model);
 }
 
@@ -31,6 +36,18 @@ export function templateTarget(
 /** The variables a template uses that `variables` lacks, and those `variables` has that it does not use. */
 export function variableMismatch(used: string[], variables: Record<string, unknown>): { missing: string[]; unknown: string[] } {
   return { missing: used.filter((n) => !Object.hasOwn(variables, n)), unknown: Object.keys(variables).filter((n) => !used.includes(n)) };
+}
+
+const schemaChecked = new WeakSet<TemplateRow>();
+
+/**
+ * A template's outputSchema compiles here, before anything is paid: one stored before today's
+ * checks (dialects, cost) may not. Checked once per template row object (the template cache keeps them).
+ */
+export function assertTemplateSchema(tpl: TemplateRow): void {
+  if (!tpl.outputSchema || schemaChecked.has(tpl)) return;
+  checkSchema(tpl.outputSchema, `The outputSchema of template ${tpl.id} (version ${tpl.version})`, 'invalid_template', { templateId: tpl.id });
+  schemaChecked.add(tpl);
 }
 
 /** A template's request for `variables`, and its input hash (of the key fields alone when the template names them). */

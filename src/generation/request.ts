@@ -2,6 +2,14 @@ import type { TemplateRow } from '../db/schema.js';
 import type { ProviderName } from '../providers/types.js';
 import { render } from '../templates/render.js';
 
+/**
+ * Why an answer ended: `stop` (the model finished, or hit a stop sequence), `length` (cut off at
+ * `maxTokens`: still an answer, kept and cached like any other). OpenAI's names; the Anthropic
+ * format says `end_turn` and `max_tokens`.
+ */
+export const FINISH_REASONS = ['stop', 'length'] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
+
 /** Who wrote a message; the system prompt is `GenerationRequest.system`, never a message. */
 export type Role = 'user' | 'assistant';
 
@@ -12,7 +20,7 @@ export interface Message {
 
 /** Sampling parameters; an absent one is the provider's own default. */
 export interface GenerationParams {
-  /** Upper bound on output tokens; hitting it cuts the answer off (`output_truncated`). */
+  /** Upper bound on output tokens; hitting it cuts the answer off (finish reason `length`). */
   maxTokens: number;
   temperature?: number;
   topP?: number;

@@ -15,7 +15,7 @@ import type { ModelPrice } from '../providers/pricing.js';
 import { registryOf, type ProviderRegistry } from '../providers/registry.js';
 import type { ProviderName } from '../providers/types.js';
 import { queueClass, tailPriority, type Fairness } from '../queue/fairness.js';
-import type { FairSlot, GenerationJobData, Queues } from '../queue/queues.js';
+import { ENQUEUE_WAIT_MS, type FairSlot, type GenerationJobData, type Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
 import type { TokenLimiter } from '../ratelimit/tokens.js';
 import { worstCaseTokens, worstCaseUsd, type Budgets } from '../spend/budgets.js';
@@ -24,9 +24,9 @@ import { templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
 import { TIMED_OUT, within } from '../util/within.js';
-import { assertUsable, fromTemplate, templateTarget, variableMismatch } from './build.js';
+import { assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch } from './build.js';
 import { inputHash } from './hash.js';
-import { storedRequest, type GenerationRequest } from './request.js';
+import { storedRequest, type FinishReason, type GenerationRequest } from './request.js';
 
 export interface GenerateRequest {
   templateId: string;
@@ -56,7 +56,7 @@ export interface GenerateOutcome {
   status: 200 | 202;
   cache: 'HIT' | 'MISS' | 'BYPASS';
   tier?: CacheTier;
-  body: Record<string, unknown> & { jobId: string; status: string; cached: boolean; result?: { text: string; json?: unknown } };
+  body: Record<string, unknown> & { jobId: string; status: string; cached: boolean; result?: { text: string; json?: unknown }; finishReason?: FinishReason };
   /** Tokens of the answer, when there is one (a hit's are those of the generation that produced it). */
   usage?: { inputTokens: number; outputTokens: number; totalTokens: number };
 }
@@ -80,9 +80,6 @@ export interface GenerationDeps {
   fairness: Fairness;
 }
 
-/** Longest a request waits for Redis to take its job before answering 202 anyway. */
-const ENQUEUE_WAIT_MS = 1000;
-
 /** Builds a request (from a template, or as given), hashes it, answers from cache or admits exactly one job per in-flight input. */
 export class Generation {
   readonly #providers: ProviderRegistry;
@@ -103,6 +100,7 @@ export class Generation {
 
     const target = templateTarget(tpl, this.#providers, { ...(req.provider ? { provider: req.provider } : {}), ...(req.model ? { model: req.model } : {}) });
     assertUsable(this.#providers, config, ctx.caller, target.provider, target.model);
+    assertTemplateSchema(tpl);
     const { request, hash } = fromTemplate(tpl, variables, target);
     return this.#run(request, { hash, templateId: tpl.id, templateVersion: tpl.version, ttl: tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS, projectId: tpl.projectId }, ctx);
   }
@@ -249,9 +247,13 @@ export class Generation {
         // The fair slot and the enqueue are both Redis: they share the one bound.
         const enqueued = this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
           { ...data, id, ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority)));
-        enqueued.catch(() => {});
-        const waited = await within(enqueued.then(() => true, () => false), ENQUEUE_WAIT_MS);
-        if (waited !== true) log.error({ jobId: id }, 'enqueue failed or slow; the reconciler enqueues the job once Redis answers');
+        const added = enqueued.then(() => true, (err: unknown) => {
+          log.error({ err: String(err), jobId: id }, 'enqueue failed; the reconciler enqueues the job once Redis answers');
+          return false;
+        });
+        if ((await within(added, ENQUEUE_WAIT_MS)) === TIMED_OUT) {
+          log.warn({ jobId: id, waitedMs: ENQUEUE_WAIT_MS }, 'enqueue slow: answering without waiting for Redis (if it never takes the job, the reconciler enqueues it)');
+        }
         await queued;
         return { id, status: 'queued', admitted: true };
       }
@@ -337,4 +339,4 @@ function variablesError(missing: string[], unknown: string[], used: string[]): A
   });
 }
 
-const hitBody = (v: CachedResult) => ({ jobId: v.jobId, status: 'completed', cached: true, result: v.result });
+const hitBody = (v: CachedResult) => ({ jobId: v.jobId, status: 'completed', cached: true, result: v.result, finishReason: v.finishReason ?? 'stop' });

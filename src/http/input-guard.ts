@@ -2,6 +2,9 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, HookH
 import fp from 'fastify-plugin';
 import { AppError } from '../errors/app-error.js';
 import { toAppError } from '../errors/handler.js';
+import { checkedJsonParser, MAX_INPUT_DEPTH } from './json-body.js';
+
+export { MAX_INPUT_DEPTH } from './json-body.js';
 
 declare global {
   // ES2024, in Node since 20; the project's lib is ES2023.
@@ -11,12 +14,6 @@ declare global {
   }
 }
 
-/**
- * Deepest nesting of objects and arrays a request may carry, the body itself
- * being level 1. Deeper input is refused before any code walks it
- * recursively (validation, hashing, JSON Schema compilation).
- */
-export const MAX_INPUT_DEPTH = 64;
 
 /** What is wrong with one part of a request, and where (JSON Pointer segments, outermost first). */
 export interface InputFlaw {
@@ -104,6 +101,8 @@ export function frameworkErrors(err: FastifyError, request: FastifyRequest, repl
  */
 export const inputGuard = fp(
   async (app: FastifyInstance) => {
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'buffer' }, checkedJsonParser(app.getDefaultJsonParser('error', 'error')));
     app.addHook('preValidation', guard);
   },
   { name: 'input-guard', fastify: '5.x' },

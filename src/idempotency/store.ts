@@ -16,6 +16,9 @@ export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
  */
 export const IDEMPOTENCY_LEASE_MS = 90_000;
 
+/** How often a claim whose release failed (Postgres away) is released again, until its lease lapses. */
+const RELEASE_RETRY_MS = 1000;
+
 export interface StoredResponse {
   status: number;
   body: unknown;
@@ -48,7 +51,11 @@ export class IdempotencyStore {
       if (prior.requestHash !== requestHash) {
         throw new AppError('idempotency_key_reused', 'This Idempotency-Key was already used with a different payload.');
       }
-      if (prior.state !== 'done') throw new AppError('idempotency_key_in_progress');
+      if (prior.state !== 'done') {
+        // The true wait: until the first request answers, at most until its lease lapses.
+        const leftS = Math.max(1, Math.ceil((prior.createdAt.getTime() + IDEMPOTENCY_LEASE_MS - Date.now()) / 1000));
+        throw new AppError('idempotency_key_in_progress', `A request with this Idempotency-Key is still being admitted; retry in at most ${leftS} s.`, undefined, { 'retry-after': String(leftS) });
+      }
       return { status: prior.responseStatus!, body: decodeJson(prior.responseBody, prior.responseEncoding), headers: prior.responseHeaders ?? {}, replayed: true };
     }
     try {
@@ -61,11 +68,19 @@ export class IdempotencyStore {
         .where(ourClaim(apiKeyId, key, claimedAt));
       return { ...res, replayed: false };
     } catch (err) {
-      // Not admitted, or its response could not be stored: free the key so a retry runs
-      // again. When Postgres is gone this fails too, and the lease frees it instead.
-      await this.db.delete(idempotencyKeys).where(ourClaim(apiKeyId, key, claimedAt)).catch(() => {});
+      // Not admitted, or its response could not be stored: free the key so a retry runs again. When
+      // Postgres is gone this fails too: it is tried again in the background, so a retry after the
+      // 503's Retry-After finds the key free as soon as Postgres is back, not only once the lease lapses.
+      this.#release(apiKeyId, key, claimedAt);
       throw err;
     }
+  }
+
+  #release(apiKeyId: string, key: string, claimedAt: Date, attempt = 0): void {
+    this.db.delete(idempotencyKeys).where(ourClaim(apiKeyId, key, claimedAt)).then(() => undefined, () => {
+      if ((attempt + 1) * RELEASE_RETRY_MS >= IDEMPOTENCY_LEASE_MS) return; // the lease frees it now
+      setTimeout(() => this.#release(apiKeyId, key, claimedAt, attempt + 1), RELEASE_RETRY_MS).unref();
+    });
   }
 
   /**

@@ -16,7 +16,7 @@ export function toJobDto(row: GenerationRow, cached = false, withPrompt = false)
     ...(withPrompt ? { system: row.system, messages: row.messages ?? [{ role: 'user' as const, content: row.prompt }] } : {}),
     attempts: row.attempts,
     priority: row.priority,
-    ...(done ? { result: decodeResult(row) } : {}),
+    ...(done ? { result: decodeResult(row), finishReason: row.finishReason ?? 'stop' } : {}),
     ...(row.attempts > 0
       ? {
           usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, totalTokens: row.inputTokens + row.outputTokens },
@@ -40,6 +40,6 @@ export const isSettled = (status: string): boolean => status === 'completed' || 
 
 /** A job's outcome as `POST /v1/generate?wait=` and the final job event report it. */
 export function jobOutcome(row: GenerationRow) {
-  const { status, attempts, result, usage, costUsd, error } = toJobDto(row);
-  return { jobId: row.id, status, attempts, result, usage, costUsd, error };
+  const { status, attempts, result, finishReason, usage, costUsd, error } = toJobDto(row);
+  return { jobId: row.id, status, attempts, result, finishReason, usage, costUsd, error };
 }

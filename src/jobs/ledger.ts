@@ -3,7 +3,7 @@ import { Batcher } from '../db/batcher.js';
 import { rowsOf, type Db } from '../db/client.js';
 import type { Scope } from '../auth/caller.js';
 import { DEFAULT_PROJECT, generations, IN_FLIGHT_SQL, inputSlots, NO_TEMPLATE, type GenerationRow, type Priority } from '../db/schema.js';
-import { promptOf } from '../generation/request.js';
+import { promptOf, type FinishReason } from '../generation/request.js';
 import type { GenerationJobData } from '../queue/queues.js';
 import { encodeResult, storableMessage } from './result-codec.js';
 
@@ -27,6 +27,7 @@ export interface Completion {
   id: string;
   text: string;
   json: unknown;
+  finishReason: FinishReason;
   inputTokens: number;
   outputTokens: number;
   costUsd: number;
@@ -113,10 +114,11 @@ export class Ledger {
           select * from unnest(${sql.param(items.map((i) => i.id))}::text[], ${sql.param(stored.map((s) => s.text))}::text[],
             ${sql.param(stored.map((s) => s.json))}::jsonb[], ${sql.param(stored.map((s) => s.encoding))}::text[],
             ${sql.param(items.map((i) => i.inputTokens))}::int[], ${sql.param(items.map((i) => i.outputTokens))}::int[],
-            ${sql.param(items.map((i) => i.costUsd))}::numeric[], ${sql.param(items.map((i) => i.unpriced === true))}::bool[])
-            as v(id, text, json, enc, it, ot, cost, unpriced)
+            ${sql.param(items.map((i) => i.costUsd))}::numeric[], ${sql.param(items.map((i) => i.unpriced === true))}::bool[],
+            ${sql.param(items.map((i) => i.finishReason))}::text[])
+            as v(id, text, json, enc, it, ot, cost, unpriced, finish)
         ), done as (
-          update generations g set status = 'completed', result_text = v.text, result_json = v.json, result_encoding = v.enc,
+          update generations g set status = 'completed', result_text = v.text, result_json = v.json, result_encoding = v.enc, finish_reason = v.finish,
             error_code = null, error_message = null, completed_at = now(), unpriced = g.unpriced or v.unpriced,
             input_tokens = g.input_tokens + v.it, output_tokens = g.output_tokens + v.ot, cost_usd = g.cost_usd + v.cost
           from v where g.id = v.id and g.status in ${IN_FLIGHT_SQL}

@@ -107,6 +107,17 @@ export class ProviderRegistry {
       .flatMap((d) => [...new Set([...Object.keys(d.prices), ...Object.keys(overrides?.[d.name] ?? {})])].map((model) => ({ provider: d.name, model })));
   }
 
+  /**
+   * What a person should try instead of a model that does not answer here: the enabled
+   * providers' model families (`fake-*` on a fresh start) and up to ten listed models.
+   */
+  answeringModels(): string {
+    const live = [...this.#byName.values()].filter((d) => d.enabled(this.config));
+    const families = live.flatMap((d) => d.modelPrefixes.map((p) => `${p}*`));
+    const listed = this.models().slice(0, 10).map(({ provider, model }) => (this.routeModel(model)?.provider === provider ? model : `${provider}/${model}`));
+    return `models that answer here: ${[...new Set([...listed, ...families])].join(', ')} (GET /v1/models lists them)`;
+  }
+
   /** One SDK client per enabled provider, by name. */
   createProviders(): Record<string, Provider> {
     const out: Record<string, Provider> = {};

@@ -5,6 +5,9 @@ import type { Message, StoredRequest } from '../generation/request.js';
 import { bullConnection } from '../redis/client.js';
 import { closeBounded } from './close.js';
 
+/** Longest a request waits for Redis to take its jobs (fair slots, the enqueue) before answering anyway: the rows are the record. */
+export const ENQUEUE_WAIT_MS = 1000;
+
 export const GENERATION_QUEUE = 'generation';
 export const DEAD_LETTER_QUEUE = 'dead-letter';
 export const WEBHOOK_QUEUE = 'webhooks';

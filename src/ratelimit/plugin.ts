@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import { AppError } from '../errors/app-error.js';
 import { defineScripts } from '../redis/scripts.js';
 import { draftHeadersHook } from './draft-headers.js';
+import type { RedisWatch } from './redis-watch.js';
 import { limitFor, rateLimitKey, tierLimits, UNLIMITED_ROUTES, windowMsOf } from './limits.js';
 import { slidingWindowStore } from './store.js';
 
@@ -31,6 +32,8 @@ export interface RateLimitPluginOptions {
    * @defaultValue config.RATE_LIMIT_TIMEOUT_MS (50)
    */
   timeoutMs?: number;
+  /** The connection's watch, shared with the token limiter and failed key lookups; its timeout then applies. */
+  watch?: RedisWatch;
 }
 
 /**
@@ -64,6 +67,7 @@ async function rateLimit(app: FastifyInstance, opts: RateLimitPluginOptions): Pr
     redis,
     prefix: `${config.REDIS_PREFIX}:rl:`,
     timeoutMs: opts.timeoutMs ?? config.RATE_LIMIT_TIMEOUT_MS,
+    ...(opts.watch ? { watch: opts.watch } : {}),
     onOutage: (err) =>
       failOpen
         ? app.log.warn({ err }, 'rate limiter cannot reach Redis: admitting requests unchecked (RATE_LIMIT_FAIL_OPEN) until it answers')

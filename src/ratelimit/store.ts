@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { AppError } from '../errors/app-error.js';
 import { BlockedKeys } from './blocked-keys.js';
 import { TurnBatch, type Check } from './turn-batch.js';
-import { Watchdog, type Waiting } from './watchdog.js';
+import { RedisWatch } from './redis-watch.js';
+import type { Watchdog, Waiting } from './watchdog.js';
 
 /** What @fastify/rate-limit passes to `incr`/`read`. */
 type StoreCallback = (error: Error | null, result?: { current: number; ttl: number }) => void;
@@ -31,6 +32,11 @@ export interface SlidingWindowStoreOptions {
    * @defaultValue 50
    */
   timeoutMs?: number;
+  /**
+   * The connection's watch, shared with the other checks on it (token limiter, failed key lookups),
+   * so any of their replies proves Redis alive. @defaultValue one of the store's own
+   */
+  watch?: RedisWatch;
   /** Called once when checks start failing (first error of an outage). */
   onOutage?: (err: Error) => void;
   /** Called once when a check succeeds again after an outage. */
@@ -41,7 +47,7 @@ export interface SlidingWindowStoreOptions {
 interface Shared {
   down: boolean;
   blocked: BlockedKeys;
-  watchdog: Watchdog<InFlight>;
+  watchdog: Watchdog<Waiting>;
   batch: TurnBatch<InFlight>;
 }
 
@@ -69,8 +75,7 @@ export class SlidingWindowStore implements FastifyRateLimitStore {
     this.shared = shared ?? {
       down: false,
       blocked: new BlockedKeys(),
-      watchdog: new Watchdog<InFlight>(timeoutMs, (flight) =>
-        this.failed(new Error(`Redis did not answer within ${timeoutMs} ms`), flight.cb)),
+      watchdog: (opts.watch ?? new RedisWatch(timeoutMs)).dog,
       batch: new TurnBatch<InFlight>(
         opts.redis,
         (flight, err, reply, at) => this.onReply(flight, err, reply, at),
@@ -109,7 +114,10 @@ export class SlidingWindowStore implements FastifyRateLimitStore {
       // µs of API CPU per local 429 answered at once, 55 µs deferred.
       if (ttl !== undefined) return void setImmediate(cb, null, { current: limit + 1, ttl });
     }
-    const flight: InFlight = { key: fullKey, windowMs, limit, record, cb, sentAt: 0, settled: false, next: undefined };
+    const flight: InFlight = {
+      key: fullKey, windowMs, limit, record, cb, sentAt: 0, settled: false, next: undefined,
+      expire: () => this.failed(new Error(`Redis did not answer within ${this.shared.watchdog.timeoutMs} ms`), cb),
+    };
     this.shared.batch.add(flight);
   }
 

@@ -5,6 +5,8 @@ export interface Waiting {
   /** Set once: by the reply or by the timeout, whichever comes first. */
   settled: boolean;
   next: Waiting | undefined;
+  /** Called once when Redis left it unanswered (see Watchdog). */
+  expire(): void;
 }
 
 /**
@@ -36,10 +38,7 @@ export class Watchdog<T extends Waiting> {
   private timer: NodeJS.Timeout | undefined;
   private firedAt = 0;
 
-  constructor(
-    private readonly timeoutMs: number,
-    private readonly onTimeout: (check: T) => void,
-  ) {}
+  constructor(readonly timeoutMs: number) {}
 
   /** Starts the clock of `check`, just written to Redis at `sentAt` (performance.now()). */
   watch(check: T, sentAt: number): void {
@@ -79,7 +78,7 @@ export class Watchdog<T extends Waiting> {
         this.head = check.next as T | undefined;
         if (!check.settled) {
           check.settled = true;
-          this.onTimeout(check);
+          check.expire();
         }
       }
       this.dropSettled();

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 
@@ -53,4 +54,18 @@ export async function ensureRedis(url: string, dataDir: string): Promise<ChildPr
   }
   child.kill('SIGKILL');
   throw new RedisUnavailableError(`redis-server could not be started on port ${u.port || 6379}; see ${join(dir, 'redis.log')}.`);
+}
+
+/**
+ * The Redis prefix of `npm start` on its embedded database when REDIS_PREFIX is unset: one of its
+ * own, made on first start and kept in `<dataDir>/redis-prefix`, so two copies with two data
+ * directories share a Redis without sharing keys, and a fresh data directory starts clean.
+ */
+export function embeddedRedisPrefix(dataDir: string): string {
+  const file = join(dataDir, 'redis-prefix');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const prefix = `promptlab-${randomBytes(4).toString('hex')}`;
+  writeFileSync(file, `${prefix}\n`);
+  return prefix;
 }

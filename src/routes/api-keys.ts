@@ -93,14 +93,15 @@ export default async function apiKeyRoutes(fastify: FastifyInstance) {
       throw new AppError('forbidden', `A project admin's keys may not have a higher tier than its own (${caller.tier}).`);
     }
     const models = caller.admin ? allowedModels : caller.allowedModels;
+    const budgetList = caller.admin ? budgets && periodsOnce(budgets) : await app.svc.budgets.capped(caller.keyId, budgets && periodsOnce(budgets));
     const expires = expiresAt !== undefined ? new Date(expiresAt) : undefined;
     if (expires && !(expires.getTime() > Date.now())) throw new AppError('bad_request', 'expiresAt must be in the future.');
     const key = await app.svc.apiKeys.create({
       name, tier: tier ?? (caller.admin ? 'pro' : caller.tier), role: role ?? 'admin', projectId,
       ...(models ? { allowedModels: models } : {}), ...(priority ? { priority } : {}), ...(expires ? { expiresAt: expires } : {}),
     });
-    if (budgets) await app.svc.budgets.set('api_key', key.id, periodsOnce(budgets));
-    await app.svc.audit.record(request, 'api_key.created', key.id, projectId, { name, role: key.role, tier: key.tier, expiresAt: key.expiresAt, ...(budgets ? { budgets } : {}) });
+    if (budgetList) await app.svc.budgets.set('api_key', key.id, budgetList);
+    await app.svc.audit.record(request, 'api_key.created', key.id, projectId, { name, role: key.role, tier: key.tier, expiresAt: key.expiresAt, ...(budgetList ? { budgets: budgetList } : {}) });
     return reply.code(201).send(await withBudgets(key));
   });
 
@@ -139,11 +140,12 @@ export default async function apiKeyRoutes(fastify: FastifyInstance) {
     const { budgets, ...patch } = request.body;
     if (!caller.admin && patch.allowedModels !== undefined) throw new AppError('forbidden', 'Only the admin key changes allowedModels.');
     if (!caller.admin && budgets && request.params.id === caller.keyId) throw new AppError('forbidden', 'A key may not change its own budgets.');
+    const budgetList = !budgets || caller.admin ? budgets && periodsOnce(budgets) : await app.svc.budgets.capped(caller.keyId, periodsOnce(budgets));
     const key = await app.svc.apiKeys.update(request.params.id, patch, caller);
     if (Object.keys(patch).length) await app.svc.audit.record(request, 'api_key.changed', key.id, key.projectId, patch);
-    if (budgets) {
-      await app.svc.budgets.set('api_key', key.id, periodsOnce(budgets));
-      await app.svc.audit.record(request, 'budget.changed', key.id, key.projectId, { scope: 'api_key', budgets });
+    if (budgetList) {
+      await app.svc.budgets.set('api_key', key.id, budgetList);
+      await app.svc.audit.record(request, 'budget.changed', key.id, key.projectId, { scope: 'api_key', budgets: budgetList });
     }
     return withBudgets(key);
   });

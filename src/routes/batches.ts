@@ -62,7 +62,8 @@ export default async function batchRoutes(fastify: FastifyInstance) {
       summary: `Admit up to ${BATCH_MAX_ITEMS} inputs in one request`,
       description: 'Each item is admitted as POST /v1/generate would (identical inputs share one job; results inside their TTL answer at once, `cached: true`). '
         + 'The worst case of every item to run is held in the budgets first: a batch that does not fit is refused whole (402) before anything is stored. '
-        + 'The request counts as one against the request rate limit; its items are not held in the tokens-per-minute window.',
+        + 'The request counts as one against the request rate limit; its items\' worst cases are held in the key\'s tokens-per-minute window (429 whole when they do not fit). '
+        + 'An item larger than the single request it stands for (1 MiB of JSON) is a 413.',
       headers: Type.Object({ 'idempotency-key': IdempotencyKeyHeader }),
       body: Body,
       response: {

@@ -19,7 +19,7 @@ const Headers = Type.Object({
 });
 const CODES = ['bad_request', 'invalid_json', 'provider_unavailable', 'unknown_model', 'idempotency_key_in_progress', 'payload_too_large',
   'unsupported_media_type', 'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded',
-  'generation_failed', 'generation_timeout'] as const;
+  'generation_failed', 'generation_unrecoverable', 'generation_timeout'] as const;
 const held = 'Held until the job ends (up to COMPAT_WAIT_SECONDS, default 60 s, then 504 generation_timeout with the jobId). ' +
   'Headers `X-Cache: HIT|MISS|BYPASS` and `X-PromptLab-Job-Id`. With `stream: true`, Server-Sent Events in this format, ' +
   'relayed from the job (a cached answer is replayed as a stream); see the README, "Streaming".';

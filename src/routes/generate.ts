@@ -4,12 +4,12 @@ import { Type, type Static } from 'typebox';
 import { idempotencyOwner } from '../auth/caller.js';
 import { canonicalHash } from '../generation/hash.js';
 import { PRIORITIES } from '../db/schema.js';
-import { AppError } from '../errors/app-error.js';
 import { bypassesCache } from '../http/cache-control.js';
 import { cancelAfterMs, preferredWait } from '../http/prefer.js';
 import { toJobDto } from '../jobs/dto.js';
+import { failedGenerationError } from '../jobs/failed-answer.js';
 import { DEFAULT_JOB_EVENTS } from '../webhooks/service.js';
-import { errorResponses, Id, IdempotencyKeyHeader, JobError, Provider, Result, Usage, WebhookBody } from './schemas.js';
+import { errorResponses, FinishReason, Id, IdempotencyKeyHeader, JobError, Provider, Result, Usage, WebhookBody } from './schemas.js';
 
 const Body = Type.Object({
   templateId: Id('tpl'),
@@ -26,6 +26,7 @@ const Answer = Type.Object({
   status: Type.String(),
   cached: Type.Boolean(),
   result: Type.Optional(Result),
+  finishReason: Type.Optional(FinishReason),
   usage: Type.Optional(Usage),
   costUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'null when the model has no price (ALLOW_UNPRICED_MODELS)' })),
   error: Type.Optional(JobError),
@@ -53,7 +54,7 @@ export default async function generateRoutes(fastify: FastifyInstance) {
         202: { ...Answer, description: 'Job admitted (or joined: identical in-flight input)' },
         ...errorResponses('bad_request', 'invalid_json', 'missing_variables', 'unknown_variables', 'provider_unavailable', 'unknown_model',
           'template_not_found', 'idempotency_key_in_progress', 'payload_too_large', 'unsupported_media_type',
-          'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded', 'generation_failed',
+          'idempotency_key_reused', 'service_unavailable', 'model_not_allowed', 'budget_exceeded', 'generation_failed', 'generation_unrecoverable',
           'webhook_url_forbidden', 'webhook_secret_required', 'webhook_disabled'),
       },
     },
@@ -73,10 +74,10 @@ export default async function generateRoutes(fastify: FastifyInstance) {
       const hook = webhook ? await app.svc.webhooks.check(caller, webhook, DEFAULT_JOB_EVENTS) : undefined;
       const o = await app.svc.generation.generate(body, ctx);
       if (hook && !o.body.cached) await app.svc.webhooks.subscribe(o.body.jobId, caller, hook);
-      // Held for the job and it died: an error, with the job in the details.
+      // Held for the job and it died: an error (4xx when a retry cannot fix it), with the job in the details.
       if (wait > 0 && o.body.status === 'dead') {
         const job = toJobDto(await app.svc.jobs.get(o.body.jobId, caller));
-        throw new AppError('generation_failed', `Generation ${job.id} failed: ${job.error?.code ?? 'unknown'}: ${job.error?.message ?? ''}`.trim(), { job });
+        throw failedGenerationError(job.id, job.error, { job });
       }
       return { status: o.status, body: o.body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}) } };
     };

@@ -2,6 +2,7 @@ import { AppError } from '../errors/app-error.js';
 import { Type, type TSchema } from 'typebox';
 import { ERRORS, type ErrorCode } from '../errors/catalogue.js';
 import { JOB_STATUSES, PRIORITIES, WEBHOOK_EVENTS } from '../db/schema.js';
+import { FINISH_REASONS } from '../generation/request.js';
 
 export const ErrorBody = Type.Object(
   {
@@ -36,6 +37,7 @@ export const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[A-Za-z
 export const Usage = Type.Object({ inputTokens: Type.Integer(), outputTokens: Type.Integer(), totalTokens: Type.Integer() });
 export const Result = Type.Object({ text: Type.String(), json: Type.Optional(Type.Unknown()) });
 export const JobError = Type.Object({ code: Type.String(), message: Type.String() });
+export const FinishReason = Type.Enum([...FINISH_REASONS], { description: 'Why the answer ended: `stop`, or `length` (cut off at maxTokens; still an answer, cached like any other)' });
 
 export const Job = Type.Object({
   id: Type.String(),
@@ -51,6 +53,7 @@ export const Job = Type.Object({
   attempts: Type.Integer(),
   priority: Type.Enum([...PRIORITIES], { description: 'Queue class; raised when a request of a higher class joins the job' }),
   result: Type.Optional(Result),
+  finishReason: Type.Optional(FinishReason),
   usage: Type.Optional(Usage),
   costUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'USD of all attempts; null when the model has no price (ALLOW_UNPRICED_MODELS)' })),
   error: Type.Optional(JobError),

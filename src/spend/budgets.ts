@@ -82,8 +82,8 @@ export function budgetExceeded(refusal: Record<string, unknown>): AppError {
   return new AppError(
     'budget_exceeded',
     unpriced
-      ? `The model has no price, and a ${details.period}ly budget of this ${scope === 'template' ? 'template' : 'API key'} applies.`
-      : `The ${details.period}ly budget of this ${scope === 'template' ? 'template' : 'API key'} ($${num('budgetUsd')}) cannot hold this generation's worst case.`,
+      ? `The model has no price, and a ${details.period === 'day' ? 'daily' : 'monthly'} budget of this ${scope === 'template' ? 'template' : 'API key'} applies.`
+      : `The ${details.period === 'day' ? 'daily' : 'monthly'} budget of this ${scope === 'template' ? 'template' : 'API key'} ($${num('budgetUsd')}) cannot hold this generation's worst case.`,
     { budgetUsd: num('budgetUsd'), spentUsd: num('spentUsd'), reservedUsd: num('reservedUsd'), period: details.period, resetAt: new Date(String(details.resetAt)).toISOString(), scope },
   );
 }
@@ -131,6 +131,27 @@ export class Budgets {
       await tx.delete(budgets).where(and(eq(budgets.scope, scope), eq(budgets.scopeId, scopeId)));
       if (list.length) await tx.insert(budgets).values(list.map((b) => ({ scope, scopeId, period: b.period, usd: b.usd })));
     });
+  }
+
+  /**
+   * The budgets a project admin may give a key (creating it, or changing its budgets): at most its
+   * own, period by period. A period the admin's key has a budget for and `asked` leaves out takes the
+   * admin's budget; one `asked` sets above it is a 403. An admin key without budgets is not capped.
+   * So no project admin can mint or change a key to spend more than it may itself.
+   */
+  async capped(adminKeyId: string, asked: readonly Budget[] | undefined): Promise<Budget[] | undefined> {
+    const cap = await this.status('api_key', adminKeyId);
+    if (!cap.length) return asked ? [...asked] : undefined;
+    const out = [...(asked ?? [])];
+    for (const c of cap) {
+      const mine = out.find((b) => b.period === c.period);
+      if (!mine) out.push({ usd: c.usd, period: c.period });
+      else if (mine.usd > c.usd) {
+        throw new AppError('forbidden', `A project admin may give a key at most its own budgets: its ${c.period === 'day' ? 'daily' : 'monthly'} budget is $${c.usd}, not $${mine.usd}.`,
+          { period: c.period, limitUsd: c.usd });
+      }
+    }
+    return out;
   }
 
   /** The budgets of a key or template, with spent, reserved and remaining in their current periods. */

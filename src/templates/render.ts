@@ -18,6 +18,9 @@ export function placeholders(...texts: (string | null | undefined)[]): string[] 
   return [...names];
 }
 
+/** A name that matches the placeholder syntax but no request can give: JSON bodies carrying `__proto__` are refused. */
+const RESERVED = '__proto__';
+
 /** Where a text has a `{{` that does not open a well-formed placeholder. */
 export interface PlaceholderError {
   /** 0-based offset of the `{{`. */
@@ -40,7 +43,7 @@ export function placeholderErrors(text: string): PlaceholderError[] {
   for (let at = text.indexOf('{{'); at >= 0; at = text.indexOf('{{', at)) {
     PLACEHOLDER_AT.lastIndex = at;
     const m = PLACEHOLDER_AT.exec(text);
-    if (m) {
+    if (m && m[1] !== RESERVED) {
       at += m[0].length;
       continue;
     }
@@ -48,7 +51,8 @@ export function placeholderErrors(text: string): PlaceholderError[] {
     const close = rest.indexOf('}}');
     const open = rest.indexOf('{{');
     const inner = close >= 0 && (open < 0 || close < open) ? rest.slice(0, close).trim() : undefined;
-    const reason = inner === undefined ? 'is never closed with }}'
+    const reason = m ? `uses the name ${RESERVED}, which no request can give (JSON bodies may not carry that key)`
+      : inner === undefined ? 'is never closed with }}'
       : inner === '' ? 'has no variable name'
       : `has an invalid variable name ${JSON.stringify(inner.slice(0, 40))} (letters, digits, _ . -; not starting with a digit)`;
     const before = text.slice(0, at);

@@ -4,8 +4,9 @@ import { BlockList, isIP } from 'node:net';
 /**
  * Addresses a webhook may not reach (unless WEBHOOK_ALLOW_PRIVATE): unspecified, loopback,
  * private, shared (CGNAT), link-local, benchmarking, multicast and reserved ranges, v4 and v6.
- * IPv4 embedded in IPv6 (mapped `::ffff:a.b.c.d`, compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`)
- * is checked as the IPv4 address it carries.
+ * IPv4 embedded in IPv6 (mapped `::ffff:a.b.c.d`, translated `::ffff:0:a.b.c.d`, compatible
+ * `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002:aabb:ccdd::/48`) is checked as the IPv4 address it
+ * carries; Teredo (`2001::/32`), whose embedded address is obfuscated, is refused whole.
  */
 const BLOCKED = new BlockList();
 for (const [net, bits] of [
@@ -15,6 +16,7 @@ for (const [net, bits] of [
 ] as const) BLOCKED.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of [
   ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['2001:db8::', 32], ['100::', 64],
+  ['2001::', 32], ['64:ff9b:1::', 48],
 ] as const) BLOCKED.addSubnet(net, bits, 'ipv6');
 
 /** The 16 bytes of an IPv6 address (any textual form, with or without an embedded dotted quad). */
@@ -32,14 +34,16 @@ function ipv6Bytes(addr: string): number[] {
   return groups.flatMap((g) => [g >> 8, g & 0xff]);
 }
 
-/** The IPv4 address an IPv6 one carries (mapped, compatible or NAT64), if any. */
+/** The IPv4 address an IPv6 one carries (mapped, translated, compatible, NAT64 or 6to4), if any. */
 function embeddedIpv4(addr: string): string | undefined {
   const b = ipv6Bytes(addr);
   const zeros = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
   const mapped = zeros(0, 10) && b[10] === 0xff && b[11] === 0xff;
+  const translated = zeros(0, 8) && b[8] === 0xff && b[9] === 0xff && zeros(10, 12);
   const compatible = zeros(0, 12) && !zeros(12, 16) && !(zeros(12, 15) && b[15] === 1);
   const nat64 = b[0] === 0 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && zeros(4, 12);
-  return mapped || compatible || nat64 ? b.slice(12).join('.') : undefined;
+  if (b[0] === 0x20 && b[1] === 0x02) return b.slice(2, 6).join('.'); // 6to4
+  return mapped || translated || compatible || nat64 ? b.slice(12).join('.') : undefined;
 }
 
 /** Whether a literal IP address is one a webhook may not reach. */
@@ -68,7 +72,8 @@ export async function resolveAllowed(hostname: string, allowPrivate: boolean): P
   if (all.length === 0) throw new BlockedAddressError(`${host} does not resolve`);
   if (!allowPrivate) {
     const bad = all.find((a) => isPrivateAddress(a.address));
-    if (bad) throw new BlockedAddressError(`${host} resolves to ${bad.address}, a private, loopback or link-local address`);
+    // The address itself is not named: a caller must not learn what an internal name resolves to.
+    if (bad) throw new BlockedAddressError(`${host} resolves to a private, loopback or link-local address`);
   }
   const first = all[0]!;
   return { address: first.address, family: first.family === 6 ? 6 : 4 };

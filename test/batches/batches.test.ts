@@ -18,6 +18,8 @@ async function setup(key: Record<string, unknown> = {}) {
   t = await createTestEnv({
     ANTHROPIC_API_KEY: 'sk-ant-test', ANTHROPIC_BASE_URL: f.llm.anthropicBaseUrl, OPENAI_API_KEY: 'sk-openai-test', OPENAI_BASE_URL: f.llm.openaiBaseUrl,
     WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_SCHEDULE_MS: '100',
+    // A batch holds every item's worst case in the key's token window: room for the 2,000-item batch below.
+    RATE_LIMIT_TPM_PRO: '10000000',
   });
   f.llm.setDefault(reply.ok());
   f.llm.calls.length = 0;
@@ -99,10 +101,12 @@ describe('batches', () => {
       t.worker();
       // Both processes warmed (pools connected, template and key cached), so neither side's first request is its slowest.
       await Promise.all([t.app, second.app].map((app) => app.inject({ method: 'GET', url: `/v1/templates/${tpl}`, headers: auth })));
-      // 300 inputs: the batch sends each once, 50 ms in; the other process sends each single request twice,
-      // staggered from before the batch to after it (0–150 ms, and again 20 ms later).
+      // 300 inputs: the other process sends each single request twice, staggered over 0–150 ms (and again 20 ms later);
+      // the batch sends each once, 50 ms in, or once the singles admitted their first (a loaded machine may start them late).
       const topics = Array.from({ length: 300 }, (_, i) => `r${i}`);
-      const batch = new Promise((r) => setTimeout(r, 50)).then(() => submit({ templateId: tpl, items: topics.map((topic) => ({ variables: { topic } })) }));
+      const firstSingle = until(async () => (await count(`generations where batch_id is null`)) > 0, 30_000, 'a single request admitted');
+      const batch = Promise.all([new Promise((r) => setTimeout(r, 50)), firstSingle])
+        .then(() => submit({ templateId: tpl, items: topics.map((topic) => ({ variables: { topic } })) }));
       const singles = topics.flatMap((topic, i) => [0, 1].map(async (n) => {
         await new Promise((r) => setTimeout(r, (i % 50) * 3 + n * 20));
         const res = await second.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: { topic } } });
@@ -167,6 +171,25 @@ describe('batches', () => {
     const [line] = await results(batch.json().id);
     expect(line.jobId).toBe(single.jobId);
     expect(await count(`generations where template_id = '${tpl}'`)).toBe(1);
+  });
+
+  it('a batch holds its items in the key\'s token window like single requests: too big a batch is a 429 whole, nothing stored; an item larger than a single request is a 413', async () => {
+    const tpl = await setup({ tier: 'free' }); // RATE_LIMIT_TPM_FREE: 20,000 tokens per window
+    const res = await submit({ templateId: tpl, items: Array.from({ length: 10_000 }, (_, i) => ({ variables: { topic: `t${i}` } })) });
+    expect(res.statusCode).toBe(429);
+    expect(res.json().error).toMatchObject({ code: 'rate_limited', details: { dimension: 'tokens', limit: 20_000 } });
+    expect([await count('generations'), await count('batches'), await count('input_slots')]).toEqual([0, 0, 0]);
+    // The window held nothing for it: a batch that fits goes through.
+    const small = await submit({ templateId: tpl, items: Array.from({ length: 10 }, (_, i) => ({ variables: { topic: `s${i}` } })) });
+    expect(small.statusCode).toBe(201);
+
+    const huge = 'x'.repeat(1024 * 1024);
+    const big = await submit({ templateId: tpl, items: [{ variables: { topic: 'fine' } }, { variables: { topic: huge } }] });
+    expect(big.statusCode).toBe(413);
+    expect(big.json().error).toMatchObject({ code: 'payload_too_large', details: { items: [{ index: 1 }] } });
+    const chat = await submit({ requests: [{ body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: huge }] } }] });
+    expect(chat.statusCode).toBe(413);
+    expect(await count('generations')).toBe(10);
   });
 
   it('a batch whose worst case does not fit the budget is refused whole (402): nothing stored or enqueued', async () => {

@@ -3,9 +3,10 @@ import OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import { reply } from '../fakes/llm-server.js';
 import { waitForStatus } from '../support/jobs.js';
+import { createTestEnv } from '../support/context.js';
 import { llmEnvPerTest } from '../support/llm-env.js';
 
-/** PromptLab's own errors (429, 402, 403, 502, 504) on the drop-in routes: same status and headers, the format's body. */
+/** PromptLab's own errors (429, 402, 403, 400, 502, 504) on the drop-in routes: same status and headers, the format's body. */
 const e = llmEnvPerTest({
   ANTHROPIC_API_KEY: 'sk-ant-test', OPENAI_API_KEY: 'sk-openai-test', RATE_LIMIT_PRO: '3', COMPAT_WAIT_SECONDS: '1', JOB_ATTEMPTS: '1',
 }, { listen: true, openai: true });
@@ -68,12 +69,63 @@ describe('catalogue errors on the drop-in routes', () => {
     expect(e.llm.calls).toHaveLength(1);
   });
 
-  it('a job that dies is a 502 generation_failed with its error', async () => {
+  it('a job that dies of what a retry cannot fix is a 400 generation_unrecoverable with its error, never retried', async () => {
     e.t.worker();
     e.llm.script(reply.error(400, 'upstream says no'));
     const failed = await anthropic(keyOf(e.auth)).messages.create({ ...ask, model: 'claude-haiku-4-5', max_tokens: 5 }).catch((err) => err);
+    expect(failed).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(failed.status).toBe(400);
+    expect(failed.error.error).toMatchObject({ type: 'invalid_request_error', message: expect.stringContaining('provider_bad_request') });
+    expect(failed.headers.get('x-should-retry')).toBe('false');
+  });
+
+  it('a job that dies of what a retry may fix (the provider kept failing) is a 502 generation_failed', async () => {
+    e.t.worker();
+    e.llm.setDefault(reply.serverError(500));
+    const failed = await anthropic(keyOf(e.auth)).messages.create({ ...ask, model: 'claude-haiku-4-5', max_tokens: 5 }).catch((err) => err);
     expect(failed).toBeInstanceOf(Anthropic.InternalServerError);
     expect(failed.status).toBe(502);
-    expect(failed.error.error).toMatchObject({ type: 'api_error', message: expect.stringContaining('provider_bad_request') });
+    expect(failed.error.error).toMatchObject({ type: 'api_error', message: expect.stringContaining('provider_server_error') });
+    expect(failed.headers.get('x-should-retry')).toBe('true');
+  });
+});
+
+describe('errors name what to change', () => {
+  it('a content part PromptLab does not take yet is a 400 naming the part and its type, in each format', async () => {
+    const image = await openai(keyOf(e.auth)).chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }],
+    }).catch((err) => err);
+    expect(image).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(image).toMatchObject({ param: 'messages[0].content[1].type', message: expect.stringContaining("messages[0].content[1] is a content part of type 'image_url'") });
+    const doc = await anthropic(keyOf(e.auth)).messages.create({
+      model: 'claude-haiku-4-5', max_tokens: 10,
+      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'x' } }] }],
+    }).catch((err) => err);
+    expect(doc).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(doc.message).toContain("messages[0].content[0] is a content part of type 'document'");
+    expect(e.llm.calls).toHaveLength(0);
+  });
+
+  it('a model no provider serves here names the models that would answer', async () => {
+    const unknown = await openai(keyOf(e.auth)).chat.completions.create({ model: 'mystery-1', messages: [{ role: 'user', content: 'x' }] }).catch((err) => err);
+    expect(unknown).toMatchObject({ code: 'unknown_model', message: expect.stringMatching(/No provider serves the model 'mystery-1'; models that answer here: .*claude-haiku-4-5.*claude-\*.*gpt-\*.*fake-\* \(GET \/v1\/models lists them\)/) });
+  });
+});
+
+describe('on a fresh npm start (only the fake provider)', () => {
+  it('a model of a provider not configured here says how to enable it and which models answer', async () => {
+    const t = await createTestEnv();
+    try {
+      const key = (await t.keyHeader('pro')).authorization!.replace(/^Bearer /, '');
+      const res = await t.app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: `Bearer ${key}` }, payload: { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'x' }] } });
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error).toMatchObject({
+        code: 'provider_unavailable',
+        message: 'Provider anthropic is not configured here (set ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL to enable it); models that answer here: fake-1, fake-* (GET /v1/models lists them).',
+      });
+    } finally {
+      await t.close();
+    }
   });
 });

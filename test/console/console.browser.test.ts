@@ -214,7 +214,7 @@ describe('the console, in Chromium', () => {
   }, 60_000);
 
   it('shows a dead job with its error, and an admin replays it from its page', async () => {
-    const tpl = (await t.app.inject({ method: 'POST', url: '/v1/templates', headers: t.admin, payload: { name: 'too short', body: 'A long answer about {{x}}', maxTokens: 1 } })).json();
+    const tpl = (await t.app.inject({ method: 'POST', url: '/v1/templates', headers: t.admin, payload: { name: 'too short', body: 'A long answer about {{x}}', maxTokens: 1, outputSchema: { type: 'object', properties: { text: { type: 'string' } } } } })).json();
     const dead = (await t.app.inject({ method: 'POST', url: '/v1/generate', headers: t.admin, payload: { templateId: tpl.id, variables: { x: 'y' } } })).json().jobId;
     await waitForStatus(t.app, t.admin, dead, ['dead']);
     const context = await browser.newContext({ colorScheme: 'dark' });

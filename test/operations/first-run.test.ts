@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,7 +55,8 @@ describe('npm start, as a new user runs it', () => {
     writeFileSync(join(cwd, '.env'), `# copied from .env.example\nPORT=${port}\nPROMPTLAB_DATA_DIR=${join(cwd, '.data')}\n`);
     const tsx = fileURLToPath(import.meta.resolve('tsx'));
     const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-    const { PORT: _, PROMPTLAB_DATA_DIR: __, ...rest } = env;
+    // Nor REDIS_PREFIX: a second copy on its own data directory makes a prefix of its own and shares the Redis without a word.
+    const { PORT: _, PROMPTLAB_DATA_DIR: __, REDIS_PREFIX: ___, ...rest } = env;
     // PROMPTLAB_ENV_FILE: its default, named because spawnCommand turns .env off for every other test.
     const third = spawnCommand(process.execPath, ['--import', tsx, main], { ...rest, PROMPTLAB_ENV_FILE: '.env' }, cwd);
     procs.push(third);
@@ -63,6 +64,9 @@ describe('npm start, as a new user runs it', () => {
     const lines = third.output().trim().split('\n').filter((l) => l.startsWith('promptlab:'));
     expect(lines).toEqual([`promptlab: port ${port} on 127.0.0.1 is already in use (another PromptLab, or another server): stop it, or set PORT to a free port.`]);
     expect(third.output()).not.toMatch(/\n\s+at /);
+    const ownPrefix = readFileSync(join(cwd, '.data', 'redis-prefix'), 'utf8').trim();
+    expect(ownPrefix).toMatch(/^promptlab-[0-9a-f]{8}$/);
+    await deletePrefix(ownPrefix);
 
     // Stopped, it gives the data directory back.
     expect(existsSync(join(dataDir, 'promptlab.lock'))).toBe(true);

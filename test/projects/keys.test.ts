@@ -142,4 +142,26 @@ describe('key lifecycle', () => {
     const listed = (await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers: H(admin.key) })).json().data.map((k: { projectId: string }) => k.projectId);
     expect(new Set(listed)).toEqual(new Set([p]));
   });
+
+  it('a project admin cannot lift its own budget through a key it makes: a new key gets at most its budgets, period by period', async () => {
+    t = await createTestEnv();
+    const p = (await t.app.inject({ method: 'POST', url: '/v1/projects', headers: t.admin, payload: { name: 'P' } })).json().id;
+    const admin = await newKey(t, { projectId: p, budgets: [{ usd: 1, period: 'day' }] });
+    // A sibling admin key asked for without a budget inherits the daily $1; one above it is refused, nothing made.
+    const sibling = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: H(admin.key), payload: { name: 'sibling', role: 'admin' } });
+    expect(sibling.statusCode).toBe(201);
+    expect(sibling.json().budgets).toEqual([expect.objectContaining({ usd: 1, period: 'day' })]);
+    const above = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: H(admin.key), payload: { name: 'big', budgets: [{ usd: 5, period: 'day' }] } });
+    expect([above.statusCode, above.json().error.code]).toEqual([403, 'forbidden']);
+    expect(above.json().error.message).toMatch(/at most its own budgets: its daily budget is \$1, not \$5/);
+    // A monthly budget on top is the admin's to give; a lower daily one too.
+    const lower = await t.app.inject({ method: 'POST', url: '/v1/api-keys', headers: H(admin.key), payload: { name: 'low', budgets: [{ usd: 0.5, period: 'day' }, { usd: 3, period: 'month' }] } });
+    expect(lower.json().budgets.map((b: { usd: number; period: string }) => [b.period, b.usd])).toEqual([['day', 0.5], ['month', 3]]);
+    // Nor by changing a key's budgets: removing them leaves the admin's.
+    const cleared = await t.app.inject({ method: 'PATCH', url: `/v1/api-keys/${sibling.json().id}`, headers: H(admin.key), payload: { budgets: [] } });
+    expect(cleared.json().budgets).toEqual([expect.objectContaining({ usd: 1, period: 'day' })]);
+    // The admin key is the operator: it sets any budget.
+    const byOperator = await t.app.inject({ method: 'PATCH', url: `/v1/api-keys/${sibling.json().id}`, headers: t.admin, payload: { budgets: [] } });
+    expect(byOperator.json().budgets).toEqual([]);
+  });
 });

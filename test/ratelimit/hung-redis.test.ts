@@ -63,3 +63,37 @@ it('with Redis hung, a cached input is answered from Postgres (200) and a new on
   server.resume();
   expect((await waitForStatus(app, auth, miss.res.json().jobId, ['completed'], 20_000)).status).toBe('completed');
 }, 60_000);
+
+it('with Redis hung, POST /v1/batches admits (201) and the event stream of a completed job is answered from Postgres, both without hanging', async () => {
+  server = await startRedisServer();
+  t = await createTestEnv({
+    ANTHROPIC_API_KEY: 'sk-ant-test-secret', ANTHROPIC_BASE_URL: llm.anthropicBaseUrl, REDIS_URL: server.url,
+    RATE_LIMIT_FAIL_OPEN: 'true', RATE_LIMIT_TIMEOUT_MS: '50', CACHE_TIMEOUT_MS: '100', CACHE_LOCAL_TTL_MS: '0', SWEEP_INTERVAL_MS: '600',
+  });
+  llm.setDefault(reply.ok());
+  const auth = await t.keyHeader('enterprise');
+  t.worker();
+  const app = t.app;
+  const tpl = (await app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 'h', body: 'Hang {{topic}}', provider: 'anthropic' } })).json().id;
+  const done = (await app.inject({ method: 'POST', url: '/v1/generate?wait=10', headers: auth, payload: { templateId: tpl, variables: { topic: 'done' } } })).json();
+  expect(done.status).toBe('completed');
+
+  server.pause();
+  let started = performance.now();
+  const batch = await app.inject({ method: 'POST', url: '/v1/batches', headers: auth, payload: { templateId: tpl, items: [{ variables: { topic: 'b1' } }, { variables: { topic: 'b2' } }] } });
+  const batchMs = performance.now() - started;
+  started = performance.now();
+  const events = await app.inject({ method: 'GET', url: `/v1/jobs/${done.jobId}/events`, headers: auth });
+  const eventsMs = performance.now() - started;
+  console.log(`Redis hung: batch admitted in ${batchMs.toFixed(0)} ms, a completed job's events answered in ${eventsMs.toFixed(0)} ms`);
+  expect(batch.statusCode).toBe(201);
+  expect(batchMs).toBeLessThan(BOUND_MS);
+  expect(events.statusCode).toBe(200);
+  expect(events.body).toMatch(/event: completed\ndata: \{"jobId":"gen_[^"]+","status":"completed"/);
+  expect(eventsMs).toBeLessThan(BOUND_MS);
+
+  // What the batch admitted is not lost: it runs once Redis answers again.
+  server.resume();
+  const id = batch.json().id as string;
+  await expect.poll(async () => (await app.inject({ method: 'GET', url: `/v1/batches/${id}`, headers: auth })).json().status, { timeout: 20_000 }).toBe('completed');
+}, 60_000);

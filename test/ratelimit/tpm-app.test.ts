@@ -99,7 +99,7 @@ describe('tokens per window at POST /v1/generate', () => {
     const tpl2 = await template(other.auth);
     e.llm.script(reply.error(400, 'bad request'));
     const dead = await generate(other.auth, tpl2, 't10', '?wait=10');
-    expect(dead.statusCode).toBe(502);
+    expect(dead.statusCode).toBe(400); // the provider refused the request: generation_unrecoverable, no SDK retries it
     expect(dead.json().error.details.job.status).toBe('dead');
     await expect.poll(() => held(other.id)).toBe(0);
   });

@@ -12,7 +12,7 @@ import { defineScripts } from '../../src/redis/scripts.js';
 import { startWorker, type RunningWorker, type WorkerDeps } from '../../workers/worker.js';
 import { adminQuery, dbUrl } from './pg.js';
 
-export const ADMIN_KEY = 'pl_test_admin_key_0123456789abcdef';
+export const ADMIN_KEY = 'pl_test_Xr4v9QmZ2bK7tLw1Yc8NpD3sHf6Gj0Ae';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A database cloned from the migrated template, dropped by `drop()`. */

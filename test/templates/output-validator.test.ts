@@ -38,6 +38,21 @@ describe('OutputValidator (a worker thread with a deadline)', () => {
     expect(await v.validate('{"a":4}', SHAPE)).toEqual({ ok: true, json: { a: 4 } });
   });
 
+  it('checks are taken round-robin by project: one project\'s slow checks delay another\'s by at most one each', async () => {
+    v = new OutputValidator({ timeoutMs: 10_000 });
+    await v.validate('{"a":1}', SHAPE); // the thread is up
+    const many = { type: 'array', items: { $ref: '#/$defs/d0' }, $defs: fanOut(7).$defs };
+    const slow = JSON.stringify(Array.from({ length: 40_000 }, () => ({})));
+    const order: string[] = [];
+    const track = (name: string, p: Promise<unknown>) => p.then(() => order.push(name));
+    await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) => track(`a${i}`, v.validate(slow, many, 'prj_a'))),
+      ...Array.from({ length: 3 }, (_, i) => track(`b${i}`, v.validate('{"a":1}', SHAPE, 'prj_b'))),
+    ]);
+    // a0 was running and prj_a's next turn was due when b's arrived; from then on the turns alternate (first come, first served: a0…a5, then b's).
+    expect(order).toEqual(['a0', 'a1', 'b0', 'a2', 'b1', 'a3', 'b2', 'a4', 'a5']);
+  });
+
   it('after close, checks are refused', async () => {
     v = new OutputValidator({ timeoutMs: 1000 });
     await v.validate('{"a":1}', SHAPE);

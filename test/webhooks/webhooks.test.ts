@@ -105,10 +105,15 @@ describe('webhooks', () => {
 
   it('without WEBHOOK_ALLOW_PRIVATE, private, loopback, link-local and IPv4-mapped URLs are refused at submit (400), nothing admitted', async () => {
     const { tpl } = await setup({ WEBHOOK_ALLOW_PRIVATE: 'false' });
-    for (const url of ['http://127.0.0.1:9/x', 'http://10.0.0.1/x', 'http://169.254.169.254/latest', 'http://[::1]/x', 'http://[::ffff:127.0.0.1]/x', 'http://localhost/x', 'ftp://example.com/x']) {
+    for (const url of ['http://127.0.0.1:9/x', 'http://10.0.0.1/x', 'http://169.254.169.254/latest', 'http://[::1]/x', 'http://[::ffff:127.0.0.1]/x',
+      'http://[::ffff:0:7f00:1]/x', 'http://[2002:7f00:1::1]/x', 'http://[2002:a00:1::]/x', 'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/x', 'http://localhost/x', 'ftp://example.com/x']) {
       const res = await generate(tpl, `private ${url}`, { url });
       expect([res.statusCode, res.json().error?.code], url).toEqual([400, res.statusCode === 400 && url.startsWith('ftp') ? 'bad_request' : 'webhook_url_forbidden']);
     }
+    // What a name resolves to inside the network is not told.
+    const named = (await generate(tpl, 'private name', { url: 'http://localhost/x' })).json().error.message;
+    expect(named).toContain('localhost resolves to a private');
+    expect(named).not.toMatch(/127\.0\.0\.1|::1/);
     expect((await storedRows(t)).generations).toBe(0);
   });
 
