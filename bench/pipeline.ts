@@ -12,10 +12,11 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { createFakeProvider } from '../src/providers/fake.js';
+import { createFakeProvider } from '../src/providers/fake/index.js';
 import { createQueues } from '../src/queue/queues.js';
 import { JobWaiter } from '../src/queue/waiter.js';
 import { bullConnection, createRedis } from '../src/redis/client.js';
+import { ProviderRegistry } from '../src/providers/registry.js';
 import { createServices } from '../src/services.js';
 import { startWorker } from '../workers/worker.js';
 import pg from 'pg';
@@ -61,7 +62,8 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   const redis = createRedis(config.REDIS_URL);
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
-  const svc = createServices({ config, db: database.db, redis, queues, waiter, adminKey: 'unused-in-this-bench', log: silent });
+  const registry = new ProviderRegistry(config);
+  const svc = createServices({ config, db: database.db, redis, queues, waiter, registry, adminKey: 'unused-in-this-bench', log: silent });
   const { generation } = svc;
   const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' }, 'default');
   const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false, role: 'admin' as const, projectId: 'default' };
@@ -73,7 +75,7 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
   let t0 = performance.now();
-  const running = startWorker({ config, database, redis, queues, log: silent, providers: { fake: createFakeProvider({ latencyMs }) } });
+  const running = startWorker({ config, database, redis, queues, registry, log: silent, providers: { fake: createFakeProvider({ latencyMs }) } });
   // Admitted first: time from the first job the worker starts (connection set-up is not throughput).
   if (admitFirst) running.worker.once('active', () => (t0 = performance.now()));
   running.worker.on('completed', () => { if (++done === n) resolveAll(); });
@@ -105,7 +107,8 @@ async function admissionTrips(n: number, concurrency: number, withBudget: boolea
   const redis = createRedis(config.REDIS_URL);
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
-  const svc = createServices({ config, db: database.db, redis, queues, waiter, adminKey: 'unused-in-this-bench', log: silent });
+  const registry = new ProviderRegistry(config);
+  const svc = createServices({ config, db: database.db, redis, queues, waiter, registry, adminKey: 'unused-in-this-bench', log: silent });
   const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' }, 'default');
   const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false, role: 'admin' as const, projectId: 'default' };
   const budgets = (svc as { budgets?: { set(s: string, id: string, b: unknown[]): Promise<void> } }).budgets;

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { buildApp } from '../src/app.js';
+import { ProviderRegistry } from '../src/providers/registry.js';
 import { createQueues } from '../src/queue/queues.js';
 import { JobWaiter } from '../src/queue/waiter.js';
 import { createRedis, unlinkMatching, waitReady } from '../src/redis/client.js';
@@ -51,9 +52,10 @@ export async function benchApp(env: Record<string, string> = {}) {
   await waitReady(redis);
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
-  const app = await buildApp({ config, database, redis, queues, waiter, adminKey: BENCH_ADMIN_KEY });
+  const registry = new ProviderRegistry(config);
+  const app = await buildApp({ config, database, redis, queues, waiter, registry, adminKey: BENCH_ADMIN_KEY });
   return {
-    config, database, redis, queues, app,
+    config, database, redis, queues, registry, app,
     async close() {
       await app.close();
       await Promise.all([waiter.close(), queues.close()]);

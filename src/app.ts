@@ -17,6 +17,7 @@ import { rateLimitPlugin, trustProxyOption } from './ratelimit/plugin.js';
 import { jobEventsPlugin } from './events/plugin.js';
 import { RequestLog } from './logging/request-log.js';
 import { metricsPlugin } from './metrics/plugin.js';
+import type { ProviderRegistry } from './providers/registry.js';
 import type { Queues } from './queue/queues.js';
 import type { JobWaiter } from './queue/waiter.js';
 import adminRoutes from './routes/admin.js';
@@ -45,6 +46,8 @@ export interface AppDeps {
   redis: Redis;
   queues: Queues;
   waiter: JobWaiter;
+  /** The providers of this deployment, built once at boot. */
+  registry: ProviderRegistry;
   adminKey: string;
   /** A pino logger to use (the entry points pass theirs); default: pino at LOG_LEVEL. */
   logger?: Logger;

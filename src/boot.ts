@@ -6,7 +6,7 @@ import { buildApp, type AppDeps } from './app.js';
 import { resolveAdminKey } from './auth/admin-key.js';
 import type { Config } from './config/index.js';
 import { identityOf, openDatabase, withoutPassword, type Database } from './db/client.js';
-import { registryOf } from './providers/registry.js';
+import { ProviderRegistry } from './providers/registry.js';
 import { createQueues, type Queues } from './queue/queues.js';
 import { JobWaiter } from './queue/waiter.js';
 import { createRedis, waitReady } from './redis/client.js';
@@ -15,6 +15,8 @@ import { defineScripts } from './redis/scripts.js';
 
 export interface Runtime {
   config: Config;
+  /** The providers of this deployment: built first, so a configuration the registry refuses stops the boot before anything opens. */
+  registry: ProviderRegistry;
   database: Database;
   redis: Redis;
   queues: Queues;
@@ -23,6 +25,7 @@ export interface Runtime {
 
 /** Opens Postgres (migrated), Redis (scripts defined) and the queues: what every process needs. */
 export async function openRuntime(config: Config, log: Logger): Promise<Runtime> {
+  const registry = new ProviderRegistry(config);
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.PROMPTLAB_DATA_DIR });
   await database.migrate();
   log.info({ database: database.kind }, 'database migrated');
@@ -32,7 +35,7 @@ export async function openRuntime(config: Config, log: Logger): Promise<Runtime>
   await claimPrefix(redis, config.REDIS_PREFIX, await identityOf(database));
   const queues = createQueues(config);
   return {
-    config, database, redis, queues,
+    config, registry, database, redis, queues,
     async close() {
       await queues.close();
       redis.disconnect();
@@ -65,10 +68,9 @@ export interface ServeHooks {
 }
 
 /** What a new user needs to see once the API listens: where things are, and what it runs on. */
-function logStartup(log: Logger, config: Config, dbKind: Runtime['database']['kind'], hooks: ServeHooks): void {
+function logStartup(log: Logger, config: Config, registry: ProviderRegistry, dbKind: Runtime['database']['kind'], hooks: ServeHooks): void {
   const host = config.HOST === '0.0.0.0' || config.HOST === '::' ? '127.0.0.1' : config.HOST;
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${config.PORT}`;
-  const registry = registryOf(config);
   const live = registry.names.filter((n) => registry.isEnabled(n)).map((n) => (n === 'fake' ? 'fake (canned answers, no real model)' : n));
   const off = registry.names.filter((n) => !registry.isEnabled(n));
   const postgres = dbKind === 'pglite' ? `embedded PGlite in ${resolve(config.PROMPTLAB_DATA_DIR, 'pglite')}` : withoutPassword(config.DATABASE_URL ?? '');
@@ -94,7 +96,7 @@ export async function serveApi(rt: Runtime, log: Logger, hooks: ServeHooks = {})
     await waiter.close().catch(() => {});
     throw err;
   }
-  logStartup(log, config, rt.database.kind, hooks);
+  logStartup(log, config, rt.registry, rt.database.kind, hooks);
   closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
     if (err) log.error({ err }, 'shutting down after an error');
     log.info({ signal }, 'draining');

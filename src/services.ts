@@ -21,7 +21,7 @@ import type { Queues } from './queue/queues.js';
 import type { JobWaiter } from './queue/waiter.js';
 import { Projects } from './projects/service.js';
 import { Templates } from './templates/service.js';
-import { registryOf } from './providers/registry.js';
+import type { ProviderRegistry } from './providers/registry.js';
 import { UsageMeter } from './usage/meter.js';
 import { Batches } from './batches/service.js';
 import { Webhooks } from './webhooks/service.js';
@@ -62,14 +62,15 @@ export interface ServiceDeps {
   redis: Redis;
   queues: Queues;
   waiter: JobWaiter;
+  registry: ProviderRegistry;
   adminKey: string;
   log: Logger;
 }
 
 /** The API's services, wired once: the app decorates itself with them, the benchmarks use them bare. */
-export function createServices({ config, db, redis, queues, waiter, adminKey, log }: ServiceDeps): Services {
+export function createServices({ config, db, redis, queues, waiter, registry, adminKey, log }: ServiceDeps): Services {
   const bus = new InvalidationBus(redis, config.REDIS_PREFIX, log);
-  const templates = new Templates(db, bus, config.CACHE_LOCAL_TTL_MS, registryOf(config));
+  const templates = new Templates(db, bus, config.CACHE_LOCAL_TTL_MS, registry);
   const jobs = new Jobs(db);
   const cache = new ResultCache(redis, config.REDIS_PREFIX, log, bus, {
     localTtlMs: config.CACHE_LOCAL_TTL_MS,
@@ -88,7 +89,7 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
   return {
     redisWatch,
     webhooks,
-    batches: new Batches({ config, db, templates, ledger, budgets, queues, meter, webhooks, fairness, tokens, log }),
+    batches: new Batches({ config, registry, db, templates, ledger, budgets, queues, meter, webhooks, fairness, tokens, log }),
     apiKeys: new ApiKeys({ db, adminKey, bus }),
     projects: new Projects(db),
     audit: new AuditLog(db),
@@ -99,7 +100,7 @@ export function createServices({ config, db, redis, queues, waiter, adminKey, lo
     budgets,
     meter,
     events,
-    generation: new Generation({ config, templates, jobs, ledger, budgets, tokens, cache, queues, waiter, meter, log, events, fairness }),
+    generation: new Generation({ config, registry, templates, jobs, ledger, budgets, tokens, cache, queues, waiter, meter, log, events, fairness }),
     cancels: new JobCancels({ ledger, jobs, queues, redis, prefix: config.REDIS_PREFIX, log, events, tokens, webhooks }),
     deadLetters: new DeadLetters(ledger, queues, events),
     idempotency: new IdempotencyStore(db),

@@ -195,7 +195,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
       queues: t.queues, providers: { anthropic: { name: 'anthropic', generate: () => Promise.reject(new Error('must not be called')) } },
       log: t.app.log as never, stash: new OutcomeStash(t.redis, t.config.REDIS_PREFIX, t.app.log as never),
       validator: { validate: () => Promise.reject(new Error('must not be called')) },
-      tokens: { reconcile: () => Promise.resolve(true) },
+      tokens: { reconcile: () => Promise.resolve(true) }, registry: t.app.deps.registry,
     });
     expect(await rerun(job)).toEqual({ completed: true });
     expect(llm.calls).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Caller } from '../src/auth/caller.js';
-import type { GenerationRequest } from '../src/generation/request.js';
+import type { GenerationRequest } from '../src/llm/request.js';
 import { reply } from './fakes/llm-server.js';
 import { waitForStatus } from './support/jobs.js';
 import { llmEnvPerTest } from './support/llm-env.js';

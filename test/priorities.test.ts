@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Caller } from '../src/auth/caller.js';
 import { rowsOf } from '../src/db/client.js';
 import type { Priority } from '../src/db/schema.js';
-import type { GenerationRequest } from '../src/generation/request.js';
+import type { GenerationRequest } from '../src/llm/request.js';
 import { BAND, bullPriority, classOf, Fairness } from '../src/queue/fairness.js';
 import { reply } from './fakes/llm-server.js';
 import { waitForStatus } from './support/jobs.js';

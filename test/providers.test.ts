@@ -2,18 +2,19 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
-import { anthropicErrors, createAnthropicProvider } from '../src/providers/anthropic.js';
+import { anthropicErrors, createAnthropicProvider } from '../src/providers/anthropic/index.js';
 import { parseRetryAfter, PROVIDER_ERROR_TABLE, ProviderError, toProviderError } from '../src/providers/errors.js';
-import { createFakeProvider } from '../src/providers/fake.js';
-import { createProviders, DEFAULT_MODELS } from '../src/providers/index.js';
-import { createOpenAIProvider, openaiErrors } from '../src/providers/openai.js';
-import { registryOf } from '../src/providers/registry.js';
-import { costUsd, priceFor } from '../src/providers/pricing.js';
-import type { GenerateRequest, Provider } from '../src/providers/types.js';
+import { createFakeProvider } from '../src/providers/fake/index.js';
+import { DEFAULT_MODELS } from '../src/providers/index.js';
+import { createOpenAIProvider, openaiErrors } from '../src/providers/openai/index.js';
+import { ProviderRegistry } from '../src/providers/registry.js';
+import { costUsd } from '../src/llm/price.js';
+import { priceFor } from '../src/providers/prices.js';
+import type { ProviderCall, Provider } from '../src/providers/types.js';
 import { reply, startFakeLlm, type FakeLlm } from './fakes/llm-server.js';
 
 const KEY = 'test-key';
-const user = (content: string): GenerateRequest['messages'] => [{ role: 'user', content }];
+const user = (content: string): ProviderCall['messages'] => [{ role: 'user', content }];
 const dialects = [
   {
     name: 'anthropic',
@@ -39,7 +40,7 @@ async function failure(promise: Promise<unknown>): Promise<ProviderError> {
 describe.each(dialects)('$name provider against the fake server', ({ name, model, make }) => {
   let llm: FakeLlm;
   let provider: Provider;
-  const req = (extra: Partial<GenerateRequest> = {}): GenerateRequest => ({ model, messages: user('Say hi'), params: { maxTokens: 64 }, ...extra });
+  const req = (extra: Partial<ProviderCall> = {}): ProviderCall => ({ model, messages: user('Say hi'), params: { maxTokens: 64 }, ...extra });
 
   beforeEach(async () => {
     llm = await startFakeLlm({ apiKey: KEY });
@@ -196,7 +197,7 @@ describe('error classification', () => {
   });
 
   it('each SDK provider declares how its errors read; the one table says what they mean', () => {
-    const registry = registryOf(loadConfig({ PROVIDERS_JSON: JSON.stringify([{ name: 'local', baseUrl: 'http://127.0.0.1:1/v1', models: [{ name: 'm', input: 0, output: 0 }] }]) }));
+    const registry = new ProviderRegistry(loadConfig({ PROVIDERS_JSON: JSON.stringify([{ name: 'local', baseUrl: 'http://127.0.0.1:1/v1', models: [{ name: 'm', input: 0, output: 0 }] }]) }));
     expect(registry.names).toEqual(['anthropic', 'openai', 'fake', 'local']);
     for (const d of registry.names.map((n) => registry.get(n)!)) expect(d.errors !== undefined, d.name).toBe(d.dialect !== 'none');
     const sdks = [
@@ -224,9 +225,9 @@ describe('error classification', () => {
 describe('providers factory', () => {
   it('always has fake, anthropic only with a key, openai with a key or a base URL', () => {
     const base = { PROVIDER_TIMEOUT_MS: '1000', FAKE_LATENCY_MS: '0' };
-    expect(Object.keys(createProviders(loadConfig(base)))).toEqual(['fake']);
-    expect(Object.keys(createProviders(loadConfig({ ...base, ANTHROPIC_BASE_URL: 'http://x' })))).toEqual(['fake']);
-    const all = createProviders(loadConfig({ ...base, ANTHROPIC_API_KEY: 'a', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1' }));
+    expect(Object.keys(new ProviderRegistry(loadConfig(base)).createProviders())).toEqual(['fake']);
+    expect(Object.keys(new ProviderRegistry(loadConfig({ ...base, ANTHROPIC_BASE_URL: 'http://x' })).createProviders())).toEqual(['fake']);
+    const all = new ProviderRegistry(loadConfig({ ...base, ANTHROPIC_API_KEY: 'a', OPENAI_BASE_URL: 'http://127.0.0.1:1/v1' })).createProviders();
     expect(Object.keys(all).sort()).toEqual(['anthropic', 'fake', 'openai']);
     expect(DEFAULT_MODELS).toEqual({ anthropic: 'claude-haiku-4-5', openai: 'gpt-4o-mini', fake: 'fake-1' });
   });
@@ -234,7 +235,7 @@ describe('providers factory', () => {
 
 describe('fake provider', () => {
   const fake = createFakeProvider({ latencyMs: 0 });
-  const req: GenerateRequest = { model: 'fake-1', system: 'sys', messages: user('Summarise the meeting'), params: { maxTokens: 256 } };
+  const req: ProviderCall = { model: 'fake-1', system: 'sys', messages: user('Summarise the meeting'), params: { maxTokens: 256 } };
 
   it('is deterministic, named fake-1, with tokens estimated from length', async () => {
     const a = await fake.generate(req);

@@ -5,11 +5,12 @@ import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
 import type { Db } from '../src/db/client.js';
 import { DEFAULT_PROJECT, generations } from '../src/db/schema.js';
 import type { JobEventLog } from '../src/events/job-events.js';
-import { requestOf } from '../src/generation/request.js';
+import { requestOf } from '../src/llm/stored.js';
 import type { Completed, Ledger } from '../src/jobs/ledger.js';
 import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
-import { costUsd, priceFor, type PricingOverrides } from '../src/providers/pricing.js';
-import type { Provider, ProviderName } from '../src/providers/types.js';
+import { costUsd } from '../src/llm/price.js';
+import type { ProviderRegistry } from '../src/providers/registry.js';
+import type { Provider } from '../src/providers/types.js';
 import type { CancelSignals } from '../src/queue/cancels.js';
 import type { Fairness } from '../src/queue/fairness.js';
 import type { GenerationJobData, Queues } from '../src/queue/queues.js';
@@ -26,8 +27,9 @@ export interface ProcessorDeps {
   ledger: Ledger;
   cache: ResultCache;
   queues: Pick<Queues, 'deadLetter'>;
-  providers: Partial<Record<ProviderName, Provider>>;
-  pricing?: PricingOverrides;
+  providers: Partial<Record<string, Provider>>;
+  /** What each attempt's tokens cost: the registry's one price function (the API admits at the same price). */
+  registry: Pick<ProviderRegistry, 'price'>;
   log: Logger;
   /** Status events for GET /v1/jobs/:id/events (active, retrying, completed, dead). */
   events?: JobEventLog;
@@ -56,7 +58,7 @@ export function createProcessor(deps: ProcessorDeps) {
   const { db, ledger, cache, log } = deps;
   /** What an attempt's tokens cost; a model with no price (admitted under ALLOW_UNPRICED_MODELS) is unpriced, not free. */
   const cost = (d: GenerationJobData, u: { inputTokens: number; outputTokens: number }) => {
-    const price = priceFor(d.provider, d.model, deps.pricing);
+    const price = deps.registry.price(d.provider, d.model);
     return price ? { costUsd: costUsd(u, price) } : { costUsd: 0, unpriced: true };
   };
   return processGeneration;
@@ -239,7 +241,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const f = classify(err);
     const final = aborted || !f.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const paid = f.usage ? { ...f.usage, ...cost(d, f.usage) } : undefined;
-    const again = final ? undefined : worstCaseUsd(priceFor(d.provider, d.model, deps.pricing), requestOf(d));
+    const again = final ? undefined : worstCaseUsd(deps.registry.price(d.provider, d.model), requestOf(d));
     // An abort here is a cancel (or its deadline): the row settles `canceled`, charged what the provider reported.
     const settling = ledger.fail({ id: d.id, final, canceled: aborted, code: f.code, message: f.message, ...(paid ? { paid } : {}), ...(again !== undefined ? { again } : {}) });
     const res = await settling;

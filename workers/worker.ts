@@ -9,9 +9,8 @@ import { JobEventLog } from '../src/events/job-events.js';
 import { IdempotencyStore } from '../src/idempotency/store.js';
 import { Ledger } from '../src/jobs/ledger.js';
 import { TokenLimiter } from '../src/ratelimit/tokens.js';
-import { createProviders } from '../src/providers/index.js';
-import { pricingOf } from '../src/providers/pricing.js';
-import type { Provider, ProviderName } from '../src/providers/types.js';
+import type { ProviderRegistry } from '../src/providers/registry.js';
+import type { Provider } from '../src/providers/types.js';
 import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData, type Queues } from '../src/queue/queues.js';
 import { CancelSignals } from '../src/queue/cancels.js';
 import { Fairness } from '../src/queue/fairness.js';
@@ -31,9 +30,11 @@ export interface WorkerDeps {
   /** Command connection for the result cache. */
   redis: Redis;
   queues: Queues;
+  /** The providers of this deployment (the SDK clients come from it, and each attempt's price). */
+  registry: ProviderRegistry;
   log: Logger;
-  /** Providers to use instead of those the config describes (benchmarks). */
-  providers?: Partial<Record<ProviderName, Provider>>;
+  /** Providers to use instead of those the registry makes (benchmarks). */
+  providers?: Partial<Record<string, Provider>>;
 }
 
 export interface RunningWorker {
@@ -48,8 +49,7 @@ export const prefetchOf = (config: Config) => config.WORKER_PREFETCH ?? Math.cei
 /** Starts a generation worker: WORKER_CONCURRENCY jobs at once, stalled-job recovery, retries with backoff. */
 export function startWorker(deps: WorkerDeps): RunningWorker {
   const { config, database, queues, log } = deps;
-  const providers = deps.providers ?? createProviders(config);
-  const pricing = pricingOf(config);
+  const providers = deps.providers ?? deps.registry.createProviders();
   const bus = new InvalidationBus(deps.redis, config.REDIS_PREFIX, log, { listen: false });
   const idempotency = new IdempotencyStore(database.db);
   const slots = new Slots(config.WORKER_CONCURRENCY);
@@ -68,7 +68,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     cache: new ResultCache(deps.redis, config.REDIS_PREFIX, log, bus, { localTtlMs: 0, compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES }),
     queues,
     providers,
-    ...(pricing ? { pricing } : {}),
+    registry: deps.registry,
     log,
     events,
     slots,

@@ -10,11 +10,12 @@ import { inScope } from '../db/scope.js';
 import { batches, generations, type BatchRow, type GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch } from '../generation/build.js';
-import { inputHash } from '../generation/hash.js';
-import { storedRequest, type GenerationRequest } from '../generation/request.js';
+import { inputHash } from '../llm/hash.js';
+import { storedRequest } from '../llm/stored.js';
+import { type GenerationRequest } from '../llm/request.js';
 import { toJobDto } from '../jobs/dto.js';
 import type { Admission, Ledger, SlotAnswer } from '../jobs/ledger.js';
-import { registryOf, type ProviderRegistry } from '../providers/registry.js';
+import type { ProviderRegistry } from '../providers/registry.js';
 import { queueClass, tailPriority, type Fairness } from '../queue/fairness.js';
 import { ENQUEUE_WAIT_MS, type Queues } from '../queue/queues.js';
 import { TIMED_OUT, within } from '../util/within.js';
@@ -43,6 +44,7 @@ export interface BatchRequest {
 
 export interface BatchDeps {
   config: Config;
+  registry: ProviderRegistry;
   db: Db;
   templates: Templates;
   ledger: Ledger;
@@ -78,11 +80,7 @@ interface Built {
  * `#owned`, which scopes a batch to its caller.
  */
 export class Batches {
-  readonly #providers: ProviderRegistry;
-
-  constructor(private readonly deps: BatchDeps) {
-    this.#providers = registryOf(deps.config);
-  }
+  constructor(private readonly deps: BatchDeps) {}
 
   async create(req: BatchRequest, caller: Caller, requestId: string): Promise<BatchDto> {
     const { db, ledger, budgets, webhooks, config } = this.deps;
@@ -96,7 +94,7 @@ export class Batches {
     for (const b of built) if (!unique.has(b.hash)) unique.set(b.hash, b);
     const known = await ledger.answersOf([...unique.keys()]);
     const toAdmit = [...unique.values()].filter((b) => !known.has(b.hash));
-    const worst = new Map(toAdmit.map((b) => [b.hash, worstCaseUsd(admissionPrice(config, b.request.provider, b.request.model), b.request)]));
+    const worst = new Map(toAdmit.map((b) => [b.hash, worstCaseUsd(admissionPrice(this.deps.registry, config, b.request.provider, b.request.model), b.request)]));
     const sum = [...worst.values()].some((w) => w < 0) ? -1 : [...worst.values()].reduce((a, w) => a + w, 0);
     const id = newId('bat');
     // The key's token window holds every item to run, as single requests hold theirs (429 whole, before anything is written).
@@ -197,8 +195,8 @@ export class Batches {
     if (!req.templateId || !req.items) throw new AppError('bad_request', 'Give templateId and items, or requests.');
     const tpl = await this.deps.templates.get(req.templateId, caller);
     const used = templateVariables(tpl);
-    const target = templateTarget(tpl, this.#providers);
-    assertUsable(this.#providers, this.deps.config, caller, target.provider, target.model);
+    const target = templateTarget(tpl, this.deps.registry);
+    assertUsable(this.deps.registry, this.deps.config, caller, target.provider, target.model);
     assertTemplateSchema(tpl);
     const bad: Record<string, unknown>[] = [];
     const ttl = tpl.cacheTtlSeconds ?? this.deps.config.CACHE_TTL_SECONDS;
@@ -219,10 +217,10 @@ export class Batches {
     const projectId = homeProject(caller);
     assertItemSizes(requests.map((r) => r.body), 'POST /v1/chat/completions');
     return requests.map((r) => {
-      const request = chatRequest(this.deps.config, r.body);
+      const request = chatRequest(this.deps.registry, r.body);
       const pm = `${request.provider}/${request.model}`;
       if (!checked.has(pm)) {
-        assertUsable(this.#providers, this.deps.config, caller, request.provider, request.model);
+        assertUsable(this.deps.registry, this.deps.config, caller, request.provider, request.model);
         checked.add(pm);
       }
       return { request, hash: inputHash(request, undefined, projectId), templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS, customId: r.customId ?? null, projectId };

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { GenerationRow } from '../db/schema.js';
-import type { FinishReason } from '../generation/request.js';
+import type { FinishReason } from '../llm/result.js';
 import { decodeResult } from '../jobs/result-codec.js';
 import { unlinkMatching } from '../redis/client.js';
 import { TIMED_OUT, within } from '../util/within.js';

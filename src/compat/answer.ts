@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PRIORITIES, type Priority } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
-import type { GenerationRequest } from '../generation/request.js';
+import type { GenerationRequest } from '../llm/request.js';
 import { bypassesCache } from '../http/cache-control.js';
 import { idempotently } from '../idempotency/request.js';
 import type { StoredResponse } from '../idempotency/store.js';

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
-import type { Config } from '../config/index.js';
-import type { FinishReason, GenerationRequest } from '../generation/request.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { FinishReason } from '../llm/result.js';
+import type { GenerationRequest } from '../llm/request.js';
 import { assertMessages, routeModel, textOf, type CompatAnswer } from './translate.js';
 
 const Block = Type.Object({ type: Type.String({ maxLength: 64 }) }, { additionalProperties: true, description: 'A content block: `{"type": "text", "text", "cache_control"?}` (cache_control accepted and ignored)' });
@@ -35,8 +36,8 @@ export const MessageAnswer = Type.Object({
 export const ANTHROPIC_STOP_REASONS = { stop: 'end_turn', length: 'max_tokens' } as const satisfies Record<FinishReason, string>;
 
 /** A Messages body as a provider-neutral request. */
-export function messagesRequest(config: Config, body: MessagesBody): GenerationRequest {
-  const { provider, model } = routeModel(config, body.model);
+export function messagesRequest(registry: ProviderRegistry, body: MessagesBody): GenerationRequest {
+  const { provider, model } = routeModel(registry, body.model);
   const system = body.system === undefined ? '' : textOf(body.system, 'system', ['cache_control']);
   return {
     provider, model,

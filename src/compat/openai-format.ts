@@ -1,10 +1,10 @@
 import { Type, type Static } from 'typebox';
-import type { Config } from '../config/index.js';
-import { FINISH_REASONS, type GenerationRequest } from '../generation/request.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import { FINISH_REASONS } from '../llm/result.js';
+import { DEFAULT_MAX_TOKENS } from '../llm/request.js';
+import { type GenerationRequest } from '../llm/request.js';
 import { checkSchema } from '../templates/output-schema.js';
 import { assertMessages, routeModel, textOf, type CompatAnswer } from './translate.js';
-
-const DEFAULT_MAX_TOKENS = 1024;
 
 const Part = Type.Object({ type: Type.String({ maxLength: 64 }) }, { additionalProperties: true, description: 'A content part: `{"type": "text", "text"}`' });
 const Content = Type.Union([Type.String(), Type.Array(Part, { minItems: 1, maxItems: 100 })]);
@@ -64,8 +64,8 @@ export const ChatCompletion = Type.Object({
  * joined into `system`, `json_schema` as `responseFormat`, `json_object` as a schema of any
  * object, `text` as none.
  */
-export function chatRequest(config: Config, body: ChatCompletionBody): GenerationRequest {
-  const { provider, model } = routeModel(config, body.model);
+export function chatRequest(registry: ProviderRegistry, body: ChatCompletionBody): GenerationRequest {
+  const { provider, model } = routeModel(registry, body.model);
   const system = body.messages.flatMap((m, i) => (m.role === 'system' || m.role === 'developer' ? [textOf(m.content, `messages[${i}].content`)] : []));
   const messages = assertMessages(body.messages.flatMap((m, i) =>
     m.role === 'user' || m.role === 'assistant' ? [{ role: m.role, content: textOf(m.content, `messages[${i}].content`) }] : []));

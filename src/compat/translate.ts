@@ -1,14 +1,14 @@
 /** What the OpenAI and Anthropic formats share: model routing, text content, the checks every compat request passes. */
-import type { Config } from '../config/index.js';
 import { AppError } from '../errors/app-error.js';
-import type { FinishReason, Message } from '../generation/request.js';
-import { registryOf } from '../providers/registry.js';
+import type { FinishReason } from '../llm/result.js';
+import type { Message } from '../llm/message.js';
+import type { ProviderRegistry } from '../providers/registry.js';
 
 /** The provider and model a compat request's `model` names (`ProviderRegistry.routeModel`); 400 `unknown_model` otherwise. */
-export function routeModel(config: Config, name: string): { provider: string; model: string } {
-  const routed = registryOf(config).routeModel(name);
+export function routeModel(registry: ProviderRegistry, name: string): { provider: string; model: string } {
+  const routed = registry.routeModel(name);
   if (!routed) {
-    throw new AppError('unknown_model', `No provider serves the model '${name}'; ${registryOf(config).answeringModels()}.`, { param: 'model' });
+    throw new AppError('unknown_model', `No provider serves the model '${name}'; ${registry.answeringModels()}.`, { param: 'model' });
   }
   return routed;
 }

@@ -1,5 +1,4 @@
 import { Value } from 'typebox/value';
-import { BUILT_IN_PROVIDERS } from '../providers/registry.js';
 import { ConfigError } from './error.js';
 import { estimateBits, HOW_TO_MAKE_A_KEY, MIN_ADMIN_KEY_BITS } from './key-strength.js';
 import { parsePricingJson } from './pricing-json.js';
@@ -26,18 +25,13 @@ export type Config = Omit<EnvConfig, 'REDIS_PREFIX'> & {
 /** The Redis prefix when REDIS_PREFIX is unset (except for `npm start` on its embedded database). */
 export const DEFAULT_REDIS_PREFIX = 'promptlab';
 
-/** Every provider name this config can use: the built-ins, then the `PROVIDERS_JSON` ones. */
-export const providerNamesOf = (config: Pick<Config, 'compatibleProviders'>): string[] => [
-  ...BUILT_IN_PROVIDERS.map((p) => p.name),
-  ...(config.compatibleProviders ?? []).map((p) => p.name),
-];
-
 /**
  * Parses the environment once. Unknown variables are ignored; empty strings
  * count as unset; a value of the wrong shape throws a ConfigError naming it.
- * `PROVIDERS_JSON` is parsed here and the variables its `apiKeyEnv`s name are read here,
- * once; `PRICING_JSON` and `DEFAULT_PROVIDER` are checked against the resulting provider
- * names (`PRICING_JSON` is read with `pricingOf`).
+ * `PROVIDERS_JSON` is parsed here and the variables its `apiKeyEnv`s name are read here, once.
+ * Shapes only: what needs the provider registry (a `DEFAULT_PROVIDER` or `PRICING_JSON` provider
+ * that does not exist, a `PROVIDERS_JSON` name that is a built-in's) is checked when the registry
+ * is built at boot (src/providers/registry.ts), with the same kind of message.
  */
 export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env): Config {
   const raw: Record<string, unknown> = {};
@@ -55,16 +49,12 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
   }
   let compatibleProviders: CompatibleProviderConfig[] = [];
   if (typeof raw.PROVIDERS_JSON === 'string') {
-    const parsed = parseProvidersJson(raw.PROVIDERS_JSON, env, BUILT_IN_PROVIDERS.map((p) => p.name));
+    const parsed = parseProvidersJson(raw.PROVIDERS_JSON, env);
     if ('problem' in parsed) byName.set('PROVIDERS_JSON', parsed.problem);
     else compatibleProviders = parsed.value;
   }
-  const names = providerNamesOf({ compatibleProviders });
-  if (typeof raw.DEFAULT_PROVIDER === 'string' && !byName.has('DEFAULT_PROVIDER') && !names.includes(raw.DEFAULT_PROVIDER)) {
-    byName.set('DEFAULT_PROVIDER', `DEFAULT_PROVIDER=${JSON.stringify(raw.DEFAULT_PROVIDER)}: not a provider (known: ${names.join(', ')})`);
-  }
   if (typeof raw.PRICING_JSON === 'string') {
-    const pricing = parsePricingJson(raw.PRICING_JSON, names);
+    const pricing = parsePricingJson(raw.PRICING_JSON);
     if ('problem' in pricing) byName.set('PRICING_JSON', pricing.problem);
   }
   if (typeof raw.PROMPTLAB_ADMIN_KEY === 'string' && !byName.has('PROMPTLAB_ADMIN_KEY')) {

@@ -8,28 +8,22 @@ const Models = Type.Record(Type.String({ pattern: '^.{1,200}$' }), Price, { addi
 
 /**
  * The shape of `PRICING_JSON`: `{"provider":{"model":{"input":USD/MTok,"output":USD/MTok}}}`,
- * prices finite and not negative. The providers must be in the registry (checked by
- * {@link parsePricingJson}).
+ * prices finite and not negative. That its providers exist is the provider registry's to check, at boot.
  */
 export const PricingJsonSchema = Type.Record(Type.String(), Models);
 
 export type PricingJson = Static<typeof PricingJsonSchema>;
 
 /**
- * Parses and checks `PRICING_JSON` against the configured provider names. Returns the
- * overrides, or a one-line problem naming the variable and the place in the document
- * (never the whole value).
+ * Parses and checks the shape of `PRICING_JSON`. Returns the overrides, or a one-line problem
+ * naming the variable and the place in the document (never the whole value).
  */
-export function parsePricingJson(text: string, providers: readonly string[]): { value: PricingJson } | { problem: string } {
+export function parsePricingJson(text: string): { value: PricingJson } | { problem: string } {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
     return { problem: `PRICING_JSON is not valid JSON (${(err as Error).message})` };
-  }
-  if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) {
-    const unknown = Object.keys(doc).find((p) => !providers.includes(p));
-    if (unknown !== undefined) return { problem: `PRICING_JSON names unknown provider ${JSON.stringify(unknown)} (known: ${providers.join(', ')})` };
   }
   const e = Value.Errors(PricingJsonSchema, doc).find((x) => x.message !== 'schema is false');
   if (!e) return { value: doc as PricingJson };

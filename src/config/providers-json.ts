@@ -33,14 +33,11 @@ export interface CompatibleProviderConfig {
 }
 
 /**
- * Parses and checks `PROVIDERS_JSON`, reading each `apiKeyEnv` from `env`. Returns the
+ * Parses and checks `PROVIDERS_JSON` (its shape, unique names, default models, keys set), reading
+ * each `apiKeyEnv` from `env`; that no name is a built-in provider's is the registry's to check. Returns the
  * providers, or a one-line problem naming the variable and the place (never a key's value).
  */
-export function parseProvidersJson(
-  text: string,
-  env: Record<string, string | undefined>,
-  builtIn: readonly string[],
-): { value: CompatibleProviderConfig[] } | { problem: string } {
+export function parseProvidersJson(text: string, env: Record<string, string | undefined>): { value: CompatibleProviderConfig[] } | { problem: string } {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -58,7 +55,6 @@ export function parseProvidersJson(
   const seen = new Set<string>();
   const value: CompatibleProviderConfig[] = [];
   for (const [i, p] of entries.entries()) {
-    if (builtIn.includes(p.name)) return { problem: `PROVIDERS_JSON /${i}/name "${p.name}" is a built-in provider (${builtIn.join(', ')})` };
     if (seen.has(p.name)) return { problem: `PROVIDERS_JSON /${i}/name "${p.name}" is used twice` };
     seen.add(p.name);
     const defaultModel = p.defaultModel ?? p.models[0]!.name;

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import type { FinishReason, Message } from '../generation/request.js';
+import type { FinishReason } from '../llm/result.js';
+import type { Message } from '../llm/message.js';
 import { bigint, boolean, date, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamptz, uniqueIndex } from './columns.js';
 
 /** The project every row created before projects existed belongs to. */

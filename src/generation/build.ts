@@ -5,11 +5,10 @@ import { AppError } from '../errors/app-error.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { allowedModelsOf, assertModelAllowed } from '../spend/allow-list.js';
 import { checkSchema } from '../templates/output-schema.js';
-import { inputHash } from './hash.js';
-import { templateRequest, type GenerationRequest } from './request.js';
-
-/** `max_tokens` of a template that names none. */
-const DEFAULT_MAX_TOKENS = 1024;
+import { inputHash } from '../llm/hash.js';
+import { templateRequest } from '../templates/request.js';
+import { DEFAULT_MAX_TOKENS } from '../llm/request.js';
+import { type GenerationRequest } from '../llm/request.js';
 
 /** The provider is enabled here, and the key may use the model. */
 export function assertUsable(providers: ProviderRegistry, config: Config, caller: Caller, provider: string, model: string): void {

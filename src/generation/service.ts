@@ -11,9 +11,8 @@ import { isSettled, jobOutcome } from '../jobs/dto.js';
 import type { Ledger } from '../jobs/ledger.js';
 import { recordCacheLookup, recordCostSaved } from '../metrics/registry.js';
 import type { Jobs } from '../jobs/service.js';
-import type { ModelPrice } from '../providers/pricing.js';
-import { registryOf, type ProviderRegistry } from '../providers/registry.js';
-import type { ProviderName } from '../providers/types.js';
+import type { ModelPrice } from '../llm/price.js';
+import type { ProviderRegistry } from '../providers/registry.js';
 import { queueClass, tailPriority, type Fairness } from '../queue/fairness.js';
 import { ENQUEUE_WAIT_MS, type FairSlot, type GenerationJobData, type Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
@@ -25,15 +24,17 @@ import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
 import { TIMED_OUT, within } from '../util/within.js';
 import { assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch } from './build.js';
-import { inputHash } from './hash.js';
-import { storedRequest, type FinishReason, type GenerationRequest } from './request.js';
+import { inputHash } from '../llm/hash.js';
+import { storedRequest } from '../llm/stored.js';
+import { type FinishReason } from '../llm/result.js';
+import { type GenerationRequest } from '../llm/request.js';
 
 export interface GenerateRequest {
   templateId: string;
   variables?: Record<string, unknown>;
   /** Shorthand for the variable `input`. */
   input?: string;
-  provider?: ProviderName;
+  provider?: string;
   model?: string;
 }
 
@@ -63,6 +64,7 @@ export interface GenerateOutcome {
 
 export interface GenerationDeps {
   config: Config;
+  registry: ProviderRegistry;
   templates: Templates;
   jobs: Jobs;
   ledger: Ledger;
@@ -82,13 +84,10 @@ export interface GenerationDeps {
 
 /** Builds a request (from a template, or as given), hashes it, answers from cache or admits exactly one job per in-flight input. */
 export class Generation {
-  readonly #providers: ProviderRegistry;
   /** Key|template pairs a budget applied to lately: their budgets are held before the admission. A hint only: the statement checks. */
   readonly #budgeted = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
 
-  constructor(private readonly deps: GenerationDeps) {
-    this.#providers = registryOf(deps.config);
-  }
+  constructor(private readonly deps: GenerationDeps) {}
 
   async generate(req: GenerateRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
     const { templates, config } = this.deps;
@@ -98,8 +97,8 @@ export class Generation {
     const { missing, unknown } = variableMismatch(used, variables);
     if (missing.length || unknown.length) throw variablesError(missing, unknown, used);
 
-    const target = templateTarget(tpl, this.#providers, { ...(req.provider ? { provider: req.provider } : {}), ...(req.model ? { model: req.model } : {}) });
-    assertUsable(this.#providers, config, ctx.caller, target.provider, target.model);
+    const target = templateTarget(tpl, this.deps.registry, { ...(req.provider ? { provider: req.provider } : {}), ...(req.model ? { model: req.model } : {}) });
+    assertUsable(this.deps.registry, config, ctx.caller, target.provider, target.model);
     assertTemplateSchema(tpl);
     const { request, hash } = fromTemplate(tpl, variables, target);
     return this.#run(request, { hash, templateId: tpl.id, templateVersion: tpl.version, ttl: tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS, projectId: tpl.projectId }, ctx);
@@ -110,7 +109,7 @@ export class Generation {
    * the same checks, cache, single flight, holds and wait as `generate`, hashed as `{request}`.
    */
   async generateRequest(request: GenerationRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
-    assertUsable(this.#providers, this.deps.config, ctx.caller, request.provider, request.model);
+    assertUsable(this.deps.registry, this.deps.config, ctx.caller, request.provider, request.model);
     const hash = inputHash(request, undefined, homeProject(ctx.caller));
     return this.#run(request, { hash, templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS }, ctx);
   }
@@ -118,7 +117,7 @@ export class Generation {
   /** Cache lookup, holds, admission and the optional wait: the core every way of building a request goes through. */
   async #run(request: GenerationRequest, origin: Origin, ctx: GenerateContext): Promise<GenerateOutcome> {
     const { config, meter } = this.deps;
-    const price = admissionPrice(config, request.provider, request.model);
+    const price = admissionPrice(this.deps.registry, config, request.provider, request.model);
     const { hash, templateId, ttl } = origin;
     const usage = { apiKeyId: ctx.caller.keyId, templateId };
 

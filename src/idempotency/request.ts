@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { idempotencyOwner } from '../auth/caller.js';
-import { canonicalHash } from '../generation/hash.js';
+import { canonicalHash } from '../llm/hash.js';
 import type { StoredResponse } from './store.js';
 
 /**

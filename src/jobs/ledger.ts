@@ -3,7 +3,8 @@ import { Batcher } from '../db/batcher.js';
 import { rowsOf, type Db } from '../db/client.js';
 import type { Scope } from '../auth/caller.js';
 import { DEFAULT_PROJECT, generations, IN_FLIGHT_SQL, inputSlots, NO_TEMPLATE, type GenerationRow, type Priority } from '../db/schema.js';
-import { promptOf, type FinishReason } from '../generation/request.js';
+import { promptOf } from '../llm/message.js';
+import { type FinishReason } from '../llm/result.js';
 import type { GenerationJobData } from '../queue/queues.js';
 import { encodeResult, storableMessage } from './result-codec.js';
 

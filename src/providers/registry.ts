@@ -1,53 +1,39 @@
-import type { Config } from '../config/index.js';
-import { anthropicDefinition } from './anthropic.js';
-import { fakeDefinition } from './fake.js';
-import { compatibleDefinition } from './openai-compatible.js';
-import { openaiDefinition } from './openai.js';
-import { pricingOf, type ModelPrice } from './pricing.js';
-import type { ProviderErrorMapping } from './errors.js';
-import type { Provider } from './types.js';
+import { ConfigError, type Config } from '../config/index.js';
+import type { ModelPrice } from '../llm/price.js';
+import { BUILT_IN_PROVIDERS } from './built-in.js';
+import { compatibleDefinition } from './openai-compatible/index.js';
+import { priceFor, pricingOf, type PricingOverrides } from './prices.js';
+import type { Provider, ProviderDefinition } from './types.js';
 
 /**
- * Everything PromptLab knows about one provider, declared once in its own file. Config,
- * route validation, the API's admission checks and the worker all derive from these.
+ * The providers of one deployment: the built-ins, then the `PROVIDERS_JSON` ones. Built once at
+ * boot and handed to whoever needs it (a service, not a lookup by config); building it checks
+ * what the config alone cannot: `PROVIDERS_JSON` names that clash with a built-in,
+ * `DEFAULT_PROVIDER` and `PRICING_JSON` naming providers that do not exist (a ConfigError naming
+ * the variable, as `loadConfig`'s).
  */
-export interface ProviderDefinition {
-  /** Lowercase; what requests, templates, `PRICING_JSON`, `DEFAULT_PROVIDER` and the model lists use. */
-  readonly name: string;
-  /** The model used when neither the request nor the template names one. */
-  readonly defaultModel: string;
-  /** The environment variables it reads (documentation and boot messages). */
-  readonly configVariables: readonly string[];
-  /** The wire format its SDK speaks; `none` for a provider with no SDK. */
-  readonly dialect: 'anthropic' | 'openai' | 'none';
-  /**
-   * How its SDK's errors read in the one retry table (`errors.ts`); none for a provider that
-   * throws `ProviderError`s itself.
-   */
-  readonly errors?: ProviderErrorMapping;
-  /**
-   * Model names it serves by prefix, for routes that get a model without a provider
-   * (`/v1/chat/completions`, `/v1/messages`; see `routeModel`). Its priced models are served too.
-   */
-  readonly modelPrefixes: readonly string[];
-  /** List prices by model, USD per million tokens (`PRICING_JSON` overrides them). */
-  readonly prices: Readonly<Record<string, ModelPrice>>;
-  /** Whether this deployment can call it (its key or base URL is configured). */
-  enabled(config: Config): boolean;
-  /** The SDK client factory: one `Provider` for the process. */
-  create(config: Config): Provider;
-}
-
-/** The providers that exist without configuration, in `DEFAULT_PROVIDER`'s fallback order. */
-export const BUILT_IN_PROVIDERS: readonly ProviderDefinition[] = [anthropicDefinition, openaiDefinition, fakeDefinition];
-
-/** The providers of one config: the built-ins, then the `PROVIDERS_JSON` ones. */
 export class ProviderRegistry {
   readonly #byName: ReadonlyMap<string, ProviderDefinition>;
+  readonly #builtIn: ReadonlySet<ProviderDefinition>;
+  readonly #overrides: PricingOverrides | undefined;
 
-  constructor(private readonly config: Config) {
-    const compatible = (config.compatibleProviders ?? []).map(compatibleDefinition);
-    this.#byName = new Map([...BUILT_IN_PROVIDERS, ...compatible].map((d) => [d.name, d]));
+  constructor(private readonly config: Config, builtIn: readonly ProviderDefinition[] = BUILT_IN_PROVIDERS) {
+    const builtInNames = builtIn.map((d) => d.name);
+    const problems: string[] = [];
+    for (const [i, p] of (config.compatibleProviders ?? []).entries()) {
+      if (builtInNames.includes(p.name)) problems.push(`PROVIDERS_JSON /${i}/name "${p.name}" is a built-in provider (${builtInNames.join(', ')})`);
+    }
+    const compatible = (config.compatibleProviders ?? []).filter((p) => !builtInNames.includes(p.name)).map(compatibleDefinition);
+    this.#builtIn = new Set(builtIn);
+    this.#byName = new Map([...builtIn, ...compatible].map((d) => [d.name, d]));
+    const names = [...this.#byName.keys()];
+    if (config.DEFAULT_PROVIDER !== undefined && !this.#byName.has(config.DEFAULT_PROVIDER)) {
+      problems.push(`DEFAULT_PROVIDER=${JSON.stringify(config.DEFAULT_PROVIDER)}: not a provider (known: ${names.join(', ')})`);
+    }
+    this.#overrides = pricingOf(config);
+    const unknown = Object.keys(this.#overrides ?? {}).find((p) => !this.#byName.has(p));
+    if (unknown !== undefined) problems.push(`PRICING_JSON names unknown provider ${JSON.stringify(unknown)} (known: ${names.join(', ')})`);
+    if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
 
   /** Every provider name, configured or not. */
@@ -72,7 +58,7 @@ export class ProviderRegistry {
 
   /** DEFAULT_PROVIDER, else the first enabled built-in (anthropic, openai, fake). */
   get defaultProvider(): string {
-    return this.config.DEFAULT_PROVIDER ?? BUILT_IN_PROVIDERS.find((d) => d.enabled(this.config))!.name;
+    return this.config.DEFAULT_PROVIDER ?? [...this.#builtIn].find((d) => d.enabled(this.config))!.name;
   }
 
   /** The default model of `name` (which must be in the registry). */
@@ -80,6 +66,20 @@ export class ProviderRegistry {
     const d = this.#byName.get(name);
     if (!d) throw new Error(`no provider ${name} in the registry`);
     return d.defaultModel;
+  }
+
+  /**
+   * The price of `model` on `provider`, the one price both the API (admission) and the worker
+   * (each attempt's cost) use: the provider's table with `PROVIDERS_JSON` and `PRICING_JSON` on
+   * top, an exact name first, then the longest prefix (see `priceFor`).
+   */
+  price(provider: string, model: string): ModelPrice | undefined {
+    return priceFor(provider, model, this.#overrides);
+  }
+
+  /** The prices on top of the built-in tables (`PROVIDERS_JSON`, `PRICING_JSON`), parsed once. */
+  get overrides(): PricingOverrides | undefined {
+    return this.#overrides;
   }
 
   /**
@@ -94,17 +94,16 @@ export class ProviderRegistry {
       return { provider: name.slice(0, slash), model: name.slice(slash + 1) };
     }
     const defs = [...this.#byName.values()];
-    const listed = defs.find((d) => !BUILT_IN_PROVIDERS.includes(d) && Object.hasOwn(d.prices, name));
+    const listed = defs.find((d) => !this.#builtIn.has(d) && Object.hasOwn(d.prices, name));
     const owner = listed ?? defs.find((d) => d.modelPrefixes.some((p) => name.startsWith(p)));
     return owner && { provider: owner.name, model: name };
   }
 
   /** The enabled providers' priced models (their table and `PRICING_JSON`), by provider: what `GET /v1/models` lists. */
   models(): { provider: string; model: string }[] {
-    const overrides = pricingOf(this.config);
     return [...this.#byName.values()]
       .filter((d) => d.enabled(this.config))
-      .flatMap((d) => [...new Set([...Object.keys(d.prices), ...Object.keys(overrides?.[d.name] ?? {})])].map((model) => ({ provider: d.name, model })));
+      .flatMap((d) => [...new Set([...Object.keys(d.prices), ...Object.keys(this.#overrides?.[d.name] ?? {})])].map((model) => ({ provider: d.name, model })));
   }
 
   /**
@@ -124,13 +123,4 @@ export class ProviderRegistry {
     for (const d of this.#byName.values()) if (d.enabled(this.config)) out[d.name] = d.create(this.config);
     return out;
   }
-}
-
-const registries = new WeakMap<Config, ProviderRegistry>();
-
-/** The registry of `config`, built once per config object. */
-export function registryOf(config: Config): ProviderRegistry {
-  let r = registries.get(config);
-  if (!r) registries.set(config, (r = new ProviderRegistry(config)));
-  return r;
 }

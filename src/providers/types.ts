@@ -1,34 +1,14 @@
-import type { GenerationRequest } from '../generation/request.js';
+import type { Config } from '../config/index.js';
+import type { Capability } from '../llm/capabilities.js';
+import type { ModelPrice } from '../llm/price.js';
+import type { GenerationRequest } from '../llm/request.js';
+import type { GenerationResult } from '../llm/result.js';
+import type { ProviderErrorMapping } from './errors.js';
 
-/**
- * A provider's name, as the registry (`registry.ts`) knows it: a built-in (`anthropic`,
- * `openai`, `fake`) or a `PROVIDERS_JSON` one. Checked against the registry wherever it comes in.
- */
-export type ProviderName = string;
-
-/**
- * One call, provider-neutral: a `GenerationRequest` (src/generation/request.ts) without
- * its provider, which the caller has already chosen.
- */
-export interface GenerateRequest extends Omit<GenerationRequest, 'provider'> {
+/** One call to a provider: a `GenerationRequest` without its provider, which the caller has already chosen. */
+export interface ProviderCall extends Omit<GenerationRequest, 'provider'> {
   /** Aborts the call; the provider then throws a `provider_aborted` `ProviderError` (see `errors.ts`). */
   signal?: AbortSignal;
-}
-
-/**
- * Why generation stopped. Only `end` is a complete answer: `max_tokens` is cut off and
- * `refusal` is the model declining, and neither may be cached.
- */
-export type StopReason = 'end' | 'max_tokens' | 'refusal' | 'other';
-
-/** What a provider returns for one call. */
-export interface GenerateResult {
-  text: string;
-  inputTokens: number;
-  outputTokens: number;
-  stopReason: StopReason;
-  /** The model that answered, as the provider reports it (may be a dated snapshot of the requested one). */
-  model: string;
 }
 
 /**
@@ -36,26 +16,42 @@ export interface GenerateResult {
  * belong to the job queue) and throws only `ProviderError` (see `errors.ts`).
  */
 export interface Provider {
-  readonly name: ProviderName;
-  generate(req: GenerateRequest): Promise<GenerateResult>;
+  readonly name: string;
+  generate(call: ProviderCall): Promise<GenerationResult>;
   /**
    * The same call in the provider's streaming mode: `onDelta` gets each piece of text as it
    * arrives, in order; the result is the whole answer, as `generate` would return it. A
    * provider without it is streamed as one piece, once its whole answer is in.
    */
-  stream?(req: GenerateRequest, onDelta: (text: string) => void): Promise<GenerateResult>;
+  stream?(call: ProviderCall, onDelta: (text: string) => void): Promise<GenerationResult>;
 }
 
 /**
- * The system prompt to send for `req`: its own system prompt plus, when `responseFormat` is
- * set, an instruction to answer with JSON only. Put in the prompt rather than in a
- * provider's structured-output option because OpenAI-compatible servers differ there.
+ * Everything PromptLab knows about one provider, declared once in its own folder. The registry,
+ * route validation, the API's admission checks and the worker all derive from these.
  */
-export function systemPromptFor(req: Pick<GenerateRequest, 'system' | 'responseFormat'>): string | undefined {
-  if (!req.responseFormat) return req.system;
-  const instruction =
-    'Answer with only a JSON value that conforms to the following JSON Schema. ' +
-    'Do not wrap it in Markdown code fences and do not add any other text.\n' +
-    `JSON Schema:\n${JSON.stringify(req.responseFormat.schema, null, 2)}`;
-  return req.system ? `${req.system}\n\n${instruction}` : instruction;
+export interface ProviderDefinition {
+  /** Lowercase; what requests, templates, `PRICING_JSON`, `DEFAULT_PROVIDER` and the model lists use. */
+  readonly name: string;
+  /** The model used when neither the request nor the template names one. */
+  readonly defaultModel: string;
+  /** The environment variables it reads (documentation and boot messages). */
+  readonly configVariables: readonly string[];
+  /** The wire format its SDK speaks; `none` for a provider with no SDK. */
+  readonly dialect: 'anthropic' | 'openai' | 'none';
+  /** What it can do. */
+  readonly capabilities: readonly Capability[];
+  /** How its SDK's errors read in the one retry table (`errors.ts`); none for a provider that throws `ProviderError`s itself. */
+  readonly errors?: ProviderErrorMapping;
+  /**
+   * Model names it serves by prefix, for routes that get a model without a provider
+   * (`/v1/chat/completions`, `/v1/messages`; see `ProviderRegistry.routeModel`). Its priced models are served too.
+   */
+  readonly modelPrefixes: readonly string[];
+  /** List prices by model, USD per million tokens (`PRICING_JSON` overrides them). */
+  readonly prices: Readonly<Record<string, ModelPrice>>;
+  /** Whether this deployment can call it (its key or base URL is configured). */
+  enabled(config: Config): boolean;
+  /** The SDK client factory: one `Provider` for the process. */
+  create(config: Config): Provider;
 }

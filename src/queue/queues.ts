@@ -1,7 +1,8 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Config } from '../config/index.js';
 import type { Priority, WebhookEvent } from '../db/schema.js';
-import type { Message, StoredRequest } from '../generation/request.js';
+import type { Message } from '../llm/message.js';
+import type { StoredRequest } from '../llm/stored.js';
 import { bullConnection } from '../redis/client.js';
 import { closeBounded } from './close.js';
 

@@ -6,10 +6,9 @@ import { MessageAnswer, messageAnswer, MessagesBody, messagesRequest } from '../
 import { AnthropicErrorBody, OpenAIErrorBody } from '../compat/error-bodies.js';
 import { anthropicStream, openaiStream, streamCompat, type StreamFormat } from '../compat/stream.js';
 import type { CompatAnswer } from '../compat/translate.js';
-import type { GenerationRequest } from '../generation/request.js';
+import type { GenerationRequest } from '../llm/request.js';
 import { ChatCompletion, chatCompletion, ChatCompletionBody, chatRequest } from '../compat/openai-format.js';
 import { PRIORITIES } from '../db/schema.js';
-import { registryOf } from '../providers/registry.js';
 import { errorResponsesIn, IdempotencyKeyHeader } from './schemas.js';
 
 const Headers = Type.Object({
@@ -32,7 +31,7 @@ const ModelList = Type.Object({
 /** Drop-in routes: OpenAI's Chat Completions and models list, Anthropic's Messages; each a durable job like /v1/generate. */
 export default async function compatRoutes(fastify: FastifyInstance) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { config } = app.deps;
+  const { registry } = app.deps;
 
   /** One compat call: relayed as a stream in the caller's format (`stream`), or held and answered whole (`render`). */
   const serve = async (
@@ -58,7 +57,7 @@ export default async function compatRoutes(fastify: FastifyInstance) {
   }, async (request, reply) => {
     const { body } = request;
     const stream = body.stream && ((id: string) => openaiStream(id, body.model, body.stream_options?.include_usage === true));
-    return serve(request, reply, chatRequest(config, body), body.model, stream, chatCompletion);
+    return serve(request, reply, chatRequest(registry, body), body.model, stream, chatCompletion);
   });
 
   app.post('/v1/messages', {
@@ -73,7 +72,7 @@ export default async function compatRoutes(fastify: FastifyInstance) {
     },
   }, async (request, reply) => {
     const { body } = request;
-    return serve(request, reply, messagesRequest(config, body), body.model, body.stream && ((id: string) => anthropicStream(id, body.model)), messageAnswer);
+    return serve(request, reply, messagesRequest(registry, body), body.model, body.stream && ((id: string) => anthropicStream(id, body.model)), messageAnswer);
   });
 
   app.get('/v1/models', {
@@ -85,7 +84,6 @@ export default async function compatRoutes(fastify: FastifyInstance) {
       response: { 200: ModelList, ...errorResponsesIn(OpenAIErrorBody) },
     },
   }, async () => {
-    const registry = registryOf(config);
     const data = registry.models().map(({ provider, model }) => ({
       id: registry.routeModel(model)?.provider === provider ? model : `${provider}/${model}`,
       object: 'model' as const, created: 0, owned_by: provider,

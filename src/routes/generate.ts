@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { idempotencyOwner } from '../auth/caller.js';
-import { canonicalHash } from '../generation/hash.js';
+import { canonicalHash } from '../llm/hash.js';
 import { PRIORITIES } from '../db/schema.js';
 import { bypassesCache } from '../http/cache-control.js';
 import { cancelAfterMs, preferredWait } from '../http/prefer.js';

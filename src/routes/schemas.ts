@@ -2,7 +2,7 @@ import { AppError } from '../errors/app-error.js';
 import { Type, type TSchema } from 'typebox';
 import { ERRORS, type ErrorCode } from '../errors/catalogue.js';
 import { JOB_STATUSES, PRIORITIES, WEBHOOK_EVENTS } from '../db/schema.js';
-import { FINISH_REASONS } from '../generation/request.js';
+import { FINISH_REASONS } from '../llm/result.js';
 
 export const ErrorBody = Type.Object(
   {
@@ -34,6 +34,8 @@ export function errorResponsesIn(body: TSchema, ...codes: ErrorCode[]): Record<n
 /** A provider name; which names exist is the registry's (src/providers/registry.ts), checked by the services. */
 export const Provider = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,39}$', description: 'A provider of the registry: anthropic, openai, fake or a PROVIDERS_JSON name' });
 export const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[A-Za-z0-9_-]{1,64}$`, maxLength: 80 });
+/** A message's content: its text, or its content blocks (`{type: "text", text}`; more block types as they come). */
+export const Content = Type.Union([Type.String(), Type.Array(Type.Object({ type: Type.String() }, { additionalProperties: true }))]);
 export const Usage = Type.Object({ inputTokens: Type.Integer(), outputTokens: Type.Integer(), totalTokens: Type.Integer() });
 export const Result = Type.Object({ text: Type.String(), json: Type.Optional(Type.Unknown()) });
 export const JobError = Type.Object({ code: Type.String(), message: Type.String() });
@@ -49,7 +51,7 @@ export const Job = Type.Object({
   inputHash: Type.String(),
   apiKeyId: Type.String({ description: 'The key that admitted it (`admin` for the admin key)' }),
   system: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'GET /v1/jobs/:id only' })),
-  messages: Type.Optional(Type.Array(Type.Object({ role: Type.Enum(['user', 'assistant']), content: Type.String() }), { description: 'The prompt as sent: the rendered template body, or the chat messages (GET /v1/jobs/:id only; lists leave it out)' })),
+  messages: Type.Optional(Type.Array(Type.Object({ role: Type.Enum(['user', 'assistant']), content: Content }), { description: 'The prompt as sent: the rendered template body, or the chat messages (GET /v1/jobs/:id only; lists leave it out)' })),
   attempts: Type.Integer(),
   priority: Type.Enum([...PRIORITIES], { description: 'Queue class; raised when a request of a higher class joins the job' }),
   result: Type.Optional(Result),

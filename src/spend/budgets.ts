@@ -3,9 +3,9 @@ import { Batcher } from '../db/batcher.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { budgets, budgetUsage, type BUDGET_PERIODS, type BUDGET_SCOPES } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
-import type { GenerationRequest } from '../generation/request.js';
-import type { ModelPrice } from '../providers/pricing.js';
-import { costUsd } from '../providers/pricing.js';
+import { textOf } from '../llm/message.js';
+import type { GenerationRequest } from '../llm/request.js';
+import { costUsd, type ModelPrice } from '../llm/price.js';
 
 export type BudgetScope = (typeof BUDGET_SCOPES)[number];
 export type BudgetPeriod = (typeof BUDGET_PERIODS)[number];
@@ -65,7 +65,7 @@ export interface EstimatedRequest {
  */
 export function worstCaseTokens(r: EstimatedRequest): { inputTokens: number; outputTokens: number } {
   let input = tokenBound(r.system) + OVERHEAD_TOKENS;
-  for (const m of r.messages) input += tokenBound(m.content);
+  for (const m of r.messages) input += tokenBound(textOf(m.content));
   return { inputTokens: input, outputTokens: r.params.maxTokens };
 }
 

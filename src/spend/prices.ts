@@ -1,18 +1,17 @@
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/app-error.js';
-import { priceFor, pricingOf, type ModelPrice } from '../providers/pricing.js';
+import type { ModelPrice } from '../llm/price.js';
+import type { ProviderRegistry } from '../providers/registry.js';
 
 /**
- * The price a generation on `provider`/`model` is admitted at: the built-in table with the
- * `PRICING_JSON` overrides on top (exact name, else longest prefix; see `priceFor`).
- *
- * With no price, the request is refused with 400 `unknown_model` rather than run as free;
- * with `ALLOW_UNPRICED_MODELS=true` it is admitted unpriced (undefined is returned): its
- * cost is recorded as null and counted as unpriced in `/v1/usage`. A caller under a budget
- * must still refuse an undefined price, since nothing could be reserved for it.
+ * The price a generation on `provider`/`model` is admitted at (`ProviderRegistry.price`, the one
+ * the worker charges at). With no price, the request is refused with 400 `unknown_model` rather
+ * than run as free; with `ALLOW_UNPRICED_MODELS=true` it is admitted unpriced (undefined is
+ * returned): its cost is recorded as null and counted as unpriced in `/v1/usage`. A caller under
+ * a budget must still refuse an undefined price, since nothing could be reserved for it.
  */
-export function admissionPrice(config: Config, provider: string, model: string): ModelPrice | undefined {
-  const price = priceFor(provider, model, pricingOf(config));
+export function admissionPrice(registry: ProviderRegistry, config: Pick<Config, 'ALLOW_UNPRICED_MODELS'>, provider: string, model: string): ModelPrice | undefined {
+  const price = registry.price(provider, model);
   if (price || config.ALLOW_UNPRICED_MODELS) return price;
   const example = `{${JSON.stringify(provider)}:{${JSON.stringify(model)}:{"input":USD/MTok,"output":USD/MTok}}}`;
   throw new AppError(

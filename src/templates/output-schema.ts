@@ -6,7 +6,7 @@ import addFormats from 'ajv-formats';
 import { LRUCache } from 'lru-cache';
 import { AppError } from '../errors/app-error.js';
 import type { ErrorCode } from '../errors/catalogue.js';
-import { canonicalJson } from '../generation/hash.js';
+import { canonicalJson } from '../llm/hash.js';
 import { PatternError, re2RegExp, withPatternBudget } from './regexp.js';
 
 /** Largest outputSchema accepted, as UTF-8 JSON. @defaultValue 64 KiB */

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { priceFor } from '../../src/providers/pricing.js';
+import { priceFor } from '../../src/providers/prices.js';
 import { worstCaseUsd } from '../../src/spend/budgets.js';
 import { reply } from '../fakes/llm-server.js';
 import { REDIS_URL } from '../support/context.js';

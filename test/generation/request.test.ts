@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, inputHash } from '../../src/generation/hash.js';
-import { promptOf, requestOf, storedRequest, templateRequest, type GenerationRequest } from '../../src/generation/request.js';
+import { canonicalJson, inputHash } from '../../src/llm/hash.js';
+import { promptOf } from '../../src/llm/message.js';
+import { requestOf, storedRequest } from '../../src/llm/stored.js';
+import { templateRequest } from '../../src/templates/request.js';
+import { type GenerationRequest } from '../../src/llm/request.js';
 import { worstCaseTokens } from '../../src/spend/budgets.js';
 
 const tpl = {

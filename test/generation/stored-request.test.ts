@@ -1,8 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { generations } from '../../src/db/schema.js';
-import { inputHash } from '../../src/generation/hash.js';
-import type { GenerationRequest } from '../../src/generation/request.js';
+import { inputHash } from '../../src/llm/hash.js';
+import type { GenerationRequest } from '../../src/llm/request.js';
 import { jobDataOf } from '../../src/queue/dead-letters.js';
 import { tailPriority } from '../../src/queue/fairness.js';
 import { llmEnvPerTest } from '../support/llm-env.js';

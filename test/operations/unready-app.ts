@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { openDatabase } from '../../src/db/client.js';
+import { ProviderRegistry } from '../../src/providers/registry.js';
 import { createQueues } from '../../src/queue/queues.js';
 import { JobWaiter } from '../../src/queue/waiter.js';
 import { createRedis, waitReady } from '../../src/redis/client.js';
@@ -21,7 +22,7 @@ export async function unreadyApp(databaseUrl: string, redisUrl: string, prefix: 
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
   await waiter.ready();
-  const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
+  const app = await buildApp({ config, database, redis, queues, waiter, registry: new ProviderRegistry(config), adminKey: ADMIN_KEY });
   return {
     app,
     async close() {

@@ -3,8 +3,9 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, ConfigSchema, loadConfig } from '../../src/config/index.js';
 import { REDACT } from '../../src/logger.js';
-import { PRICING } from '../../src/providers/pricing.js';
-import { BUILT_IN_PROVIDERS, registryOf } from '../../src/providers/registry.js';
+import { PRICING } from '../../src/providers/built-in.js';
+import { BUILT_IN_PROVIDERS } from '../../src/providers/built-in.js';
+import { ProviderRegistry } from '../../src/providers/registry.js';
 import { reply, startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
 import { createTestEnv, type TestEnv } from '../support/context.js';
 import { waitForStatus } from '../support/jobs.js';
@@ -119,21 +120,23 @@ describe('the built-in definitions', () => {
 
 describe('PROVIDERS_JSON is checked at boot', () => {
   const entry = (extra: Record<string, unknown> = {}) => ({ name: 'local', baseUrl: 'http://127.0.0.1:11434/v1', models: [{ name: 'llama3.2', input: 0, output: 0 }], ...extra });
+  /** What a process does at boot: parse the environment, then build the provider registry, which checks what needs it. */
+  const boot = (e: Record<string, string>) => new ProviderRegistry(loadConfig(e));
   const env = (value: unknown) => ({ PROVIDERS_JSON: typeof value === 'string' ? value : JSON.stringify(value), LOCAL_LLM_KEY: KEY });
 
   it('builds the registry: built-ins first, then the configured names, each with its default model', () => {
     const config = loadConfig(env([entry({ apiKeyEnv: 'LOCAL_LLM_KEY', defaultModel: 'llama3.2' }), { ...entry(), name: 'vllm' }]));
-    const registry = registryOf(config);
+    const registry = new ProviderRegistry(config);
     expect(registry.names).toEqual(['anthropic', 'openai', 'fake', 'local', 'vllm']);
     expect(registry.defaultModel('local')).toBe('llama3.2');
     expect(registry.isEnabled('local')).toBe(true);
     expect(registry.defaultProvider).toBe('fake');
-    expect(registryOf(loadConfig({ ...env([entry()]), DEFAULT_PROVIDER: 'local' })).defaultProvider).toBe('local');
+    expect(new ProviderRegistry(loadConfig({ ...env([entry()]), DEFAULT_PROVIDER: 'local' })).defaultProvider).toBe('local');
     expect(Object.keys(registry.createProviders()).sort()).toEqual(['fake', 'local', 'vllm']);
   });
 
   it('routes a model name to its provider: provider/model, a listed model, then the built-ins\' prefixes', () => {
-    const registry = registryOf(loadConfig(env([entry({ models: [{ name: 'llama3.2', input: 0, output: 0 }, { name: 'gpt-oss', input: 0, output: 0 }] })])));
+    const registry = new ProviderRegistry(loadConfig(env([entry({ models: [{ name: 'llama3.2', input: 0, output: 0 }, { name: 'gpt-oss', input: 0, output: 0 }] })])));
     const route = (m: string) => registry.routeModel(m);
     expect(route('claude-haiku-4-5')).toEqual({ provider: 'anthropic', model: 'claude-haiku-4-5' });
     for (const m of ['gpt-4o-mini', 'o1-mini', 'o3', 'o4-mini']) expect(route(m)).toEqual({ provider: 'openai', model: m });
@@ -145,7 +148,7 @@ describe('PROVIDERS_JSON is checked at boot', () => {
     for (const m of ['mystery', 'nowhere/gpt', 'openai/', 'omni']) expect(route(m), m).toBeUndefined();
     // Only enabled providers are listed: fake and local here.
     expect(new Set(registry.models().map((m) => m.provider))).toEqual(new Set(['fake', 'local']));
-    const priced = registryOf(loadConfig({ ...env([entry()]), PRICING_JSON: JSON.stringify({ fake: { 'fake-2': { input: 0, output: 0 } } }) }));
+    const priced = new ProviderRegistry(loadConfig({ ...env([entry()]), PRICING_JSON: JSON.stringify({ fake: { 'fake-2': { input: 0, output: 0 } } }) }));
     expect(priced.models()).toContainEqual({ provider: 'fake', model: 'fake-2' });
   });
 
@@ -160,10 +163,10 @@ describe('PROVIDERS_JSON is checked at boot', () => {
   });
 
   it('lets PRICING_JSON and DEFAULT_PROVIDER name a configured provider, and nothing else', () => {
-    expect(() => loadConfig({ ...env([entry()]), PRICING_JSON: '{"local":{"llama3.2":{"input":1,"output":1}}}' })).not.toThrow();
-    expect(() => loadConfig({ PRICING_JSON: '{"local":{"llama3.2":{"input":1,"output":1}}}' }))
+    expect(() => boot({ ...env([entry()]), PRICING_JSON: '{"local":{"llama3.2":{"input":1,"output":1}}}' })).not.toThrow();
+    expect(() => boot({ PRICING_JSON: '{"local":{"llama3.2":{"input":1,"output":1}}}' }))
       .toThrow(/PRICING_JSON names unknown provider "local" \(known: anthropic, openai, fake\)/);
-    expect(() => loadConfig({ DEFAULT_PROVIDER: 'local' })).toThrow(/DEFAULT_PROVIDER="local": not a provider/);
+    expect(() => boot({ DEFAULT_PROVIDER: 'local' })).toThrow(/DEFAULT_PROVIDER="local": not a provider/);
   });
 
   it.each([
@@ -181,7 +184,7 @@ describe('PROVIDERS_JSON is checked at boot', () => {
   ])('refuses %s, naming PROVIDERS_JSON and never a key', (_what, value, message) => {
     let err: unknown;
     try {
-      loadConfig(env(value));
+      boot(env(value));
     } catch (e) {
       err = e;
     }

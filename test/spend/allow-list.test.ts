@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EVERY_PROJECT, type Caller } from '../../src/auth/caller.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { AppError } from '../../src/errors/app-error.js';
-import { PRICING } from '../../src/providers/pricing.js';
+import { PRICING } from '../../src/providers/built-in.js';
 import { allowedModelsOf, assertModelAllowed, isModelAllowed } from '../../src/spend/allow-list.js';
 import { ADMIN_KEY, createTestEnv, openApp, type TestEnv } from '../support/context.js';
 import { storedRows } from '../support/rows.js';

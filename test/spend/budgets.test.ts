@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { rowsOf } from '../../src/db/client.js';
-import { priceFor } from '../../src/providers/pricing.js';
+import { priceFor } from '../../src/providers/prices.js';
 import { worstCaseUsd } from '../../src/spend/budgets.js';
 import { reply } from '../fakes/llm-server.js';
 import { waitForStatus } from '../support/jobs.js';

@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
-import { priceFor, pricingOf } from '../../src/providers/pricing.js';
+import { priceFor, pricingOf } from '../../src/providers/prices.js';
+import { ProviderRegistry } from '../../src/providers/registry.js';
+
+/** What a process does at boot: parse the environment, then build the provider registry, which checks what needs it. */
+const boot = (env: Record<string, string>) => new ProviderRegistry(loadConfig(env));
 
 describe('PRICING_JSON is checked at boot', () => {
   it('parses once into overrides that priceFor uses', () => {
-    const config = loadConfig({ PRICING_JSON: '{"openai":{"llama3":{"input":0,"output":0}},"anthropic":{"claude-haiku-4-5":{"input":2,"output":4}}}' });
-    const overrides = pricingOf(config);
-    expect(pricingOf(config)).toBe(overrides);
+    const registry = boot({ PRICING_JSON: '{"openai":{"llama3":{"input":0,"output":0}},"anthropic":{"claude-haiku-4-5":{"input":2,"output":4}}}' });
+    const overrides = registry.overrides;
+    expect(registry.overrides).toBe(overrides);
     expect(priceFor('openai', 'llama3', overrides)).toEqual({ inputPerMTok: 0, outputPerMTok: 0 });
     expect(priceFor('anthropic', 'claude-haiku-4-5-20251001', overrides)).toEqual({ inputPerMTok: 2, outputPerMTok: 4 });
-    expect(pricingOf(loadConfig({}))).toBeUndefined();
+    expect(registry.price('anthropic', 'claude-haiku-4-5-20251001')).toEqual({ inputPerMTok: 2, outputPerMTok: 4 });
+    expect(boot({}).overrides).toBeUndefined();
   });
 
   it.each([
@@ -22,8 +27,8 @@ describe('PRICING_JSON is checked at boot', () => {
     ['an empty model name (a prefix of every model)', '{"openai":{"":{"input":0,"output":0}}}', /PRICING_JSON \/openai: model names/],
     ['an array', '[]', /PRICING_JSON \(root\) must be object/],
   ])('refuses %s, naming PRICING_JSON', (_what, value, message) => {
-    expect(() => loadConfig({ PRICING_JSON: value })).toThrow(ConfigError);
-    expect(() => loadConfig({ PRICING_JSON: value })).toThrow(message);
+    expect(() => boot({ PRICING_JSON: value })).toThrow(ConfigError);
+    expect(() => boot({ PRICING_JSON: value })).toThrow(message);
   });
 
   it('reports it beside the other bad variables', () => {

@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
+import { ProviderRegistry } from '../../src/providers/registry.js';
 import { createQueues, type Queues } from '../../src/queue/queues.js';
 import { JobWaiter } from '../../src/queue/waiter.js';
 import { createRedis, unlinkMatching, waitReady } from '../../src/redis/client.js';
@@ -50,6 +51,7 @@ export interface OpenApp {
   redis: Redis;
   queues: Queues;
   waiter: JobWaiter;
+  registry: ProviderRegistry;
   close(): Promise<void>;
 }
 
@@ -61,10 +63,11 @@ export async function openApp(config: Config): Promise<OpenApp> {
   await waitReady(redis).catch(() => {}); // a test may start with its Redis down
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
-  const app = await buildApp({ config, database, redis, queues, waiter, adminKey: ADMIN_KEY });
+  const registry = new ProviderRegistry(config);
+  const app = await buildApp({ config, database, redis, queues, waiter, registry, adminKey: ADMIN_KEY });
   await app.ready();
   return {
-    app, database, redis, queues, waiter,
+    app, database, redis, queues, waiter, registry,
     async close() {
       await app.close();
       await waiter.close();
@@ -112,13 +115,13 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
   };
   const config = loadConfig(env);
   const opened = await openApp(config);
-  const { app, database, redis, queues } = opened;
+  const { app, database, redis, queues, registry } = opened;
   const workers: RunningWorker[] = [];
   const admin = { authorization: `Bearer ${ADMIN_KEY}` };
   return {
     config, env, database, redis, queues, app, admin,
     worker(o = {}) {
-      const w = startWorker({ config, database, redis, queues, log: app.log as never, ...o });
+      const w = startWorker({ config, database, redis, queues, registry, log: app.log as never, ...o });
       workers.push(w);
       return w;
     },

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_PROJECT } from '../db/schema.js';
 import type { GenerationRequest } from './request.js';
+
+/** The project every object created before projects existed belongs to; left out of input hashes, so theirs still match. */
+export const DEFAULT_PROJECT = 'default';
 
 /** JSON with object keys sorted at every depth, so equal inputs hash equally whatever their key order. */
 export function canonicalJson(value: unknown): string {

@@ -1,8 +1,8 @@
 import OpenAI from 'openai';
-import { guardProviderCall, sdkErrorMapping } from './errors.js';
-import { PRICING } from './pricing.js';
-import type { ProviderDefinition } from './registry.js';
-import { systemPromptFor, type GenerateRequest, type GenerateResult, type Provider, type StopReason } from './types.js';
+import type { GenerationResult, StopReason } from '../../llm/result.js';
+import { guardProviderCall, sdkErrorMapping } from '../errors.js';
+import { systemPromptFor } from '../json-instruction.js';
+import type { Provider, ProviderCall } from '../types.js';
 
 /** Options of {@link createOpenAIProvider}. */
 export interface OpenAIProviderOptions {
@@ -49,7 +49,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
   const isOpenAI = !opts.baseURL || new URL(opts.baseURL).hostname === 'api.openai.com';
   const tokenLimitField = opts.tokenLimitField ?? (isOpenAI ? 'max_completion_tokens' : 'max_tokens');
 
-  const bodyOf = (req: GenerateRequest) => {
+  const bodyOf = (req: ProviderCall) => {
     const system = systemPromptFor(req);
     return {
       model: req.model,
@@ -63,7 +63,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
 
   return {
     name: opts.name ?? 'openai',
-    async stream(req: GenerateRequest, onDelta: (text: string) => void): Promise<GenerateResult> {
+    async stream(req: ProviderCall, onDelta: (text: string) => void): Promise<GenerationResult> {
       // The timeout bounds the whole stream, as it bounds a whole answer.
       return guardProviderCall(opts.timeoutMs, req.signal, openaiErrors, async (signal) => {
         const chunks = await client.chat.completions.create({ ...bodyOf(req), stream: true, stream_options: { include_usage: true } }, { signal });
@@ -90,7 +90,7 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
         };
       });
     },
-    async generate(req: GenerateRequest): Promise<GenerateResult> {
+    async generate(req: ProviderCall): Promise<GenerationResult> {
       const completion = await guardProviderCall(opts.timeoutMs, req.signal, openaiErrors, (signal) =>
         client.chat.completions.create(bodyOf(req), { signal }),
       );
@@ -107,20 +107,3 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
   };
 }
 
-/** `openai`: enabled by `OPENAI_API_KEY`, or by `OPENAI_BASE_URL` alone for a local server. */
-export const openaiDefinition: ProviderDefinition = {
-  name: 'openai',
-  defaultModel: 'gpt-4o-mini',
-  configVariables: ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'PROVIDER_TIMEOUT_MS'],
-  dialect: 'openai',
-  errors: openaiErrors,
-  modelPrefixes: ['gpt-', 'o1', 'o3', 'o4', 'chatgpt-'],
-  prices: PRICING.openai!,
-  enabled: (config) => Boolean(config.OPENAI_API_KEY || config.OPENAI_BASE_URL),
-  create: (config) =>
-    createOpenAIProvider({
-      timeoutMs: config.PROVIDER_TIMEOUT_MS,
-      ...(config.OPENAI_API_KEY && { apiKey: config.OPENAI_API_KEY }),
-      ...(config.OPENAI_BASE_URL && { baseURL: config.OPENAI_BASE_URL }),
-    }),
-};

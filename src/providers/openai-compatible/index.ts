@@ -1,7 +1,7 @@
-import type { CompatibleProviderConfig } from '../config/providers-json.js';
-import { createOpenAIProvider, openaiErrors } from './openai.js';
-import type { ModelPrice } from './pricing.js';
-import type { ProviderDefinition } from './registry.js';
+import type { CompatibleProviderConfig } from '../../config/providers-json.js';
+import type { ModelPrice } from '../../llm/price.js';
+import { createOpenAIProvider, openaiErrors } from '../openai/client.js';
+import type { ProviderDefinition } from '../types.js';
 
 /**
  * A `PROVIDERS_JSON` entry as a provider: the openai SDK pointed at its `baseUrl`, its
@@ -15,6 +15,7 @@ export function compatibleDefinition(entry: CompatibleProviderConfig): ProviderD
     defaultModel: entry.defaultModel,
     configVariables: ['PROVIDERS_JSON', 'PROVIDER_TIMEOUT_MS'],
     dialect: 'openai',
+    capabilities: ['chat', 'stream', 'json'],
     errors: openaiErrors,
     modelPrefixes: [],
     prices,

@@ -1,8 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { guardProviderCall, sdkErrorMapping } from './errors.js';
-import { PRICING } from './pricing.js';
-import type { ProviderDefinition } from './registry.js';
-import { systemPromptFor, type GenerateRequest, type GenerateResult, type Provider, type StopReason } from './types.js';
+import type { GenerationResult, StopReason } from '../../llm/result.js';
+import { guardProviderCall, sdkErrorMapping } from '../errors.js';
+import { systemPromptFor } from '../json-instruction.js';
+import type { Provider, ProviderCall } from '../types.js';
 
 /** Options of {@link createAnthropicProvider}. */
 export interface AnthropicProviderOptions {
@@ -35,7 +35,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
     maxRetries: 0,
   });
 
-  const bodyOf = (req: GenerateRequest) => {
+  const bodyOf = (req: ProviderCall) => {
     const system = systemPromptFor(req);
     return {
       model: req.model,
@@ -50,7 +50,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
 
   return {
     name: 'anthropic',
-    async stream(req: GenerateRequest, onDelta: (text: string) => void): Promise<GenerateResult> {
+    async stream(req: ProviderCall, onDelta: (text: string) => void): Promise<GenerationResult> {
       // The timeout bounds the whole stream, as it bounds a whole answer.
       return guardProviderCall(opts.timeoutMs, req.signal, anthropicErrors, async (signal) => {
         const events = await client.messages.create({ ...bodyOf(req), stream: true }, { signal });
@@ -74,7 +74,7 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
         return { text, ...usage, model, stopReason: (stop ? STOP_REASONS[stop] : undefined) ?? 'other' };
       });
     },
-    async generate(req: GenerateRequest): Promise<GenerateResult> {
+    async generate(req: ProviderCall): Promise<GenerationResult> {
       const message = await guardProviderCall(opts.timeoutMs, req.signal, anthropicErrors, (signal) =>
         client.messages.create(bodyOf(req), { signal }),
       );
@@ -90,20 +90,3 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
   };
 }
 
-/** `anthropic`: enabled by `ANTHROPIC_API_KEY`. */
-export const anthropicDefinition: ProviderDefinition = {
-  name: 'anthropic',
-  defaultModel: 'claude-haiku-4-5',
-  configVariables: ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'PROVIDER_TIMEOUT_MS'],
-  dialect: 'anthropic',
-  errors: anthropicErrors,
-  modelPrefixes: ['claude-'],
-  prices: PRICING.anthropic!,
-  enabled: (config) => Boolean(config.ANTHROPIC_API_KEY),
-  create: (config) =>
-    createAnthropicProvider({
-      apiKey: config.ANTHROPIC_API_KEY!,
-      timeoutMs: config.PROVIDER_TIMEOUT_MS,
-      ...(config.ANTHROPIC_BASE_URL && { baseURL: config.ANTHROPIC_BASE_URL }),
-    }),
-};
