@@ -1,7 +1,8 @@
 import { and, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { homeProject, type Caller } from '../auth/caller.js';
-import { chatRequest, type ChatCompletionBody } from '../compat/openai-format.js';
+import { chatRequest } from '../adapters/openai-chat/request.js';
+import type { ChatCompletionBody } from '../adapters/openai-chat/schema.js';
 import type { Config } from '../config/index.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { newId } from '../db/ids.js';

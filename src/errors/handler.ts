@@ -1,6 +1,5 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { formatError } from '../compat/error-bodies.js';
 import { AppError } from './app-error.js';
 import { isConnectivityError, UNAVAILABLE_RETRY_AFTER_S } from './connectivity.js';
 
@@ -45,21 +44,28 @@ export function toAppError(err: FastifyError | Error): AppError {
   return new AppError('internal_error');
 }
 
-/** The standard error body for every error and unknown route; a route's `errorFormat` picks OpenAI's or Anthropic's instead. */
+/**
+ * An error handler that answers every error with its status, its headers and `body(err)`: the
+ * standard body here, a wire format's in the adapters (src/adapters/<format>/routes.ts), which
+ * set it on their own encapsulated plugin. An outage is one warning line, never a stack trace.
+ */
+export function errorReply(body: (err: AppError) => unknown) {
+  return (err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    const appErr = toAppError(err);
+    if (appErr.headers) reply.headers(appErr.headers);
+    if (appErr.statusCode === 503) {
+      request.log.warn({ code: appErr.code, cause: String(err.cause ?? err) }, 'backing service unavailable');
+      if (!reply.hasHeader('retry-after')) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_S));
+    } else if (appErr.statusCode >= 500) request.log.error({ err }, 'request failed');
+    else request.log.debug({ code: appErr.code }, 'request rejected');
+    return reply.code(appErr.statusCode).send(body(appErr));
+  };
+}
+
+/** The standard error body for every error and unknown route. */
 export const errorHandler = fp(
   async (app: FastifyInstance) => {
-    app.setErrorHandler((err, request, reply) => {
-      const appErr = toAppError(err as Error);
-      if (appErr.headers) reply.headers(appErr.headers);
-      if (appErr.statusCode === 503) {
-        // An outage fails every request alike: one line each, not a stack trace each.
-        request.log.warn({ code: appErr.code, cause: String((err as Error).cause ?? err) }, 'backing service unavailable');
-        if (!reply.hasHeader('retry-after')) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_S));
-      } else if (appErr.statusCode >= 500) request.log.error({ err }, 'request failed');
-      else request.log.debug({ code: appErr.code }, 'request rejected');
-      const format = request.routeOptions.config?.errorFormat;
-      return reply.code(appErr.statusCode).send(format ? formatError(format, appErr) : appErr.toBody());
-    });
+    app.setErrorHandler(errorReply((e) => e.toBody()));
     app.setNotFoundHandler((request, reply) =>
       reply.code(404).send(new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`).toBody()),
     );

@@ -23,6 +23,7 @@ import { templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
 import { TIMED_OUT, within } from '../util/within.js';
+import type { GenerateContext } from './request-context.js';
 import { assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch } from './build.js';
 import { inputHash } from '../llm/hash.js';
 import { storedRequest } from '../llm/stored.js';
@@ -38,20 +39,7 @@ export interface GenerateRequest {
   model?: string;
 }
 
-export interface GenerateContext {
-  caller: Caller;
-  requestId: string;
-  /** `Cache-Control: no-cache`: skip the lookup; the new result refreshes the cache. */
-  bypassCache: boolean;
-  /** `?wait=` in ms; 0 answers at once. */
-  waitMs: number;
-  /** The caller streams the answer: the job publishes `delta` events (a job another request admitted may not). */
-  stream?: boolean;
-  /** The request's queue class (`priority`, `X-PromptLab-Priority`); default: the key's, else its tier's. */
-  priority?: Priority;
-  /** `Cancel-After`, in ms: the generation is canceled if it has not ended by then. */
-  cancelAfterMs?: number;
-}
+export type { GenerateContext } from './request-context.js';
 
 export interface GenerateOutcome {
   status: 200 | 202;

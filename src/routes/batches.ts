@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { BATCH_MAX_ITEMS } from '../batches/service.js';
-import { ChatCompletionBody } from '../compat/openai-format.js';
+import { ChatCompletionBody } from '../adapters/openai-chat/schema.js';
 import { readRateLimit } from '../ratelimit/plugin.js';
 import { idempotently } from '../idempotency/request.js';
 import { errorResponses, Id, IdempotencyKeyHeader, WebhookBody } from './schemas.js';

@@ -4,12 +4,11 @@ import { Type, type Static } from 'typebox';
 import { idempotencyOwner } from '../auth/caller.js';
 import { canonicalHash } from '../llm/hash.js';
 import { PRIORITIES } from '../db/schema.js';
-import { bypassesCache } from '../http/cache-control.js';
-import { cancelAfterMs, preferredWait } from '../http/prefer.js';
+import { GenerationHeaders, requestContext } from '../generation/request-context.js';
 import { toJobDto } from '../jobs/dto.js';
 import { failedGenerationError } from '../jobs/failed-answer.js';
 import { DEFAULT_JOB_EVENTS } from '../webhooks/service.js';
-import { errorResponses, FinishReason, Id, IdempotencyKeyHeader, JobError, Provider, Result, Usage, WebhookBody } from './schemas.js';
+import { errorResponses, FinishReason, Id, JobError, Provider, Result, Usage, WebhookBody } from './schemas.js';
 
 const Body = Type.Object({
   templateId: Id('tpl'),
@@ -42,12 +41,7 @@ export default async function generateRoutes(fastify: FastifyInstance) {
       querystring: Type.Object({
         wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 60, description: 'Seconds to hold the response until the job ends' })),
       }, { additionalProperties: false }),
-      headers: Type.Object({
-        'cache-control': Type.Optional(Type.String()),
-        prefer: Type.Optional(Type.String({ description: 'RFC 7240 `wait=N`: as `?wait=N` (which wins when both are given); answered with `Preference-Applied`' })),
-        'cancel-after': Type.Optional(Type.String({ maxLength: 40, description: 'Cancel the job if it has not ended after this long: `30s`, `5m`, `1h30m` (1 s to 24 h)' })),
-        'idempotency-key': IdempotencyKeyHeader,
-      }),
+      headers: Type.Object(GenerationHeaders),
       body: Body,
       response: {
         200: { ...Answer, description: 'Cached result, or the settled job with ?wait=' },
@@ -60,22 +54,14 @@ export default async function generateRoutes(fastify: FastifyInstance) {
     },
   }, async (request, reply) => {
     const caller = request.caller!;
-    const bypassCache = bypassesCache(request.headers['cache-control']);
-    const preferred = request.query.wait === undefined ? preferredWait(request.headers.prefer) : undefined;
-    const wait = request.query.wait ?? preferred ?? 0;
-    const cancelAfter = request.headers['cancel-after'];
     const { priority, webhook, ...body } = request.body;
-    const ctx = {
-      caller, requestId: request.id, bypassCache, waitMs: wait * 1000,
-      ...(priority ? { priority } : {}), ...(cancelAfter !== undefined ? { cancelAfterMs: cancelAfterMs(cancelAfter) } : {}),
-    };
-    if (preferred !== undefined) reply.header('preference-applied', `wait=${preferred}`);
+    const ctx = requestContext(request, reply, { defaultWaitSeconds: 0, ...(request.query.wait !== undefined ? { waitSeconds: request.query.wait } : {}), ...(priority ? { priority } : {}) });
     const run = async () => {
       const hook = webhook ? await app.svc.webhooks.check(caller, webhook, DEFAULT_JOB_EVENTS) : undefined;
       const o = await app.svc.generation.generate(body, ctx);
       if (hook && !o.body.cached) await app.svc.webhooks.subscribe(o.body.jobId, caller, hook);
       // Held for the job and it died: an error (4xx when a retry cannot fix it), with the job in the details.
-      if (wait > 0 && o.body.status === 'dead') {
+      if (ctx.waitMs > 0 && o.body.status === 'dead') {
         const job = toJobDto(await app.svc.jobs.get(o.body.jobId, caller));
         throw failedGenerationError(job.id, job.error, { job });
       }

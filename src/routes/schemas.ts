@@ -20,7 +20,7 @@ export function errorResponses(...codes: ErrorCode[]): Record<number, TSchema> {
   return errorResponsesIn(ErrorBody, ...codes);
 }
 
-/** `errorResponses` with another error body: a route whose `errorFormat` is OpenAI's or Anthropic's. */
+/** `errorResponses` with another error body: a wire format's routes (src/adapters/), which answer errors in their own. */
 export function errorResponsesIn(body: TSchema, ...codes: ErrorCode[]): Record<number, TSchema> {
   const out: Record<number, TSchema> = {};
   for (const c of ['unauthorized', 'rate_limited', 'rate_limiter_unavailable', ...codes] as ErrorCode[]) {
@@ -91,5 +91,4 @@ export const WebhookBody = Type.Object({
     description: 'Default: ["completed","dead","canceled"] on generate, ["batch.completed"] on batches' })),
 }, { additionalProperties: false });
 
-/** `Idempotency-Key` on the routes that admit work (generate, the compat routes, batches). */
-export const IdempotencyKeyHeader = Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Scoped to the API key, kept 24 h: a repeat returns the first response' }));
+export { IdempotencyKeyHeader } from '../idempotency/request.js';

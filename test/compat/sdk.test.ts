@@ -144,3 +144,24 @@ describe('Anthropic SDK → POST /v1/messages', () => {
     expect(denied.error).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
   });
 });
+
+describe('one request context for every route that admits a generation', () => {
+  it('Prefer: wait, Cancel-After and X-PromptLab-Priority mean on the wire formats what they mean on /v1/generate', async () => {
+    e.t.worker();
+    e.llm.setDefault(reply.slow(3000));
+    const ask = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Take your time' }] };
+    // Held for 1 s instead of COMPAT_WAIT_SECONDS, said so, then the 504 naming the job (which goes on).
+    const { response } = await openai().chat.completions.create(ask, { headers: { prefer: 'wait=1' }, maxRetries: 0 }).withResponse().catch((err) => ({ response: err }));
+    expect(response.status).toBe(504);
+    expect(response.headers.get('preference-applied')).toBe('wait=1');
+    // Canceled at its deadline, on the Anthropic format too, and in the class it asked for.
+    const res = await e.t.app.inject({
+      method: 'POST', url: '/v1/messages', headers: { ...e.auth, 'cancel-after': '1s', 'x-promptlab-priority': 'low', prefer: 'wait=5' },
+      payload: { model: 'claude-haiku-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'Cancel me' }] },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('canceled') } });
+    const job = (await e.t.app.inject({ method: 'GET', url: `/v1/jobs/${res.headers['x-promptlab-job-id']}`, headers: e.auth })).json();
+    expect(job).toMatchObject({ status: 'canceled', priority: 'low' });
+  });
+});

@@ -2,18 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EVERY_PROJECT } from '../auth/caller.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEvent } from '../events/job-events.js';
-import type { GenerationRequest } from '../llm/request.js';
+import { requestContext } from '../generation/request-context.js';
 import type { GenerateOutcome } from '../generation/service.js';
-import { bypassesCache } from '../http/cache-control.js';
 import { idempotently } from '../idempotency/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import { jobOutcome } from '../jobs/dto.js';
-import { chunksOf } from '../util/chunks.js';
 import { failedGenerationError } from '../jobs/failed-answer.js';
+import type { GenerationRequest } from '../llm/request.js';
 import type { FinishReason } from '../llm/result.js';
-import { ANTHROPIC_STOP_REASONS } from './anthropic-format.js';
-import { priorityHeader } from './answer.js';
-import { formatError } from './error-bodies.js';
+import { chunksOf } from '../util/chunks.js';
 
 /** How often a streamed call checks its job's row (in case the final event was lost) and sends a `: ping` comment. */
 const CHECK_MS = 2000;
@@ -27,40 +24,7 @@ export interface StreamFormat {
   error(err: AppError): string;
 }
 
-const sse = (data: unknown, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
-
-/** OpenAI's `chat.completion.chunk`s, a chunk with the `finish_reason`, a usage chunk when asked, then `[DONE]`. */
-export function openaiStream(jobId: string, model: string, includeUsage: boolean): StreamFormat {
-  const created = Math.floor(Date.now() / 1000);
-  const chunk = (delta: Record<string, unknown>, finish: FinishReason | null) =>
-    sse({ id: jobId, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }] });
-  return {
-    start: () => chunk({ role: 'assistant', content: '' }, null),
-    delta: (text) => chunk({ content: text }, null),
-    finish: (u, reason) => chunk({}, reason) +
-      (includeUsage ? sse({ id: jobId, object: 'chat.completion.chunk', created, model, choices: [],
-        usage: { prompt_tokens: u.inputTokens, completion_tokens: u.outputTokens, total_tokens: u.inputTokens + u.outputTokens } }) : '') +
-      'data: [DONE]\n\n',
-    error: (err) => sse(formatError('openai', err)),
-  };
-}
-
-/** Anthropic's message_start, content_block_start, content_block_delta*, content_block_stop, message_delta, message_stop. */
-export function anthropicStream(jobId: string, model: string): StreamFormat {
-  return {
-    start: () =>
-      sse({ type: 'message_start', message: { id: jobId, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null,
-        usage: { input_tokens: 0, output_tokens: 0 } } }, 'message_start') +
-      sse({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
-    delta: (text) => sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
-    finish: (u, reason) =>
-      sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop') +
-      sse({ type: 'message_delta', delta: { stop_reason: ANTHROPIC_STOP_REASONS[reason], stop_sequence: null },
-        usage: { input_tokens: u.inputTokens, output_tokens: u.outputTokens } }, 'message_delta') +
-      sse({ type: 'message_stop' }, 'message_stop'),
-    error: (err) => sse(formatError('anthropic', err), 'error'),
-  };
-}
+export const sse = (data: unknown, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
 
 /**
  * A compat call with `stream: true`: admitted exactly as a held one (cache, single flight,
@@ -72,18 +36,16 @@ export function anthropicStream(jobId: string, model: string): StreamFormat {
  * With `Idempotency-Key`, the admission is what is remembered (its jobId and headers): a repeat
  * with the same payload is answered, as a stream, from that job as it stands now.
  */
-export async function streamCompat(
+export async function relayStream(
   app: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,
   generation: GenerationRequest,
   makeFormat: (jobId: string) => StreamFormat,
 ): Promise<void> {
-  const caller = request.caller!;
-  const bypassCache = bypassesCache(request.headers['cache-control']);
   let admitted: GenerateOutcome | undefined;
   const admit = async (): Promise<StoredResponse> => {
-    admitted = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs: 0, stream: true, ...priorityHeader(request) });
+    admitted = await app.svc.generation.generateRequest(generation, requestContext(request, reply, { defaultWaitSeconds: 0, stream: true }));
     const { jobId } = admitted.body;
     return { status: 200, body: { jobId, stream: true }, headers: { 'x-cache': admitted.cache, ...(admitted.tier ? { 'x-cache-tier': admitted.tier } : {}), 'x-promptlab-job-id': jobId } };
   };

@@ -1,10 +1,5 @@
 import { Type, type Static } from 'typebox';
-import type { ProviderRegistry } from '../providers/registry.js';
-import { FINISH_REASONS } from '../llm/result.js';
-import { DEFAULT_MAX_TOKENS } from '../llm/request.js';
-import { type GenerationRequest } from '../llm/request.js';
-import { checkSchema } from '../templates/output-schema.js';
-import { assertMessages, routeModel, textOf, type CompatAnswer } from './translate.js';
+import { FINISH_REASONS } from '../../llm/result.js';
 
 const Part = Type.Object({ type: Type.String({ maxLength: 64 }) }, { additionalProperties: true, description: 'A content part: `{"type": "text", "text"}`' });
 const Content = Type.Union([Type.String(), Type.Array(Part, { minItems: 1, maxItems: 100 })]);
@@ -59,40 +54,19 @@ export const ChatCompletion = Type.Object({
   usage: Type.Object({ prompt_tokens: Type.Integer(), completion_tokens: Type.Integer(), total_tokens: Type.Integer() }),
 });
 
-/**
- * A Chat Completions body as a provider-neutral request: system and developer messages
- * joined into `system`, `json_schema` as `responseFormat`, `json_object` as a schema of any
- * object, `text` as none.
- */
-export function chatRequest(registry: ProviderRegistry, body: ChatCompletionBody): GenerationRequest {
-  const { provider, model } = routeModel(registry, body.model);
-  const system = body.messages.flatMap((m, i) => (m.role === 'system' || m.role === 'developer' ? [textOf(m.content, `messages[${i}].content`)] : []));
-  const messages = assertMessages(body.messages.flatMap((m, i) =>
-    m.role === 'user' || m.role === 'assistant' ? [{ role: m.role, content: textOf(m.content, `messages[${i}].content`) }] : []));
-  const rf = body.response_format;
-  const schema = rf?.type === 'json_schema' ? (rf.json_schema.schema ?? {}) : rf?.type === 'json_object' ? { type: 'object' } : undefined;
-  // Compiled before anything is paid: a schema the worker could not check the answer against is a 400 now, not a dead job.
-  if (rf?.type === 'json_schema') checkSchema(schema, 'response_format.json_schema.schema', 'bad_request', { param: 'response_format.json_schema.schema' });
-  const stop = typeof body.stop === 'string' ? [body.stop] : body.stop;
-  return {
-    provider, model,
-    ...(system.length ? { system: system.join('\n\n') } : {}),
-    messages,
-    params: {
-      maxTokens: body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS,
-      ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
-      ...(body.top_p !== undefined ? { topP: body.top_p } : {}),
-      ...(stop?.length ? { stop } : {}),
-    },
-    ...(schema ? { responseFormat: { type: 'json_schema', schema } } : {}),
-  };
-}
 
-/** A completed generation as a `chat.completion`. */
-export function chatCompletion(a: CompatAnswer): Static<typeof ChatCompletion> {
-  return {
-    id: a.jobId, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: a.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: a.text, refusal: null }, finish_reason: a.finishReason, logprobs: null }],
-    usage: { prompt_tokens: a.inputTokens, completion_tokens: a.outputTokens, total_tokens: a.inputTokens + a.outputTokens },
-  };
-}
+/** `GET /v1/models`: OpenAI's list format. */
+export const ModelList = Type.Object({
+  object: Type.Literal('list'),
+  data: Type.Array(Type.Object({ id: Type.String(), object: Type.Literal('model'), created: Type.Integer(), owned_by: Type.String() })),
+});
+
+/** OpenAI's error body: `{error: {message, type, param, code}}`; `code` is PromptLab's catalogue code. */
+export const OpenAIErrorBody = Type.Object({
+  error: Type.Object({
+    message: Type.String(),
+    type: Type.String(),
+    param: Type.Union([Type.String(), Type.Null()]),
+    code: Type.Union([Type.String(), Type.Null()]),
+  }),
+}, { description: "OpenAI's error body; `code` is PromptLab's error code" });

@@ -1,18 +1,11 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { PRIORITIES, type Priority } from '../db/schema.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors/app-error.js';
-import type { GenerationRequest } from '../llm/request.js';
-import { bypassesCache } from '../http/cache-control.js';
+import { requestContext } from '../generation/request-context.js';
 import { idempotently } from '../idempotency/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import { failedGenerationError } from '../jobs/failed-answer.js';
+import type { GenerationRequest } from '../llm/request.js';
 import type { CompatAnswer } from './translate.js';
-
-/** `X-PromptLab-Priority: high|normal|low` (checked by the route's header schema), as a generation context field. */
-export function priorityHeader(request: FastifyRequest): { priority?: Priority } {
-  const h = request.headers['x-promptlab-priority'];
-  return typeof h === 'string' && (PRIORITIES as readonly string[]).includes(h) ? { priority: h as Priority } : {};
-}
 
 /**
  * Runs a compat request through the same core as `/v1/generate` (cache, single flight,
@@ -20,18 +13,18 @@ export function priorityHeader(request: FastifyRequest): { priority?: Priority }
  * `generation_timeout` with the jobId; a dead job is a 502), and renders the answer with `render`.
  * `Idempotency-Key` replays the first response; `Cache-Control: no-cache` bypasses the cache.
  */
-export async function answerCompat(
+export async function answerHeld(
   app: FastifyInstance,
   request: FastifyRequest,
+  reply: FastifyReply,
   generation: GenerationRequest,
   model: string,
   render: (a: CompatAnswer) => unknown,
 ): Promise<StoredResponse & { replayed?: boolean }> {
-  const waitMs = app.deps.config.COMPAT_WAIT_SECONDS * 1000;
-  const caller = request.caller!;
-  const bypassCache = bypassesCache(request.headers['cache-control']);
+  const ctx = requestContext(request, reply, { defaultWaitSeconds: app.deps.config.COMPAT_WAIT_SECONDS });
+  const waitMs = ctx.waitMs;
   const run = async (): Promise<StoredResponse> => {
-    const o = await app.svc.generation.generateRequest(generation, { caller, requestId: request.id, bypassCache, waitMs, ...priorityHeader(request) });
+    const o = await app.svc.generation.generateRequest(generation, ctx);
     const { jobId, status } = o.body;
     const jobHeader = { 'x-promptlab-job-id': jobId };
     if (status === 'dead' || status === 'canceled') {

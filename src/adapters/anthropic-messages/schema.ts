@@ -1,8 +1,4 @@
 import { Type, type Static } from 'typebox';
-import type { ProviderRegistry } from '../providers/registry.js';
-import type { FinishReason } from '../llm/result.js';
-import type { GenerationRequest } from '../llm/request.js';
-import { assertMessages, routeModel, textOf, type CompatAnswer } from './translate.js';
 
 const Block = Type.Object({ type: Type.String({ maxLength: 64 }) }, { additionalProperties: true, description: 'A content block: `{"type": "text", "text", "cache_control"?}` (cache_control accepted and ignored)' });
 const Content = Type.Union([Type.String(), Type.Array(Block, { minItems: 1, maxItems: 100 })]);
@@ -32,30 +28,8 @@ export const MessageAnswer = Type.Object({
   usage: Type.Object({ input_tokens: Type.Integer(), output_tokens: Type.Integer() }),
 });
 
-/** Finish reasons in the Messages format. */
-export const ANTHROPIC_STOP_REASONS = { stop: 'end_turn', length: 'max_tokens' } as const satisfies Record<FinishReason, string>;
-
-/** A Messages body as a provider-neutral request. */
-export function messagesRequest(registry: ProviderRegistry, body: MessagesBody): GenerationRequest {
-  const { provider, model } = routeModel(registry, body.model);
-  const system = body.system === undefined ? '' : textOf(body.system, 'system', ['cache_control']);
-  return {
-    provider, model,
-    ...(system ? { system } : {}),
-    messages: assertMessages(body.messages.map((m, i) => ({ role: m.role, content: textOf(m.content, `messages[${i}].content`, ['cache_control']) }))),
-    params: {
-      maxTokens: body.max_tokens,
-      ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
-      ...(body.top_p !== undefined ? { topP: body.top_p } : {}),
-      ...(body.stop_sequences?.length ? { stop: body.stop_sequences } : {}),
-    },
-  };
-}
-
-/** A completed generation as a Messages `message`. */
-export function messageAnswer(a: CompatAnswer): Static<typeof MessageAnswer> {
-  return {
-    id: a.jobId, type: 'message', role: 'assistant', content: [{ type: 'text', text: a.text }], model: a.model,
-    stop_reason: ANTHROPIC_STOP_REASONS[a.finishReason], stop_sequence: null, usage: { input_tokens: a.inputTokens, output_tokens: a.outputTokens },
-  };
-}
+/** Anthropic's error body: `{type: 'error', error: {type, message}}`. */
+export const AnthropicErrorBody = Type.Object({
+  type: Type.Literal('error'),
+  error: Type.Object({ type: Type.String(), message: Type.String() }),
+}, { description: "Anthropic's error body" });
