@@ -13,7 +13,7 @@ import { Ledger } from './jobs/ledger.js';
 import { RedisWatch } from './ratelimit/redis-watch.js';
 import { TokenLimiter } from './ratelimit/tokens.js';
 import { Budgets } from './spend/budgets.js';
-import { JobCancels } from './jobs/cancel.js';
+import { JobCancels } from './jobs/job-cancels.js';
 import { Jobs } from './jobs/service.js';
 import { DeadLetters } from './queue/dead-letters.js';
 import { Fairness } from './queue/fairness.js';
@@ -23,7 +23,9 @@ import { Projects } from './projects/service.js';
 import { Templates } from './templates/service.js';
 import type { ProviderRegistry } from './providers/registry.js';
 import { UsageMeter } from './usage/meter.js';
+import { BatchProgress } from './batches/progress.js';
 import { Batches } from './batches/service.js';
+import { AfterSettle } from './jobs/after-settle.js';
 import { Webhooks } from './webhooks/service.js';
 
 export interface Services {
@@ -50,10 +52,23 @@ export interface Services {
   batches: Batches;
   /** Webhook checks, subscriptions, secrets and delivery records. */
   webhooks: Webhooks;
+  /** What follows a generation's settlement: its final event, webhooks, batch progress. */
+  afterSettle: AfterSettle;
   /** Judges the command connection by Redis's own silence, for every check that fails fast on a hung Redis. */
   redisWatch: RedisWatch;
   /** Stops what runs in the background (invalidation subscriber, usage flushes) and flushes. */
   close(): Promise<void>;
+}
+
+/**
+ * The one "after settle" hook of a process, with its listeners: the final job event (unless an
+ * earlier run of the settlement announced it), the webhook messages, the batches' progress.
+ */
+export function createAfterSettle(deps: { events: JobEventLog; webhooks: Pick<Webhooks, 'ended'>; progress: Pick<BatchProgress, 'ended'>; log: Logger }): AfterSettle {
+  return new AfterSettle(deps.log)
+    .on('events', async (s) => { if (!s.again) await deps.events.publish(s.id, s.status, { ...(s.attempt ? { attempt: s.attempt } : {}), ...(s.error ? { error: s.error } : {}) }); })
+    .on('webhooks', (s) => deps.webhooks.ended(s.id))
+    .on('batches', (s) => deps.progress.ended(s.id));
 }
 
 export interface ServiceDeps {
@@ -84,12 +99,15 @@ export function createServices({ config, db, redis, queues, waiter, registry, ad
   const budgets = new Budgets(db);
   const redisWatch = new RedisWatch(config.RATE_LIMIT_TIMEOUT_MS);
   const tokens = new TokenLimiter({ redis, config, log, watch: redisWatch });
-  const webhooks = new Webhooks(db, queues, config);
+  const webhooks = new Webhooks(db, jobs, queues, config);
   const fairness = new Fairness(redis, config.REDIS_PREFIX, log);
+  const progress = new BatchProgress(db, webhooks);
+  const afterSettle = createAfterSettle({ events, webhooks, progress, log });
   return {
+    afterSettle,
     redisWatch,
     webhooks,
-    batches: new Batches({ config, registry, db, templates, ledger, budgets, queues, meter, webhooks, fairness, tokens, log }),
+    batches: new Batches({ config, registry, db, jobs, templates, ledger, budgets, queues, meter, webhooks, fairness, tokens, afterSettle, progress, log }),
     apiKeys: new ApiKeys({ db, adminKey, bus }),
     projects: new Projects(db),
     audit: new AuditLog(db),
@@ -101,7 +119,7 @@ export function createServices({ config, db, redis, queues, waiter, registry, ad
     meter,
     events,
     generation: new Generation({ config, registry, templates, jobs, ledger, budgets, tokens, cache, queues, waiter, meter, log, events, fairness }),
-    cancels: new JobCancels({ ledger, jobs, queues, redis, prefix: config.REDIS_PREFIX, log, events, tokens, webhooks }),
+    cancels: new JobCancels({ ledger, jobs, queues, redis, prefix: config.REDIS_PREFIX, log, tokens, afterSettle }),
     deadLetters: new DeadLetters(ledger, queues, events),
     idempotency: new IdempotencyStore(db),
     async close() {

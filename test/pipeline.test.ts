@@ -38,7 +38,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
 
   it('50 concurrent identical requests: one job, one upstream call, one jobId', async () => {
     t.worker();
-    llm.setDefault(reply.slow(300, reply.ok('the one answer', { inputTokens: 1000, outputTokens: 500 })));
+    llm.setDefault(reply.slow(300, { ...reply.ok('the one answer', { inputTokens: 1000, outputTokens: 500 }), model: 'claude-haiku-4-5-20251001' }));
     const tpl = await template();
     const answers = await Promise.all(Array.from({ length: 50 }, () => generate(tpl, { topic: 'dedupe' })));
     expect(answers.map((a) => a.statusCode)).toEqual(Array(50).fill(202));
@@ -48,6 +48,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     const job = await waitForStatus(t.app, auth, jobId!, ['completed']);
     expect(llm.calls).toHaveLength(1);
     expect(job).toMatchObject({ attempts: 1, result: { text: 'the one answer' }, usage: { inputTokens: 1000, outputTokens: 500, totalTokens: 1500 } });
+    expect(job).toMatchObject({ model: 'claude-haiku-4-5', responseModel: 'claude-haiku-4-5-20251001' }); // the model that answered is kept
     expect(job.costUsd).toBeCloseTo(1000 * 1e-6 + 500 * 5e-6, 9); // claude-haiku-4-5: $1 / $5 per MTok
 
     const again = await generate(tpl, { topic: 'dedupe' });
@@ -191,11 +192,11 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     job.attemptsStarted = 2; // what BullMQ shows when it hands a stalled job to another worker
     await t.redis.del(`${t.config.REDIS_PREFIX}:cache:${job.data.inputHash}`);
     const rerun = createProcessor({
-      db: t.database.db, ledger: new Ledger(t.database.db), cache: t.app.svc.cache,
+      jobs: t.app.svc.jobs, ledger: new Ledger(t.database.db), cache: t.app.svc.cache,
       queues: t.queues, providers: { anthropic: { name: 'anthropic', generate: () => Promise.reject(new Error('must not be called')) } },
       log: t.app.log as never, stash: new OutcomeStash(t.redis, t.config.REDIS_PREFIX, t.app.log as never),
       validator: { validate: () => Promise.reject(new Error('must not be called')) },
-      tokens: { reconcile: () => Promise.resolve(true) }, registry: t.app.deps.registry,
+      tokens: { reconcile: () => Promise.resolve(true) }, registry: t.app.deps.registry, afterSettle: t.app.svc.afterSettle,
     });
     expect(await rerun(job)).toEqual({ completed: true });
     expect(llm.calls).toHaveLength(1);

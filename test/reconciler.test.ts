@@ -41,8 +41,8 @@ async function failOutsideProcessor(jobId: string, reason: string): Promise<void
 }
 
 const run = () => reconcile({
-  db: e.t.database.db, ledger: e.t.app.svc.ledger, queues: e.t.queues, log: e.t.app.log as never, graceMs: 0, attemptMs: 60_000,
-  stash: new OutcomeStash(e.t.redis, e.t.config.REDIS_PREFIX, e.t.app.log as never),
+  jobs: e.t.app.svc.jobs, ledger: e.t.app.svc.ledger, queues: e.t.queues, log: e.t.app.log as never, graceMs: 0, attemptMs: 60_000,
+  stash: new OutcomeStash(e.t.redis, e.t.config.REDIS_PREFIX, e.t.app.log as never), afterSettle: e.t.app.svc.afterSettle,
 });
 
 describe('the reconciler settles what no processor will', () => {

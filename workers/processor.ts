@@ -1,12 +1,12 @@
 import { DelayedError, UnrecoverableError, WaitingError, type Job, type Queue } from 'bullmq';
-import { eq } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
-import type { Db } from '../src/db/client.js';
-import { DEFAULT_PROJECT, generations } from '../src/db/schema.js';
+import { DEFAULT_PROJECT } from '../src/db/schema.js';
 import type { JobEventLog } from '../src/events/job-events.js';
 import { requestOf } from '../src/llm/stored.js';
+import type { AfterSettle } from '../src/jobs/after-settle.js';
 import type { Completed, Ledger } from '../src/jobs/ledger.js';
+import type { Jobs } from '../src/jobs/service.js';
 import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
 import { costUsd } from '../src/llm/price.js';
 import type { ProviderRegistry } from '../src/providers/registry.js';
@@ -20,10 +20,10 @@ import { AttemptFailed, classify, type Failure } from './failures.js';
 import type { Outcome, OutcomeStash } from './outcome-stash.js';
 import type { OutputValidator } from './output-validator.js';
 import type { Slots } from './slots.js';
-import type { Webhooks } from '../src/webhooks/service.js';
 
 export interface ProcessorDeps {
-  db: Db;
+  /** The generation's row, as it stands (a deadline moved by a joiner, the tokens used, a settlement made elsewhere). */
+  jobs: Pick<Jobs, 'find'>;
   ledger: Ledger;
   cache: ResultCache;
   queues: Pick<Queues, 'deadLetter'>;
@@ -31,8 +31,10 @@ export interface ProcessorDeps {
   /** What each attempt's tokens cost: the registry's one price function (the API admits at the same price). */
   registry: Pick<ProviderRegistry, 'price'>;
   log: Logger;
-  /** Status events for GET /v1/jobs/:id/events (active, retrying, completed, dead). */
+  /** Status events for GET /v1/jobs/:id/events while a job runs (active, delta, retrying); the final one follows the settlement. */
   events?: JobEventLog;
+  /** What follows a settlement: the final event, webhooks, batch progress. */
+  afterSettle: Pick<AfterSettle, 'settled'>;
   /** Provider calls in flight (WORKER_CONCURRENCY); unlimited without. */
   slots?: Slots;
   /** Answers paid for whose write failed, for the next run to record. */
@@ -45,8 +47,6 @@ export interface ProcessorDeps {
   fairness?: { service: Fairness; queue: Queue<GenerationJobData> };
   /** Abort signals of running attempts, fired by cancels; none: attempts cannot be aborted. */
   cancels?: CancelSignals;
-  /** Webhook messages and batch progress when a generation settles; none without. */
-  webhooks?: Pick<Webhooks, 'ended'>;
 }
 
 /**
@@ -55,22 +55,13 @@ export interface ProcessorDeps {
  * a dead worker left behind is finished by another without a second result.
  */
 export function createProcessor(deps: ProcessorDeps) {
-  const { db, ledger, cache, log } = deps;
+  const { ledger, cache, log } = deps;
   /** What an attempt's tokens cost; a model with no price (admitted under ALLOW_UNPRICED_MODELS) is unpriced, not free. */
   const cost = (d: GenerationJobData, u: { inputTokens: number; outputTokens: number }) => {
     const price = deps.registry.price(d.provider, d.model);
     return price ? { costUsd: costUsd(u, price) } : { costUsd: 0, unpriced: true };
   };
   return processGeneration;
-
-  /** The generation settled: webhooks enqueued (deterministic ids: a repeat sends nothing twice) and its batches counted. Never fails the job. */
-  async function ended(id: string): Promise<void> {
-    try {
-      await deps.webhooks?.ended(id);
-    } catch (err) {
-      log.error({ err: String(err), jobId: id }, 'webhooks of a settled generation not enqueued');
-    }
-  }
 
   async function processGeneration(job: Job<GenerationJobData>, token?: string) {
     const d = job.data;
@@ -117,7 +108,7 @@ export function createProcessor(deps: ProcessorDeps) {
   function armDeadline(id: string, at: number): NodeJS.Timeout {
     const timer = setTimeout(async () => {
       try {
-        const [row] = await db.select({ cancelAt: generations.cancelAt }).from(generations).where(eq(generations.id, id));
+        const row = await deps.jobs.find(id);
         if (!row?.cancelAt) return;
         if (row.cancelAt.getTime() <= Date.now()) deps.cancels?.abort(id);
         else armDeadline(id, row.cancelAt.getTime()).unref();
@@ -170,9 +161,8 @@ export function createProcessor(deps: ProcessorDeps) {
         usage: { inputTokens: done.inputTokens, outputTokens: done.outputTokens, totalTokens: done.inputTokens + done.outputTokens },
         costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
       }, d.cacheTtlSeconds, d.refresh),
-      deps.events?.publish(d.id, 'completed', { attempt: job.attemptsMade + 1 }),
       reconcileTokens(d, done.inputTokens + done.outputTokens),
-      ended(d.id),
+      deps.afterSettle.settled({ id: d.id, status: 'completed', attempt: job.attemptsMade + 1 }),
     ]);
     return { completed: true };
   }
@@ -195,8 +185,8 @@ export function createProcessor(deps: ProcessorDeps) {
 
   /** Tokens the row recorded over every attempt (a failed attempt's are added when it is recorded). */
   async function tokensUsed(id: string): Promise<number> {
-    const [row] = await db.select({ i: generations.inputTokens, o: generations.outputTokens }).from(generations).where(eq(generations.id, id));
-    return row ? row.i + row.o : 0;
+    const row = await deps.jobs.find(id);
+    return row ? row.inputTokens + row.outputTokens : 0;
   }
 
   /** Calls the provider and checks its answer; throws AttemptFailed (with the tokens paid) when it is unusable. */
@@ -219,7 +209,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (!parsed.ok) throw new AttemptFailed(parsed.code, parsed.reason, usage);
       json = parsed.json;
     }
-    return { text: res.text, json, finishReason, ...usage, ...cost(d, usage) };
+    return { text: res.text, json, finishReason, responseModel: res.model, ...usage, ...cost(d, usage) };
   }
 
   /**
@@ -250,11 +240,14 @@ export function createProcessor(deps: ProcessorDeps) {
       return canceled(job, settling, jlog);
     }
     if (res.overBudget) return overBudget(job, jlog);
-    if (final && res.settled) await Promise.all([deadLetter(d, f, job.attemptsMade + 1), reconcileTokens(d), ended(d.id)]);
+    const error = { code: f.code, message: f.message };
+    if (final && res.settled) {
+      await Promise.all([deadLetter(d, f, job.attemptsMade + 1), reconcileTokens(d), deps.afterSettle.settled({ id: d.id, status: 'dead', attempt: job.attemptsMade + 1, error })]);
+    }
     jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
     recordAttempt(d, f.code, started, f.usage, paid?.costUsd ?? 0);
     if (final) recordJobFinished('dead', job.timestamp);
-    await deps.events?.publish(d.id, final ? 'dead' : 'retrying', { attempt: job.attemptsMade + 1, error: { code: f.code, message: f.message } });
+    else await deps.events?.publish(d.id, 'retrying', { attempt: job.attemptsMade + 1, error });
     if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
     throw err;
   }
@@ -268,7 +261,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const res = await settling;
     if (!res.canceled) return finishedElsewhere(d, jlog);
     jlog.info('job canceled');
-    await Promise.all([reconcileTokens(d), deps.events?.publish(d.id, 'canceled', { attempt: job.attemptsMade + 1 }), ended(d.id)]);
+    await Promise.all([reconcileTokens(d), deps.afterSettle.settled({ id: d.id, status: 'canceled', attempt: job.attemptsMade + 1 })]);
     return { canceled: true };
   }
 
@@ -276,10 +269,9 @@ export function createProcessor(deps: ProcessorDeps) {
   async function overBudget(job: Job<GenerationJobData>, jlog: Logger): Promise<never> {
     const d = job.data;
     const error = { code: 'budget_exceeded', message: 'A retry was due, but a budget this generation falls under can no longer hold its worst case' };
-    await Promise.all([deadLetter(d, error, job.attemptsMade + 1), reconcileTokens(d), ended(d.id)]);
+    await Promise.all([deadLetter(d, error, job.attemptsMade + 1), reconcileTokens(d), deps.afterSettle.settled({ id: d.id, status: 'dead', attempt: job.attemptsMade + 1, error })]);
     jlog.warn({ code: error.code }, 'job dead');
     recordJobFinished('dead', job.timestamp);
-    await deps.events?.publish(d.id, 'dead', { attempt: job.attemptsMade + 1, error });
     throw new UnrecoverableError(`${error.code}: ${error.message}`);
   }
 
@@ -289,16 +281,16 @@ export function createProcessor(deps: ProcessorDeps) {
 
   /** The row already settled (an earlier run of this job got that far): make the rest true, once. */
   async function finishedElsewhere(d: GenerationJobData, jlog: Logger) {
-    const [row] = await db.select().from(generations).where(eq(generations.id, d.id));
+    const row = await deps.jobs.find(d.id);
     if (row?.status === 'completed') {
       jlog.info('already completed by an earlier run; not calling the provider again');
       const entry = cachedFromRow(row, d.cacheTtlSeconds);
       if (entry.expiresAt > Date.now()) await cache.set(d.inputHash, entry, Math.ceil((entry.expiresAt - Date.now()) / 1000));
-      await ended(d.id);
+      await deps.afterSettle.settled({ id: d.id, status: 'completed', again: true });
       return { completed: true };
     }
     if (row?.status === 'dead') {
-      await ended(d.id);
+      await deps.afterSettle.settled({ id: d.id, status: 'dead', again: true });
       await deadLetter(d, { code: row.errorCode ?? 'internal_error', message: row.errorMessage ?? '' }, row.attempts);
       throw new UnrecoverableError(`${row.errorCode}: ${row.errorMessage}`);
     }

@@ -1,13 +1,11 @@
-import { and, asc, eq, inArray, lt } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Db } from '../src/db/client.js';
-import { generations, IN_FLIGHT } from '../src/db/schema.js';
-import { afterCanceled, type CancelDeps } from '../src/jobs/cancel.js';
+import { afterCanceled, type CancelDeps } from '../src/jobs/job-cancels.js';
+import type { AfterSettle } from '../src/jobs/after-settle.js';
 import type { Ledger } from '../src/jobs/ledger.js';
+import type { Jobs } from '../src/jobs/service.js';
 import { jobDataOf } from '../src/queue/dead-letters.js';
 import { tailPriority } from '../src/queue/fairness.js';
 import type { Queues } from '../src/queue/queues.js';
-import type { Webhooks } from '../src/webhooks/service.js';
 import type { OutcomeStash } from './outcome-stash.js';
 
 /** Why the reconciler settled a generation `dead` (the job's `error.code`). */
@@ -23,7 +21,7 @@ function lostBecause(state: string, failedReason: string | undefined): string {
 }
 
 export interface ReconcilerDeps {
-  db: Db;
+  jobs: Pick<Jobs, 'find' | 'inFlightBefore'>;
   ledger: Ledger;
   queues: Pick<Queues, 'generation' | 'deadLetter' | 'jobOptions'>;
   stash: OutcomeStash;
@@ -38,8 +36,8 @@ export interface ReconcilerDeps {
   attemptMs: number;
   /** Removes the BullMQ jobs of rows canceled at their `Cancel-After` deadline, and publishes their event. */
   cancel?: CancelDeps;
-  /** Webhooks and batch progress of the rows it settles `dead`; none without. */
-  webhooks?: Pick<Webhooks, 'ended'>;
+  /** What follows each settlement it makes (events, webhooks, batch progress). */
+  afterSettle: Pick<AfterSettle, 'settled'>;
 }
 
 /**
@@ -54,11 +52,9 @@ export interface ReconcilerDeps {
  * that worker settled.
  */
 export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: number; rerun: number; dead: number; canceled: number }> {
-  const { db, queues, ledger, stash, log } = deps;
+  const { queues, ledger, stash, log } = deps;
   const canceled = await cancelOverdue(deps);
-  const rows = await db.select().from(generations)
-    .where(and(inArray(generations.status, [...IN_FLIGHT]), lt(generations.createdAt, new Date(Date.now() - deps.graceMs))))
-    .orderBy(asc(generations.createdAt)).limit(500);
+  const rows = await deps.jobs.inFlightBefore(new Date(Date.now() - deps.graceMs), 500);
   const done = { enqueued: 0, rerun: 0, dead: 0, canceled };
   if (!rows.length) return done;
   const states = await Promise.all(rows.map((r) => queues.generation.getJobState(r.id)));
@@ -84,7 +80,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<{ enqueued: numbe
     const message = code === 'job_lost' ? `${RECONCILED_FAILURES.job_lost} (${lostBecause(states[i]!, job?.failedReason)})` : RECONCILED_FAILURES[code];
     if (!(await ledger.fail({ id: row.id, final: true, code, message })).settled) continue;
     await queues.deadLetter.add('dead', { ...jobDataOf(row), error: { code, message }, attempts: row.attempts }, { jobId: row.id, removeOnComplete: true });
-    await deps.webhooks?.ended(row.id).catch((err: unknown) => log.error({ err: String(err), jobId: row.id }, 'webhooks of a settled generation not enqueued'));
+    await deps.afterSettle.settled({ id: row.id, status: 'dead', error: { code, message } });
     done.dead++;
     log.error({ jobId: row.id, code, reason: job?.failedReason }, 'job ended without settling its row: dead-lettered');
   }
@@ -103,7 +99,7 @@ async function cancelOverdue(deps: ReconcilerDeps): Promise<number> {
     const res = await deps.ledger.fail({ id, final: true, canceled: true, from: ['queued', 'failed'], code: 'canceled', message: '' });
     if (!res.canceled) continue;
     n++;
-    const [row] = await deps.db.select().from(generations).where(eq(generations.id, id));
+    const row = await deps.jobs.find(id);
     if (row && deps.cancel) await afterCanceled(deps.cancel, row);
   }
   return n;

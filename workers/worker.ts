@@ -8,6 +8,7 @@ import type { Database } from '../src/db/client.js';
 import { JobEventLog } from '../src/events/job-events.js';
 import { IdempotencyStore } from '../src/idempotency/store.js';
 import { Ledger } from '../src/jobs/ledger.js';
+import { Jobs } from '../src/jobs/service.js';
 import { TokenLimiter } from '../src/ratelimit/tokens.js';
 import type { ProviderRegistry } from '../src/providers/registry.js';
 import type { Provider } from '../src/providers/types.js';
@@ -22,6 +23,8 @@ import { createProcessor } from './processor.js';
 import { reconcile } from './reconciler.js';
 import { Slots } from './slots.js';
 import { Webhooks } from '../src/webhooks/service.js';
+import { BatchProgress } from '../src/batches/progress.js';
+import { createAfterSettle } from '../src/services.js';
 import { startWebhookWorker } from './webhooks.js';
 
 export interface WorkerDeps {
@@ -59,9 +62,11 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const events = new JobEventLog(deps.redis, config.REDIS_PREFIX, log);
   const tokens = new TokenLimiter({ redis: deps.redis, config, log });
   const validator = new OutputValidator({ timeoutMs: config.OUTPUT_VALIDATION_TIMEOUT_MS, log });
-  const webhooks = new Webhooks(database.db, queues, config);
+  const jobs = new Jobs(database.db);
+  const webhooks = new Webhooks(database.db, jobs, queues, config);
+  const afterSettle = createAfterSettle({ events, webhooks, progress: new BatchProgress(database.db, webhooks), log });
   const processor = createProcessor({
-    db: database.db,
+    jobs,
     ledger,
     stash,
     validator,
@@ -75,7 +80,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     tokens,
     cancels,
     fairness: { service: new Fairness(deps.redis, config.REDIS_PREFIX, log), queue: queues.generation },
-    webhooks,
+    afterSettle,
   });
   const webhookWorker = startWebhookWorker({ config, db: database.db, log });
 
@@ -97,8 +102,8 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   /** Settles rows no processor will (see reconcile), and drops idempotency keys past their 24 h. */
   const sweep = async () => {
     const done = await reconcile({
-      db: database.db, ledger, queues, stash, log, graceMs: config.SWEEP_INTERVAL_MS / 3, attemptMs: config.PROVIDER_TIMEOUT_MS + config.WORKER_LOCK_DURATION_MS,
-      webhooks, cancel: { ledger, queues, redis: deps.redis, prefix: config.REDIS_PREFIX, log, events, tokens, webhooks },
+      jobs, ledger, queues, stash, log, graceMs: config.SWEEP_INTERVAL_MS / 3, attemptMs: config.PROVIDER_TIMEOUT_MS + config.WORKER_LOCK_DURATION_MS,
+      afterSettle, cancel: { ledger, queues, redis: deps.redis, prefix: config.REDIS_PREFIX, log, tokens, afterSettle },
     });
     if (done.enqueued || done.rerun || done.dead || done.canceled) log.info(done, 'reconciled generations with their jobs');
     await idempotency.purgeExpired();

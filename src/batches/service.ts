@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import { homeProject, type Caller } from '../auth/caller.js';
+import { EVERY_PROJECT, homeProject, type Caller } from '../auth/caller.js';
 import { chatRequest } from '../adapters/openai-chat/request.js';
 import type { ChatCompletionBody } from '../adapters/openai-chat/schema.js';
 import type { Config } from '../config/index.js';
@@ -28,6 +28,9 @@ import { templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
 import { DEFAULT_BATCH_EVENTS, type Webhooks, type WebhookSpec } from '../webhooks/service.js';
+import type { AfterSettle } from '../jobs/after-settle.js';
+import type { Jobs } from '../jobs/service.js';
+import type { BatchProgress } from './progress.js';
 import { batchCounts, batchCountsOf, toBatchDto, type BatchDto } from './view.js';
 
 export const BATCH_MAX_ITEMS = 10_000;
@@ -54,6 +57,12 @@ export interface BatchDeps {
   meter: UsageMeter;
   webhooks: Webhooks;
   fairness: Fairness;
+  /** The generations' reads: a batch's results and its queued items. */
+  jobs: Pick<Jobs, 'many' | 'queuedOfBatch'>;
+  /** What follows a settlement (events, webhooks, batch progress): a canceled item's. */
+  afterSettle: AfterSettle;
+  /** The batches' own progress: items settled at admission count at once. */
+  progress: BatchProgress;
   /** Tokens per window of the key: a batch holds its items' worst cases there, as single requests do. */
   tokens: Pick<TokenLimiter, 'reserve' | 'reconcile' | 'release'>;
   log: Logger;
@@ -151,7 +160,7 @@ export class Batches {
     await this.#enqueue(admittedRows, caller.keyId, priority);
     if (webhook) await webhooks.subscribeMany(items.filter((i) => !i.cached).map((i) => i.id), caller.keyId, webhook);
     // Cached items, and items that joined generations that settled meanwhile, count at once.
-    await webhooks.settleBatch(id);
+    await this.deps.progress.settleBatch(id);
     this.deps.meter.record({ apiKeyId: caller.keyId, templateId, requests: built.length, cacheHits: cached });
     return this.get(id, caller);
   }
@@ -270,7 +279,7 @@ export class Batches {
       const page = rowsOf<{ idx: number; custom_id: string | null; cached: boolean; gid: string }>(rows);
       if (!page.length) return;
       const ids = [...new Set(page.map((p) => p.gid))];
-      const gens = new Map((await this.deps.db.select().from(generations).where(sql`${generations.id} = any(${sql.param(ids)}::text[])`)).map((g) => [g.id, g]));
+      const gens = new Map((await this.deps.jobs.many(ids, EVERY_PROJECT)).map((g) => [g.id, g]));
       let chunk = '';
       for (const p of page) chunk += `${JSON.stringify(resultLine(p.idx, p.custom_id, p.cached, gens.get(p.gid)!))}\n`;
       yield chunk;
@@ -282,25 +291,24 @@ export class Batches {
   /**
    * Cancels what has not started: the batch's own generations still `queued` lose their BullMQ
    * jobs (a job a worker already holds cannot be removed and runs on), then settle `canceled`
-   * (Ledger.cancelQueued), with their `canceled` webhooks when the batch asked for per-job events.
-   * Items that joined generations of other requests run on.
+   * (Ledger.cancelQueued), each then settled as any cancel is (its event, its `canceled` webhooks
+   * when the batch asked for per-job events). Items that joined generations of other requests run on.
    */
   async cancel(id: string, caller: Caller): Promise<BatchDto> {
-    const { db, queues, ledger, webhooks } = this.deps;
+    const { db, queues, ledger, afterSettle, progress } = this.deps;
     const row = await this.#owned(id, caller);
     if (!row.completedAt) {
       await db.update(batches).set({ status: 'canceled', canceledAt: new Date() }).where(and(eq(batches.id, id), eq(batches.status, 'in_progress')));
       let after = '';
       for (;;) {
-        const page = await db.select({ id: generations.id }).from(generations)
-          .where(and(eq(generations.batchId, id), eq(generations.status, 'queued'), gt(generations.id, after))).orderBy(generations.id).limit(1000);
+        const page = await this.deps.jobs.queuedOfBatch(id, after, 1000);
         if (!page.length) break;
-        const removed = await Promise.all(page.map((g) => queues.generation.remove(g.id).then((n) => (n === 1 ? g.id : null), () => null)));
+        const removed = await Promise.all(page.map((g) => queues.generation.remove(g).then((n) => (n === 1 ? g : null), () => null)));
         const canceled = await ledger.cancelQueued(removed.filter((x): x is string => x !== null));
-        if (row.webhookEvents?.some((e) => e !== 'batch.completed')) for (const g of canceled) await webhooks.ended(g);
-        after = page[page.length - 1]!.id;
+        await Promise.all(canceled.map((g) => afterSettle.settled({ id: g, status: 'canceled' })));
+        after = page[page.length - 1]!;
       }
-      await webhooks.settleBatch(id);
+      await progress.settleBatch(id);
     }
     return this.get(id, caller);
   }

@@ -144,6 +144,8 @@ export const generations = pgTable(
     resultJson: jsonb('result_json'),
     /** `json` when the result held text Postgres cannot store (NUL, unpaired surrogates): then both result columns hold JSON texts (see jobs/result-codec.ts). */
     resultEncoding: text('result_encoding', { enum: ['json'] }),
+    /** The model that answered, as the provider reported it (a dated snapshot of `model`, say); null on rows completed before this column. */
+    responseModel: text('response_model'),
     /** Why the answer ended (`stop`, `length`); null on rows completed before this column: `stop`. */
     finishReason: text('finish_reason').$type<FinishReason>(),
     inputTokens: integer('input_tokens').notNull().default(0),

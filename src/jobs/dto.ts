@@ -16,7 +16,7 @@ export function toJobDto(row: GenerationRow, cached = false, withPrompt = false)
     ...(withPrompt ? { system: row.system, messages: row.messages ?? [{ role: 'user' as const, content: row.prompt }] } : {}),
     attempts: row.attempts,
     priority: row.priority,
-    ...(done ? { result: decodeResult(row), finishReason: row.finishReason ?? 'stop' } : {}),
+    ...(done ? { result: decodeResult(row), finishReason: row.finishReason ?? 'stop', ...(row.responseModel ? { responseModel: row.responseModel } : {}) } : {}),
     ...(row.attempts > 0
       ? {
           usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, totalTokens: row.inputTokens + row.outputTokens },

@@ -1,8 +1,8 @@
-import { and, desc, eq, gte, inArray, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, type SQL } from 'drizzle-orm';
 import type { Scope } from '../auth/caller.js';
 import type { Db } from '../db/client.js';
 import { afterCursor, pageOf } from '../db/keyset.js';
-import { generations, type GenerationRow, type JobStatus } from '../db/schema.js';
+import { generations, IN_FLIGHT, type GenerationRow, type JobStatus } from '../db/schema.js';
 import { inScope } from '../db/scope.js';
 import { AppError } from '../errors/app-error.js';
 import { inDateSpan } from '../http/dates.js';
@@ -18,9 +18,39 @@ export interface ListJobsQuery {
   cursor?: string;
 }
 
-/** Reads generations: the lasting record of every job. */
+/**
+ * Reads generations, the lasting record of every job: the one place that selects their rows
+ * (the Ledger's statements write them).
+ */
 export class Jobs {
   constructor(private readonly db: Db) {}
+
+  /** The generation `id`, whatever its project (the system's own reads); undefined when there is none. */
+  async find(id: string): Promise<GenerationRow | undefined> {
+    const [row] = await this.db.select().from(generations).where(eq(generations.id, id));
+    return row;
+  }
+
+  /** Of `ids`, those that have settled (completed, dead or canceled). */
+  async settledAmong(ids: string[]): Promise<string[]> {
+    const rows = await this.db.select({ id: generations.id }).from(generations)
+      .where(and(inArray(generations.id, ids), inArray(generations.status, ['completed', 'dead', 'canceled'])));
+    return rows.map((r) => r.id);
+  }
+
+  /** In-flight rows created before `before`, oldest first: what the reconciler holds against BullMQ. */
+  inFlightBefore(before: Date, limit: number): Promise<GenerationRow[]> {
+    return this.db.select().from(generations)
+      .where(and(inArray(generations.status, [...IN_FLIGHT]), lt(generations.createdAt, before)))
+      .orderBy(asc(generations.createdAt)).limit(limit);
+  }
+
+  /** Ids of a batch's own generations still `queued`, after `after` in id order: what its cancel removes. */
+  async queuedOfBatch(batchId: string, after: string, limit: number): Promise<string[]> {
+    const rows = await this.db.select({ id: generations.id }).from(generations)
+      .where(and(eq(generations.batchId, batchId), eq(generations.status, 'queued'), gt(generations.id, after))).orderBy(generations.id).limit(limit);
+    return rows.map((r) => r.id);
+  }
 
   /** The generation `id` in `scope`; 404 `job_not_found` when absent or another project's. */
   async get(id: string, scope: Scope): Promise<GenerationRow> {

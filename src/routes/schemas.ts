@@ -56,6 +56,7 @@ export const Job = Type.Object({
   priority: Type.Enum([...PRIORITIES], { description: 'Queue class; raised when a request of a higher class joins the job' }),
   result: Type.Optional(Result),
   finishReason: Type.Optional(FinishReason),
+  responseModel: Type.Optional(Type.String({ description: 'The model that answered, as the provider reported it (a dated snapshot of `model`, say)' })),
   usage: Type.Optional(Usage),
   costUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'USD of all attempts; null when the model has no price (ALLOW_UNPRICED_MODELS)' })),
   error: Type.Optional(JobError),

@@ -35,6 +35,8 @@ export interface FakeReply {
   chunkDelayMs?: number;
   /** A streamed reply: how many deltas the text is cut into. @defaultValue 4 */
   pieces?: number;
+  /** The model the answer says answered (a dated snapshot, say). @defaultValue the requested one */
+  model?: string;
 }
 
 /** A request the server received, with its system prompt and user prompt extracted. */
@@ -132,7 +134,7 @@ function successBody(dialect: Dialect, call: FakeCall, r: FakeReply, n: number):
   const input = r.usage?.inputTokens ?? tokens(`${call.system ?? ''}${call.prompt}`);
   const output = r.usage?.outputTokens ?? tokens(text);
   const stop = r.stopReason ?? 'end';
-  const model = call.body.model ?? 'unknown';
+  const model = r.model ?? call.body.model ?? 'unknown';
   if (dialect === 'anthropic') {
     return {
       id: `msg_fake_${n}`, type: 'message', role: 'assistant', model,

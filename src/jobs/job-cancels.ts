@@ -2,11 +2,10 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Scope } from '../auth/caller.js';
 import type { GenerationRow } from '../db/schema.js';
-import type { JobEventLog } from '../events/job-events.js';
 import { announceCancel } from '../queue/cancels.js';
 import type { Queues } from '../queue/queues.js';
 import type { TokenLimiter } from '../ratelimit/tokens.js';
-import type { Webhooks } from '../webhooks/service.js';
+import type { AfterSettle } from './after-settle.js';
 import type { Ledger } from './ledger.js';
 import type { Jobs } from './service.js';
 
@@ -19,24 +18,22 @@ export interface CancelDeps {
   redis: Redis;
   prefix: string;
   log: Logger;
-  events?: JobEventLog;
   tokens?: Pick<TokenLimiter, 'reconcile'>;
-  /** Its `canceled` webhooks and its batch's progress; none without. */
-  webhooks?: Pick<Webhooks, 'ended'>;
+  /** Its final event, webhooks and batch progress. */
+  afterSettle: Pick<AfterSettle, 'settled'>;
 }
 
 /**
  * The rest of a cancel once the row settled `canceled` with no attempt holding it: its
  * BullMQ job removed (waiting or delayed for a retry; a job a worker took meanwhile finds
  * the row settled at its claim), its token hold brought down to what its attempts used,
- * the final `canceled` event published, and its webhooks and batch progress sent.
+ * and what follows a settlement (its event, webhooks and batch progress) done.
  */
 export async function afterCanceled(deps: CancelDeps, row: Pick<GenerationRow, 'id' | 'apiKeyId' | 'inputTokens' | 'outputTokens'>): Promise<void> {
   const job = await deps.queues.generation.getJob(row.id).catch(() => undefined);
   if (job?.data.tpm) await deps.tokens?.reconcile(row.apiKeyId, job.data.tpm, row.inputTokens + row.outputTokens).catch(() => false);
   await job?.remove().catch((err: unknown) => deps.log.debug({ err: String(err), jobId: row.id }, 'canceled job not removed from BullMQ'));
-  await deps.events?.publish(row.id, 'canceled');
-  await deps.webhooks?.ended(row.id).catch((err: unknown) => deps.log.error({ err: String(err), jobId: row.id }, 'webhooks of a canceled generation not enqueued'));
+  await deps.afterSettle.settled({ id: row.id, status: 'canceled' });
 }
 
 /** Cancels and detaches callers from generations (`POST /v1/jobs/:id/cancel`). */
