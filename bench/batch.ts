@@ -41,7 +41,7 @@ await b.queues.generation.obliterate({ force: true });
 
 // Completion: one batch run by one worker.
 if (process.env.SKIP_COMPLETE) { await b.close(); process.exit(0); }
-const worker = startWorker({ config: b.config, database: b.database, redis: b.redis, queues: b.queues, registry: b.registry, log: silent });
+const worker = startWorker({ config: b.config, database: b.database, redis: b.redis, queues: b.queues, registry: b.registry, svc: b.app.svc, log: silent });
 const t0 = performance.now();
 const created = (await b.app.inject({ method: 'POST', url: '/v1/batches', headers: auth, payload: { templateId: tpl, items: items('run') } })).json();
 for (;;) {

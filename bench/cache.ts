@@ -28,7 +28,7 @@ async function serve(): Promise<void> {
   // Every request must pass the limiter (it still runs its script each time).
   const { config, database, redis, queues, registry, app, close } = await benchApp({ FAKE_LATENCY_MS: '0', RATE_LIMIT_ENTERPRISE: '1000000', RATE_LIMIT_WINDOW_MS: '1000' });
   await app.listen({ port: 0, host: '127.0.0.1' });
-  const worker = startWorker({ config, database, redis, queues, registry, log: app.log as never });
+  const worker = startWorker({ config, database, redis, queues, registry, svc: app.svc, log: app.log as never });
 
   const { key } = await app.svc.apiKeys.create({ name: 'bench', tier: 'enterprise', role: 'admin', projectId: 'default' });
   const tpl = await app.svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' }, 'default');

@@ -17,7 +17,7 @@ import { createQueues } from '../src/queue/queues.js';
 import { JobWaiter } from '../src/queue/waiter.js';
 import { bullConnection, createRedis } from '../src/redis/client.js';
 import { ProviderRegistry } from '../src/providers/registry.js';
-import { createServices } from '../src/services.js';
+import { buildServices } from '../src/services/index.js';
 import { startWorker } from '../workers/worker.js';
 import pg from 'pg';
 import { benchWorld, cpuPerJob, cpuSnapshot, fmt, pool, REDIS_URL, silent, type CpuSnapshot } from './support.js';
@@ -63,7 +63,8 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
   const registry = new ProviderRegistry(config);
-  const svc = createServices({ config, db: database.db, redis, queues, waiter, registry, adminKey: 'unused-in-this-bench', log: silent });
+  const services = await buildServices({ config, db: database.db, redis, queues, waiter, registry, adminKey: 'unused-in-this-bench', log: silent, role: 'api' });
+  const { svc } = services;
   const { generation } = svc;
   const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' }, 'default');
   const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false, role: 'admin' as const, projectId: 'default' };
@@ -75,7 +76,7 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
   let t0 = performance.now();
-  const running = startWorker({ config, database, redis, queues, registry, log: silent, providers: { fake: createFakeProvider({ latencyMs }) } });
+  const running = startWorker({ config, database, redis, queues, registry, svc, log: silent, providers: { fake: createFakeProvider({ latencyMs }) } });
   // Admitted first: time from the first job the worker starts (connection set-up is not throughput).
   if (admitFirst) running.worker.once('active', () => (t0 = performance.now()));
   running.worker.on('completed', () => { if (++done === n) resolveAll(); });
@@ -87,7 +88,7 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   const s = (performance.now() - t0) / 1000;
   const cpu = cpuPerJob(cpu0, await cpuSnapshot(redis), n);
   await running.close();
-  await svc.close();
+  await services.close();
   await waiter.close();
   await queues.close();
   redis.disconnect();
@@ -108,10 +109,11 @@ async function admissionTrips(n: number, concurrency: number, withBudget: boolea
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
   const registry = new ProviderRegistry(config);
-  const svc = createServices({ config, db: database.db, redis, queues, waiter, registry, adminKey: 'unused-in-this-bench', log: silent });
+  const services = await buildServices({ config, db: database.db, redis, queues, waiter, registry, adminKey: 'unused-in-this-bench', log: silent, role: 'api' });
+  const { svc } = services;
   const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' }, 'default');
   const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false, role: 'admin' as const, projectId: 'default' };
-  const budgets = (svc as { budgets?: { set(s: string, id: string, b: unknown[]): Promise<void> } }).budgets;
+  const { budgets } = svc;
   if (withBudget && budgets) await budgets.set('api_key', 'bench', [{ usd: 1e6, period: 'day' }]);
   const admit = (from: number, count: number) => pool(count, concurrency, (i) =>
     svc.generation.generate({ templateId: tpl.id, variables: { topic: `topic ${from + i}` } }, { caller, requestId: `r${i}`, bypassCache: false, waitMs: 0 }));
@@ -131,7 +133,7 @@ async function admissionTrips(n: number, concurrency: number, withBudget: boolea
   await admit(200, n);
   unwrapRedis();
   unwrapPg();
-  await svc.close();
+  await services.close();
   await waiter.close();
   await queues.close();
   redis.disconnect();

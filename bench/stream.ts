@@ -26,7 +26,7 @@ const { config, database, redis, queues, app, close } = await benchApp({
   RATE_LIMIT_TIMEOUT_MS: '1000',
 });
 const base = await app.listen({ port: 0, host: '127.0.0.1' });
-const worker = startWorker({ config, database, redis, queues, registry: app.deps.registry, log: app.log as never });
+const worker = startWorker({ config, database, redis, queues, registry: app.deps.registry, svc: app.svc, log: app.log as never });
 const { key } = await app.svc.apiKeys.create({ name: 'bench', tier: 'enterprise', role: 'admin', projectId: 'default' });
 
 const direct = new OpenAI({ baseURL: llm.openaiBaseUrl, apiKey: 'sk-bench', maxRetries: 0 });

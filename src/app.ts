@@ -37,7 +37,7 @@ import templateBudgetRoutes from './routes/template-budgets.js';
 import templateRoutes from './routes/templates.js';
 import usageRoutes from './routes/usage.js';
 import webhookRoutes from './routes/webhooks.js';
-import { createServices, type Services } from './services.js';
+import { servicesPlugin } from './services/index.js';
 import { drainPlugin } from './shutdown/drain.js';
 
 /** What the app is built from; the entry points open these, tests too. */
@@ -57,7 +57,6 @@ export interface AppDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     deps: AppDeps;
-    svc: Services;
   }
 }
 
@@ -100,10 +99,9 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
     reply.header('x-request-id', request.id);
   });
 
-  const svc = createServices({ ...deps, db: deps.database.db, log: app.log as unknown as Logger });
-  app.addHook('onClose', () => svc.close());
   app.decorate('deps', deps);
-  app.decorate('svc', svc);
+  await app.register(servicesPlugin, { ...deps, db: deps.database.db, log: app.log as unknown as Logger, role: 'api' });
+  const { svc } = app;
 
   await app.register(errorHandler);
   await app.register(inputGuard);

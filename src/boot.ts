@@ -7,6 +7,7 @@ import { resolveAdminKey } from './auth/admin-key.js';
 import type { Config } from './config/index.js';
 import { identityOf, openDatabase, withoutPassword, type Database } from './db/client.js';
 import { ProviderRegistry } from './providers/registry.js';
+import type { Services } from './services/index.js';
 import { createQueues, type Queues } from './queue/queues.js';
 import { JobWaiter } from './queue/waiter.js';
 import { createRedis, waitReady } from './redis/client.js';
@@ -57,8 +58,8 @@ export function adminKeyFor(config: Config): AppDeps['adminKey'] {
 }
 
 export interface ServeHooks {
-  /** After the API closed: stop an in-process worker. */
-  drain?: () => Promise<void>;
+  /** Starts an in-process worker on the API's own services (`npm start`); it is drained after the API closed. */
+  startWorker?: (svc: Services) => { close(): Promise<void> };
   /** Last: stop a spawned Redis, release the data directory. */
   after?: () => Promise<void>;
   /** The Redis in use was spawned by this process (npm start). */
@@ -89,9 +90,12 @@ export async function serveApi(rt: Runtime, log: Logger, hooks: ServeHooks = {})
   const { config } = rt;
   const waiter = new JobWaiter(config);
   const app = await buildApp({ ...rt, waiter, adminKey: adminKeyFor(config), logger: log });
+  await app.ready();
+  const worker = hooks.startWorker?.(app.svc);
   try {
     await app.listen({ port: config.PORT, host: config.HOST });
   } catch (err) {
+    await worker?.close().catch(() => {});
     await app.close().catch(() => {});
     await waiter.close().catch(() => {});
     throw err;
@@ -101,7 +105,7 @@ export async function serveApi(rt: Runtime, log: Logger, hooks: ServeHooks = {})
     if (err) log.error({ err }, 'shutting down after an error');
     log.info({ signal }, 'draining');
     await app.close();
-    await hooks.drain?.();
+    await worker?.close();
     await waiter.close();
     await rt.close();
     await hooks.after?.();

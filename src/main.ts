@@ -17,9 +17,8 @@ runEntry(async (given) => {
   const stopRedis = async () => { if (redisChild) await stopChild(redisChild); };
   try {
     const rt = await openRuntime(config, log);
-    const running = startWorker({ ...rt, log });
     await serveApi(rt, log, {
-      drain: () => running.close(),
+      startWorker: (svc) => startWorker({ ...rt, svc, log }),
       after: async () => { await stopRedis(); lock?.release(); },
       redisSpawned: redisChild !== undefined,
       worker: 'in this process',

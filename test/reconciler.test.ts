@@ -12,6 +12,7 @@ import { reply } from './fakes/llm-server.js';
 import { startTcpProxy } from './support/tcp-proxy.js';
 import { llmEnvPerTest } from './support/llm-env.js';
 import { waitForStatus } from './support/jobs.js';
+import { buildServices } from '../src/services/index.js';
 
 /**
  * Rows whose job ended without the processor settling them, made for real:
@@ -110,10 +111,12 @@ describe('Postgres lost between the provider answer and the write', () => {
     const proxy = await startTcpProxy(5432);
     let w: RunningWorker | undefined;
     const database = await openDatabase({ url: e.t.env.DATABASE_URL!.replace(':5432/', `:${proxy.port}/`), dataDir: '' });
+    // The worker's own services on that database, as a worker process has them.
+    const services = await buildServices({ config: e.t.config, registry: e.t.app.deps.registry, db: database.db, redis: e.t.redis, queues: e.t.queues, log: e.t.app.log as never, role: 'worker' });
     try {
       e.llm.setDefault(reply.slow(400, reply.ok('worth keeping')));
       const id = await admitted('outage');
-      w = e.t.worker({ database });
+      w = e.t.worker({ database, svc: services.svc });
       while (e.llm.calls.length < 1) await new Promise((r) => setTimeout(r, 10));
       proxy.setDown(true); // the provider is answering; the worker's writes will find no Postgres
       while ((await e.t.queues.generation.getJobState(id)) !== 'failed') await new Promise((r) => setTimeout(r, 50));
@@ -126,6 +129,7 @@ describe('Postgres lost between the provider answer and the write', () => {
     } finally {
       proxy.setDown(false);
       await w?.close();
+      await services.close();
       await database.close().catch(() => {});
       await proxy.close();
     }

@@ -3,6 +3,7 @@ import { openRuntime } from '../src/boot.js';
 import { requireDatabaseUrl, runEntry } from '../src/entry.js';
 import { createLogger } from '../src/logger.js';
 import { serveMetrics } from '../src/metrics/server.js';
+import { buildServices } from '../src/services/index.js';
 import { startWorker } from './worker.js';
 
 /** `npm run worker`: one generation worker process; run as many as the load needs. */
@@ -10,7 +11,8 @@ runEntry(async (config) => {
   requireDatabaseUrl(config, 'npm run worker');
   const log = createLogger(config, 'worker');
   const rt = await openRuntime(config, log);
-  const running = startWorker({ ...rt, log });
+  const services = await buildServices({ ...rt, db: rt.database.db, log, role: 'worker' });
+  const running = startWorker({ ...rt, svc: services.svc, log });
   // A worker that cannot serve metrics (port taken by another worker on this host) still runs jobs.
   const metrics = config.WORKER_METRICS_PORT > 0
     ? await serveMetrics(config.WORKER_METRICS_PORT, config.HOST).catch((err: unknown) => {
@@ -23,6 +25,7 @@ runEntry(async (config) => {
     if (err) log.error({ err }, 'shutting down after an error');
     log.info({ signal }, 'draining in-flight jobs');
     await running.close();
+    await services.close();
     await metrics?.close();
     await rt.close();
     log.info('worker stopped');

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Completion } from '../src/jobs/ledger.js';
+import { redisKeys } from '../src/redis/keys.js';
 
 /** A provider's answer that passed every check, as the completion write needs it. */
 export type Outcome = Omit<Completion, 'id'>;
@@ -16,7 +17,7 @@ export class OutcomeStash {
   constructor(private readonly redis: Redis, private readonly prefix: string, private readonly log: Logger) {}
 
   key(jobId: string): string {
-    return `${this.prefix}:outcome:${jobId}`;
+    return redisKeys(this.prefix).outcome(jobId);
   }
 
   /** Keeps an answer; never throws (a lost stash costs a second call, never a result). */

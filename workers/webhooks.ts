@@ -8,6 +8,7 @@ import { WEBHOOK_BACKOFF_TYPE, WEBHOOK_QUEUE, type WebhookJobData } from '../src
 import { bullConnection } from '../src/redis/client.js';
 import { deliverWebhook } from '../src/webhooks/deliver.js';
 import { signWebhook } from '../src/webhooks/signature.js';
+import { redisKeys } from '../src/redis/keys.js';
 
 /** WEBHOOK_RETRY_SCHEDULE_MS as numbers: the delay before attempt n+1 is `schedule[n-1]`, the last repeating. */
 export const retrySchedule = (config: Pick<Config, 'WEBHOOK_RETRY_SCHEDULE_MS'>): number[] => config.WEBHOOK_RETRY_SCHEDULE_MS.split(',').map(Number);
@@ -60,7 +61,7 @@ export function startWebhookWorker(deps: { config: Config; db: Db; log: Logger }
 
   const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, deliver, {
     connection: bullConnection(config.REDIS_URL),
-    prefix: config.REDIS_PREFIX,
+    prefix: redisKeys(config.REDIS_PREFIX).bull,
     concurrency: config.WEBHOOK_CONCURRENCY,
     settings: {
       backoffStrategy: (attemptsMade, type) =>

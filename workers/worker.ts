@@ -1,20 +1,13 @@
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { InvalidationBus } from '../src/cache/bus.js';
-import { ResultCache } from '../src/cache/result-cache.js';
 import type { Config } from '../src/config/index.js';
 import type { Database } from '../src/db/client.js';
-import { JobEventLog } from '../src/events/job-events.js';
-import { IdempotencyStore } from '../src/idempotency/store.js';
-import { Ledger } from '../src/jobs/ledger.js';
-import { Jobs } from '../src/jobs/service.js';
-import { TokenLimiter } from '../src/ratelimit/tokens.js';
 import type { ProviderRegistry } from '../src/providers/registry.js';
+import type { CoreServices } from '../src/services/index.js';
 import type { Provider } from '../src/providers/types.js';
 import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData, type Queues } from '../src/queue/queues.js';
 import { CancelSignals } from '../src/queue/cancels.js';
-import { Fairness } from '../src/queue/fairness.js';
 import { bullConnection } from '../src/redis/client.js';
 import { backoffDelay } from './failures.js';
 import { OutcomeStash } from './outcome-stash.js';
@@ -22,19 +15,20 @@ import { OutputValidator } from './output-validator.js';
 import { createProcessor } from './processor.js';
 import { reconcile } from './reconciler.js';
 import { Slots } from './slots.js';
-import { Webhooks } from '../src/webhooks/service.js';
-import { BatchProgress } from '../src/batches/progress.js';
-import { createAfterSettle } from '../src/services.js';
 import { startWebhookWorker } from './webhooks.js';
+import { redisKeys } from '../src/redis/keys.js';
 
 export interface WorkerDeps {
   config: Config;
-  database: Database;
-  /** Command connection for the result cache. */
-  redis: Redis;
-  queues: Queues;
   /** The providers of this deployment (the SDK clients come from it, and each attempt's price). */
   registry: ProviderRegistry;
+  /** Postgres, for the webhook deliveries' records. */
+  database: Database;
+  /** Command connection (cancel signals, the answer stash). */
+  redis: Redis;
+  queues: Queues;
+  /** The process's services (src/services/): the API app's under `npm start`, `buildServices`' in a worker process. */
+  svc: CoreServices;
   log: Logger;
   /** Providers to use instead of those the registry makes (benchmarks). */
   providers?: Partial<Record<string, Provider>>;
@@ -51,42 +45,35 @@ export const prefetchOf = (config: Config) => config.WORKER_PREFETCH ?? Math.cei
 
 /** Starts a generation worker: WORKER_CONCURRENCY jobs at once, stalled-job recovery, retries with backoff. */
 export function startWorker(deps: WorkerDeps): RunningWorker {
-  const { config, database, queues, log } = deps;
+  const { config, queues, log, svc } = deps;
+  const { jobs, ledger, tokens, afterSettle, idempotency } = svc;
   const providers = deps.providers ?? deps.registry.createProviders();
-  const bus = new InvalidationBus(deps.redis, config.REDIS_PREFIX, log, { listen: false });
-  const idempotency = new IdempotencyStore(database.db);
   const slots = new Slots(config.WORKER_CONCURRENCY);
-  const ledger = new Ledger(database.db, config.WORKER_LOCK_DURATION_MS);
   const stash = new OutcomeStash(deps.redis, config.REDIS_PREFIX, log);
   const cancels = new CancelSignals(deps.redis, config.REDIS_PREFIX, log);
-  const events = new JobEventLog(deps.redis, config.REDIS_PREFIX, log);
-  const tokens = new TokenLimiter({ redis: deps.redis, config, log });
   const validator = new OutputValidator({ timeoutMs: config.OUTPUT_VALIDATION_TIMEOUT_MS, log });
-  const jobs = new Jobs(database.db);
-  const webhooks = new Webhooks(database.db, jobs, queues, config);
-  const afterSettle = createAfterSettle({ events, webhooks, progress: new BatchProgress(database.db, webhooks), log });
   const processor = createProcessor({
     jobs,
     ledger,
     stash,
     validator,
-    cache: new ResultCache(deps.redis, config.REDIS_PREFIX, log, bus, { localTtlMs: 0, compressMinBytes: config.CACHE_COMPRESS_MIN_BYTES }),
+    cache: svc.cache,
     queues,
     providers,
     registry: deps.registry,
     log,
-    events,
+    events: svc.events,
     slots,
     tokens,
     cancels,
-    fairness: { service: new Fairness(deps.redis, config.REDIS_PREFIX, log), queue: queues.generation },
+    fairness: { service: svc.fairness, queue: queues.generation },
     afterSettle,
   });
-  const webhookWorker = startWebhookWorker({ config, db: database.db, log });
+  const webhookWorker = startWebhookWorker({ config, db: deps.database.db, log });
 
   const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {
     connection: bullConnection(config.REDIS_URL),
-    prefix: config.REDIS_PREFIX,
+    prefix: redisKeys(config.REDIS_PREFIX).bull,
     // Jobs held beyond the provider slots finish their writes, or wait for a slot, without idling one.
     concurrency: config.WORKER_CONCURRENCY + prefetchOf(config),
     lockDuration: config.WORKER_LOCK_DURATION_MS,

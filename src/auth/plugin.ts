@@ -7,6 +7,7 @@ import { FailedAttempts } from './failed-attempts.js';
 import type { Projects } from '../projects/service.js';
 import { isProjectAdmin } from './caller.js';
 import type { ApiKeys } from './keys.js';
+import { redisKeys } from '../redis/keys.js';
 
 /** The header with which the global admin key acts in (and reads only) one project. */
 export const PROJECT_HEADER = 'x-promptlab-project';
@@ -49,7 +50,7 @@ export const authPlugin = fp<AuthPluginOptions>(
     const { config, redis } = app.deps;
     const failedAttempts = opts.failedAttempts ?? new FailedAttempts({
       redis: defineScripts(redis),
-      prefix: `${config.REDIS_PREFIX}:rl:authfail:`,
+      prefix: redisKeys(config.REDIS_PREFIX).authFailures,
       limit: config.RATE_LIMIT_AUTH_FAILURES,
       windowMs: config.RATE_LIMIT_WINDOW_MS,
       timeoutMs: config.RATE_LIMIT_TIMEOUT_MS,

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { redisKeys } from '../redis/keys.js';
 
 export type Invalidation =
   | { kind: 'template'; id: string }
@@ -21,7 +22,7 @@ export class InvalidationBus {
 
   /** `listen: false` for processes that only publish (workers keep no local copies). */
   constructor(private readonly pub: Redis, prefix: string, log: Logger, { listen = true } = {}) {
-    this.#channel = `${prefix}:invalidate`;
+    this.#channel = redisKeys(prefix).invalidateChannel;
     if (!listen) return;
     const sub = (this.#sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null }));
     sub.on('error', (err) => log.debug({ err: String(err) }, 'invalidation subscriber error'));

@@ -8,6 +8,7 @@ import { decodeResult } from '../jobs/result-codec.js';
 import { unlinkMatching } from '../redis/client.js';
 import { TIMED_OUT, within } from '../util/within.js';
 import type { InvalidationBus } from './bus.js';
+import { redisKeys } from '../redis/keys.js';
 
 /** What the cache keeps per input hash: enough to answer a hit without Postgres. */
 export interface CachedResult {
@@ -79,7 +80,7 @@ export class ResultCache {
   }
 
   key(inputHash: string): string {
-    return `${this.prefix}:cache:${inputHash}`;
+    return redisKeys(this.prefix).cache(inputHash);
   }
 
   /** Memory first, then Redis, which rejects when Redis fails or stays silent for `timeoutMs`. */
@@ -142,7 +143,7 @@ export class ResultCache {
 
   /** Removes every cached result (SCAN + UNLINK, never KEYS); resolves to how many. */
   async clear(): Promise<number> {
-    const removed = await unlinkMatching(this.redis, `${this.prefix}:cache:*`);
+    const removed = await unlinkMatching(this.redis, redisKeys(this.prefix).cacheAll);
     await this.bus.publish({ kind: 'results' });
     return removed;
   }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { TIMED_OUT, within } from '../util/within.js';
+import { redisKeys } from '../redis/keys.js';
 
 /**
  * What happens to a job, in order: `queued` (admitted), `active` (an attempt
@@ -76,7 +77,7 @@ export class JobEventLog {
   }
 
   key(jobId: string): string {
-    return `${this.prefix}:events:${jobId}`;
+    return redisKeys(this.prefix).events(jobId);
   }
 
   /**

@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { redisKeys } from '../redis/keys.js';
 
 /** The pub/sub channel a cancel of a running generation is announced on: its message is the job id. */
-export const cancelChannel = (prefix: string) => `${prefix}:cancel`;
+export const cancelChannel = (prefix: string) => redisKeys(prefix).cancelChannel;
 
 /** Where a cancel is kept for a day, for subscribers that were reconnecting when it was announced. */
-const cancelKey = (prefix: string, jobId: string) => `${prefix}:cancel:${jobId}`;
+const cancelKey = (prefix: string, jobId: string) => redisKeys(prefix).cancel(jobId);
 
 /** Tells every worker process that `jobId` was canceled while an attempt may be running. */
 export async function announceCancel(redis: Redis, prefix: string, jobId: string): Promise<void> {

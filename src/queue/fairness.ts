@@ -6,6 +6,7 @@ import type { Config } from '../config/index.js';
 import { PRIORITIES, type Priority } from '../db/schema.js';
 import { defineScripts } from '../redis/scripts.js';
 import type { FairSlot, GenerationJobData } from './queues.js';
+import { redisKeys } from '../redis/keys.js';
 
 /**
  * Width of each class's band of BullMQ priorities: high takes 1 .. 2^19, normal the next
@@ -51,7 +52,7 @@ export class Fairness {
   }
 
   #key(cls: Priority) {
-    return `${this.prefix}:fair:${cls}`;
+    return redisKeys(this.prefix).fair(cls);
   }
 
   /** A new job of `apiKeyId` in `cls`: its slot and BullMQ priority. */

@@ -5,6 +5,7 @@ import type { Message } from '../llm/message.js';
 import type { StoredRequest } from '../llm/stored.js';
 import { bullConnection } from '../redis/client.js';
 import { closeBounded } from './close.js';
+import { redisKeys } from '../redis/keys.js';
 
 /** Longest a request waits for Redis to take its jobs (fair slots, the enqueue) before answering anyway: the rows are the record. */
 export const ENQUEUE_WAIT_MS = 1000;
@@ -83,7 +84,7 @@ export interface Queues {
 }
 
 export function createQueues(config: Config): Queues {
-  const base = { connection: bullConnection(config.REDIS_URL), prefix: config.REDIS_PREFIX };
+  const base = { connection: bullConnection(config.REDIS_URL), prefix: redisKeys(config.REDIS_PREFIX).bull };
   const generation = new Queue<GenerationJobData>(GENERATION_QUEUE, base);
   const deadLetter = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, base);
   const webhooks = new Queue<WebhookJobData>(WEBHOOK_QUEUE, {

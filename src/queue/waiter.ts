@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import { bullConnection } from '../redis/client.js';
 import { closeBounded } from './close.js';
 import { GENERATION_QUEUE } from './queues.js';
+import { redisKeys } from '../redis/keys.js';
 
 /**
  * Lets requests wait for their job to settle (`?wait=`). One QueueEvents
@@ -15,7 +16,7 @@ export class JobWaiter {
   readonly #waiting = new Map<string, Set<() => void>>();
 
   constructor(config: Config) {
-    this.#events = new QueueEvents(GENERATION_QUEUE, { connection: bullConnection(config.REDIS_URL), prefix: config.REDIS_PREFIX });
+    this.#events = new QueueEvents(GENERATION_QUEUE, { connection: bullConnection(config.REDIS_URL), prefix: redisKeys(config.REDIS_PREFIX).bull });
     const wake = ({ jobId }: { jobId: string }) => {
       const set = this.#waiting.get(jobId);
       if (!set) return;

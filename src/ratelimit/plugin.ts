@@ -9,6 +9,7 @@ import { draftHeadersHook } from './draft-headers.js';
 import type { RedisWatch } from './redis-watch.js';
 import { limitFor, rateLimitKey, tierLimits, UNLIMITED_ROUTES, windowMsOf } from './limits.js';
 import { slidingWindowStore } from './store.js';
+import { redisKeys } from '../redis/keys.js';
 
 export { rateLimitGroup, readRateLimit, trustProxyOption, UNLIMITED_ROUTES } from './limits.js';
 export type { GroupOverrides } from './limits.js';
@@ -65,7 +66,7 @@ async function rateLimit(app: FastifyInstance, opts: RateLimitPluginOptions): Pr
   const failOpen = config.RATE_LIMIT_FAIL_OPEN;
   const store = slidingWindowStore({
     redis,
-    prefix: `${config.REDIS_PREFIX}:rl:`,
+    prefix: redisKeys(config.REDIS_PREFIX).limiter,
     timeoutMs: opts.timeoutMs ?? config.RATE_LIMIT_TIMEOUT_MS,
     ...(opts.watch ? { watch: opts.watch } : {}),
     onOutage: (err) =>

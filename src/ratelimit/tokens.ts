@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import { AppError } from '../errors/app-error.js';
 import { defineScripts } from '../redis/scripts.js';
 import { RedisWatch } from './redis-watch.js';
+import { redisKeys, type RedisKeys } from '../redis/keys.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -50,7 +51,7 @@ export interface TokenLimiterOptions {
  */
 export class TokenLimiter {
   readonly #limits: TokenLimits;
-  readonly #prefix: string;
+  readonly #keys: RedisKeys['tokens'];
   readonly #watch: RedisWatch;
   #down = false;
 
@@ -58,7 +59,7 @@ export class TokenLimiter {
     defineScripts(opts.redis);
     this.#watch = opts.watch ?? new RedisWatch(opts.config.RATE_LIMIT_TIMEOUT_MS);
     this.#limits = tokenLimits(opts.config);
-    this.#prefix = `${opts.config.REDIS_PREFIX}:rl:tpm:`;
+    this.#keys = redisKeys(opts.config.REDIS_PREFIX).tokens;
   }
 
   /**
@@ -110,10 +111,10 @@ export class TokenLimiter {
 
   async #run(keyId: string, op: string, id: string, tokens: number, limit: number): Promise<number[]> {
     const { redis, config, log } = this.opts;
-    const key = this.#prefix + keyId;
+    const [times, counts] = this.#keys(keyId);
     try {
       // Judged by Redis's silence, not a plain timer: a busy event loop or busy cores are no outage.
-      const reply = await this.#watch.call(() => redis.tokenWindow(key, `${key}:n`, op, config.RATE_LIMIT_WINDOW_MS, id, tokens, limit));
+      const reply = await this.#watch.call(() => redis.tokenWindow(times, counts, op, config.RATE_LIMIT_WINDOW_MS, id, tokens, limit));
       if (this.#down) {
         this.#down = false;
         log.info('token limiter reaches Redis again');

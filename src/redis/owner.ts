@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisKeys } from './keys.js';
 
 /** The database a process runs on: its identity (server and name, see `identityOf`) and where it is, for people. */
 export interface DatabaseIdentity {
@@ -13,7 +14,7 @@ export class PrefixInUseError extends Error {
 }
 
 /** The key under which a prefix's owner is recorded. */
-export const ownerKey = (prefix: string) => `${prefix}:owner`;
+export const ownerKey = (prefix: string) => redisKeys(prefix).owner;
 
 /**
  * Claims `prefix` for the database `db`, or checks that it already belongs to it. Two PromptLabs

@@ -121,7 +121,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
   return {
     config, env, database, redis, queues, app, admin,
     worker(o = {}) {
-      const w = startWorker({ config, database, redis, queues, registry, log: app.log as never, ...o });
+      const w = startWorker({ config, database, redis, queues, registry, svc: app.svc, log: app.log as never, ...o });
       workers.push(w);
       return w;
     },

@@ -1,0 +1,45 @@
+/**
+ * Every Redis key and channel PromptLab writes, named in one place (as BullMQ's `queue-keys.ts`),
+ * each with the slot it lives in on a Redis Cluster: the keys of one multi-key script must share
+ * a slot, so they share a hash tag; keys no script uses together spread freely. `prefix` is REDIS_PREFIX.
+ *
+ * | key | written by | slot |
+ * |---|---|---|
+ * | `<prefix>:cache:<inputHash>` | result cache | its own (single-key commands) |
+ * | `<prefix>:rl:<bucket>` | request limiter (`slidingWindow-n.lua`, one run per turn over many buckets) | its own: the run is split by slot on a cluster |
+ * | `<prefix>:rl:tpm:<keyId>`, `…:n` | token limiter (`tokenWindow-2.lua`: both keys) | one per API key: tag `{<keyId>}` |
+ * | `<prefix>:rl:authfail:<ip>` | failed key lookups (`slidingWindow-n.lua`, one key) | its own |
+ * | `<prefix>:events:<jobId>`, `<prefix>:events:wake:<uuid>` | job events (XADD; one XREAD over many) | its own: the tail reads by slot on a cluster |
+ * | `<prefix>:outcome:<jobId>` | the worker's answer stash | its own |
+ * | `<prefix>:cancel:<jobId>`, channel `<prefix>:cancel` | cancels of running attempts | its own |
+ * | channel `<prefix>:invalidate` | cross-process cache invalidation | (pub/sub) |
+ * | `<prefix>:fair:<class>` | fair queuing (`fairAdmit-1.lua`, `fairStart-1.lua`: one key) | its own |
+ * | `<prefix>:owner` | the database that owns the prefix | its own |
+ * | `<prefix>:<queue>:*` | BullMQ (`generation`, `dead-letter`, `webhooks`) | BullMQ's: one per queue, tag the prefix on a cluster |
+ */
+export function redisKeys(prefix: string) {
+  return {
+    /** BullMQ's `prefix` option: its queues' keys are `<prefix>:<queue>:…`. */
+    bull: prefix,
+    cache: (inputHash: string) => `${prefix}:cache:${inputHash}`,
+    /** Every cache entry, for SCAN (never KEYS). */
+    cacheAll: `${prefix}:cache:*`,
+    /** The request limiter's buckets: this, then `k:<keyId>` or `ip:<ip>` (and `@<group>` or `@<route>`). */
+    limiter: `${prefix}:rl:`,
+    /** A key's token window: the holds (a sorted set), and their tokens (`:n`, a hash). */
+    tokens: (keyId: string) => [`${prefix}:rl:tpm:${keyId}`, `${prefix}:rl:tpm:${keyId}:n`] as const,
+    /** Failed key lookups per client IP: this, then the IP. */
+    authFailures: `${prefix}:rl:authfail:`,
+    events: (jobId: string) => `${prefix}:events:${jobId}`,
+    /** An event tail's own wake-up stream. */
+    eventsWake: (tailId: string) => `${prefix}:events:wake:${tailId}`,
+    outcome: (jobId: string) => `${prefix}:outcome:${jobId}`,
+    cancelChannel: `${prefix}:cancel`,
+    cancel: (jobId: string) => `${prefix}:cancel:${jobId}`,
+    invalidateChannel: `${prefix}:invalidate`,
+    fair: (cls: string) => `${prefix}:fair:${cls}`,
+    owner: `${prefix}:owner`,
+  };
+}
+
+export type RedisKeys = ReturnType<typeof redisKeys>;
