@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { generateKey } from '../src/auth/keys.js';
+import { generateKey } from '../src/auth/secret.js';
 import { loadConfig } from '../src/config/index.js';
 import { rowsOf, type Database } from '../src/db/client.js';
 import { IdempotencyStore } from '../src/idempotency/store.js';

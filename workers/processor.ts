@@ -1,35 +1,28 @@
 import { DelayedError, UnrecoverableError, WaitingError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
-import { DEFAULT_PROJECT } from '../src/db/schema.js';
 import type { JobEventLog } from '../src/events/job-events.js';
 import { requestOf } from '../src/llm/stored.js';
 import type { AfterSettle } from '../src/jobs/after-settle.js';
 import type { Completed, Ledger } from '../src/jobs/ledger.js';
 import type { Jobs } from '../src/jobs/service.js';
 import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
-import { costUsd } from '../src/llm/price.js';
-import type { ProviderRegistry } from '../src/providers/registry.js';
-import type { Provider } from '../src/providers/types.js';
 import type { CancelSignals } from '../src/queue/cancels.js';
 import type { Fairness } from '../src/queue/fairness.js';
 import type { GenerationJobData, Queues } from '../src/queue/queues.js';
 import type { TokenLimiter } from '../src/ratelimit/tokens.js';
 import { worstCaseUsd } from '../src/spend/budgets.js';
-import { AttemptFailed, classify, type Failure } from './failures.js';
+import { classify, type Failure } from './failures.js';
 import type { Outcome, OutcomeStash } from './outcome-stash.js';
-import type { OutputValidator } from './output-validator.js';
+import { providerCall, type ProviderCallDeps } from './provider-call.js';
 import type { Slots } from './slots.js';
 
-export interface ProcessorDeps {
+export interface ProcessorDeps extends ProviderCallDeps {
   /** The generation's row, as it stands (a deadline moved by a joiner, the tokens used, a settlement made elsewhere). */
   jobs: Pick<Jobs, 'find'>;
   ledger: Ledger;
   cache: ResultCache;
   queues: Pick<Queues, 'deadLetter'>;
-  providers: Partial<Record<string, Provider>>;
-  /** What each attempt's tokens cost: the registry's one price function (the API admits at the same price). */
-  registry: Pick<ProviderRegistry, 'price'>;
   log: Logger;
   /** Status events for GET /v1/jobs/:id/events while a job runs (active, delta, retrying); the final one follows the settlement. */
   events?: JobEventLog;
@@ -39,8 +32,6 @@ export interface ProcessorDeps {
   slots?: Slots;
   /** Answers paid for whose write failed, for the next run to record. */
   stash: OutcomeStash;
-  /** Checks answers against the template's outputSchema off the event loop, with a deadline. */
-  validator: Pick<OutputValidator, 'validate'>;
   /** Sets a job's token hold (GenerationJobData.tpm) to the tokens used once it settles. */
   tokens: Pick<TokenLimiter, 'reconcile'>;
   /** Advances the class clock of each job that starts (fair queuing); none: no fairness bookkeeping. */
@@ -56,11 +47,7 @@ export interface ProcessorDeps {
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { ledger, cache, log } = deps;
-  /** What an attempt's tokens cost; a model with no price (admitted under ALLOW_UNPRICED_MODELS) is unpriced, not free. */
-  const cost = (d: GenerationJobData, u: { inputTokens: number; outputTokens: number }) => {
-    const price = deps.registry.price(d.provider, d.model);
-    return price ? { costUsd: costUsd(u, price) } : { costUsd: 0, unpriced: true };
-  };
+  const { ask, cost } = providerCall(deps);
   return processGeneration;
 
   async function processGeneration(job: Job<GenerationJobData>, token?: string) {
@@ -187,42 +174,6 @@ export function createProcessor(deps: ProcessorDeps) {
   async function tokensUsed(id: string): Promise<number> {
     const row = await deps.jobs.find(id);
     return row ? row.inputTokens + row.outputTokens : 0;
-  }
-
-  /** Calls the provider and checks its answer; throws AttemptFailed (with the tokens paid) when it is unusable. */
-  async function ask(d: GenerationJobData, release: () => void, signal?: AbortSignal): Promise<Outcome> {
-    const provider = deps.providers[d.provider];
-    if (!provider) throw new AttemptFailed('provider_unavailable', d.provider);
-    const { provider: _name, ...rest } = requestOf(d);
-    const req = signal ? { ...rest, signal } : rest;
-    const res = d.stream ? await streamed(provider, req, d) : await provider.generate(req);
-    release();
-    const usage = { inputTokens: res.inputTokens, outputTokens: res.outputTokens };
-    if (res.stopReason === 'refusal') throw new AttemptFailed('provider_refusal', undefined, usage);
-    const finishReason = res.stopReason === 'max_tokens' ? 'length' : 'stop';
-    // A cut-off answer is an answer (paid for, kept, cached), as the providers themselves return it;
-    // only a template's outputSchema, which needs whole JSON, makes it a failure (not worth a paid retry).
-    if (finishReason === 'length' && d.outputSchema && d.templateId) throw new AttemptFailed('output_truncated', undefined, usage);
-    let json: unknown;
-    if (d.outputSchema && finishReason === 'stop') {
-      const parsed = await deps.validator.validate(res.text, d.outputSchema, d.projectId ?? DEFAULT_PROJECT);
-      if (!parsed.ok) throw new AttemptFailed(parsed.code, parsed.reason, usage);
-      json = parsed.json;
-    }
-    return { text: res.text, json, finishReason, responseModel: res.model, ...usage, ...cost(d, usage) };
-  }
-
-  /**
-   * The provider called in streaming mode, each piece published as a `delta` event of this
-   * attempt, in order (one connection: XADDs land in the order they are sent). A provider
-   * without `stream` answers whole, published as one piece.
-   */
-  async function streamed(provider: Provider, req: Omit<ReturnType<typeof requestOf>, 'provider'>, d: GenerationJobData) {
-    const publish = (text: string) => void deps.events?.publish(d.id, 'delta', { text });
-    if (provider.stream) return provider.stream(req, publish);
-    const res = await provider.generate(req);
-    if (res.text) publish(res.text);
-    return res;
   }
 
   /** A failed attempt: recorded on the row with what it cost; the last one dead-letters the job. */

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateKey } from './keys.js';
+import { generateKey } from './secret.js';
 
 /**
  * The admin key: PROMPTLAB_ADMIN_KEY when set; otherwise the one kept in

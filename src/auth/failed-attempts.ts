@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { AppError } from '../errors/app-error.js';
 import { BlockedKeys } from '../ratelimit/blocked-keys.js';
 import { RedisWatch } from '../ratelimit/redis-watch.js';
-import type { LookupGuard } from './keys.js';
+import type { LookupGuard } from './resolver.js';
 
 export interface FailedAttemptsOptions {
   /** A client on which `defineScripts` registered `slidingWindow`. */

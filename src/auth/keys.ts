@@ -1,82 +1,17 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
-import { LRUCache } from 'lru-cache';
-import type { InvalidationBus } from '../cache/bus.js';
 import type { Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { apiKeys, type ApiKeyRow, type Priority } from '../db/schema.js';
 import { inScope } from '../db/scope.js';
 import { AppError } from '../errors/app-error.js';
-import { isConnectivityError } from '../errors/connectivity.js';
 import type { Caller, Scope, Tier } from './caller.js';
-
-/**
- * API keys carry 256 random bits, so a plain SHA-256 is the right hash: a slow
- * password hash buys nothing against brute force here and would cost every request.
- */
-export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
-
-/** The secret scanners' prefix of every key issued now (`pl_live_…`); keys issued before it (`pl_…`) keep working. */
-export const KEY_PREFIX = 'pl_live_';
-export const generateKey = (): string => `${KEY_PREFIX}${randomBytes(32).toString('base64url')}`;
-
-/** The shape of every key generateKey() issues, now or before `pl_live_`: anything else is rejected without a lookup. */
-const ISSUED_KEY = /^pl_(live_)?[A-Za-z0-9_-]{43}$/;
-/** How much of a secret a listing shows: the prefix and 4 characters of the random part. */
-const displayPrefix = (key: string) => key.slice(0, key.startsWith(KEY_PREFIX) ? KEY_PREFIX.length + 4 : 7);
+import { KeyResolver, type KeyResolverOptions, type LookupGuard } from './resolver.js';
+import { displayPrefix, generateKey, hashKey } from './secret.js';
 
 /** Longest grace a rotation may give the old secret. */
 export const MAX_ROTATION_GRACE_S = 7 * 24 * 3600;
 /** How long the old secret stays valid after a rotation unless `graceSeconds` says otherwise. */
 export const DEFAULT_ROTATION_GRACE_S = 3600;
-/** `last_used_at` is written at most this often per key and process. */
-const LAST_USED_EVERY_MS = 60_000;
-
-/**
- * Hooks around a Postgres lookup, so the caller can refuse clients that guess
- * keys (FailedAttempts). Each may throw an AppError to answer instead.
- */
-export interface LookupGuard {
-  /** Before answering for any key that is not known valid; synchronous, local. */
-  admit(): void;
-  /** Right before a key is looked up in Postgres. */
-  beforeLookup(): Promise<void>;
-  /** After Postgres said the key does not exist. */
-  missed(): Promise<void>;
-}
-
-export interface ApiKeysOptions {
-  db: Db;
-  adminKey: string;
-  /**
-   * How long a resolved key is used without asking Postgres again (while the bus listens): the
-   * bound on how long a change the bus could not carry (the revoking process cut off from Redis
-   * while this one is not, or a row changed in SQL) goes unseen. One re-read per active key and
-   * process a second. @defaultValue 1000
-   */
-  freshMs?: number;
-  /**
-   * How long a resolved key is kept at all: a key re-read while Postgres is unreachable is
-   * answered from this stale copy, so cached keys keep working through a Postgres outage
-   * (no revocation can be written meanwhile). @defaultValue 60000
-   */
-  cacheTtlMs?: number;
-  /**
-   * How long a well-formed key Postgres did not know is answered 401 from
-   * process memory: repeats of one wrong key cost no query, and still get
-   * their 401 while Postgres is down. Short, as a key issued meanwhile is
-   * refused for that long. @defaultValue 10000
-   */
-  rejectedTtlMs?: number;
-  /**
-   * Where key changes are published, so every process drops its cached caller
-   * at once instead of after `cacheTtlMs`. While its subscriber is not connected
-   * the cache is not trusted: each request re-reads the key in Postgres, so a
-   * revocation is seen even with Redis down. Without a bus only this process
-   * learns of changes.
-   */
-  bus?: InvalidationBus;
-}
 
 /** An API key as the admin routes show it: never the key or its hash. */
 export interface ApiKeyView {
@@ -126,46 +61,25 @@ const show = (r: ViewRow): ApiKeyView => ({
   ...r, createdAt: r.createdAt.toISOString(), lastUsedAt: iso(r.lastUsedAt), expiresAt: iso(r.expiresAt), revokedAt: iso(r.revokedAt),
 });
 
-/** A resolved key as cached: the caller, and the instants after which the presented secret no longer opens it. */
-interface Resolved {
-  caller: Caller;
-  /** The key's `expires_at`, or the end of the old secret's grace after a rotation (ms); null: never. */
-  validUntil: number | null;
-  /** When Postgres said so (ms). */
-  checkedAt: number;
-}
-
 /**
- * Creates, lists, rotates and revokes keys and resolves a bearer key to its
- * caller, with small in-process LRUs in front of Postgres: one of resolved
- * keys, one of recently rejected ones.
+ * Creates, lists, rotates and revokes keys (every change reaches every
+ * process's KeyResolver), and resolves a bearer key to its caller.
  */
 export class ApiKeys {
   readonly #db: Db;
-  readonly #adminHash: Buffer;
-  readonly #cache: LRUCache<string, Resolved>;
-  readonly #freshMs: number;
-  readonly #rechecks = new Map<string, Promise<Resolved | undefined>>();
-  readonly #rejected: LRUCache<string, true>;
-  readonly #bus: InvalidationBus | undefined;
-  readonly #touched = new LRUCache<string, number>({ max: 10_000 });
-  /** Bumped by every invalidation: a lookup that straddled one does not cache what it read. */
-  #epoch = 0;
+  readonly #resolver: KeyResolver;
 
-  constructor(opts: ApiKeysOptions) {
+  constructor(opts: KeyResolverOptions) {
     this.#db = opts.db;
-    this.#adminHash = Buffer.from(hashKey(opts.adminKey), 'hex');
-    this.#cache = new LRUCache({ max: 10_000, ttl: opts.cacheTtlMs ?? 60_000 });
-    this.#freshMs = opts.freshMs ?? 1_000;
-    this.#rejected = new LRUCache({ max: 10_000, ttl: opts.rejectedTtlMs ?? 10_000 });
-    this.#bus = opts.bus;
-    this.#bus?.on((msg) => {
-      if (msg.kind === 'api_key') this.#drop(msg.keyId);
-      else if (msg.kind === 'all') {
-        this.#epoch++;
-        this.#cache.clear();
-      }
-    });
+    this.#resolver = new KeyResolver(opts);
+  }
+
+  /**
+   * The caller for a presented key, or undefined when the key is unknown, revoked, expired,
+   * or an old secret past its rotation grace (KeyResolver.resolve).
+   */
+  resolve(key: string, guard?: LookupGuard): Promise<Caller | undefined> {
+    return this.#resolver.resolve(key, guard);
   }
 
   async create(k: NewKey): Promise<ApiKeyView & { key: string }> {
@@ -213,7 +127,7 @@ export class ApiKeys {
     const [row] = await this.#db.update(apiKeys).set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())`, previousValidUntil: null })
       .where(and(eq(apiKeys.id, id), inScope(apiKeys.projectId, scope))).returning(VIEW);
     if (!row) throw new AppError('api_key_not_found', `No API key ${id}.`);
-    await this.#invalidate(id);
+    await this.#resolver.invalidate(id);
     return show(row);
   }
 
@@ -230,7 +144,7 @@ export class ApiKeys {
       or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`))))
       .returning({ ...VIEW, previousValidUntil: apiKeys.previousValidUntil });
     if (!row) throw new AppError('api_key_not_found', `No usable API key ${id}.`);
-    await this.#invalidate(id);
+    await this.#resolver.invalidate(id);
     const { previousValidUntil, ...view } = row;
     return { ...show(view), key, previousKeyValidUntil: previousValidUntil!.toISOString() };
   }
@@ -238,128 +152,7 @@ export class ApiKeys {
   async #change(id: string, scope: Scope, set: Partial<typeof apiKeys.$inferInsert>): Promise<ApiKeyView> {
     const [row] = await this.#db.update(apiKeys).set(set).where(and(eq(apiKeys.id, id), inScope(apiKeys.projectId, scope))).returning(VIEW);
     if (!row) throw new AppError('api_key_not_found', `No API key ${id}.`);
-    await this.#invalidate(id);
+    await this.#resolver.invalidate(id);
     return show(row);
   }
-
-  async #invalidate(id: string): Promise<void> {
-    if (this.#bus) await this.#bus.publish({ kind: 'api_key', keyId: id });
-    else this.#drop(id);
-  }
-
-  /** Forgets the cached caller of `keyId`. A scan, not an index: changes are rare and the LRU is bounded. */
-  #drop(keyId: string): void {
-    this.#epoch++;
-    for (const [hash, r] of this.#cache.entries()) {
-      if (r.caller.keyId === keyId) this.#cache.delete(hash);
-    }
-  }
-
-  /**
-   * The caller for a presented key, or undefined when the key is unknown,
-   * revoked, expired, or an old secret past its rotation grace. Only a
-   * well-formed key neither cached nor recently rejected reaches Postgres
-   * through `guard`; a cached key is re-read in Postgres (without the guard)
-   * while the bus is not listening, so a revocation published meanwhile
-   * cannot be missed.
-   */
-  async resolve(key: string, guard?: LookupGuard): Promise<Caller | undefined> {
-    const hash = hashKey(key);
-    const hit = this.#cache.get(hash);
-    if (hit) {
-      if (hit.validUntil !== null && Date.now() >= hit.validUntil) {
-        this.#cache.delete(hash);
-        return undefined;
-      }
-      if ((!this.#bus || this.#bus.listening) && Date.now() - hit.checkedAt < this.#freshMs) return this.#used(hit.caller);
-      return (await this.#recheck(hash, hit))?.caller;
-    }
-    if (timingSafeEqual(Buffer.from(hash, 'hex'), this.#adminHash)) {
-      return { keyId: 'admin', tier: 'enterprise', admin: true, role: 'global_admin', projectId: null };
-    }
-    guard?.admit();
-    if (!ISSUED_KEY.test(key) || this.#rejected.has(hash)) return undefined;
-    await guard?.beforeLookup();
-    const found = await this.#lookup(hash);
-    if (!found) {
-      this.#rejected.set(hash, true);
-      await guard?.missed();
-      return undefined;
-    }
-    return this.#used(found.caller);
-  }
-
-  /** The key whose current secret, or old secret inside its grace, hashes to `hash`, if it is usable now; cached when no invalidation raced the read. */
-  async #lookup(hash: string): Promise<Resolved | undefined> {
-    const epoch = this.#epoch;
-    const [row] = await this.#db
-      .select({
-        id: apiKeys.id, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels, priority: apiKeys.priority, role: apiKeys.role, projectId: apiKeys.projectId,
-        keyHash: apiKeys.keyHash, previousKeyHash: apiKeys.previousKeyHash, expiresAt: apiKeys.expiresAt,
-        previousValidUntil: apiKeys.previousValidUntil,
-      })
-      .from(apiKeys)
-      .where(and(
-        or(eq(apiKeys.keyHash, hash), and(eq(apiKeys.previousKeyHash, hash), gt(apiKeys.previousValidUntil, sql`now()`))),
-        isNull(apiKeys.revokedAt),
-        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`)),
-      ));
-    if (!row) {
-      this.#cache.delete(hash);
-      return undefined;
-    }
-    const current = sameHash(row.keyHash, hash);
-    if (!current && !(row.previousKeyHash && sameHash(row.previousKeyHash, hash))) return undefined;
-    const ends = [row.expiresAt?.getTime(), current ? undefined : row.previousValidUntil?.getTime()].filter((t): t is number => t !== undefined);
-    const resolved: Resolved = {
-      caller: {
-        keyId: row.id, tier: row.tier, admin: false, role: row.role, projectId: row.projectId,
-        ...(row.allowedModels ? { allowedModels: row.allowedModels } : {}),
-        ...(row.priority ? { priority: row.priority } : {}),
-      },
-      validUntil: ends.length ? Math.min(...ends) : null,
-      checkedAt: Date.now(),
-    };
-    if (epoch === this.#epoch) this.#cache.set(hash, resolved);
-    return resolved;
-  }
-
-  /**
-   * A cached key asked of Postgres again, once for all the requests that need it meanwhile. While
-   * Postgres is unreachable the copy read before it went away answers (no revocation can be written
-   * meanwhile), and counts as checked, so the requests after it do not each wait for a timeout.
-   */
-  #recheck(hash: string, hit: Resolved): Promise<Resolved | undefined> {
-    let pending = this.#rechecks.get(hash);
-    if (!pending) {
-      pending = this.#lookup(hash).catch((err: unknown) => {
-        if (!isConnectivityError(err)) throw err;
-        hit.checkedAt = Date.now();
-        return hit;
-      }).finally(() => this.#rechecks.delete(hash));
-      this.#rechecks.set(hash, pending);
-    }
-    return pending.then((r) => {
-      if (r) this.#used(r.caller);
-      return r;
-    });
-  }
-
-  /** Records `last_used_at`, at most once a minute per key and process, without holding the request. */
-  #used(caller: Caller): Caller {
-    const now = Date.now();
-    const last = this.#touched.get(caller.keyId);
-    if (last === undefined || now - last >= LAST_USED_EVERY_MS) {
-      this.#touched.set(caller.keyId, now);
-      this.#db.update(apiKeys).set({ lastUsedAt: new Date(now) }).where(eq(apiKeys.id, caller.keyId)).then(() => {}, () => {});
-    }
-    return caller;
-  }
-}
-
-/** Hex hashes compared in constant time (Postgres found the row by index; this is the check that counts). */
-function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a, 'hex');
-  const y = Buffer.from(b, 'hex');
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -1,56 +1,33 @@
-import { and, desc, eq, gt, sql } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { EVERY_PROJECT, homeProject, type Caller } from '../auth/caller.js';
-import { chatRequest } from '../adapters/openai-chat/request.js';
-import type { ChatCompletionBody } from '../adapters/openai-chat/schema.js';
-import type { Config } from '../config/index.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { newId } from '../db/ids.js';
 import { afterCursor, pageOf } from '../db/keyset.js';
 import { inScope } from '../db/scope.js';
-import { batches, generations, type BatchRow, type GenerationRow } from '../db/schema.js';
+import { batches, generations, type BatchRow, type GenerationRow, type Priority } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
-import { assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch } from '../generation/build.js';
-import { inputHash } from '../llm/hash.js';
 import { storedRequest } from '../llm/stored.js';
-import { type GenerationRequest } from '../llm/request.js';
 import { toJobDto } from '../jobs/dto.js';
 import type { Admission, Ledger, SlotAnswer } from '../jobs/ledger.js';
-import type { ProviderRegistry } from '../providers/registry.js';
 import { queueClass, tailPriority, type Fairness } from '../queue/fairness.js';
 import { ENQUEUE_WAIT_MS, type Queues } from '../queue/queues.js';
 import { TIMED_OUT, within } from '../util/within.js';
-import { BODY_LIMIT_BYTES } from '../http/json-body.js';
 import type { TokenLimiter } from '../ratelimit/tokens.js';
 import { worstCaseTokens, worstCaseUsd, type Budgets } from '../spend/budgets.js';
 import { admissionPrice } from '../spend/prices.js';
-import { templateVariables } from '../templates/render.js';
-import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
-import { DEFAULT_BATCH_EVENTS, type Webhooks, type WebhookSpec } from '../webhooks/service.js';
+import { DEFAULT_BATCH_EVENTS, type Webhooks } from '../webhooks/service.js';
 import type { AfterSettle } from '../jobs/after-settle.js';
 import type { Jobs } from '../jobs/service.js';
+import { chatItems, templateItems, type BatchRequest, type Built, type ItemDeps } from './items.js';
 import type { BatchProgress } from './progress.js';
 import { batchCounts, batchCountsOf, toBatchDto, type BatchDto } from './view.js';
 
 export const BATCH_MAX_ITEMS = 10_000;
-export type Priority = 'high' | 'normal' | 'low';
 
-/** `POST /v1/batches`: template items, or chat requests in the OpenAI format. */
-export interface BatchRequest {
-  templateId?: string;
-  items?: { variables?: Record<string, unknown>; customId?: string }[];
-  requests?: { customId?: string; body: ChatCompletionBody }[];
-  /** @defaultValue 'normal' */
-  priority?: Priority;
-  webhook?: WebhookSpec;
-}
-
-export interface BatchDeps {
-  config: Config;
-  registry: ProviderRegistry;
+export interface BatchDeps extends ItemDeps {
   db: Db;
-  templates: Templates;
   ledger: Ledger;
   budgets: Budgets;
   queues: Queues;
@@ -71,18 +48,6 @@ export interface BatchDeps {
 /** Rows of GET /v1/batches/:id/results read per statement. */
 const RESULTS_PAGE = 500;
 
-/** One item built: its request and input hash, where it came from. */
-interface Built {
-  request: GenerationRequest;
-  hash: string;
-  templateId: string | null;
-  templateVersion: number | null;
-  ttl: number;
-  customId: string | null;
-  /** The project it runs in: its template's, else the caller's. */
-  projectId: string;
-}
-
 /**
  * Batches: many inputs admitted in one request, each as `POST /v1/generate` would admit it
  * (one generation per input in flight, results inside their TTL answer at once), with the
@@ -94,7 +59,7 @@ export class Batches {
 
   async create(req: BatchRequest, caller: Caller, requestId: string): Promise<BatchDto> {
     const { db, ledger, budgets, webhooks, config } = this.deps;
-    const built = req.requests ? this.#chatItems(req.requests, caller) : await this.#templateItems(req, caller);
+    const built = req.requests ? chatItems(this.deps, req.requests, caller) : await templateItems(this.deps, req, caller);
     const webhook = req.webhook ? await webhooks.check(caller, req.webhook, DEFAULT_BATCH_EVENTS) : undefined;
     const templateId = req.requests ? null : req.templateId!;
     const projectId = built[0]?.projectId ?? homeProject(caller);
@@ -200,44 +165,6 @@ export class Batches {
     };
   }
 
-  /** Every item checked before anything is admitted: one bad item is a 400 naming it (and the first few others). */
-  async #templateItems(req: BatchRequest, caller: Caller): Promise<Built[]> {
-    if (!req.templateId || !req.items) throw new AppError('bad_request', 'Give templateId and items, or requests.');
-    const tpl = await this.deps.templates.get(req.templateId, caller);
-    const used = templateVariables(tpl);
-    const target = templateTarget(tpl, this.deps.registry);
-    assertUsable(this.deps.registry, this.deps.config, caller, target.provider, target.model);
-    assertTemplateSchema(tpl);
-    const bad: Record<string, unknown>[] = [];
-    const ttl = tpl.cacheTtlSeconds ?? this.deps.config.CACHE_TTL_SECONDS;
-    assertItemSizes(req.items.map((item) => ({ templateId: tpl.id, variables: item.variables ?? {} })), 'POST /v1/generate');
-    const out = req.items.map((item, index) => {
-      const variables = item.variables ?? {};
-      const { missing, unknown } = variableMismatch(used, variables);
-      if (missing.length || unknown.length) bad.push({ index, ...(missing.length ? { missing } : {}), ...(unknown.length ? { unknown } : {}) });
-      const { request, hash } = fromTemplate(tpl, variables, target);
-      return { request, hash, templateId: tpl.id, templateVersion: tpl.version, ttl, customId: item.customId ?? null, projectId: tpl.projectId };
-    });
-    if (bad.length) throw new AppError('bad_request', `${bad.length} item(s) do not fit the template's variables.`, { items: bad.slice(0, 20) });
-    return out;
-  }
-
-  #chatItems(requests: NonNullable<BatchRequest['requests']>, caller: Caller): Built[] {
-    const checked = new Set<string>();
-    const projectId = homeProject(caller);
-    assertItemSizes(requests.map((r) => r.body), 'POST /v1/chat/completions');
-    return requests.map((r) => {
-      const request = chatRequest(this.deps.registry, r.body);
-      const pm = `${request.provider}/${request.model}`;
-      if (!checked.has(pm)) {
-        assertUsable(this.deps.registry, this.deps.config, caller, request.provider, request.model);
-        checked.add(pm);
-      }
-      return { request, hash: inputHash(request, undefined, projectId), templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS, customId: r.customId ?? null, projectId };
-    });
-  }
-
-
   /**
    * The one read of a batch row: by id, scoped to who may see it (the key that created it, or the
    * admin key). Project scoping adds its condition here.
@@ -311,17 +238,6 @@ export class Batches {
       await progress.settleBatch(id);
     }
     return this.get(id, caller);
-  }
-}
-
-/** Each item of a batch is held to the body limit of the single request it stands for: 413 naming those over it. */
-function assertItemSizes(items: unknown[], route: string): void {
-  const big = items.flatMap((item, index) => {
-    const bytes = Buffer.byteLength(JSON.stringify(item));
-    return bytes > BODY_LIMIT_BYTES ? [{ index, bytes }] : [];
-  });
-  if (big.length) {
-    throw new AppError('payload_too_large', `${big.length} item(s) are larger than a single ${route} may be (${BODY_LIMIT_BYTES} bytes of JSON).`, { limit: BODY_LIMIT_BYTES, items: big.slice(0, 20) });
   }
 }
 

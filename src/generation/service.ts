@@ -4,7 +4,7 @@ import { EVERY_PROJECT, homeProject, type Caller } from '../auth/caller.js';
 import { cachedFromRow, type CachedResult, type CacheTier, type ResultCache } from '../cache/result-cache.js';
 import type { Config } from '../config/index.js';
 import { newId } from '../db/ids.js';
-import type { GenerationRow, Priority } from '../db/schema.js';
+import type { GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
 import { isSettled, jobOutcome } from '../jobs/dto.js';
@@ -13,8 +13,8 @@ import { recordCacheLookup, recordCostSaved } from '../metrics/registry.js';
 import type { Jobs } from '../jobs/service.js';
 import type { ModelPrice } from '../llm/price.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import { queueClass, tailPriority, type Fairness } from '../queue/fairness.js';
-import { ENQUEUE_WAIT_MS, type FairSlot, type GenerationJobData, type Queues } from '../queue/queues.js';
+import { queueClass, type Fairness } from '../queue/fairness.js';
+import type { GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
 import type { TokenLimiter } from '../ratelimit/tokens.js';
 import { worstCaseTokens, worstCaseUsd, type Budgets } from '../spend/budgets.js';
@@ -22,8 +22,8 @@ import { admissionPrice } from '../spend/prices.js';
 import { templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
-import { TIMED_OUT, within } from '../util/within.js';
 import type { GenerateContext } from './request-context.js';
+import { Enqueuer, type Join } from './enqueue.js';
 import { assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch } from './build.js';
 import { inputHash } from '../llm/hash.js';
 import { storedRequest } from '../llm/stored.js';
@@ -75,7 +75,11 @@ export class Generation {
   /** Key|template pairs a budget applied to lately: their budgets are held before the admission. A hint only: the statement checks. */
   readonly #budgeted = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 });
 
-  constructor(private readonly deps: GenerationDeps) {}
+  readonly #enqueuer: Enqueuer;
+
+  constructor(private readonly deps: GenerationDeps) {
+    this.#enqueuer = new Enqueuer(deps);
+  }
 
   async generate(req: GenerateRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
     const { templates, config } = this.deps;
@@ -215,7 +219,7 @@ export class Generation {
    * budgets go to `holdBudgets` first.
    */
   async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number | null, firstId: string, holdBudgets: () => Promise<number>, join: Join): Promise<Admitted> {
-    const { queues, log, ledger } = this.deps;
+    const { ledger } = this.deps;
     const scope = `${data.apiKeyId}|${data.templateId ?? ''}`;
     let reservedUsd = this.#budgeted.has(scope) ? await holdBudgets() : undefined;
     for (let i = 0; i < 5; i++) {
@@ -228,55 +232,19 @@ export class Generation {
         continue;
       }
       if (got) {
-        // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
-        const queued = this.deps.events?.publish(id, 'queued');
-        // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
-        // The fair slot and the enqueue are both Redis: they share the one bound.
-        const enqueued = this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
-          { ...data, id, ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority)));
-        const added = enqueued.then(() => true, (err: unknown) => {
-          log.error({ err: String(err), jobId: id }, 'enqueue failed; the reconciler enqueues the job once Redis answers');
-          return false;
-        });
-        if ((await within(added, ENQUEUE_WAIT_MS)) === TIMED_OUT) {
-          log.warn({ jobId: id, waitedMs: ENQUEUE_WAIT_MS }, 'enqueue slow: answering without waiting for Redis (if it never takes the job, the reconciler enqueues it)');
-        }
-        await queued;
+        await this.#enqueuer.enqueue({ ...data, id }, join);
         return { id, status: 'queued', admitted: true };
       }
       const answer = await ledger.answerOf(data.inputHash);
       if (answer?.state === 'in_flight') {
         const joined = await ledger.join(answer.id, join.priority, join.cancelAt);
-        if (joined?.raised) await this.#raise(answer.id, join);
+        if (joined?.raised) await this.#enqueuer.raise(answer.id, join);
         return { id: answer.id, status: joined?.status ?? answer.status, admitted: false };
       }
       if (answer) return { hit: cachedFromRow(answer.row, data.cacheTtlSeconds) };
       // The slot opened between the two statements (its generation died): try again.
     }
     throw new AppError('service_unavailable', 'Could not admit the generation; try again.');
-  }
-
-  /** The job's place in its class's fair order; without Redis, the class's tail (the enqueue is retried by the reconciler anyway). */
-  async #fairSlot(join: Join): Promise<{ fair?: FairSlot; priority: number }> {
-    const slot = await within(this.deps.fairness.admit(join.apiKeyId, join.priority).catch(() => undefined), ENQUEUE_WAIT_MS);
-    return slot && slot !== TIMED_OUT ? slot : { priority: tailPriority(join.priority) };
-  }
-
-  /**
-   * A request of a higher class joined the job: it moves to the joiner's place in that
-   * class (a fresh fair slot of the joiner's key). A job that already started is left as it is.
-   */
-  async #raise(id: string, join: Join): Promise<void> {
-    try {
-      const job = await this.deps.queues.generation.getJob(id);
-      if (!job) return;
-      const { fair, priority } = await this.#fairSlot(join);
-      if (priority >= (job.priority || Infinity)) return;
-      await job.changePriority({ priority });
-      if (fair) await job.updateData({ ...job.data, fair });
-    } catch (err) {
-      this.deps.log.warn({ err: String(err), jobId: id }, 'could not raise the priority of a joined job');
-    }
   }
 
   /** Waits up to `ms` for the job to complete or die; returns the row as it then stands. */
@@ -302,13 +270,6 @@ interface Origin {
   ttl: number;
   /** The template's project; else the caller's. */
   projectId?: string;
-}
-
-/** Who asks for a generation, in which class, and until when. */
-interface Join {
-  apiKeyId: string;
-  priority: Priority;
-  cancelAt: Date | null;
 }
 
 /** An admission's outcome: the generation this request is answered by (its own when `admitted`), or a fresh result. */

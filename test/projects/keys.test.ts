@@ -122,7 +122,7 @@ describe('key lifecycle', () => {
     t = await createTestEnv();
     const k = await newKey(t);
     const legacy = `pl_${'A'.repeat(43)}`;
-    const { hashKey } = await import('../../src/auth/keys.js');
+    const { hashKey } = await import('../../src/auth/secret.js');
     await t.database.db.update(apiKeys).set({ keyHash: hashKey(legacy), prefix: null }).where(eq(apiKeys.id, k.id));
     expect((await t.app.inject({ method: 'GET', url: '/v1/templates', headers: H(legacy) })).statusCode).toBe(200);
   });

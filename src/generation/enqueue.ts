@@ -1,0 +1,73 @@
+import type { Logger } from 'pino';
+import type { Priority } from '../db/schema.js';
+import type { JobEventLog } from '../events/job-events.js';
+import { tailPriority, type Fairness } from '../queue/fairness.js';
+import { ENQUEUE_WAIT_MS, type FairSlot, type GenerationJobData, type Queues } from '../queue/queues.js';
+import { TIMED_OUT, within } from '../util/within.js';
+
+/** Who asks for a generation, in which class, and until when. */
+export interface Join {
+  apiKeyId: string;
+  priority: Priority;
+  cancelAt: Date | null;
+}
+
+export interface EnqueueDeps {
+  queues: Queues;
+  fairness: Fairness;
+  log: Logger;
+  /** Where the `queued` event of an admitted job goes (GET /v1/jobs/:id/events). */
+  events?: JobEventLog;
+}
+
+/**
+ * Puts an admitted generation on its BullMQ queue at its fair place, after its row is written.
+ * Redis is never what an admission waits on past ENQUEUE_WAIT_MS: the row is the record, and
+ * the workers' reconciler enqueues a queued row Redis never took.
+ */
+export class Enqueuer {
+  constructor(private readonly deps: EnqueueDeps) {}
+
+  /** Publishes `queued` and adds the job (BullMQ job id = row id); never throws. */
+  async enqueue(data: GenerationJobData, join: Join): Promise<void> {
+    const { queues, log, events } = this.deps;
+    const { id } = data;
+    // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
+    const queued = events?.publish(id, 'queued');
+    // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
+    // The fair slot and the enqueue are both Redis: they share the one bound.
+    const enqueued = this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
+      { ...data, ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority)));
+    const added = enqueued.then(() => true, (err: unknown) => {
+      log.error({ err: String(err), jobId: id }, 'enqueue failed; the reconciler enqueues the job once Redis answers');
+      return false;
+    });
+    if ((await within(added, ENQUEUE_WAIT_MS)) === TIMED_OUT) {
+      log.warn({ jobId: id, waitedMs: ENQUEUE_WAIT_MS }, 'enqueue slow: answering without waiting for Redis (if it never takes the job, the reconciler enqueues it)');
+    }
+    await queued;
+  }
+
+  /** The job's place in its class's fair order; without Redis, the class's tail (the enqueue is retried by the reconciler anyway). */
+  async #fairSlot(join: Join): Promise<{ fair?: FairSlot; priority: number }> {
+    const slot = await within(this.deps.fairness.admit(join.apiKeyId, join.priority).catch(() => undefined), ENQUEUE_WAIT_MS);
+    return slot && slot !== TIMED_OUT ? slot : { priority: tailPriority(join.priority) };
+  }
+
+  /**
+   * A request of a higher class joined the job: it moves to the joiner's place in that
+   * class (a fresh fair slot of the joiner's key). A job that already started is left as it is.
+   */
+  async raise(id: string, join: Join): Promise<void> {
+    try {
+      const job = await this.deps.queues.generation.getJob(id);
+      if (!job) return;
+      const { fair, priority } = await this.#fairSlot(join);
+      if (priority >= (job.priority || Infinity)) return;
+      await job.changePriority({ priority });
+      if (fair) await job.updateData({ ...job.data, fair });
+    } catch (err) {
+      this.deps.log.warn({ err: String(err), jobId: id }, 'could not raise the priority of a joined job');
+    }
+  }
+}
