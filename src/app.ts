@@ -6,6 +6,8 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import anthropicMessagesRoutes from './adapters/anthropic-messages/routes.js';
 import openaiChatRoutes from './adapters/openai-chat/routes.js';
+import openaiEmbeddingsRoutes from './adapters/openai-embeddings/routes.js';
+import openaiResponsesRoutes from './adapters/openai-responses/routes.js';
 import { authPlugin } from './auth/plugin.js';
 import type { Config } from './config/index.js';
 import { consolePlugin } from './console/plugin.js';
@@ -125,6 +127,8 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(generateRoutes);
   await app.register(openaiChatRoutes);
   await app.register(anthropicMessagesRoutes);
+  await app.register(openaiResponsesRoutes);
+  await app.register(openaiEmbeddingsRoutes);
   await app.register(jobRoutes);
   await app.register(jobEventRoutes);
   await app.register(batchRoutes);

@@ -249,12 +249,12 @@ function expectStandardError(res: LightMyRequestResponse, req: InjectOptions) {
   if (req.method === 'HEAD' || (isBullBoard(String(req.url)) && res.statusCode !== 401 && res.statusCode !== 403)) return;
   const body = res.json();
   const path = String(req.url).split('?')[0];
-  if (path === '/v1/messages') {
+  if (path === '/v1/messages' || path === '/v1/messages/count_tokens') {
     // The drop-in routes answer in their format's body: Anthropic's has no code, OpenAI's carries ours.
     expect(body, `${show(req)} → ${res.body.slice(0, 300)}`).toMatchObject({ type: 'error', error: { type: expect.any(String), message: expect.any(String) } });
     return;
   }
-  if (path === '/v1/chat/completions' || path === '/v1/models') expect(body.error, show(req)).toHaveProperty('param');
+  if (['/v1/chat/completions', '/v1/models', '/v1/responses', '/v1/embeddings'].includes(path ?? '')) expect(body.error, show(req)).toHaveProperty('param');
   const code = body?.error?.code as keyof typeof ERRORS;
   expect(ERRORS[code]?.status, `${show(req)} → ${res.body.slice(0, 300)}`).toBe(res.statusCode);
   expect(typeof body.error.message).toBe('string');

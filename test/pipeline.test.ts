@@ -152,7 +152,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     expect(second).toMatchObject({ status: 'completed', result: { json: { sentiment: 'positive' } } });
   });
 
-  it('a cut-off answer is an answer (finish reason length, cached, paid once); a refusal dies without being cached', async () => {
+  it('a cut-off answer and a refusal are answers (finish reasons length and refusal, cached, paid once)', async () => {
     t.worker();
     const tpl = await template();
     llm.script(reply.truncated('cut off at the li'), reply.refusal());
@@ -162,12 +162,13 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     const again = await generate(tpl, { topic: 'cut' });
     expect(again.json()).toMatchObject({ jobId: a.json().jobId, cached: true, finishReason: 'length' });
     expect((await t.app.inject({ method: 'GET', url: `/v1/jobs/${a.json().jobId}`, headers: auth })).json()).toMatchObject({ finishReason: 'length' });
-    // Died under a wait: 400 generation_unrecoverable (a refusal comes back on a retry, paid), the job in the details.
+    // A refusal is the model's answer, as the provider returns it: kept and cached (asking again is refused again, and paid again).
     const b = await generate(tpl, { topic: 'refuse' }, { query: '?wait=10' });
-    expect(b.statusCode).toBe(400);
-    expect(b.json().error.details.job).toMatchObject({ status: 'dead', error: { code: 'provider_refusal' } });
+    expect(b.statusCode).toBe(200);
+    expect(b.json()).toMatchObject({ status: 'completed', finishReason: 'refusal', result: { text: "I can't help with that." } });
+    expect((await generate(tpl, { topic: 'refuse' })).json()).toMatchObject({ cached: true, finishReason: 'refusal' });
     expect(llm.calls).toHaveLength(2);
-    expect(await t.redis.keys(`${t.config.REDIS_PREFIX}:cache:*`)).toHaveLength(1);
+    expect(await t.redis.keys(`${t.config.REDIS_PREFIX}:cache:*`)).toHaveLength(2);
   });
 
   it('keyFields alone form the key; a template change bumps the version and misses the old entry', async () => {

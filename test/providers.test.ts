@@ -60,7 +60,7 @@ describe.each(dialects)('$name provider against the fake server', ({ name, model
   it('streams: each text delta in order, then the same result generate gives', async () => {
     llm.script(reply.ok('hello there, streamed', { inputTokens: 11, outputTokens: 7 }));
     const deltas: string[] = [];
-    const result = await provider.stream!(req({ system: 'Be brief.' }), (t) => deltas.push(t));
+    const result = await provider.stream!(req({ system: 'Be brief.' }), (d) => d.type === 'text' && deltas.push(d.text));
     expect(result).toEqual({ text: 'hello there, streamed', inputTokens: 11, outputTokens: 7, stopReason: 'end', model });
     expect(deltas.length).toBeGreaterThan(1);
     expect(deltas.join('')).toBe('hello there, streamed');
@@ -175,10 +175,10 @@ describe('openai provider details', () => {
     expect(llm.calls[0]?.system).toBeUndefined();
   });
 
-  it('maps content_filter to refusal', async () => {
+  it('keeps content_filter apart from a refusal', async () => {
     llm.script({ text: '', stopReason: 'content_filter' });
     const provider = createOpenAIProvider({ baseURL: llm.openaiBaseUrl, timeoutMs: 5000 });
-    expect(await provider.generate({ model: 'gpt-4o', messages: user('x'), params: { maxTokens: 5 } })).toMatchObject({ stopReason: 'refusal' });
+    expect(await provider.generate({ model: 'gpt-4o', messages: user('x'), params: { maxTokens: 5 } })).toMatchObject({ stopReason: 'content_filter' });
   });
 });
 
@@ -248,7 +248,7 @@ describe('fake provider', () => {
 
   it('streams its deterministic text in a few pieces', async () => {
     const deltas: string[] = [];
-    const streamed = await fake.stream!(req, (t) => deltas.push(t));
+    const streamed = await fake.stream!(req, (d) => d.type === 'text' && deltas.push(d.text));
     expect(streamed).toEqual(await fake.generate(req));
     expect(deltas.length).toBe(4);
     expect(deltas.join('')).toBe(streamed.text);
@@ -300,21 +300,21 @@ describe('fake provider', () => {
 
 describe('pricing', () => {
   it('matches a model exactly, then by the longest prefix', () => {
-    expect(priceFor('anthropic', 'claude-haiku-4-5')).toEqual({ inputPerMTok: 1, outputPerMTok: 5 });
-    expect(priceFor('anthropic', 'claude-haiku-4-5-20251001')).toEqual({ inputPerMTok: 1, outputPerMTok: 5 });
-    expect(priceFor('openai', 'gpt-4o-mini-2024-07-18')).toEqual({ inputPerMTok: 0.15, outputPerMTok: 0.6 });
-    expect(priceFor('openai', 'gpt-4o-2024-08-06')).toEqual({ inputPerMTok: 2.5, outputPerMTok: 10 });
-    expect(priceFor('fake', 'fake-1')).toEqual({ inputPerMTok: 1, outputPerMTok: 2 });
+    expect(priceFor('anthropic', 'claude-haiku-4-5')).toEqual({ inputPerMTok: 1, outputPerMTok: 5, cacheReadPerMTok: 0.1, cacheWritePerMTok: 1.25 });
+    expect(priceFor('anthropic', 'claude-haiku-4-5-20251001')).toMatchObject({ inputPerMTok: 1, outputPerMTok: 5 });
+    expect(priceFor('openai', 'gpt-4o-mini-2024-07-18')).toEqual({ inputPerMTok: 0.15, outputPerMTok: 0.6, cacheReadPerMTok: 0.075 });
+    expect(priceFor('openai', 'gpt-4o-2024-08-06')).toMatchObject({ inputPerMTok: 2.5, outputPerMTok: 10 });
+    expect(priceFor('fake', 'fake-1')).toMatchObject({ inputPerMTok: 1, outputPerMTok: 2 });
     expect(priceFor('openai', 'llama3')).toBeUndefined();
     expect(priceFor('openai', 'toString')).toBeUndefined();
     expect(priceFor('anthropic', 'gpt-4o')).toBeUndefined();
   });
 
   it('lets overrides replace and add prices', () => {
-    const overrides = { openai: { 'gpt-4o': { input: 2, output: 8 }, llama3: { input: 0, output: 0 } } };
-    expect(priceFor('openai', 'gpt-4o-2024-08-06', overrides)).toEqual({ inputPerMTok: 2, outputPerMTok: 8 });
+    const overrides = { openai: { 'gpt-4o': { input: 2, output: 8, cacheRead: 1 }, llama3: { input: 0, output: 0 } } };
+    expect(priceFor('openai', 'gpt-4o-2024-08-06', overrides)).toEqual({ inputPerMTok: 2, outputPerMTok: 8, cacheReadPerMTok: 1 });
     expect(priceFor('openai', 'llama3:8b', overrides)).toEqual({ inputPerMTok: 0, outputPerMTok: 0 });
-    expect(priceFor('openai', 'gpt-4o-mini', overrides)).toEqual({ inputPerMTok: 0.15, outputPerMTok: 0.6 });
+    expect(priceFor('openai', 'gpt-4o-mini', overrides)).toMatchObject({ inputPerMTok: 0.15, outputPerMTok: 0.6 });
   });
 
   it('computes cost in whole nano-dollars without float noise', () => {
@@ -325,5 +325,9 @@ describe('pricing', () => {
     expect(costUsd({ inputTokens: 1, outputTokens: 0 }, price(0.0005, 0))).toBe(0.000000001);
     expect(costUsd({ inputTokens: 1, outputTokens: 0 }, price(0.0004, 0))).toBe(0);
     expect(costUsd({ inputTokens: 1234, outputTokens: 567 }, price(3, 15))).toBe(0.012207);
+    // Prompt-cache reads and writes at their own prices; without one, at the input price.
+    const cached = { inputPerMTok: 3, outputPerMTok: 15, cacheReadPerMTok: 0.3, cacheWritePerMTok: 3.75 };
+    expect(costUsd({ inputTokens: 1_000_000, outputTokens: 0, cacheReadTokens: 600_000, cacheWriteTokens: 200_000 }, cached)).toBe(0.6 + 0.18 + 0.75);
+    expect(costUsd({ inputTokens: 1_000_000, outputTokens: 0, cacheReadTokens: 1_000_000 }, price(3, 15))).toBe(3);
   });
 });

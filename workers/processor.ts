@@ -12,6 +12,7 @@ import type { Fairness } from '../src/queue/fairness.js';
 import type { GenerationJobData, Queues } from '../src/queue/queues.js';
 import type { TokenLimiter } from '../src/ratelimit/tokens.js';
 import { worstCaseUsd } from '../src/spend/budgets.js';
+import { cacheEmbeddings } from './embeddings-cache.js';
 import { classify, type Failure } from './failures.js';
 import type { Outcome, OutcomeStash } from './outcome-stash.js';
 import { providerCall, type ProviderCallDeps } from './provider-call.js';
@@ -141,11 +142,16 @@ export function createProcessor(deps: ProcessorDeps) {
     jlog.info({ inputTokens: out.inputTokens, outputTokens: out.outputTokens, costUsd: done.costUsd, durationMs: Math.round(performance.now() - started) }, 'job completed');
     recordJobFinished('completed', job.timestamp);
     await Promise.all([
-      cache.set(d.inputHash, {
+      // An embedding is cached text by text (what POST /v1/embeddings looks up), not as the job's whole input.
+      d.options?.embed ? cacheEmbeddings(cache, d, out, done) : cache.set(d.inputHash, {
         jobId: d.id,
-        result: { text: out.text, ...(out.json !== undefined ? { json: out.json } : {}) },
+        result: { text: out.text, ...(out.json !== undefined ? { json: out.json } : {}), ...(out.extra ? { extra: out.extra } : {}) },
         finishReason: out.finishReason,
-        usage: { inputTokens: done.inputTokens, outputTokens: done.outputTokens, totalTokens: done.inputTokens + done.outputTokens },
+        usage: {
+          inputTokens: done.inputTokens, outputTokens: done.outputTokens, totalTokens: done.inputTokens + done.outputTokens,
+          ...(out.cacheReadTokens ? { cacheReadTokens: out.cacheReadTokens } : {}), ...(out.cacheWriteTokens ? { cacheWriteTokens: out.cacheWriteTokens } : {}),
+          ...(out.reasoningTokens ? { reasoningTokens: out.reasoningTokens } : {}),
+        },
         costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
       }, d.cacheTtlSeconds, d.refresh),
       reconcileTokens(d, done.inputTokens + done.outputTokens),

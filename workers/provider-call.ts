@@ -1,9 +1,12 @@
+import { answerBlocks, deltasOf, extraBlocks } from '../src/llm/answer.js';
 import { DEFAULT_PROJECT } from '../src/llm/hash.js';
 import { costUsd } from '../src/llm/price.js';
+import { finishReasonOf, type GenerationResult, type StreamDelta, type Usage } from '../src/llm/result.js';
 import { requestOf } from '../src/llm/stored.js';
+import { deltaEventData } from '../src/events/deltas.js';
 import type { JobEventLog } from '../src/events/job-events.js';
 import type { ProviderRegistry } from '../src/providers/registry.js';
-import type { Provider } from '../src/providers/types.js';
+import type { Provider, ProviderCall } from '../src/providers/types.js';
 import type { GenerationJobData } from '../src/queue/queues.js';
 import { AttemptFailed } from './failures.js';
 import type { Outcome } from './outcome-stash.js';
@@ -19,46 +22,71 @@ export interface ProviderCallDeps {
   validator: Pick<OutputValidator, 'validate'>;
 }
 
+/** Only the usage figures of a result (never its text). */
+const usageOfResult = (r: Usage): Usage => ({
+  inputTokens: r.inputTokens, outputTokens: r.outputTokens,
+  ...(r.cacheReadTokens ? { cacheReadTokens: r.cacheReadTokens } : {}),
+  ...(r.cacheWriteTokens ? { cacheWriteTokens: r.cacheWriteTokens } : {}),
+  ...(r.reasoningTokens ? { reasoningTokens: r.reasoningTokens } : {}),
+});
+
 /** One call of a job's provider, and what its answer is worth: the outcome to record, or AttemptFailed. */
 export function providerCall(deps: ProviderCallDeps) {
   /** What an attempt's tokens cost; a model with no price (admitted under ALLOW_UNPRICED_MODELS) is unpriced, not free. */
-  const cost = (d: GenerationJobData, u: { inputTokens: number; outputTokens: number }) => {
+  const cost = (d: GenerationJobData, u: Usage) => {
     const price = deps.registry.price(d.provider, d.model);
     return price ? { costUsd: costUsd(u, price) } : { costUsd: 0, unpriced: true };
   };
+
   /** Calls the provider and checks its answer; throws AttemptFailed (with the tokens paid) when it is unusable. */
   async function ask(d: GenerationJobData, release: () => void, signal?: AbortSignal): Promise<Outcome> {
     const provider = deps.providers[d.provider];
     if (!provider) throw new AttemptFailed('provider_unavailable', d.provider);
     const { provider: _name, ...rest } = requestOf(d);
-    const req = signal ? { ...rest, signal } : rest;
-    const res = d.stream ? await streamed(provider, req, d) : await provider.generate(req);
+    const req: ProviderCall = signal ? { ...rest, signal } : rest;
+    const res = await call(provider, req, d);
     release();
-    const usage = { inputTokens: res.inputTokens, outputTokens: res.outputTokens };
-    if (res.stopReason === 'refusal') throw new AttemptFailed('provider_refusal', undefined, usage);
-    const finishReason = res.stopReason === 'max_tokens' ? 'length' : 'stop';
-    // A cut-off answer is an answer (paid for, kept, cached), as the providers themselves return it;
-    // only a template's outputSchema, which needs whole JSON, makes it a failure (not worth a paid retry).
-    if (finishReason === 'length' && d.outputSchema && d.templateId) throw new AttemptFailed('output_truncated', undefined, usage);
+    const usage = usageOfResult(res);
+    const finishReason = finishReasonOf(res.stopReason);
+    const template = d.outputSchema !== null && d.templateId !== null;
+    // A template's outputSchema promises JSON: a refusal or a cut-off answer is then a failure (not
+    // worth a paid retry). Anywhere else they are answers (paid for, kept, cached), as the providers return them.
+    if ((finishReason === 'refusal' || finishReason === 'content_filter') && template) throw new AttemptFailed('provider_refusal', undefined, usage);
+    if (finishReason === 'length' && template) throw new AttemptFailed('output_truncated', undefined, usage);
     let json: unknown;
     if (d.outputSchema && finishReason === 'stop') {
       const parsed = await deps.validator.validate(res.text, d.outputSchema, d.projectId ?? DEFAULT_PROJECT);
       if (!parsed.ok) throw new AttemptFailed(parsed.code, parsed.reason, usage);
       json = parsed.json;
     }
-    return { text: res.text, json, finishReason, responseModel: res.model, ...usage, ...cost(d, usage) };
+    const blocks = res.blocks && extraBlocks(res.blocks);
+    const extra = {
+      ...(blocks ? { blocks } : {}),
+      ...(res.logprobs !== undefined ? { logprobs: res.logprobs } : {}),
+      ...(res.embeddings ? { embeddings: res.embeddings } : {}),
+    };
+    return {
+      text: res.text, json, finishReason, responseModel: res.model, ...usage, ...cost(d, usage),
+      ...(Object.keys(extra).length ? { extra } : {}),
+    };
   }
 
   /**
-   * The provider called in streaming mode, each piece published as a `delta` event of this
-   * attempt, in order (one connection: XADDs land in the order they are sent). A provider
-   * without `stream` answers whole, published as one piece.
+   * The provider called as the job asks: an embedding, or an answer, in streaming mode when a
+   * caller streams it (each piece published as a `delta` event of this attempt, in order: one
+   * connection, so XADDs land in the order they are sent). A provider without `stream` answers
+   * whole, published block by block.
    */
-  async function streamed(provider: Provider, req: Omit<ReturnType<typeof requestOf>, 'provider'>, d: GenerationJobData) {
-    const publish = (text: string) => void deps.events?.publish(d.id, 'delta', { text });
+  async function call(provider: Provider, req: ProviderCall, d: GenerationJobData): Promise<GenerationResult> {
+    if (req.embed) {
+      if (!provider.embed) throw new AttemptFailed('provider_unavailable', `${d.provider} does not embed`);
+      return provider.embed(req);
+    }
+    if (!d.stream) return provider.generate(req);
+    const publish = (delta: StreamDelta) => void deps.events?.publish(d.id, 'delta', deltaEventData(delta));
     if (provider.stream) return provider.stream(req, publish);
     const res = await provider.generate(req);
-    if (res.text) publish(res.text);
+    for (const delta of deltasOf(answerBlocks(res.text, res.blocks), 1)) publish(delta);
     return res;
   }
 

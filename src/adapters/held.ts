@@ -4,8 +4,7 @@ import { requestContext } from '../generation/request-context.js';
 import { idempotently } from '../idempotency/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import { failedGenerationError } from '../jobs/failed-answer.js';
-import type { GenerationRequest } from '../llm/request.js';
-import type { CompatAnswer } from './translate.js';
+import { compatAnswer, type CompatAnswer, type WireCall } from './answer.js';
 
 /**
  * Runs a compat request through the same core as `/v1/generate` (cache, single flight,
@@ -17,14 +16,13 @@ export async function answerHeld(
   app: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,
-  generation: GenerationRequest,
-  model: string,
+  call: WireCall,
   render: (a: CompatAnswer) => unknown,
 ): Promise<StoredResponse & { replayed?: boolean }> {
-  const ctx = requestContext(request, reply, { defaultWaitSeconds: app.deps.config.COMPAT_WAIT_SECONDS });
+  const ctx = requestContext(request, reply, { defaultWaitSeconds: app.deps.config.COMPAT_WAIT_SECONDS, ...(call.annotations ? { annotations: call.annotations } : {}) });
   const waitMs = ctx.waitMs;
   const run = async (): Promise<StoredResponse> => {
-    const o = await app.svc.generation.generateRequest(generation, ctx);
+    const o = await app.svc.generation.generateRequest(call.request, ctx);
     const { jobId, status } = o.body;
     const jobHeader = { 'x-promptlab-job-id': jobId };
     if (status === 'dead' || status === 'canceled') {
@@ -34,8 +32,7 @@ export async function answerHeld(
     if (status !== 'completed' || !o.body.result) {
       throw new AppError('generation_timeout', `Generation ${jobId} did not finish within ${waitMs / 1000} s; it goes on: GET /v1/jobs/${jobId}.`, { jobId }, jobHeader);
     }
-    const u = o.usage ?? { inputTokens: 0, outputTokens: 0 };
-    const body = render({ jobId, model, text: o.body.result.text, inputTokens: u.inputTokens, outputTokens: u.outputTokens, finishReason: o.body.finishReason ?? 'stop' });
+    const body = render(compatAnswer(jobId, call.model, { result: o.body.result, finishReason: o.body.finishReason, usage: o.usage, cached: o.body.cached }));
     return { status: 200, body, headers: { 'x-cache': o.cache, ...(o.tier ? { 'x-cache-tier': o.tier } : {}), ...jobHeader } };
   };
   return idempotently(app, request, run);

@@ -8,20 +8,31 @@ import { idempotently } from '../idempotency/request.js';
 import type { StoredResponse } from '../idempotency/store.js';
 import { jobOutcome } from '../jobs/dto.js';
 import { failedGenerationError } from '../jobs/failed-answer.js';
-import type { GenerationRequest } from '../llm/request.js';
-import type { FinishReason } from '../llm/result.js';
-import { chunksOf } from '../util/chunks.js';
+import { applyDelta, remainder } from '../llm/answer.js';
+import type { OutputBlock } from '../llm/message.js';
+import type { StreamDelta } from '../llm/result.js';
+import { deltaOfEvent } from '../events/deltas.js';
+import { compatAnswer, type CompatAnswer, type WireCall } from './answer.js';
 
 /** How often a streamed call checks its job's row (in case the final event was lost) and sends a `: ping` comment. */
 const CHECK_MS = 2000;
 const REPLAY_CHUNKS = 8;
 
-/** One streamed answer in a wire format: the SSE frames that open it, carry a piece of text, close it, or end it in error. */
+/** How a streamed answer ends: its whole blocks, usage and finish reason, and whether it came from the cache. */
+export type StreamEnd = Omit<CompatAnswer, 'model' | 'logprobs'>;
+
+/**
+ * One streamed answer in a wire format: the SSE frames that open it, carry a piece (text, a tool
+ * call's start or arguments, reasoning), close it (given the whole answer), or end it in error.
+ * Each format keeps what it needs of the pieces sent (open blocks, tool call indices).
+ */
 export interface StreamFormat {
   start(): string;
-  delta(text: string): string;
-  finish(usage: { inputTokens: number; outputTokens: number }, reason: FinishReason): string;
+  delta(d: StreamDelta): string;
+  finish(end: StreamEnd): string;
   error(err: AppError): string;
+  /** A refusal's text goes in `finish`, not as answer text (OpenAI's `refusal`). */
+  refusalApart?: boolean;
 }
 
 export const sse = (data: unknown, event?: string) => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
@@ -40,12 +51,13 @@ export async function relayStream(
   app: FastifyInstance,
   request: FastifyRequest,
   reply: FastifyReply,
-  generation: GenerationRequest,
+  call: WireCall,
   makeFormat: (jobId: string) => StreamFormat,
 ): Promise<void> {
   let admitted: GenerateOutcome | undefined;
   const admit = async (): Promise<StoredResponse> => {
-    admitted = await app.svc.generation.generateRequest(generation, requestContext(request, reply, { defaultWaitSeconds: 0, stream: true }));
+    const ctx = requestContext(request, reply, { defaultWaitSeconds: 0, stream: true, ...(call.annotations ? { annotations: call.annotations } : {}) });
+    admitted = await app.svc.generation.generateRequest(call.request, ctx);
     const { jobId } = admitted.body;
     return { status: 200, body: { jobId, stream: true }, headers: { 'x-cache': admitted.cache, ...(admitted.tier ? { 'x-cache-tier': admitted.tier } : {}), 'x-promptlab-job-id': jobId } };
   };
@@ -70,17 +82,30 @@ export async function relayStream(
   });
   res.write(format.start());
 
-  const replay = (text: string, usage: { inputTokens: number; outputTokens: number } | undefined, reason: FinishReason | undefined) => {
-    for (const piece of chunksOf(text, REPLAY_CHUNKS)) res.write(format.delta(piece));
-    res.end(format.finish(usage ?? { inputTokens: 0, outputTokens: 0 }, reason ?? 'stop'));
+  /** The blocks sent so far; a finished answer completes them, if they are its start. */
+  const sent: OutputBlock[] = [];
+  const write = (d: StreamDelta) => {
+    applyDelta(sent, d);
+    res.write(format.delta(d));
   };
-  if (admitted?.body.result) return replay(admitted.body.result.text, admitted.usage, admitted.body.finishReason);
+  /** The rest of a finished answer after what was sent, and its end; false when what was sent is not its start. */
+  const complete = (a: CompatAnswer): boolean => {
+    const blocks = format.refusalApart && a.finishReason === 'refusal' ? [] : a.blocks;
+    const rest = remainder(blocks, sent, REPLAY_CHUNKS);
+    if (!rest) return false;
+    for (const d of rest) write(d);
+    return true;
+  };
+  if (admitted?.body.result) {
+    const a = compatAnswer(jobId, call.model, { result: admitted.body.result, finishReason: admitted.body.finishReason, usage: admitted.usage, cached: admitted.body.cached });
+    complete(a);
+    return void res.end(format.finish(a));
+  }
 
   const { jobs } = app.svc;
   // A stream ends in a timeout only when no piece came for COMPAT_WAIT_SECONDS, so a long answer is not cut.
   const waitMs = app.deps.config.COMPAT_WAIT_SECONDS * 1000;
   let deadline = Date.now() + waitMs;
-  let sent = '';
   let ended = false;
   let unsubscribe: (() => void) | undefined;
   let chain = Promise.resolve();
@@ -95,9 +120,9 @@ export async function relayStream(
   const settle = async () => {
     const outcome = jobOutcome(await jobs.get(jobId, EVERY_PROJECT));
     if (outcome.status === 'completed' && outcome.result) {
-      if (!outcome.result.text.startsWith(sent)) return fail('generation_failed', `Generation ${jobId} was retried after part of its answer was streamed; its answer: GET /v1/jobs/${jobId}.`);
-      for (const piece of chunksOf(outcome.result.text.slice(sent.length), REPLAY_CHUNKS)) res.write(format.delta(piece));
-      return end(format.finish(outcome.usage ?? { inputTokens: 0, outputTokens: 0 }, outcome.finishReason ?? 'stop'));
+      const a = compatAnswer(jobId, call.model, { result: outcome.result, finishReason: outcome.finishReason, usage: outcome.usage, cached: false });
+      if (!complete(a)) return fail('generation_failed', `Generation ${jobId} was retried after part of its answer was streamed; its answer: GET /v1/jobs/${jobId}.`);
+      return end(format.finish(a));
     }
     if (outcome.status === 'dead' || outcome.status === 'canceled') return end(format.error(failedGenerationError(jobId, outcome.error, { jobId })));
   };
@@ -107,12 +132,12 @@ export async function relayStream(
   const deliver = async (e: JobEvent) => {
     if (ended) return;
     live ??= e.type === 'queued';
-    if (e.type === 'delta' && typeof e.data.text === 'string') {
-      if (!live) return;
-      sent += e.data.text;
+    if (e.type === 'delta') {
+      const d = deltaOfEvent(e.data);
+      if (!live || !d) return;
       deadline = Date.now() + waitMs;
-      res.write(format.delta(e.data.text));
-    } else if ((e.type === 'retrying' || e.type === 'active') && sent) {
+      write(d);
+    } else if ((e.type === 'retrying' || e.type === 'active') && sent.length) {
       // An attempt failed, or another run started (its worker died): its pieces would start the answer over.
       fail('generation_failed', `Generation ${jobId} failed after part of its answer was streamed; it is retried: GET /v1/jobs/${jobId}.`);
     } else if (e.type === 'completed' || e.type === 'dead' || e.type === 'canceled') {

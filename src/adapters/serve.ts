@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { Config } from '../config/index.js';
 import type { ErrorCode } from '../errors/catalogue.js';
 import { GenerationHeaders } from '../generation/request-context.js';
-import type { GenerationRequest } from '../llm/request.js';
 import { answerHeld } from './held.js';
 import { relayStream, type StreamFormat } from './relay.js';
-import type { CompatAnswer } from './translate.js';
+import type { CompatAnswer, WireCall } from './answer.js';
+
+/** The body limit of the wire formats' generation routes (COMPAT_BODY_LIMIT_MB): images and PDFs travel inline. */
+export const compatBodyLimit = (config: Config): number => config.COMPAT_BODY_LIMIT_MB * 1024 * 1024;
 
 /** The headers of every wire format's generation route: those of /v1/generate, meaning the same. */
 export const WireHeaders = Type.Object(GenerationHeaders);
@@ -24,11 +27,11 @@ export const HELD_DESCRIPTION = 'Held until the job ends (up to COMPAT_WAIT_SECO
  * caller's format (`stream`), or held until its job ends and answered whole (`render`).
  */
 export async function serveCall(
-  app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, generation: GenerationRequest, model: string,
+  app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, call: WireCall,
   stream: false | undefined | ((jobId: string) => StreamFormat), render: (a: CompatAnswer) => unknown,
 ): Promise<void> {
-  if (stream) return relayStream(app, request, reply, generation, stream);
-  const res = await answerHeld(app, request, reply, generation, model, render);
+  if (stream) return relayStream(app, request, reply, call, stream);
+  const res = await answerHeld(app, request, reply, call, render);
   if (res.replayed) reply.header('idempotent-replayed', 'true');
   await reply.code(200).headers(res.headers).send(res.body);
 }

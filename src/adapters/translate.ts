@@ -1,7 +1,6 @@
 /** What the OpenAI and Anthropic formats share: model routing, text content, the checks every compat request passes. */
 import { AppError } from '../errors/app-error.js';
-import type { FinishReason } from '../llm/result.js';
-import type { Message } from '../llm/message.js';
+import type { MediaSource, Message } from '../llm/message.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 
 /** The provider and model a compat request's `model` names (`ProviderRegistry.routeModel`); 400 `unknown_model` otherwise. */
@@ -40,12 +39,13 @@ export function assertMessages(messages: Message[]): Message[] {
   return messages;
 }
 
-/** What a compat answer is made of, whichever format renders it. */
-export interface CompatAnswer {
-  jobId: string;
-  model: string;
-  text: string;
-  inputTokens: number;
-  outputTokens: number;
-  finishReason: FinishReason;
+/** The head of a base64 `data:` URL, with its media type. */
+const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+);base64,/;
+
+/** An image or file URL of a content part as a media source: `data:<type>;base64,…` inline, else an http(s) URL; a 400 naming `where` otherwise. */
+export function mediaOfUrl(url: string, where: string): MediaSource {
+  const m = DATA_URL.exec(url);
+  if (m) return { kind: 'base64', mediaType: m[1]!, data: url.slice(m[0].length) };
+  if (/^https?:\/\//.test(url)) return { kind: 'url', url };
+  throw new AppError('bad_request', `${where} must be an http(s) URL or a base64 data: URL.`, { param: where });
 }

@@ -2,9 +2,9 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
-import type { GenerationRow } from '../db/schema.js';
+import type { GenerationRow, ResultExtra } from '../db/schema.js';
 import type { FinishReason } from '../llm/result.js';
-import { decodeResult } from '../jobs/result-codec.js';
+import { decodeResult, usageOf } from '../jobs/result-codec.js';
 import { unlinkMatching } from '../redis/client.js';
 import { TIMED_OUT, within } from '../util/within.js';
 import type { InvalidationBus } from './bus.js';
@@ -13,10 +13,11 @@ import { redisKeys } from '../redis/keys.js';
 /** What the cache keeps per input hash: enough to answer a hit without Postgres. */
 export interface CachedResult {
   jobId: string;
-  result: { text: string; json?: unknown };
+  /** The answer: text, JSON, and its parts beyond them (`extra`: blocks, logprobs, embeddings). */
+  result: { text: string; json?: unknown; extra?: ResultExtra };
   /** Why the answer ended; absent on entries stored before finish reasons were kept: `stop`. */
   finishReason?: FinishReason;
-  usage: { inputTokens: number; outputTokens: number; totalTokens: number };
+  usage: { inputTokens: number; outputTokens: number; totalTokens: number; cacheReadTokens?: number; cacheWriteTokens?: number; reasoningTokens?: number };
   costUsd: number;
   provider: string;
   model: string;
@@ -70,7 +71,8 @@ export class ResultCache {
     this.#timeoutMs = opts.timeoutMs ?? 100;
     this.#local = new LRUCache({
       maxSize: opts.localMaxBytes ?? 64 * 1024 * 1024,
-      sizeCalculation: (v) => 256 + 2 * (v.result.text.length + (v.result.json === undefined ? 0 : JSON.stringify(v.result.json).length)),
+      sizeCalculation: (v) => 256 + 2 * (v.result.text.length + (v.result.json === undefined ? 0 : JSON.stringify(v.result.json).length)
+        + (v.result.extra === undefined ? 0 : JSON.stringify(v.result.extra).length)),
       ttl: this.#localTtlMs,
     });
     bus.on((msg) => {
@@ -156,7 +158,7 @@ export function cachedFromRow(row: GenerationRow, ttlSeconds: number): CachedRes
     jobId: row.id,
     result: decodeResult(row),
     finishReason: row.finishReason ?? 'stop',
-    usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, totalTokens: row.inputTokens + row.outputTokens },
+    usage: usageOf(row),
     costUsd: row.costUsd,
     provider: row.provider,
     model: row.model,

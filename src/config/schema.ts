@@ -17,6 +17,7 @@ const Opt = (description: string, extra: Record<string, unknown> = {}) =>
 const FREE_MODELS = [
   'anthropic/claude-haiku-4-5*', 'anthropic/claude-3-5-haiku-*',
   'openai/gpt-4o-mini*', 'openai/gpt-4.1-mini*', 'openai/gpt-4.1-nano*', 'openai/gpt-5-mini*', 'openai/gpt-5-nano*',
+  'openai/text-embedding-3-small*', 'openai/text-embedding-3-large*', 'openai/text-embedding-ada-002*',
   'fake/*',
 ].join(',');
 
@@ -56,6 +57,7 @@ export const ConfigSchema = Type.Object({
   OUTPUT_VALIDATION_TIMEOUT_MS: Int(2000, 10, 600_000, 'Longest one check of a model answer against a template outputSchema may run (in a worker thread) before the thread is ended and the job fails as output_validation_timeout'),
   SHUTDOWN_GRACE_MS: Int(30_000, 100, 600_000, 'How long SIGTERM waits for in-flight requests and jobs'),
   COMPAT_WAIT_SECONDS: Int(60, 1, 60, 'How long POST /v1/chat/completions and POST /v1/messages hold a call for its job before a 504 generation_timeout (the job goes on); at most 60, under the Idempotency-Key lease'),
+  COMPAT_BODY_LIMIT_MB: Int(20, 1, 100, 'Largest body of POST /v1/chat/completions, /v1/messages and /v1/responses, in MB (base64 images and PDFs travel inline); larger is a 413 in the format\'s error body'),
   CACHE_TTL_SECONDS: Int(3600, 0, 31_536_000, 'Result cache TTL when the template sets none (0 = do not cache)'),
   CACHE_LOCAL_TTL_MS: Int(5000, 0, 3_600_000, 'Longest time a result or template is served from process memory (0 = no local tier)'),
   CACHE_LOCAL_MAX_MB: Int(64, 1, 65_536, 'Memory bound of the in-process result tier'),

@@ -9,6 +9,7 @@ import { inputHash } from '../llm/hash.js';
 import { templateRequest } from '../templates/request.js';
 import { DEFAULT_MAX_TOKENS } from '../llm/request.js';
 import { type GenerationRequest } from '../llm/request.js';
+import type { Capability } from '../llm/capabilities.js';
 
 /** The provider is enabled here, and the key may use the model. */
 export function assertUsable(providers: ProviderRegistry, config: Config, caller: Caller, provider: string, model: string): void {
@@ -56,4 +57,28 @@ export function fromTemplate(
   const request = templateRequest(tpl, variables, { ...target, defaultMaxTokens: DEFAULT_MAX_TOKENS });
   const keyVariables = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : undefined;
   return { request, hash: inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) }, tpl.projectId) };
+}
+
+/** What a request needs of its provider beyond text chat, as capabilities. */
+function needs(r: GenerationRequest): { capability: Capability; what: string } | undefined {
+  if (r.embed) return { capability: 'embed', what: 'embeddings' };
+  if (r.tools?.length) return { capability: 'tools', what: 'tools' };
+  for (const m of r.messages) {
+    if (typeof m.content === 'string') continue;
+    const media = m.content.find((b) => b.type === 'image' || b.type === 'document' || b.type === 'audio');
+    if (media) return { capability: 'vision', what: `${media.type} input` };
+  }
+  return undefined;
+}
+
+/** The provider can take everything the request holds: else a 400 naming what it cannot, before anything is paid. */
+export function assertSupported(providers: ProviderRegistry, request: GenerationRequest): void {
+  const def = providers.get(request.provider);
+  if (!def) return;
+  const need = needs(request);
+  if (need && !def.capabilities.includes(need.capability)) {
+    throw new AppError('bad_request', `Provider ${request.provider} does not take ${need.what}.`, { provider: request.provider, param: need.capability });
+  }
+  const what = def.unsupported?.(request);
+  if (what) throw new AppError('bad_request', `Provider ${request.provider} cannot take ${what}; leave it out or use a model of another provider.`, { provider: request.provider });
 }

@@ -20,6 +20,14 @@ export interface GenerateContext {
   priority?: Priority;
   /** `Cancel-After`, in ms: the generation is canceled if it has not ended by then. */
   cancelAfterMs?: number;
+  /** The end user and metadata the request names: kept on a job it admits, not part of its input. */
+  annotations?: Annotations;
+}
+
+/** What a request says about itself that is not part of its input. */
+export interface Annotations {
+  endUser?: string;
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -43,6 +51,7 @@ export interface ContextOptions {
   priority?: Priority;
   /** The caller streams the answer (the job publishes its pieces; the response is relayed, never held). */
   stream?: boolean;
+  annotations?: Annotations;
 }
 
 /**
@@ -66,5 +75,6 @@ export function requestContext(request: FastifyRequest, reply: FastifyReply, opt
     ...(opts.stream ? { stream: true } : {}),
     ...(priority ? { priority } : {}),
     ...(typeof cancelAfter === 'string' ? { cancelAfterMs: cancelAfterMs(cancelAfter) } : {}),
+    ...(opts.annotations && Object.keys(opts.annotations).length ? { annotations: opts.annotations } : {}),
   };
 }

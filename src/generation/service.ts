@@ -8,6 +8,7 @@ import type { GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
 import { isSettled, jobOutcome } from '../jobs/dto.js';
+import { publicResult, type PublicResult } from '../jobs/result-codec.js';
 import type { Ledger } from '../jobs/ledger.js';
 import { recordCacheLookup, recordCostSaved } from '../metrics/registry.js';
 import type { Jobs } from '../jobs/service.js';
@@ -17,17 +18,18 @@ import { queueClass, type Fairness } from '../queue/fairness.js';
 import type { GenerationJobData, Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
 import type { TokenLimiter } from '../ratelimit/tokens.js';
-import { worstCaseTokens, worstCaseUsd, type Budgets } from '../spend/budgets.js';
+import { worstCaseTokens } from '../llm/estimate.js';
+import { worstCaseUsd, type Budgets } from '../spend/budgets.js';
 import { admissionPrice } from '../spend/prices.js';
 import { templateVariables } from '../templates/render.js';
 import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
-import type { GenerateContext } from './request-context.js';
+import type { Annotations, GenerateContext } from './request-context.js';
 import { Enqueuer, type Join } from './enqueue.js';
-import { assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch } from './build.js';
+import { assertSupported, assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch } from './build.js';
 import { inputHash } from '../llm/hash.js';
 import { storedRequest } from '../llm/stored.js';
-import { type FinishReason } from '../llm/result.js';
+import type { FinishReason, Usage } from '../llm/result.js';
 import { type GenerationRequest } from '../llm/request.js';
 
 export interface GenerateRequest {
@@ -45,9 +47,9 @@ export interface GenerateOutcome {
   status: 200 | 202;
   cache: 'HIT' | 'MISS' | 'BYPASS';
   tier?: CacheTier;
-  body: Record<string, unknown> & { jobId: string; status: string; cached: boolean; result?: { text: string; json?: unknown }; finishReason?: FinishReason };
+  body: Record<string, unknown> & { jobId: string; status: string; cached: boolean; result?: PublicResult; finishReason?: FinishReason };
   /** Tokens of the answer, when there is one (a hit's are those of the generation that produced it). */
-  usage?: { inputTokens: number; outputTokens: number; totalTokens: number };
+  usage?: Usage & { totalTokens: number };
 }
 
 export interface GenerationDeps {
@@ -102,6 +104,7 @@ export class Generation {
    */
   async generateRequest(request: GenerationRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
     assertUsable(this.deps.registry, this.deps.config, ctx.caller, request.provider, request.model);
+    assertSupported(this.deps.registry, request);
     const hash = inputHash(request, undefined, homeProject(ctx.caller));
     return this.#run(request, { hash, templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS }, ctx);
   }
@@ -145,7 +148,7 @@ export class Generation {
     };
     let admitted: Admitted;
     try {
-      admitted = await this.#admit({ ...data, ...(hold.tpm ? { tpm: hold.tpm } : {}) }, origin.templateVersion, id, hold.budgets, join);
+      admitted = await this.#admit({ ...data, ...(hold.tpm ? { tpm: hold.tpm } : {}) }, origin.templateVersion, id, hold.budgets, join, ctx.annotations);
     } catch (err) {
       await hold.release();
       throw err;
@@ -218,13 +221,15 @@ export class Generation {
    * admission is tried again with what it holds. Keys and templates seen with
    * budgets go to `holdBudgets` first.
    */
-  async #admit(data: Omit<GenerationJobData, 'id'>, templateVersion: number | null, firstId: string, holdBudgets: () => Promise<number>, join: Join): Promise<Admitted> {
+  async #admit(
+    data: Omit<GenerationJobData, 'id'>, templateVersion: number | null, firstId: string, holdBudgets: () => Promise<number>, join: Join, annotations?: Annotations,
+  ): Promise<Admitted> {
     const { ledger } = this.deps;
     const scope = `${data.apiKeyId}|${data.templateId ?? ''}`;
     let reservedUsd = this.#budgeted.has(scope) ? await holdBudgets() : undefined;
     for (let i = 0; i < 5; i++) {
       const id = i === 0 ? firstId : newId('gen');
-      const got = await ledger.admit({ ...data, id, templateVersion, reservedUsd: reservedUsd ?? 0, ...(reservedUsd === undefined ? { unlessBudgeted: true } : {}), priority: join.priority, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) });
+      const got = await ledger.admit({ ...data, ...annotations, id, templateVersion, reservedUsd: reservedUsd ?? 0, ...(reservedUsd === undefined ? { unlessBudgeted: true } : {}), priority: join.priority, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) });
       if (got === 'budgeted') {
         this.#budgeted.set(scope, true);
         reservedUsd = await holdBudgets();
@@ -287,4 +292,4 @@ function variablesError(missing: string[], unknown: string[], used: string[]): A
   });
 }
 
-const hitBody = (v: CachedResult) => ({ jobId: v.jobId, status: 'completed', cached: true, result: v.result, finishReason: v.finishReason ?? 'stop' });
+const hitBody = (v: CachedResult) => ({ jobId: v.jobId, status: 'completed', cached: true, result: publicResult(v.result), finishReason: v.finishReason ?? 'stop' });

@@ -10,6 +10,9 @@ export type Admission = GenerationJobData & {
   reservedUsd?: number;
   priority?: Priority;
   batchId?: string;
+  /** The end user the caller named, and its metadata: kept on the row, not part of the input. */
+  endUser?: string;
+  metadata?: Record<string, unknown>;
   /**
    * Admit only if no budget applies to the key or template (checked in the same statement):
    * a request that holds nothing in any budget needs no statement of its own to find that out.
@@ -46,8 +49,9 @@ export async function admitRows(db: Db, rows: Admission[]): Promise<AdmitOutcome
         ${col((r) => r.refresh === true)}::bool[], ${col((r) => r.reservedUsd ?? 0)}::numeric[], ${col((r) => r.unlessBudgeted === true)}::bool[],
         ${col((r) => r.projectId ?? DEFAULT_PROJECT)}::text[],
         ${col((r) => r.priority ?? 'normal')}::text[], ${col((r) => (r.cancelAt !== undefined ? new Date(r.cancelAt).toISOString() : null))}::timestamptz[],
-        ${col((r) => r.batchId ?? null)}::text[])
-        as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, guard, prj, prio, cancel_at, bid)
+        ${col((r) => r.batchId ?? null)}::text[], ${col((r) => (r.options ? JSON.stringify(r.options) : null))}::jsonb[],
+        ${col((r) => r.endUser ?? null)}::text[], ${col((r) => (r.metadata ? JSON.stringify(r.metadata) : null))}::jsonb[])
+        as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, guard, prj, prio, cancel_at, bid, opts, eu, meta)
     ), budgeted as (
       select v.id from v where v.guard and exists (select 1 from budgets b
         where (b.scope = 'api_key' and b.scope_id = v.k) or (b.scope = 'template' and b.scope_id = v.tid))
@@ -60,8 +64,10 @@ export async function admitRows(db: Db, rows: Admission[]): Promise<AdmitOutcome
       returning generation_id
     ), ins as (
       insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, messages, prompt,
-        max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at, project_id, priority, cancel_at, batch_id)
-      select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end, prj, prio, cancel_at, bid
+        max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at, project_id, priority, cancel_at, batch_id,
+        request_options, end_user, metadata)
+      select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end, prj, prio, cancel_at, bid,
+        opts, eu, meta
       from v join slot on slot.generation_id = v.id
       returning id
     )

@@ -1,19 +1,19 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../db/client.js';
-import { IN_FLIGHT_SQL } from '../db/schema.js';
-import type { FinishReason } from '../llm/result.js';
+import { IN_FLIGHT_SQL, type ResultExtra } from '../db/schema.js';
+import type { FinishReason, Usage } from '../llm/result.js';
 import { encodeResult } from './result-codec.js';
 import { spendOf } from './sql-parts.js';
 
-export interface Completion {
+export interface Completion extends Usage {
   id: string;
   text: string;
   json: unknown;
+  /** What the answer holds beyond text and JSON: its blocks (tool calls, reasoning), logprobs, embeddings. */
+  extra?: ResultExtra;
   finishReason: FinishReason;
   /** The model that answered, as the provider reported it. */
   responseModel?: string;
-  inputTokens: number;
-  outputTokens: number;
   costUsd: number;
   /** No price was known for the model: `costUsd` is 0 and the attempt is counted as unpriced. */
   unpriced?: boolean;
@@ -34,7 +34,7 @@ export interface Completed {
  * (undefined in its place).
  */
 export async function completeRows(db: Db, items: Completion[]): Promise<(Completed | undefined)[]> {
-  const stored = items.map((i) => encodeResult(i.text, i.json));
+  const stored = items.map((i) => encodeResult(i.text, i.json, i.extra));
   // One statement: the row completes, its slot turns `completed` (fresh for the row's TTL), and the
   // attempt's tokens and cost reach the day's totals, so no process death can split them.
   const res = await db.execute(sql`
@@ -43,10 +43,14 @@ export async function completeRows(db: Db, items: Completion[]): Promise<(Comple
         ${sql.param(stored.map((s) => s.json))}::jsonb[], ${sql.param(stored.map((s) => s.encoding))}::text[],
         ${sql.param(items.map((i) => i.inputTokens))}::int[], ${sql.param(items.map((i) => i.outputTokens))}::int[],
         ${sql.param(items.map((i) => i.costUsd))}::numeric[], ${sql.param(items.map((i) => i.unpriced === true))}::bool[],
-        ${sql.param(items.map((i) => i.finishReason))}::text[], ${sql.param(items.map((i) => i.responseModel ?? null))}::text[])
-        as v(id, text, json, enc, it, ot, cost, unpriced, finish, rmodel)
+        ${sql.param(items.map((i) => i.finishReason))}::text[], ${sql.param(items.map((i) => i.responseModel ?? null))}::text[],
+        ${sql.param(stored.map((s) => s.extra))}::jsonb[], ${sql.param(items.map((i) => i.cacheReadTokens ?? 0))}::int[],
+        ${sql.param(items.map((i) => i.cacheWriteTokens ?? 0))}::int[], ${sql.param(items.map((i) => i.reasoningTokens ?? 0))}::int[])
+        as v(id, text, json, enc, it, ot, cost, unpriced, finish, rmodel, extra, crt, cwt, rt)
     ), done as (
       update generations g set status = 'completed', result_text = v.text, result_json = v.json, result_encoding = v.enc, finish_reason = v.finish, response_model = v.rmodel,
+        result_extra = v.extra, cache_read_tokens = g.cache_read_tokens + v.crt, cache_write_tokens = g.cache_write_tokens + v.cwt,
+        reasoning_tokens = g.reasoning_tokens + v.rt,
         error_code = null, error_message = null, completed_at = now(), unpriced = g.unpriced or v.unpriced,
         input_tokens = g.input_tokens + v.it, output_tokens = g.output_tokens + v.ot, cost_usd = g.cost_usd + v.cost
       from v where g.id = v.id and g.status in ${IN_FLIGHT_SQL}

@@ -1,5 +1,6 @@
 import type { GenerationRow } from '../db/schema.js';
-import { decodeResult } from './result-codec.js';
+import { messagesOf } from '../llm/stored.js';
+import { decodeResult, publicResult, usageOf } from './result-codec.js';
 
 /** A generation as the API shows it; `withPrompt` (`GET /v1/jobs/:id`) adds its system and messages, which lists leave out. */
 export function toJobDto(row: GenerationRow, cached = false, withPrompt = false) {
@@ -13,13 +14,15 @@ export function toJobDto(row: GenerationRow, cached = false, withPrompt = false)
     model: row.model,
     inputHash: row.inputHash,
     apiKeyId: row.apiKeyId,
-    ...(withPrompt ? { system: row.system, messages: row.messages ?? [{ role: 'user' as const, content: row.prompt }] } : {}),
+    ...(withPrompt ? { system: row.system, messages: messagesOf(row), ...(row.requestOptions ? { options: row.requestOptions as Record<string, unknown> } : {}) } : {}),
+    ...(row.endUser ? { endUser: row.endUser } : {}),
+    ...(row.metadata ? { metadata: row.metadata } : {}),
     attempts: row.attempts,
     priority: row.priority,
-    ...(done ? { result: decodeResult(row), finishReason: row.finishReason ?? 'stop', ...(row.responseModel ? { responseModel: row.responseModel } : {}) } : {}),
+    ...(done ? { result: publicResult(decodeResult(row)), finishReason: row.finishReason ?? 'stop', ...(row.responseModel ? { responseModel: row.responseModel } : {}) } : {}),
     ...(row.attempts > 0
       ? {
-          usage: { inputTokens: row.inputTokens, outputTokens: row.outputTokens, totalTokens: row.inputTokens + row.outputTokens },
+          usage: usageOf(row),
           // An unpriced model's attempts have no cost to show: null, not a misleading 0.
           costUsd: row.unpriced ? null : row.costUsd,
         }

@@ -7,6 +7,7 @@ import { cancelQueuedRows, cancelRow, overdueRows } from './cancel-rows.js';
 import { claimRows, handBack, unclaim, type Claim } from './claim.js';
 import { completeRows, type Completed, type Completion } from './complete.js';
 import { failRow, type Failed, type FailOutcome } from './fail.js';
+import { forgetRow } from './forget.js';
 import { requeueRow } from './replay.js';
 import { answerOf, answersOf, expire, expireMany, hashesOf, join, type SlotAnswer } from './slots.js';
 
@@ -144,5 +145,10 @@ export class Ledger {
   /** Cached results stop answering (admin cache clear): completed slots, of one input or all, open. */
   expire(inputHash?: string): Promise<void> {
     return expire(this.db, inputHash);
+  }
+
+  /** Marks a settled row of `scope` deleted and opens its slot; its input hash, or undefined when there is none to forget. */
+  forget(id: string, scope: Scope): Promise<string | undefined> {
+    return forgetRow(this.db, id, scope);
   }
 }

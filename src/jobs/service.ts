@@ -11,6 +11,8 @@ export interface ListJobsQuery {
   status?: JobStatus;
   templateId?: string;
   apiKeyId?: string;
+  /** The end user a wire-format call named. */
+  endUser?: string;
   /** ISO instant: jobs created at or after it. */
   since?: string;
   /** @defaultValue 20 */
@@ -73,6 +75,7 @@ export class Jobs {
     if (q.status) where.push(eq(generations.status, q.status));
     if (q.templateId) where.push(eq(generations.templateId, q.templateId));
     if (q.apiKeyId) where.push(eq(generations.apiKeyId, q.apiKeyId));
+    if (q.endUser) where.push(eq(generations.endUser, q.endUser));
     if (q.since) {
       const since = new Date(q.since);
       if (!inDateSpan(since)) throw new AppError('bad_request', 'since is outside the dates this API keeps.');

@@ -13,8 +13,41 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
-/** SHA-256 (hex) of `value`'s canonical JSON. */
-export const canonicalHash = (value: unknown): string => createHash('sha256').update(canonicalJson(value)).digest('hex');
+/** Strings JSON writes as they are (no escapes): base64 and the like. */
+const PLAIN = /^[A-Za-z0-9+/=_.:-]*$/;
+
+/**
+ * SHA-256 (hex) of `value`'s canonical JSON, fed to the hash piece by piece: a large string (a
+ * base64 image) is hashed where it lies, never copied into one canonical text first.
+ */
+export function canonicalHash(value: unknown): string {
+  const h = createHash('sha256');
+  const feed = (v: unknown): void => {
+    if (typeof v === 'string') {
+      if (v.length > 256 && PLAIN.test(v)) h.update('"').update(v).update('"');
+      else h.update(JSON.stringify(v));
+    } else if (v === null || typeof v !== 'object') h.update(JSON.stringify(v) ?? 'null');
+    else if (Array.isArray(v)) {
+      h.update('[');
+      v.forEach((x, i) => {
+        if (i) h.update(',');
+        feed(x);
+      });
+      h.update(']');
+    } else {
+      const obj = v as Record<string, unknown>;
+      const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+      h.update('{');
+      keys.forEach((k, i) => {
+        h.update(i ? `,${JSON.stringify(k)}:` : `${JSON.stringify(k)}:`);
+        feed(obj[k]);
+      });
+      h.update('}');
+    }
+  };
+  feed(value);
+  return h.digest('hex');
+}
 
 /** The template a request was rendered from, as far as it identifies the input. */
 export interface TemplateIdentity {
@@ -40,4 +73,23 @@ export function inputHash(request: GenerationRequest, template?: TemplateIdentit
   if (!keyVariables) return canonicalHash({ request, template: { id, version }, ...project });
   const { system: _system, messages: _messages, ...rest } = request;
   return canonicalHash({ request: rest, template: { id, version, keyVariables }, ...project });
+}
+
+/**
+ * The cache key of one embedded text: its provider, model and dimensions, the text, and the
+ * project (left out for `default`, as in `inputHash`). An array of texts is cached text by text.
+ */
+export function embeddingHash(provider: string, model: string, dimensions: number | undefined, text: string, projectId: string = DEFAULT_PROJECT): string {
+  const project = projectId === DEFAULT_PROJECT ? {} : { project: projectId };
+  return canonicalHash({ embedding: { provider, model, ...(dimensions !== undefined ? { dimensions } : {}), text }, ...project });
+}
+
+/** `total` tokens shared among texts in proportion to their lengths, summing to `total` exactly. */
+export function shareTokens(texts: readonly string[], total: number): number[] {
+  const weights = texts.map((t) => Math.max(1, t.length));
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const shares = weights.map((w) => Math.floor((w * total) / sum));
+  let left = total - shares.reduce((a, b) => a + b, 0);
+  for (let i = 0; left > 0; i = (i + 1) % shares.length, left--) shares[i]!++;
+  return shares;
 }

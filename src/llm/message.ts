@@ -1,17 +1,81 @@
-/** Who wrote a message; the system prompt is `GenerationRequest.system`, never a message. */
+/** Who wrote a message; the system prompt is `GenerationRequest.system`, never a message. Tool results travel in user messages. */
 export type Role = 'user' | 'assistant';
+
+/** A provider-side prompt-cache breakpoint (Anthropic's `cache_control`); providers without one ignore it. */
+export interface CacheControl {
+  type: 'ephemeral';
+  ttl?: '5m' | '1h';
+}
 
 /** A piece of text in a message. */
 export interface TextBlock {
   type: 'text';
   text: string;
+  cacheControl?: CacheControl;
 }
 
-/**
- * One block of a message's content. Text today; images, documents, tool calls and tool results
- * join this union, each with its own `type`.
- */
-export type ContentBlock = TextBlock;
+/** Where an image's or a document's bytes are: inline (base64, as sent) or at a URL the provider fetches. */
+export type MediaSource = { kind: 'base64'; mediaType: string; data: string } | { kind: 'url'; url: string };
+
+export interface ImageBlock {
+  type: 'image';
+  source: MediaSource;
+  /** OpenAI's `detail`; other providers ignore it. */
+  detail?: 'auto' | 'low' | 'high';
+  cacheControl?: CacheControl;
+}
+
+/** A document (a PDF, or plain text) the model reads. */
+export interface DocumentBlock {
+  type: 'document';
+  source: MediaSource | { kind: 'text'; mediaType: 'text/plain'; data: string };
+  title?: string;
+  filename?: string;
+  cacheControl?: CacheControl;
+}
+
+/** Audio input (OpenAI's `input_audio`). */
+export interface AudioBlock {
+  type: 'audio';
+  format: string;
+  data: string;
+}
+
+/** The model asking for a tool: `arguments` is the JSON text of its input, as the model wrote it. */
+export interface ToolCallBlock {
+  type: 'tool_call';
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/** What a tool returned, sent back in a user message. */
+export interface ToolResultBlock {
+  type: 'tool_result';
+  toolCallId: string;
+  content: string | (TextBlock | ImageBlock)[];
+  isError?: boolean;
+  cacheControl?: CacheControl;
+}
+
+/** The model's visible reasoning (Anthropic `thinking`); `signature` must come back unchanged in later turns. */
+export interface ThinkingBlock {
+  type: 'thinking';
+  thinking: string;
+  signature?: string;
+}
+
+/** Reasoning the provider encrypted; passed back as it came. */
+export interface RedactedThinkingBlock {
+  type: 'redacted_thinking';
+  data: string;
+}
+
+/** One block of a message's content, each with its own `type`. */
+export type ContentBlock = TextBlock | ImageBlock | DocumentBlock | AudioBlock | ToolCallBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock;
+
+/** The blocks a model answers with. */
+export type OutputBlock = TextBlock | ToolCallBlock | ThinkingBlock | RedactedThinkingBlock;
 
 /**
  * A message's content: a string when it is text alone (what every text-only request stores and
@@ -35,4 +99,12 @@ export const textOf = (content: Content): string =>
 export function promptOf(messages: readonly Message[]): string {
   if (messages.length === 1 && messages[0]!.role === 'user') return textOf(messages[0]!.content);
   return messages.map((m) => `${m.role}: ${textOf(m.content)}`).join('\n');
+}
+
+/** A message's content as blocks (a string is one text block). */
+export const blocksOf = (content: Content): ContentBlock[] => (typeof content === 'string' ? (content ? [{ type: 'text', text: content }] : []) : content);
+
+/** Content with no block but text, and no cache breakpoint, back to a string: how text-only messages are stored and hashed. */
+export function compactContent(blocks: ContentBlock[]): Content {
+  return blocks.every((b) => b.type === 'text' && !b.cacheControl) ? blocks.map((b) => (b as TextBlock).text).join('') : blocks;
 }

@@ -4,7 +4,8 @@ import type { ModelPrice } from '../llm/price.js';
 import { PRICING } from './built-in.js';
 
 /** Operator price overrides, by provider then model (the parsed `PRICING_JSON`, and the `PROVIDERS_JSON` providers' prices). */
-export type PricingOverrides = Partial<Record<string, Record<string, { input: number; output: number }>>>;
+export type PricingOverrides = Partial<Record<string, Record<string, OverridePrice>>>;
+type OverridePrice = { input: number; output: number; cacheRead?: number; cacheWrite?: number };
 
 /**
  * The price of `model` on `provider`: an exact name first, then the longest name in the
@@ -15,7 +16,12 @@ export type PricingOverrides = Partial<Record<string, Record<string, { input: nu
 export function priceFor(provider: string, model: string, overrides?: PricingOverrides): ModelPrice | undefined {
   // A Map, not an object: model names come from requests, and `toString` must not match.
   const table = new Map(Object.entries(Object.hasOwn(PRICING, provider) ? PRICING[provider]! : {}));
-  for (const [name, p] of Object.entries(overrides?.[provider] ?? {})) table.set(name, { inputPerMTok: p.input, outputPerMTok: p.output });
+  for (const [name, p] of Object.entries(overrides?.[provider] ?? {})) {
+    table.set(name, {
+      inputPerMTok: p.input, outputPerMTok: p.output,
+      ...(p.cacheRead !== undefined ? { cacheReadPerMTok: p.cacheRead } : {}), ...(p.cacheWrite !== undefined ? { cacheWritePerMTok: p.cacheWrite } : {}),
+    });
+  }
   const exact = table.get(model);
   if (exact) return exact;
   let best: string | undefined;
@@ -32,7 +38,7 @@ export function priceFor(provider: string, model: string, overrides?: PricingOve
  * the registry checks that its providers exist.
  */
 export function pricingOf(config: Pick<Config, 'PRICING_JSON' | 'compatibleProviders'>): PricingOverrides | undefined {
-  const overrides: Record<string, Record<string, { input: number; output: number }>> = {};
+  const overrides: Record<string, Record<string, OverridePrice>> = {};
   for (const p of config.compatibleProviders ?? []) {
     overrides[p.name] = Object.fromEntries(p.models.map((m) => [m.name, { input: m.input, output: m.output }]));
   }

@@ -13,6 +13,7 @@ import type { Provider, ProviderDefinition } from './types.js';
  * the variable, as `loadConfig`'s).
  */
 export class ProviderRegistry {
+  readonly #clients = new Map<string, Provider>();
   readonly #byName: ReadonlyMap<string, ProviderDefinition>;
   readonly #builtIn: ReadonlySet<ProviderDefinition>;
   readonly #overrides: PricingOverrides | undefined;
@@ -118,6 +119,17 @@ export class ProviderRegistry {
   }
 
   /** One SDK client per enabled provider, by name. */
+  /** This process's one client of provider `name`, made on first use, for calls the API makes itself (token counting); none when it is not enabled here. */
+  client(name: string): Provider | undefined {
+    if (!this.isEnabled(name)) return undefined;
+    let c = this.#clients.get(name);
+    if (!c) {
+      c = this.get(name)!.create(this.config);
+      this.#clients.set(name, c);
+    }
+    return c;
+  }
+
   createProviders(): Record<string, Provider> {
     const out: Record<string, Provider> = {};
     for (const d of this.#byName.values()) if (d.enabled(this.config)) out[d.name] = d.create(this.config);

@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import type { Capability } from '../llm/capabilities.js';
 import type { ModelPrice } from '../llm/price.js';
 import type { GenerationRequest } from '../llm/request.js';
-import type { GenerationResult } from '../llm/result.js';
+import type { GenerationResult, StreamDelta } from '../llm/result.js';
 import type { ProviderErrorMapping } from './errors.js';
 
 /** One call to a provider: a `GenerationRequest` without its provider, which the caller has already chosen. */
@@ -19,11 +19,16 @@ export interface Provider {
   readonly name: string;
   generate(call: ProviderCall): Promise<GenerationResult>;
   /**
-   * The same call in the provider's streaming mode: `onDelta` gets each piece of text as it
-   * arrives, in order; the result is the whole answer, as `generate` would return it. A
-   * provider without it is streamed as one piece, once its whole answer is in.
+   * The same call in the provider's streaming mode: `onDelta` gets each piece (text, a tool
+   * call's start and arguments, reasoning) as it arrives, in order; the result is the whole
+   * answer, as `generate` would return it. A provider without it is streamed as one piece per
+   * block, once its whole answer is in.
    */
-  stream?(call: ProviderCall, onDelta: (text: string) => void): Promise<GenerationResult>;
+  stream?(call: ProviderCall, onDelta: (delta: StreamDelta) => void): Promise<GenerationResult>;
+  /** Embeds `call.embed.inputs` in one upstream call (or a few, past the provider's batch size); only a provider with the `embed` capability has it. */
+  embed?(call: ProviderCall): Promise<GenerationResult>;
+  /** The input tokens of a call as the provider counts them (Anthropic's free `count_tokens`); without it they are estimated. */
+  countTokens?(call: ProviderCall): Promise<number>;
 }
 
 /**
@@ -41,6 +46,11 @@ export interface ProviderDefinition {
   readonly dialect: 'anthropic' | 'openai' | 'none';
   /** What it can do. */
   readonly capabilities: readonly Capability[];
+  /**
+   * What of a request this provider cannot take (`top_k` where there is none, a document kind it
+   * cannot read…), named for a 400 at admission before anything is paid; undefined when it takes all of it.
+   */
+  unsupported?(request: GenerationRequest): string | undefined;
   /** How its SDK's errors read in the one retry table (`errors.ts`); none for a provider that throws `ProviderError`s itself. */
   readonly errors?: ProviderErrorMapping;
   /**

@@ -3,6 +3,7 @@ import type { GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
 import type { Ledger } from '../jobs/ledger.js';
+import { messagesOf } from '../llm/stored.js';
 import { tailPriority } from './fairness.js';
 import type { GenerationJobData, Queues } from './queues.js';
 
@@ -15,13 +16,13 @@ export function jobDataOf(row: GenerationRow): GenerationJobData {
     provider: row.provider,
     model: row.model,
     system: row.system,
-    // A row older than the messages column had its prompt as the one user message.
-    messages: row.messages ?? [{ role: 'user', content: row.prompt }],
+    messages: messagesOf(row),
     maxTokens: row.maxTokens,
     temperature: row.temperature,
     ...(row.topP !== null ? { topP: row.topP } : {}),
     ...(row.stop ? { stop: row.stop } : {}),
     outputSchema: row.outputSchema ?? null,
+    ...(row.requestOptions ? { options: row.requestOptions } : {}),
     cacheTtlSeconds: row.cacheTtlSeconds,
     apiKeyId: row.apiKeyId,
     projectId: row.projectId,

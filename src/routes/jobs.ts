@@ -18,6 +18,7 @@ export const ListQuery = Type.Object({
   status: Type.Optional(Type.Enum([...JOB_STATUSES])),
   templateId: Type.Optional(Id('tpl')),
   apiKeyId: Type.Optional(Type.String({ pattern: '^(admin|key_[A-Za-z0-9_-]{1,64})$', maxLength: 80, description: 'Jobs one key admitted' })),
+  endUser: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'Jobs admitted for one end user (`user`, `safety_identifier`, `metadata.user_id` of the wire formats)' })),
   since: Type.Optional(Type.String({ format: 'date-time', description: 'Jobs created at or after this instant' })),
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
   cursor: Type.Optional(Type.String({ maxLength: 300 })),
@@ -49,7 +50,7 @@ export default async function jobRoutes(fastify: FastifyInstance) {
     if (ids !== undefined) {
       const list = ids.split(',');
       if (list.length > MAX_IDS) throw new AppError('bad_request', `ids names ${list.length} jobs; at most ${MAX_IDS}.`, { issues: [{ path: 'querystring/ids', message: `more than ${MAX_IDS} ids` }] });
-      if (query.cursor || query.status || query.templateId) throw new AppError('bad_request', 'ids cannot be combined with status, templateId or cursor.');
+      if (query.cursor || query.status || query.templateId || query.endUser) throw new AppError('bad_request', 'ids cannot be combined with status, templateId, endUser or cursor.');
       return { data: (await app.svc.jobs.many(list, request.caller!)).map((r) => toJobDto(r)), nextCursor: null };
     }
     const { rows, nextCursor } = await app.svc.jobs.list(query, request.caller!);

@@ -34,12 +34,24 @@ export function errorResponsesIn(body: TSchema, ...codes: ErrorCode[]): Record<n
 /** A provider name; which names exist is the registry's (src/providers/registry.ts), checked by the services. */
 export const Provider = Type.String({ pattern: '^[a-z][a-z0-9_-]{0,39}$', description: 'A provider of the registry: anthropic, openai, fake or a PROVIDERS_JSON name' });
 export const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[A-Za-z0-9_-]{1,64}$`, maxLength: 80 });
-/** A message's content: its text, or its content blocks (`{type: "text", text}`; more block types as they come). */
+/** A message's content: its text, or its content blocks (text, image, document, audio, tool_call, tool_result, thinking, redacted_thinking). */
 export const Content = Type.Union([Type.String(), Type.Array(Type.Object({ type: Type.String() }, { additionalProperties: true }))]);
-export const Usage = Type.Object({ inputTokens: Type.Integer(), outputTokens: Type.Integer(), totalTokens: Type.Integer() });
-export const Result = Type.Object({ text: Type.String(), json: Type.Optional(Type.Unknown()) });
+export const Usage = Type.Object({
+  inputTokens: Type.Integer(), outputTokens: Type.Integer(), totalTokens: Type.Integer(),
+  cacheReadTokens: Type.Optional(Type.Integer({ description: "Of the input tokens, read from the provider's prompt cache" })),
+  cacheWriteTokens: Type.Optional(Type.Integer({ description: "Of the input tokens, written to the provider's prompt cache" })),
+  reasoningTokens: Type.Optional(Type.Integer({ description: 'Of the output tokens, spent reasoning' })),
+});
+export const Result = Type.Object({
+  text: Type.String(),
+  json: Type.Optional(Type.Unknown()),
+  blocks: Type.Optional(Type.Array(Type.Object({ type: Type.String() }, { additionalProperties: true }), { description: 'The answer\'s blocks when it is more than text: tool_call, thinking, redacted_thinking, text' })),
+  logprobs: Type.Optional(Type.Unknown({ description: 'Log probabilities, as the provider sent them (when asked)' })),
+});
 export const JobError = Type.Object({ code: Type.String(), message: Type.String() });
-export const FinishReason = Type.Enum([...FINISH_REASONS], { description: 'Why the answer ended: `stop`, or `length` (cut off at maxTokens; still an answer, cached like any other)' });
+export const FinishReason = Type.Enum([...FINISH_REASONS], {
+  description: 'Why the answer ended: `stop`, `length` (cut off at maxTokens; still an answer, cached like any other), `tool_calls`, `refusal` or `content_filter`',
+});
 
 export const Job = Type.Object({
   id: Type.String(),
@@ -52,6 +64,9 @@ export const Job = Type.Object({
   apiKeyId: Type.String({ description: 'The key that admitted it (`admin` for the admin key)' }),
   system: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'GET /v1/jobs/:id only' })),
   messages: Type.Optional(Type.Array(Type.Object({ role: Type.Enum(['user', 'assistant']), content: Content }), { description: 'The prompt as sent: the rendered template body, or the chat messages (GET /v1/jobs/:id only; lists leave it out)' })),
+  options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'What the request held beyond text chat: tools, tool choice, reasoning, seed, an embedding\'s inputs (GET /v1/jobs/:id only)' })),
+  endUser: Type.Optional(Type.String({ description: 'The end user a wire-format call named (not part of the input)' })),
+  metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'The metadata a wire-format call sent (not part of the input)' })),
   attempts: Type.Integer(),
   priority: Type.Enum([...PRIORITIES], { description: 'Queue class; raised when a request of a higher class joins the job' }),
   result: Type.Optional(Result),

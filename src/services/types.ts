@@ -9,6 +9,7 @@ import type { ResultCache } from '../cache/result-cache.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/client.js';
 import type { JobEventLog } from '../events/job-events.js';
+import type { Embeddings } from '../embeddings/service.js';
 import type { Generation } from '../generation/service.js';
 import type { IdempotencyStore } from '../idempotency/store.js';
 import type { AfterSettle } from '../jobs/after-settle.js';
@@ -79,6 +80,8 @@ export interface Services extends CoreServices {
   apiKeys: ApiKeys;
   templates: Templates;
   generation: Generation;
+  /** Embeddings: cached text by text, the rest one job. */
+  embeddings: Embeddings;
   /** `POST /v1/jobs/:id/cancel`: detach a caller, cancel a waiting job, abort a running one. */
   cancels: JobCancels;
   deadLetters: DeadLetters;

@@ -3,8 +3,7 @@ import { Batcher } from '../db/batcher.js';
 import { rowsOf, type Db } from '../db/client.js';
 import { budgets, budgetUsage, type BUDGET_PERIODS, type BUDGET_SCOPES } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
-import { textOf } from '../llm/message.js';
-import type { GenerationRequest } from '../llm/request.js';
+import { worstCaseTokens, type EstimatedRequest } from '../llm/estimate.js';
 import { costUsd, type ModelPrice } from '../llm/price.js';
 
 export type BudgetScope = (typeof BUDGET_SCOPES)[number];
@@ -44,30 +43,6 @@ export interface BudgetOutcome {
   held: boolean;
 }
 
-/** Upper bound of the tokens a text can be: no tokenizer makes a token of less than one UTF-8 byte. */
-const tokenBound = (s: string | null | undefined) => (s ? Buffer.byteLength(s, 'utf8') : 0);
-/** Per-request overhead a provider may add to the input (roles, separators). */
-const OVERHEAD_TOKENS = 16;
-
-/** What the estimates read of a request: every text it sends, and its output bound. */
-export interface EstimatedRequest {
-  system?: string | null;
-  messages: GenerationRequest['messages'];
-  params: Pick<GenerationRequest['params'], 'maxTokens'>;
-}
-
-/**
- * The most tokens a generation can use: every input byte (system and every
- * message) a token, plus overhead, and `maxTokens` of output. An overestimate
- * for most text (about 4 bytes per token in English), on purpose: a reservation
- * must cover the worst case to be a guarantee. Budgets and the token limit hold
- * the same estimate.
- */
-export function worstCaseTokens(r: EstimatedRequest): { inputTokens: number; outputTokens: number } {
-  let input = tokenBound(r.system) + OVERHEAD_TOKENS;
-  for (const m of r.messages) input += tokenBound(textOf(m.content));
-  return { inputTokens: input, outputTokens: r.params.maxTokens };
-}
 
 /** The most a generation can cost: `worstCaseTokens` at the model's price; -1 when the model has no price. */
 export function worstCaseUsd(price: ModelPrice | undefined, r: EstimatedRequest): number {

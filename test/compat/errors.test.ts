@@ -91,19 +91,23 @@ describe('catalogue errors on the drop-in routes', () => {
 });
 
 describe('errors name what to change', () => {
-  it('a content part PromptLab does not take yet is a 400 naming the part and its type, in each format', async () => {
-    const image = await openai(keyOf(e.auth)).chat.completions.create({
+  it('a content part PromptLab does not take is a 400 naming the part and its type, in each format', async () => {
+    const video = await openai(keyOf(e.auth)).chat.completions.create({
       model: 'gpt-4o-mini',
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }],
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'video_url', video_url: { url: 'https://example.com/a.mp4' } } as never] }],
     }).catch((err) => err);
-    expect(image).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(image).toMatchObject({ param: 'messages[0].content[1].type', message: expect.stringContaining("messages[0].content[1] is a content part of type 'image_url'") });
-    const doc = await anthropic(keyOf(e.auth)).messages.create({
+    expect(video).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(video).toMatchObject({ param: 'messages[0].content[1]', message: expect.stringContaining("messages[0].content[1] is a content part of type 'video_url'") });
+    const search = await anthropic(keyOf(e.auth)).messages.create({
       model: 'claude-haiku-4-5', max_tokens: 10,
-      messages: [{ role: 'user', content: [{ type: 'document', source: { type: 'text', media_type: 'text/plain', data: 'x' } }] }],
+      messages: [{ role: 'user', content: [{ type: 'search_result', source: 'x', title: 't', content: [] } as never] }],
     }).catch((err) => err);
-    expect(doc).toBeInstanceOf(Anthropic.BadRequestError);
-    expect(doc.message).toContain("messages[0].content[0] is a content part of type 'document'");
+    expect(search).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(search.message).toContain("messages[0].content[0] is a content block of type 'search_result'");
+    // A part a provider cannot take is named too, before anything is paid: top_k has no place in the OpenAI format.
+    const topK = await anthropic(keyOf(e.auth)).messages.create({ model: 'gpt-4o-mini', max_tokens: 10, top_k: 3, messages: [{ role: 'user', content: 'x' }] } as never).catch((err) => err);
+    expect(topK).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(topK.message).toContain('Provider openai cannot take top_k');
     expect(e.llm.calls).toHaveLength(0);
   });
 
@@ -122,7 +126,7 @@ describe('on a fresh npm start (only the fake provider)', () => {
       expect(res.statusCode).toBe(400);
       expect(res.json().error).toMatchObject({
         code: 'provider_unavailable',
-        message: 'Provider anthropic is not configured here (set ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL to enable it); models that answer here: fake-1, fake-* (GET /v1/models lists them).',
+        message: 'Provider anthropic is not configured here (set ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL to enable it); models that answer here: fake-1, fake-embed-1, fake-* (GET /v1/models lists them).',
       });
     } finally {
       await t.close();

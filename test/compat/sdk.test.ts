@@ -54,13 +54,10 @@ describe('OpenAI SDK → POST /v1/chat/completions', () => {
     const unsupported = await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], n: 2 }).catch((err) => err);
     expect(unsupported).toBeInstanceOf(OpenAI.BadRequestError);
     expect(unsupported).toMatchObject({ status: 400, type: 'invalid_request_error', param: 'n' });
-    const tools = await openai().chat.completions.create({
-      model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }],
-      tools: [{ type: 'function', function: { name: 'f', parameters: {} } }],
-    }).catch((err) => err);
-    expect(tools).toBeInstanceOf(OpenAI.BadRequestError);
-    expect(tools).toMatchObject({ param: 'tools', code: 'bad_request' });
-    expect(tools.message).toContain("'tools'");
+    const penalty = await openai().chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], presence_penalty: 0.5 }).catch((err) => err);
+    expect(penalty).toBeInstanceOf(OpenAI.BadRequestError);
+    expect(penalty).toMatchObject({ param: 'presence_penalty', code: 'bad_request' });
+    expect(penalty.message).toContain("'presence_penalty'");
     const unknown = await openai().chat.completions.create({ model: 'mystery-1', messages: [{ role: 'user', content: 'x' }] }).catch((err) => err);
     expect(unknown).toBeInstanceOf(OpenAI.BadRequestError);
     expect(unknown).toMatchObject({ code: 'unknown_model', param: 'model' });
@@ -136,9 +133,9 @@ describe('Anthropic SDK → POST /v1/messages', () => {
     const missing = await anthropic().messages.create({ model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'x' }] } as never).catch((err) => err);
     expect(missing).toBeInstanceOf(Anthropic.BadRequestError);
     expect(missing.error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
-    const topK = await anthropic().messages.create({ model: 'claude-haiku-4-5', max_tokens: 5, top_k: 3, messages: [{ role: 'user', content: 'x' }] } as never).catch((err) => err);
-    expect(topK).toBeInstanceOf(Anthropic.BadRequestError);
-    expect(topK.message).toContain("'top_k'");
+    const mcp = await anthropic().messages.create({ model: 'claude-haiku-4-5', max_tokens: 5, mcp_servers: [], messages: [{ role: 'user', content: 'x' }] } as never).catch((err) => err);
+    expect(mcp).toBeInstanceOf(Anthropic.BadRequestError);
+    expect(mcp.message).toContain("'mcp_servers'");
     const denied = await anthropic('pl_wrong_key_0123456789').messages.create({ model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }).catch((err) => err);
     expect(denied).toBeInstanceOf(Anthropic.AuthenticationError);
     expect(denied.error).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });

@@ -37,7 +37,7 @@ describe('OpenAI SDK, stream: true', () => {
     expect(first.headers.get('x-cache')).toBe('MISS');
     expect(first.chunks.length).toBeGreaterThan(3);
     expect(first.chunks.at(-2)!.choices[0]!.finish_reason).toBe('stop');
-    expect(first.chunks.at(-1)!.usage).toEqual({ prompt_tokens: 7, completion_tokens: 11, total_tokens: 18 });
+    expect(first.chunks.at(-1)!.usage).toMatchObject({ prompt_tokens: 7, completion_tokens: 11, total_tokens: 18 });
     expect(e.llm.calls).toHaveLength(1);
     expect(e.llm.calls[0]!.body).toMatchObject({ stream: true });
 
@@ -46,10 +46,13 @@ describe('OpenAI SDK, stream: true', () => {
     const deltas = [...events.body.matchAll(/event: delta\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]!).text as string);
     expect(deltas.join('')).toBe(TEXT);
 
-    const again = await openaiText({ model: 'gpt-4o-mini', content: 'Stream please' });
+    const again = await openaiText({ model: 'gpt-4o-mini', content: 'Stream please', includeUsage: true });
     expect(again.text).toBe(TEXT);
     expect(again.headers.get('x-cache')).toBe('HIT');
     expect(again.chunks[0]!.id).toBe(jobId);
+    // A cached answer is charged nothing: its usage is zero, and `promptlab` says so with the generation's own.
+    expect(again.chunks.at(-1)!.usage).toMatchObject({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+    expect((again.chunks.at(-1) as unknown as { promptlab: unknown }).promptlab).toEqual({ job_id: jobId, cached: true, usage: { input_tokens: 7, output_tokens: 11 } });
     expect(e.llm.calls).toHaveLength(1);
 
     // The held, non-streamed call of the same input shares the generation.

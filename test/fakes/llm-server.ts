@@ -1,58 +1,19 @@
 /**
- * A local HTTP server that speaks the Anthropic Messages API (`POST /v1/messages`) and the
- * OpenAI Chat Completions API (`POST /v1/chat/completions`), so tests run the real SDKs
+ * A local HTTP server that speaks the Anthropic Messages API (`POST /v1/messages`, and
+ * `/v1/messages/count_tokens`) and OpenAI's Chat Completions and Embeddings APIs
+ * (`POST /v1/chat/completions`, `POST /v1/embeddings`), with tool calls, images and thinking
+ * (`llm-wire.ts`), so tests run the real SDKs
  * with no network. Replies are scripted (FIFO, then a default) and every request is
  * recorded. Node built-ins only: child processes get its URL as ANTHROPIC_BASE_URL /
  * OPENAI_BASE_URL, and `tsx test/fakes/llm-server.ts` runs it standalone.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 
-export type Dialect = 'anthropic' | 'openai';
+import { embeddingsBody, errorBody, invalid, record, streamEvents, successBody, tokens, type Dialect, type FakeCall, type FakeReply } from './llm-wire.js';
 
-/** One scripted upstream answer; what it leaves out gets realistic defaults. */
-export interface FakeReply {
-  /** @defaultValue 200 */
-  status?: number;
-  headers?: Record<string, string>;
-  /** A raw JSON body sent as is, instead of the generated one. */
-  body?: unknown;
-  /** The assistant's text (or the error message). @defaultValue derived from the prompt */
-  text?: string;
-  /** Wait before answering. @defaultValue 0 */
-  delayMs?: number;
-  /** `end`, `max_tokens` or `refusal`, translated per dialect; any other value is sent verbatim. @defaultValue `end` */
-  stopReason?: string;
-  /** @defaultValue ceil(chars / 4) of the prompt and of the text */
-  usage?: { inputTokens?: number; outputTokens?: number };
-  /**
-   * Misbehave on the wire: `reset` closes the socket without answering; `stall-body` and
-   * `reset-body` send the headers and half the body, then hang or close.
-   */
-  wire?: 'reset' | 'stall-body' | 'reset-body';
-  /** A streamed reply (`stream: true`): pause between its events. @defaultValue 0 */
-  chunkDelayMs?: number;
-  /** A streamed reply: how many deltas the text is cut into. @defaultValue 4 */
-  pieces?: number;
-  /** The model the answer says answered (a dated snapshot, say). @defaultValue the requested one */
-  model?: string;
-}
-
-/** A request the server received, with its system prompt and user prompt extracted. */
-export interface FakeCall {
-  dialect: Dialect | undefined;
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: { model?: string; max_tokens?: number; system?: unknown; messages?: { role: string; content: unknown }[]; [k: string]: unknown };
-  system: string | undefined;
-  prompt: string;
-  /** Epoch ms when the request arrived. */
-  at: number;
-  /** The client closed the connection before the answer was sent whole (an aborted call). */
-  closedEarly?: boolean;
-}
+export type { Dialect, FakeCall, FakeReply, FakeToolCall } from './llm-wire.js';
 
 /** Builders for common replies: `llm.script(reply.rateLimited(2), reply.ok('hi'))`. */
 export const reply = {
@@ -68,6 +29,8 @@ export const reply = {
   unauthorized: () => reply.error(401, 'invalid api key'),
   slow: (delayMs: number, base: FakeReply = {}): FakeReply => ({ ...base, delayMs }),
   truncated: (text = 'this answer was cut off'): FakeReply => ({ text, stopReason: 'max_tokens' }),
+  /** The model asks for tools (one call each), with no text. */
+  tools: (...calls: { name: string; arguments: string | Record<string, unknown>; id?: string }[]): FakeReply => ({ toolCalls: calls }),
   refusal: (text = "I can't help with that."): FakeReply => ({ text, stopReason: 'refusal' }),
   reset: (): FakeReply => ({ wire: 'reset' }),
   stalledBody: (): FakeReply => ({ wire: 'stall-body' }),
@@ -97,93 +60,6 @@ export interface FakeLlmOptions {
   defaultReply?: FakeReply;
 }
 
-const ANTHROPIC_STOP: Record<string, string> = { end: 'end_turn', max_tokens: 'max_tokens', refusal: 'refusal' };
-const OPENAI_STOP: Record<string, string> = { end: 'stop', max_tokens: 'length', refusal: 'stop' };
-const ANTHROPIC_ERROR: Record<number, string> = {
-  400: 'invalid_request_error', 401: 'authentication_error', 403: 'permission_error', 404: 'not_found_error',
-  413: 'request_too_large', 429: 'rate_limit_error', 529: 'overloaded_error',
-};
-const OPENAI_ERROR: Record<number, [type: string, code: string | null]> = {
-  400: ['invalid_request_error', null], 401: ['invalid_request_error', 'invalid_api_key'],
-  404: ['invalid_request_error', 'model_not_found'], 429: ['requests', 'rate_limit_exceeded'],
-};
-const tokens = (s: string) => Math.ceil(s.length / 4);
-const asText = (content: unknown): string =>
-  typeof content === 'string' ? content
-  : Array.isArray(content) ? content.map((b: { text?: unknown }) => (typeof b?.text === 'string' ? b.text : '')).join('')
-  : '';
-
-function record(dialect: Dialect | undefined, req: IncomingMessage, body: FakeCall['body']): FakeCall {
-  const messages = Array.isArray(body.messages) ? body.messages : [];
-  const system = dialect === 'anthropic' ? body.system : messages.find((m) => m.role === 'system')?.content;
-  const user = messages.filter((m) => m.role === 'user').at(-1);
-  return {
-    dialect, method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body,
-    system: system === undefined ? undefined : asText(system), prompt: asText(user?.content), at: Date.now(),
-  };
-}
-
-function errorBody(dialect: Dialect | undefined, status: number, message: string): unknown {
-  if (dialect === 'anthropic') return { type: 'error', error: { type: ANTHROPIC_ERROR[status] ?? 'api_error', message } };
-  const [type, code] = OPENAI_ERROR[status] ?? [status >= 500 ? 'server_error' : 'invalid_request_error', null];
-  return { error: { message, type, code } };
-}
-
-function successBody(dialect: Dialect, call: FakeCall, r: FakeReply, n: number): unknown {
-  const text = r.text ?? `fake upstream reply to: ${call.prompt.slice(0, 60)}`;
-  const input = r.usage?.inputTokens ?? tokens(`${call.system ?? ''}${call.prompt}`);
-  const output = r.usage?.outputTokens ?? tokens(text);
-  const stop = r.stopReason ?? 'end';
-  const model = r.model ?? call.body.model ?? 'unknown';
-  if (dialect === 'anthropic') {
-    return {
-      id: `msg_fake_${n}`, type: 'message', role: 'assistant', model,
-      content: [{ type: 'text', text }], stop_reason: ANTHROPIC_STOP[stop] ?? stop, stop_sequence: null,
-      usage: { input_tokens: input, output_tokens: output },
-    };
-  }
-  const refused = stop === 'refusal';
-  return {
-    id: `chatcmpl-fake-${n}`, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model,
-    choices: [{
-      index: 0, finish_reason: OPENAI_STOP[stop] ?? stop,
-      message: { role: 'assistant', content: refused ? null : text, refusal: refused ? text : null },
-    }],
-    usage: { prompt_tokens: input, completion_tokens: output, total_tokens: input + output },
-  };
-}
-
-/** The SSE events of a streamed success: the text in `pieces` deltas (about four by default), in the dialect's event sequence. */
-function streamEvents(dialect: Dialect, call: FakeCall, r: FakeReply, n: number): string[] {
-  const whole = successBody(dialect, call, r, n) as Record<string, never>;
-  const text = r.text ?? `fake upstream reply to: ${call.prompt.slice(0, 60)}`;
-  const size = Math.max(1, Math.ceil(text.length / (r.pieces ?? 4)));
-  const pieces: string[] = [];
-  for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
-  const sse = (event: string | undefined, data: unknown) => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
-  if (dialect === 'anthropic') {
-    const m = whole as unknown as { id: string; model: string; stop_reason: string; usage: { input_tokens: number; output_tokens: number } };
-    return [
-      sse('message_start', { type: 'message_start', message: { id: m.id, type: 'message', role: 'assistant', model: m.model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: m.usage.input_tokens, output_tokens: 1 } } }),
-      sse('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
-      ...pieces.map((t) => sse('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } })),
-      sse('content_block_stop', { type: 'content_block_stop', index: 0 }),
-      sse('message_delta', { type: 'message_delta', delta: { stop_reason: m.stop_reason, stop_sequence: null }, usage: { output_tokens: m.usage.output_tokens } }),
-      sse('message_stop', { type: 'message_stop' }),
-    ];
-  }
-  const c = whole as unknown as { id: string; created: number; model: string; choices: { finish_reason: string }[]; usage: unknown };
-  const chunk = (delta: unknown, finish: string | null) => ({ id: c.id, object: 'chat.completion.chunk', created: c.created, model: c.model, choices: [{ index: 0, delta, finish_reason: finish }] });
-  const withUsage = (call.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-  return [
-    sse(undefined, chunk({ role: 'assistant', content: '' }, null)),
-    ...pieces.map((t) => sse(undefined, chunk({ content: t }, null))),
-    sse(undefined, chunk({}, c.choices[0]!.finish_reason)),
-    ...(withUsage ? [sse(undefined, { id: c.id, object: 'chat.completion.chunk', created: c.created, model: c.model, choices: [], usage: c.usage })] : []),
-    'data: [DONE]\n\n',
-  ];
-}
-
 /** Writes `events` as an SSE response, `delayMs` apart; `reset-body` closes the socket halfway. */
 async function sendStream(res: ServerResponse, events: string[], r: FakeReply): Promise<void> {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -197,14 +73,9 @@ async function sendStream(res: ServerResponse, events: string[], r: FakeReply): 
   if (r.wire !== 'stall-body') res.end();
 }
 
-function invalid(dialect: Dialect, call: FakeCall, key: string | undefined): [number, string] | undefined {
-  const auth = call.headers.authorization;
-  if (key !== undefined && auth !== `Bearer ${key}` && call.headers['x-api-key'] !== key) return [401, 'invalid api key'];
-  const { body } = call;
-  if (typeof body.model !== 'string' || !Array.isArray(body.messages)) return [400, 'model and messages are required'];
-  if (dialect === 'anthropic' && typeof body.max_tokens !== 'number') return [400, 'max_tokens: Field required'];
-  return undefined;
-}
+const DIALECTS: Record<string, Dialect> = {
+  '/v1/messages': 'anthropic', '/v1/messages/count_tokens': 'count_tokens', '/v1/chat/completions': 'openai', '/v1/embeddings': 'embeddings',
+};
 
 /** Starts a fake LLM server on an ephemeral port of 127.0.0.1. */
 export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> {
@@ -225,8 +96,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const path = (req.url ?? '/').split('?')[0];
-    const dialect: Dialect | undefined =
-      path === '/v1/messages' ? 'anthropic' : path === '/v1/chat/completions' ? 'openai' : undefined;
+    const dialect: Dialect | undefined = DIALECTS[path ?? ''];
     let body: FakeCall['body'];
     try {
       body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString('utf8')) : {};
@@ -240,6 +110,8 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
     const problem = invalid(dialect, call, opts.apiKey);
     if (problem) return send(res, problem[0], errorBody(dialect, ...problem));
 
+    if (dialect === 'count_tokens') return send(res, 200, { input_tokens: tokens(`${call.system ?? ''}${call.prompt}`) });
+    if (dialect === 'embeddings') return send(res, 200, embeddingsBody(call.body));
     const r = queue.shift() ?? fallback;
     const answer = () => {
       if (r.wire === 'reset') return void req.socket.destroy();

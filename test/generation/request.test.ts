@@ -4,7 +4,7 @@ import { promptOf } from '../../src/llm/message.js';
 import { requestOf, storedRequest } from '../../src/llm/stored.js';
 import { templateRequest } from '../../src/templates/request.js';
 import { type GenerationRequest } from '../../src/llm/request.js';
-import { worstCaseTokens } from '../../src/spend/budgets.js';
+import { worstCaseTokens } from '../../src/llm/estimate.js';
 
 const tpl = {
   id: 'tpl_a', version: 1, body: 'Summarise {{text}} for {{who}}', system: 'You are {{tone}}.', maxTokens: 100, temperature: 0.3,

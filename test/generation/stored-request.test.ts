@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { generations } from '../../src/db/schema.js';
 import { inputHash } from '../../src/llm/hash.js';
-import type { GenerationRequest } from '../../src/llm/request.js';
+import { systemText, type GenerationRequest } from '../../src/llm/request.js';
 import { jobDataOf } from '../../src/queue/dead-letters.js';
 import { tailPriority } from '../../src/queue/fairness.js';
 import { llmEnvPerTest } from '../support/llm-env.js';
@@ -20,7 +20,7 @@ const request: GenerationRequest = {
 async function admitAndRun(id: string, r: GenerationRequest, before?: () => Promise<void>) {
   const { ledger } = e.t.app.svc;
   const admitted = await ledger.admit({
-    id, inputHash: inputHash(r), templateId: null, templateVersion: null, provider: r.provider, model: r.model, system: r.system ?? null,
+    id, inputHash: inputHash(r), templateId: null, templateVersion: null, provider: r.provider, model: r.model, system: systemText(r.system) ?? null,
     messages: r.messages, maxTokens: r.params.maxTokens, temperature: r.params.temperature ?? null, topP: r.params.topP ?? null,
     stop: r.params.stop ?? null, outputSchema: null, cacheTtlSeconds: 60, apiKeyId: 'key_x',
   });

@@ -56,6 +56,11 @@ async function completed(key: string, tpl: string, topic: string) {
   const job = (await t.app.inject({ method: 'GET', url: `/v1/jobs/${res.json().jobId}`, headers: H(key) })).json();
   return { job: job.id as string, hash: job.inputHash as string };
 }
+async function response(key: string) {
+  const res = await t.app.inject({ method: 'POST', url: '/v1/responses', headers: H(key), payload: { model: chat.model, input: `forget me ${Math.random()}`, max_output_tokens: 16 } });
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json().id as string;
+}
 async function batch(key: string, tpl: string) {
   const res = await t.app.inject({ method: 'POST', url: '/v1/batches', headers: H(key), payload: { templateId: tpl, items: [{ variables: { topic: 'batched' } }] } });
   expect(res.statusCode, res.body).toBe(201);
@@ -136,6 +141,14 @@ const ROUTES: Record<string, Row> = {
     other: () => ({ method: 'POST', url: '/v1/generate', payload: { templateId: b.tpl, variables: { topic: 'b' } } }) },
   'POST /v1/chat/completions': { need: 'member', own: () => ({ method: 'POST', url: '/v1/chat/completions', payload: chat }), ok: 200, other: null },
   'POST /v1/messages': { need: 'member', own: () => ({ method: 'POST', url: '/v1/messages', payload: chat }), ok: 200, other: null },
+  'POST /v1/messages/count_tokens': { need: 'member', own: () => ({ method: 'POST', url: '/v1/messages/count_tokens', payload: { model: chat.model, messages: chat.messages } }), ok: 200, other: null },
+  'POST /v1/embeddings': { need: 'member', own: () => ({ method: 'POST', url: '/v1/embeddings', payload: { model: 'fake-embed-1', input: ['one', 'two'] } }), ok: 200, other: null },
+  // A response is its job: B's completed job is B's response, which A can neither read, delete nor continue.
+  'POST /v1/responses': { need: 'member', own: () => ({ method: 'POST', url: '/v1/responses', payload: { model: chat.model, input: 'hi', max_output_tokens: 16 } }), ok: 200,
+    other: () => ({ method: 'POST', url: '/v1/responses', payload: { model: chat.model, input: 'and then?', previous_response_id: b.job } }) },
+  'GET /v1/responses/:id': { need: 'member', own: () => ({ method: 'GET', url: `/v1/responses/${a.job}` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/responses/${b.job}` }) },
+  'DELETE /v1/responses/:id': { need: 'member', own: async () => ({ method: 'DELETE', url: `/v1/responses/${await response(keys.adminA.key)}` }), ok: 200,
+    other: () => ({ method: 'DELETE', url: `/v1/responses/${b.job}` }) },
   'POST /v1/batches': { need: 'member', own: () => ({ method: 'POST', url: '/v1/batches', payload: { templateId: a.tpl, items: [{ variables: { topic: 'a' } }] } }), ok: 201,
     other: () => ({ method: 'POST', url: '/v1/batches', payload: { templateId: b.tpl, items: [{ variables: { topic: 'b' } }] } }) },
   'GET /v1/batches': { need: 'member', own: () => ({ method: 'GET', url: '/v1/batches' }), ok: 200, other: () => ({ method: 'GET', url: '/v1/batches?limit=100' }), otherStatus: 200 },

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { rowsOf } from '../../src/db/client.js';
-import { worstCaseTokens } from '../../src/spend/budgets.js';
+import { worstCaseTokens } from '../../src/llm/estimate.js';
 import { reply } from '../fakes/llm-server.js';
 import { waitForStatus } from '../support/jobs.js';
 import { llmEnvPerTest } from '../support/llm-env.js';

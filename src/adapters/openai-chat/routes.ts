@@ -2,9 +2,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { errorReply } from '../../errors/handler.js';
 import { errorResponsesIn } from '../../routes/schemas.js';
-import { HELD_DESCRIPTION, serveCall, WIRE_ERRORS, WireHeaders } from '../serve.js';
+import { compatBodyLimit, HELD_DESCRIPTION, serveCall, WIRE_ERRORS, WireHeaders } from '../serve.js';
 import { openaiErrorBody } from './errors.js';
-import { chatRequest } from './request.js';
+import { chatAnnotations, chatRequest } from './request.js';
 import { chatCompletion } from './response.js';
 import { ChatCompletion, ChatCompletionBody, ModelList, OpenAIErrorBody } from './schema.js';
 import { openaiStream } from './stream.js';
@@ -16,9 +16,10 @@ import { openaiStream } from './stream.js';
 export default async function openaiChatRoutes(fastify: FastifyInstance) {
   fastify.setErrorHandler(errorReply(openaiErrorBody));
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { registry } = app.deps;
+  const { registry, config } = app.deps;
 
   app.post('/v1/chat/completions', {
+    bodyLimit: compatBodyLimit(config),
     schema: {
       tags: ['compat'],
       summary: 'OpenAI Chat Completions, held or streamed: the model picks the provider',
@@ -30,7 +31,7 @@ export default async function openaiChatRoutes(fastify: FastifyInstance) {
   }, async (request, reply) => {
     const { body } = request;
     const stream = body.stream && ((id: string) => openaiStream(id, body.model, body.stream_options?.include_usage === true));
-    await serveCall(app, request, reply, chatRequest(registry, body), body.model, stream, chatCompletion);
+    await serveCall(app, request, reply, { request: chatRequest(registry, body), model: body.model, annotations: chatAnnotations(body) }, stream, chatCompletion);
   });
 
   app.get('/v1/models', {

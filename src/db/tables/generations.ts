@@ -1,10 +1,19 @@
 import { sql } from 'drizzle-orm';
-import type { Message } from '../../llm/message.js';
+import type { Message, OutputBlock } from '../../llm/message.js';
+import type { RequestOptions } from '../../llm/stored.js';
 import type { FinishReason } from '../../llm/result.js';
 import { boolean, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamptz, uniqueIndex } from '../columns.js';
 import { DEFAULT_PROJECT } from '../../llm/hash.js';
 import { PRIORITIES } from './projects.js';
 import { templates } from './templates.js';
+
+/** An answer's parts beyond text and JSON, as `result_extra` holds them. */
+export interface ResultExtra {
+  blocks?: OutputBlock[];
+  logprobs?: unknown;
+  /** One vector per input, little-endian float32 bytes in base64. */
+  embeddings?: string[];
+}
 
 export const JOB_STATUSES = ['queued', 'active', 'failed', 'completed', 'dead', 'canceled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -37,17 +46,29 @@ export const generations = pgTable(
     topP: doublePrecision('top_p'),
     stop: jsonb('stop').$type<string[]>(),
     outputSchema: jsonb('output_schema').$type<Record<string, unknown>>(),
+    /** What the request holds beyond text chat (tools, tool choice, reasoning, seed, system blocks, an embedding's inputs); null when nothing. */
+    requestOptions: jsonb('request_options').$type<RequestOptions>(),
+    /** The end user the caller named (`user`, `metadata.user_id`), for filtering; not part of the input. */
+    endUser: text('end_user'),
+    /** The caller's `metadata`, kept as sent; not part of the input. */
+    metadata: jsonb('metadata').$type<Record<string, unknown>>(),
     cacheTtlSeconds: integer('cache_ttl_seconds').notNull(),
     resultText: text('result_text'),
     resultJson: jsonb('result_json'),
     /** `json` when the result held text Postgres cannot store (NUL, unpaired surrogates): then both result columns hold JSON texts (see jobs/result-codec.ts). */
     resultEncoding: text('result_encoding', { enum: ['json'] }),
+    /** What the answer holds beyond its text and JSON: its blocks (tool calls, reasoning), logprobs, an embedding's vectors; null when nothing. */
+    resultExtra: jsonb('result_extra').$type<ResultExtra>(),
     /** The model that answered, as the provider reported it (a dated snapshot of `model`, say); null on rows completed before this column. */
     responseModel: text('response_model'),
     /** Why the answer ended (`stop`, `length`); null on rows completed before this column: `stop`. */
     finishReason: text('finish_reason').$type<FinishReason>(),
     inputTokens: integer('input_tokens').notNull().default(0),
     outputTokens: integer('output_tokens').notNull().default(0),
+    /** Of the input tokens, those read from and written to the provider's prompt cache; of the output tokens, those spent reasoning. */
+    cacheReadTokens: integer('cache_read_tokens').notNull().default(0),
+    cacheWriteTokens: integer('cache_write_tokens').notNull().default(0),
+    reasoningTokens: integer('reasoning_tokens').notNull().default(0),
     costUsd: numeric('cost_usd', { precision: 20, scale: 9, mode: 'number' }).notNull().default(0),
     /** No price was known for the model (ALLOW_UNPRICED_MODELS): `costUsd` is then shown as null. */
     unpriced: boolean('unpriced').notNull().default(false),
@@ -73,6 +94,8 @@ export const generations = pgTable(
     cancelAt: timestamptz('cancel_at'),
     /** A cancel reached the row while an attempt ran: the worker aborts it and settles the row `canceled`. */
     cancelRequestedAt: timestamptz('cancel_requested_at'),
+    /** `DELETE /v1/responses/:id`: the answer is no longer served (nor continued from); the row stays for the accounts. */
+    deletedAt: timestamptz('deleted_at'),
   },
   (t) => [
     uniqueIndex('generations_in_flight_hash').on(t.inputHash).where(sql`${t.status} in ${IN_FLIGHT_SQL}`),
@@ -81,6 +104,7 @@ export const generations = pgTable(
     index('generations_status_created').on(t.status, t.createdAt.desc()),
     index('generations_template_created').on(t.templateId, t.createdAt.desc()),
     index('generations_project_created').on(t.projectId, t.createdAt.desc(), t.id.desc()),
+    index('generations_end_user').on(t.projectId, t.endUser, t.createdAt.desc()).where(sql`${t.endUser} is not null`),
   ],
 );
 

@@ -1,8 +1,10 @@
 import Anthropic from '@anthropic-ai/sdk';
-import type { GenerationResult, StopReason } from '../../llm/result.js';
+import { answerText } from '../../llm/answer.js';
+import type { GenerationResult, StreamDelta } from '../../llm/result.js';
 import { guardProviderCall, sdkErrorMapping } from '../errors.js';
-import { systemPromptFor } from '../json-instruction.js';
 import type { Provider, ProviderCall } from '../types.js';
+import { StreamedMessage } from './streamed.js';
+import { messagesBody, outputBlockOf, stopReasonOf, usageOfMessage } from './wire.js';
 
 /** Options of {@link createAnthropicProvider}. */
 export interface AnthropicProviderOptions {
@@ -12,14 +14,6 @@ export interface AnthropicProviderOptions {
   /** Per-call timeout; a slower call fails with a retryable `provider_timeout`. */
   timeoutMs: number;
 }
-
-const STOP_REASONS: Record<string, StopReason> = {
-  end_turn: 'end',
-  stop_sequence: 'end',
-  max_tokens: 'max_tokens',
-  model_context_window_exceeded: 'max_tokens',
-  refusal: 'refusal',
-};
 
 /** The Anthropic SDK's errors in the retry table's terms (`errors.ts`). */
 export const anthropicErrors = sdkErrorMapping(Anthropic);
@@ -36,57 +30,39 @@ export function createAnthropicProvider(opts: AnthropicProviderOptions): Provide
   });
 
   const bodyOf = (req: ProviderCall) => {
-    const system = systemPromptFor(req);
-    return {
-      model: req.model,
-      max_tokens: req.params.maxTokens,
-      messages: req.messages,
-      ...(system !== undefined && { system }),
-      ...(req.params.temperature !== undefined && { temperature: req.params.temperature }),
-      ...(req.params.topP !== undefined && { top_p: req.params.topP }),
-      ...(req.params.stop?.length && { stop_sequences: req.params.stop }),
-    };
+    const { signal: _signal, ...call } = req;
+    return messagesBody(call) as unknown as Anthropic.MessageCreateParamsNonStreaming;
   };
 
   return {
     name: 'anthropic',
-    async stream(req: ProviderCall, onDelta: (text: string) => void): Promise<GenerationResult> {
+    async stream(req: ProviderCall, onDelta: (delta: StreamDelta) => void): Promise<GenerationResult> {
       // The timeout bounds the whole stream, as it bounds a whole answer.
       return guardProviderCall(opts.timeoutMs, req.signal, anthropicErrors, async (signal) => {
         const events = await client.messages.create({ ...bodyOf(req), stream: true }, { signal });
-        let text = '';
-        let model = req.model;
-        let stop: string | null = null;
-        const usage = { inputTokens: 0, outputTokens: 0 };
-        for await (const e of events) {
-          if (e.type === 'message_start') {
-            model = e.message.model || model;
-            usage.inputTokens = e.message.usage.input_tokens;
-            usage.outputTokens = e.message.usage.output_tokens;
-          } else if (e.type === 'content_block_delta' && e.delta.type === 'text_delta') {
-            text += e.delta.text;
-            onDelta(e.delta.text);
-          } else if (e.type === 'message_delta') {
-            stop = e.delta.stop_reason ?? stop;
-            usage.outputTokens = e.usage.output_tokens;
-          }
-        }
-        return { text, ...usage, model, stopReason: (stop ? STOP_REASONS[stop] : undefined) ?? 'other' };
+        const answer = new StreamedMessage(req.model, onDelta);
+        for await (const e of events) answer.add(e as unknown as Parameters<StreamedMessage['add']>[0]);
+        return answer.result();
       });
     },
     async generate(req: ProviderCall): Promise<GenerationResult> {
       const message = await guardProviderCall(opts.timeoutMs, req.signal, anthropicErrors, (signal) =>
         client.messages.create(bodyOf(req), { signal }),
       );
-      const text = message.content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('');
+      const blocks = message.content.flatMap((b) => outputBlockOf(b as unknown as { type: string }) ?? []);
+      const text = answerText(blocks);
       return {
-        text,
-        inputTokens: message.usage.input_tokens,
-        outputTokens: message.usage.output_tokens,
-        stopReason: (message.stop_reason && STOP_REASONS[message.stop_reason]) ?? 'other',
+        text, ...(blocks.every((b) => b.type === 'text') ? {} : { blocks }),
+        ...usageOfMessage(message.usage),
+        stopReason: stopReasonOf(message.stop_reason),
         model: message.model,
       };
     },
+    async countTokens(req: ProviderCall): Promise<number> {
+      const { max_tokens: _max, ...body } = bodyOf(req);
+      const res = await guardProviderCall(opts.timeoutMs, req.signal, anthropicErrors, (signal) =>
+        client.messages.countTokens(body as Anthropic.MessageCountTokensParams, { signal }));
+      return res.input_tokens;
+    },
   };
 }
-

@@ -1,6 +1,7 @@
 import type { ProviderDefinition } from '../types.js';
 import { anthropicErrors, createAnthropicProvider } from './client.js';
 import { ANTHROPIC_PRICES } from './prices.js';
+import { anthropicUnsupported } from './wire.js';
 
 export { anthropicErrors, createAnthropicProvider, type AnthropicProviderOptions } from './client.js';
 
@@ -10,7 +11,8 @@ export const anthropicDefinition: ProviderDefinition = {
   defaultModel: 'claude-haiku-4-5',
   configVariables: ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'PROVIDER_TIMEOUT_MS'],
   dialect: 'anthropic',
-  capabilities: ['chat', 'stream', 'json'],
+  capabilities: ['chat', 'stream', 'json', 'tools', 'vision'],
+  unsupported: anthropicUnsupported,
   errors: anthropicErrors,
   modelPrefixes: ['claude-'],
   prices: ANTHROPIC_PRICES,

@@ -18,11 +18,16 @@ const STRING_FORMATS: Record<string, string> = {
  * type, properties, items, enum, const, anyOf/oneOf/allOf, length and range bounds).
  * `seed` and the property path make strings differ between prompts and fields.
  */
-export function exampleFor(schema: Schema, seed: string, path: string): unknown {
+export function exampleFor(schema: Schema, seed: string, path: string, root: Schema = schema, depth = 0): unknown {
+  if (typeof schema.$ref === 'string') {
+    const target = depth < 32 ? resolvePointer(root, schema.$ref) : undefined;
+    return target ? exampleFor(target, seed, path, root, depth + 1) : null;
+  }
+  const at = (s: Schema, p: string) => exampleFor(s, seed, p, root, depth + 1);
   if ('const' in schema) return schema.const;
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
   const variants = (schema.anyOf ?? schema.oneOf) as Schema[] | undefined;
-  if (Array.isArray(variants) && variants[0]) return exampleFor(variants[0], seed, path);
+  if (Array.isArray(variants) && variants[0]) return at(variants[0], path);
   if (Array.isArray(schema.allOf)) {
     const parts = [schema, ...(schema.allOf as Schema[])];
     const merged: Schema = Object.assign({}, ...parts, {
@@ -30,7 +35,7 @@ export function exampleFor(schema: Schema, seed: string, path: string): unknown 
       properties: Object.assign({}, ...parts.map((p) => p.properties ?? {})),
       required: parts.flatMap((p) => (Array.isArray(p.required) ? p.required : [])),
     });
-    return exampleFor(merged, seed, path);
+    return at(merged, path);
   }
   const types = Array.isArray(schema.type) ? (schema.type as string[]) : [schema.type];
   const type = types.find((t) => t !== 'null') ?? types[0] ?? (schema.properties ? 'object' : 'string');
@@ -42,14 +47,14 @@ export function exampleFor(schema: Schema, seed: string, path: string): unknown 
       const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
       const out: Record<string, unknown> = {};
       for (const key of new Set([...Object.keys(props), ...required])) {
-        out[key] = exampleFor(props[key] ?? {}, seed, `${path}.${key}`);
+        out[key] = at(props[key] ?? {}, `${path}.${key}`);
       }
       return out;
     }
     case 'array': {
       const items = (Array.isArray(schema.prefixItems) ? schema.prefixItems[0] : schema.items) as Schema | undefined;
       const count = Math.min(Math.max(num('minItems') ?? 1, 1), num('maxItems') ?? Infinity);
-      return Array.from({ length: count }, (_, i) => exampleFor(items ?? {}, seed, `${path}[${i}]`));
+      return Array.from({ length: count }, (_, i) => at(items ?? {}, `${path}[${i}]`));
     }
     case 'integer':
     case 'number': {
@@ -74,4 +79,16 @@ export function exampleFor(schema: Schema, seed: string, path: string): unknown 
       return base.padEnd(min, '.').slice(0, max);
     }
   }
+}
+
+/** The subschema a local `$ref` (`#/$defs/x`, `#/definitions/x`) points at, if any. */
+function resolvePointer(root: Schema, ref: string): Schema | undefined {
+  if (!ref.startsWith('#')) return undefined;
+  let node: unknown = root;
+  for (const raw of ref.slice(1).split('/').filter(Boolean)) {
+    const key = decodeURIComponent(raw).replaceAll('~1', '/').replaceAll('~0', '~');
+    if (node === null || typeof node !== 'object' || !Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node !== null && typeof node === 'object' ? (node as Schema) : undefined;
 }

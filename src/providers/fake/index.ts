@@ -2,7 +2,7 @@ import type { ProviderDefinition } from '../types.js';
 import { createFakeProvider, FAKE_MODEL } from './client.js';
 import { FAKE_PRICES } from './prices.js';
 
-export { createFakeProvider, estimateTokens, FAKE_MODEL, type FakeProviderOptions } from './client.js';
+export { createFakeProvider, estimateTokens, FAKE_EMBED_PREFIX, FAKE_MODEL, fakeVector, type FakeProviderOptions } from './client.js';
 export { exampleFor } from './example.js';
 
 /** `fake`: always enabled, no network. */
@@ -11,7 +11,7 @@ export const fakeDefinition: ProviderDefinition = {
   defaultModel: FAKE_MODEL,
   configVariables: ['FAKE_LATENCY_MS'],
   dialect: 'none',
-  capabilities: ['chat', 'stream', 'json'],
+  capabilities: ['chat', 'stream', 'json', 'tools', 'vision', 'embed'],
   modelPrefixes: ['fake-'],
   prices: FAKE_PRICES,
   enabled: () => true,

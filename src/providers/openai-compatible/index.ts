@@ -1,6 +1,8 @@
 import type { CompatibleProviderConfig } from '../../config/providers-json.js';
 import type { ModelPrice } from '../../llm/price.js';
-import { createOpenAIProvider, openaiErrors } from '../openai/client.js';
+import { createOpenAIProvider } from '../openai/client.js';
+import { openaiErrors } from '../openai/errors.js';
+import { openaiUnsupported } from '../openai/wire.js';
 import type { ProviderDefinition } from '../types.js';
 
 /**
@@ -15,7 +17,8 @@ export function compatibleDefinition(entry: CompatibleProviderConfig): ProviderD
     defaultModel: entry.defaultModel,
     configVariables: ['PROVIDERS_JSON', 'PROVIDER_TIMEOUT_MS'],
     dialect: 'openai',
-    capabilities: ['chat', 'stream', 'json'],
+    capabilities: ['chat', 'stream', 'json', 'tools', 'vision', 'embed'],
+    unsupported: openaiUnsupported,
     errors: openaiErrors,
     modelPrefixes: [],
     prices,

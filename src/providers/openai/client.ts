@@ -1,8 +1,11 @@
 import OpenAI from 'openai';
-import type { GenerationResult, StopReason } from '../../llm/result.js';
-import { guardProviderCall, sdkErrorMapping } from '../errors.js';
-import { systemPromptFor } from '../json-instruction.js';
+import type { GenerationResult, StreamDelta, Usage } from '../../llm/result.js';
+import { guardProviderCall } from '../errors.js';
+import { openaiErrors } from './errors.js';
 import type { Provider, ProviderCall } from '../types.js';
+import { embedWith } from './embed.js';
+import { StreamedChat } from './streamed.js';
+import { blocksOfChoice, chatBody, stopReasonOf, usageOfChat } from './wire.js';
 
 /** Options of {@link createOpenAIProvider}. */
 export interface OpenAIProviderOptions {
@@ -23,14 +26,6 @@ export interface OpenAIProviderOptions {
   tokenLimitField?: 'max_tokens' | 'max_completion_tokens';
 }
 
-const FINISH_REASONS: Record<string, StopReason> = {
-  stop: 'end',
-  length: 'max_tokens',
-  content_filter: 'refusal',
-};
-
-/** The OpenAI SDK's errors in the retry table's terms (`errors.ts`). */
-export const openaiErrors = sdkErrorMapping(OpenAI);
 
 /** A provider backed by the OpenAI Chat Completions API, or any server that speaks it. */
 export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
@@ -50,44 +45,26 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
   const tokenLimitField = opts.tokenLimitField ?? (isOpenAI ? 'max_completion_tokens' : 'max_tokens');
 
   const bodyOf = (req: ProviderCall) => {
-    const system = systemPromptFor(req);
-    return {
-      model: req.model,
-      messages: [...(system !== undefined ? [{ role: 'system' as const, content: system }] : []), ...req.messages],
-      [tokenLimitField]: req.params.maxTokens,
-      ...(req.params.temperature !== undefined && { temperature: req.params.temperature }),
-      ...(req.params.topP !== undefined && { top_p: req.params.topP }),
-      ...(req.params.stop?.length && { stop: req.params.stop }),
-    };
+    const { signal: _signal, ...call } = req;
+    return chatBody(call, tokenLimitField) as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming;
   };
 
   return {
     name: opts.name ?? 'openai',
-    async stream(req: ProviderCall, onDelta: (text: string) => void): Promise<GenerationResult> {
+    async stream(req: ProviderCall, onDelta: (delta: StreamDelta) => void): Promise<GenerationResult> {
       // The timeout bounds the whole stream, as it bounds a whole answer.
       return guardProviderCall(opts.timeoutMs, req.signal, openaiErrors, async (signal) => {
         const chunks = await client.chat.completions.create({ ...bodyOf(req), stream: true, stream_options: { include_usage: true } }, { signal });
-        let text = '';
-        let refusal = '';
-        let finish: string | null = null;
+        const answer = new StreamedChat(onDelta);
         let model = req.model;
-        let usage = { inputTokens: 0, outputTokens: 0 };
+        let usage: Usage = { inputTokens: 0, outputTokens: 0 };
         for await (const chunk of chunks) {
           model = chunk.model || model;
-          if (chunk.usage) usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+          if (chunk.usage) usage = usageOfChat(chunk.usage);
           const choice = chunk.choices[0];
-          if (!choice) continue;
-          if (choice.delta.refusal) refusal += choice.delta.refusal;
-          if (choice.delta.content) {
-            text += choice.delta.content;
-            onDelta(choice.delta.content);
-          }
-          finish = choice.finish_reason ?? finish;
+          if (choice) answer.add(choice);
         }
-        return {
-          text: refusal || text, ...usage, model,
-          stopReason: refusal ? 'refusal' : ((finish ? FINISH_REASONS[finish] : undefined) ?? 'other'),
-        };
+        return { ...answer.result(), ...usage, model };
       });
     },
     async generate(req: ProviderCall): Promise<GenerationResult> {
@@ -95,15 +72,20 @@ export function createOpenAIProvider(opts: OpenAIProviderOptions): Provider {
         client.chat.completions.create(bodyOf(req), { signal }),
       );
       const choice = completion.choices[0];
-      const refused = choice?.message.refusal != null;
+      const refusal = choice?.message.refusal;
+      const text = refusal ?? choice?.message.content ?? '';
+      const calls = choice?.message.tool_calls?.flatMap((c) => (c.type === 'function' ? [c] : []));
+      const blocks = refusal == null ? blocksOfChoice(text, calls) : undefined;
       return {
-        text: (refused ? choice?.message.refusal : choice?.message.content) ?? '',
-        inputTokens: completion.usage?.prompt_tokens ?? 0,
-        outputTokens: completion.usage?.completion_tokens ?? 0,
-        stopReason: refused ? 'refusal' : ((choice && FINISH_REASONS[choice.finish_reason]) ?? 'other'),
+        text, ...(blocks ? { blocks } : {}),
+        ...usageOfChat(completion.usage),
+        stopReason: refusal != null ? 'refusal' : stopReasonOf(choice?.finish_reason),
         model: completion.model,
+        ...(choice?.logprobs ? { logprobs: choice.logprobs } : {}),
       };
+    },
+    async embed(req: ProviderCall): Promise<GenerationResult> {
+      return embedWith(client, req, opts.timeoutMs);
     },
   };
 }
-

@@ -1,8 +1,11 @@
 import type { ProviderDefinition } from '../types.js';
-import { createOpenAIProvider, openaiErrors } from './client.js';
+import { createOpenAIProvider } from './client.js';
+import { openaiErrors } from './errors.js';
+import { openaiUnsupported } from './wire.js';
 import { OPENAI_PRICES } from './prices.js';
 
-export { createOpenAIProvider, openaiErrors, type OpenAIProviderOptions } from './client.js';
+export { createOpenAIProvider, type OpenAIProviderOptions } from './client.js';
+export { openaiErrors } from './errors.js';
 
 /** `openai`: enabled by `OPENAI_API_KEY`, or by `OPENAI_BASE_URL` alone for a local server. */
 export const openaiDefinition: ProviderDefinition = {
@@ -10,9 +13,10 @@ export const openaiDefinition: ProviderDefinition = {
   defaultModel: 'gpt-4o-mini',
   configVariables: ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'PROVIDER_TIMEOUT_MS'],
   dialect: 'openai',
-  capabilities: ['chat', 'stream', 'json'],
+  capabilities: ['chat', 'stream', 'json', 'tools', 'vision', 'embed'],
+  unsupported: openaiUnsupported,
   errors: openaiErrors,
-  modelPrefixes: ['gpt-', 'o1', 'o3', 'o4', 'chatgpt-'],
+  modelPrefixes: ['gpt-', 'o1', 'o3', 'o4', 'chatgpt-', 'text-embedding-'],
   prices: OPENAI_PRICES,
   enabled: (config) => Boolean(config.OPENAI_API_KEY || config.OPENAI_BASE_URL),
   create: (config) =>
