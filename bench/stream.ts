@@ -4,8 +4,11 @@
  * and (b) through PromptLab (`/v1/chat/completions`, `stream: true`, each call a new input, so
  * each is admitted, run by the in-process worker and relayed from the job's event stream),
  * alternating, RUNS (default 40) of each. Prints time to first token and total time, p50/p99,
- * and the TTFT overhead. Last, (c) the cached replay of one answer, CONCURRENCY (default 20)
- * streams at once for DURATION_S (default 5) seconds: streams/s.
+ * and the TTFT overhead. Then (c) the cached replay of one answer, CONCURRENCY (default 20)
+ * streams at once for DURATION_S (default 5) seconds: streams/s. Last, the same direct/through
+ * comparison for (d) a tool call whose arguments stream in 200 pieces (first token: the first
+ * tool_calls delta) and (e) the text answer to a request carrying a 4 MB base64 image, with
+ * each one's TTFT overhead beside the plain-text case's.
  */
 import OpenAI from 'openai';
 import { startFakeLlm } from '../test/fakes/llm-server.js';
@@ -32,18 +35,28 @@ const { key } = await app.svc.apiKeys.create({ name: 'bench', tier: 'enterprise'
 const direct = new OpenAI({ baseURL: llm.openaiBaseUrl, apiKey: 'sk-bench', maxRetries: 0 });
 const through = new OpenAI({ baseURL: `${base}/v1`, apiKey: key, maxRetries: 0 });
 
-/** One streamed call: ms to the first text delta and to the end; the text must be whole. */
-async function timed(client: OpenAI, content: string): Promise<{ ttft: number; total: number }> {
+const ARGS = JSON.stringify({ query: Array.from({ length: 200 }, (_, i) => `arg${i}`).join(' ') });
+const IMAGE = `data:image/png;base64,${Buffer.alloc(3 * 1024 * 1024, 7).toString('base64')}`;
+const TOOLS = [{ type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: { query: { type: 'string' } } } } }];
+type Kind = 'text' | 'tool' | 'image';
+
+/** One streamed call: ms to the first delta (text, or a tool call) and to the end; the answer must be whole. */
+async function timed(client: OpenAI, content: string, kind: Kind = 'text'): Promise<{ ttft: number; total: number }> {
   const start = performance.now();
   let ttft = NaN;
   let text = '';
-  const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], stream: true });
+  let args = '';
+  const user = kind === 'image' ? [{ type: 'text' as const, text: content }, { type: 'image_url' as const, image_url: { url: IMAGE } }] : content;
+  const stream = await client.chat.completions.create({
+    model: 'gpt-4o-mini', messages: [{ role: 'user', content: user }], stream: true, ...(kind === 'tool' ? { tools: TOOLS } : {}),
+  });
   for await (const chunk of stream) {
-    const piece = chunk.choices[0]?.delta.content;
-    if (piece && Number.isNaN(ttft)) ttft = performance.now() - start;
-    text += piece ?? '';
+    const delta = chunk.choices[0]?.delta;
+    if ((delta?.content || delta?.tool_calls) && Number.isNaN(ttft)) ttft = performance.now() - start;
+    text += delta?.content ?? '';
+    args += delta?.tool_calls?.[0]?.function?.arguments ?? '';
   }
-  if (text !== TEXT) throw new Error(`incomplete stream: ${text.length} of ${TEXT.length} chars`);
+  if (kind === 'tool' ? args !== ARGS : text !== TEXT) throw new Error(`incomplete stream: ${text.length} of ${TEXT.length} chars`);
   return { ttft, total: performance.now() - start };
 }
 
@@ -71,6 +84,28 @@ await pool(Number.MAX_SAFE_INTEGER, CONCURRENCY, async () => {
   streams++;
 }).catch((err: unknown) => { if ((err as Error).message !== 'stop') throw err; });
 console.log(`(c) cached replay: ${fmt(streams / DURATION_S)} streams/s (${CONCURRENCY} at once, 200-delta text in 8 pieces)`);
+
+/** Direct and through, alternating, for one kind of answer: the TTFT overhead at p50 and p99. */
+async function overhead(kind: Kind): Promise<[number, number]> {
+  const d: { ttft: number; total: number }[] = [];
+  const t: { ttft: number; total: number }[] = [];
+  for (let i = 0; i < 3; i++) await Promise.all([timed(direct, `${kind} warm ${i}`, kind), timed(through, `${kind} warm ${i}`, kind)]);
+  for (let i = 0; i < RUNS; i++) {
+    d.push(await timed(direct, `${kind} direct ${i}`, kind));
+    t.push(await timed(through, `${kind} through ${i}`, kind));
+  }
+  row(`(${kind === 'tool' ? 'd' : 'e'}) ${kind} direct`, d);
+  row(`    ${kind} through`, t);
+  return [pct(t.map((x) => x.ttft), 50) - pct(d.map((x) => x.ttft), 50), pct(t.map((x) => x.ttft), 99) - pct(d.map((x) => x.ttft), 99)];
+}
+const textOverhead = [pct(b.map((x) => x.ttft), 50) - pct(a.map((x) => x.ttft), 50), pct(b.map((x) => x.ttft), 99) - pct(a.map((x) => x.ttft), 99)];
+llm.setDefault({ toolCalls: [{ name: 'lookup', arguments: ARGS }], pieces: 200, chunkDelayMs: PACE_MS });
+const tool = await overhead('tool');
+llm.setDefault({ text: TEXT, pieces: 200, chunkDelayMs: PACE_MS });
+const image = await overhead('image');
+for (const [name, [p50, p99]] of [['tool call', tool], ['4 MB image', image]] as const) {
+  console.log(`${name} TTFT overhead: p50 ${fmt(p50, 1)} ms, p99 ${fmt(p99, 1)} ms; beside plain text: p50 ${fmt(p50 - textOverhead[0]!, 1)} ms, p99 ${fmt(p99 - textOverhead[1]!, 1)} ms   target within 1 ms`);
+}
 
 await worker.close();
 await close();

@@ -90,10 +90,12 @@ describe('POST /v1/jobs/:id/cancel', () => {
 
   it('cancels staggered across completions: every row ends completed (cached, slot completed) or canceled (not cached, slot open), never both', async () => {
     e.t.worker();
-    e.llm.setDefault(reply.slow(60));
+    // 30 answers after 60 ms, the last 10 after 4 s: whatever the machine's load, some jobs complete while others still run.
+    e.llm.script(...Array.from({ length: 40 }, (_, i) => reply.slow(i < 30 ? 60 : 4000)));
     const tpl = await template();
-    // 40 jobs; each cancel lands somewhere between before the provider call and after the answer is stored (0–120 ms).
+    // 40 jobs; from the first completion on, each cancel lands somewhere between before the provider call and after the answer is stored (0–120 ms).
     const ids = await Promise.all(Array.from({ length: 40 }, async (_, i) => (await generate(tpl, `race${i}`)).json().jobId as string));
+    await until(async () => (await Promise.all(ids.map(row))).some((r) => r.status === 'completed'), 20_000);
     await Promise.all(ids.map(async (id, i) => {
       await new Promise((r) => setTimeout(r, i * 3));
       const res = await cancel(id);

@@ -171,6 +171,17 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     expect(await t.redis.keys(`${t.config.REDIS_PREFIX}:cache:*`)).toHaveLength(2);
   });
 
+  it('a template whose outputSchema promises JSON fails a refusal as provider_refusal: a 400, not cached, not retried', async () => {
+    t.worker();
+    const tpl = await template({ outputSchema: { type: 'object', properties: { a: { type: 'string' } } } });
+    llm.script(reply.refusal());
+    const res = await generate(tpl, { topic: 'refuse' }, { query: '?wait=10' });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.details.job).toMatchObject({ status: 'dead', error: { code: 'provider_refusal' } });
+    expect(llm.calls).toHaveLength(1);
+    expect(await t.redis.keys(`${t.config.REDIS_PREFIX}:cache:*`)).toHaveLength(0);
+  });
+
   it('keyFields alone form the key; a template change bumps the version and misses the old entry', async () => {
     t.worker();
     const tpl = (await t.app.inject({

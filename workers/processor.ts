@@ -2,14 +2,14 @@ import { DelayedError, UnrecoverableError, WaitingError, type Job, type Queue } 
 import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
 import type { JobEventLog } from '../src/events/job-events.js';
-import { requestOf } from '../src/llm/stored.js';
+import { messagesOf, requestOf } from '../src/llm/stored.js';
 import type { AfterSettle } from '../src/jobs/after-settle.js';
 import type { Completed, Ledger } from '../src/jobs/ledger.js';
 import type { Jobs } from '../src/jobs/service.js';
 import { recordAttempt, recordJobFinished } from '../src/metrics/jobs.js';
 import type { CancelSignals } from '../src/queue/cancels.js';
 import type { Fairness } from '../src/queue/fairness.js';
-import type { GenerationJobData, Queues } from '../src/queue/queues.js';
+import { forQueue, type GenerationJobData, type Queues } from '../src/queue/queues.js';
 import type { TokenLimiter } from '../src/ratelimit/tokens.js';
 import { worstCaseUsd } from '../src/spend/budgets.js';
 import { cacheEmbeddings } from './embeddings-cache.js';
@@ -69,6 +69,8 @@ export function createProcessor(deps: ProcessorDeps) {
         await job.moveToDelayed(Date.now() + ledger.staleClaimMs, token);
         throw new DelayedError();
       }
+      // Large messages stayed in the row (forQueue): read them once, here, for this run only (never written back to Redis).
+      if (d.messagesInRow) job.data = await withMessages(d);
       if (deps.fairness) void deps.fairness.service.started(d.fair, deps.fairness.queue).catch((err) => jlog.warn({ err: String(err) }, 'fair-queue clock not advanced'));
       if (d.cancelAt !== undefined) deadline = armDeadline(d.id, d.cancelAt);
       const release = deps.slots ? await deps.slots.acquire() : () => {};
@@ -87,6 +89,13 @@ export function createProcessor(deps: ProcessorDeps) {
       clearTimeout(deadline);
       tracked?.done();
     }
+  }
+
+  /** The job's data with the messages its row holds. */
+  async function withMessages(d: GenerationJobData): Promise<GenerationJobData> {
+    const row = await deps.jobs.find(d.id);
+    if (!row) throw new UnrecoverableError(`generation ${d.id} has no row to read its messages from`);
+    return { ...d, messages: messagesOf(row) };
   }
 
   /**
@@ -233,7 +242,7 @@ export function createProcessor(deps: ProcessorDeps) {
   }
 
   async function deadLetter(d: GenerationJobData, f: Pick<Failure, 'code' | 'message'>, attempts: number) {
-    await deps.queues.deadLetter.add('dead', { ...d, error: { code: f.code, message: f.message }, attempts }, { jobId: d.id, removeOnComplete: true });
+    await deps.queues.deadLetter.add('dead', { ...forQueue(d), error: { code: f.code, message: f.message }, attempts }, { jobId: d.id, removeOnComplete: true });
   }
 
   /** The row already settled (an earlier run of this job got that far): make the rest true, once. */

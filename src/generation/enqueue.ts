@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Priority } from '../db/schema.js';
 import type { JobEventLog } from '../events/job-events.js';
 import { tailPriority, type Fairness } from '../queue/fairness.js';
-import { ENQUEUE_WAIT_MS, type FairSlot, type GenerationJobData, type Queues } from '../queue/queues.js';
+import { ENQUEUE_WAIT_MS, forQueue, type FairSlot, type GenerationJobData, type Queues } from '../queue/queues.js';
 import { TIMED_OUT, within } from '../util/within.js';
 
 /** Who asks for a generation, in which class, and until when. */
@@ -37,7 +37,7 @@ export class Enqueuer {
     // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
     // The fair slot and the enqueue are both Redis: they share the one bound.
     const enqueued = this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
-      { ...data, ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority)));
+      { ...forQueue(data), ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority)));
     const added = enqueued.then(() => true, (err: unknown) => {
       log.error({ err: String(err), jobId: id }, 'enqueue failed; the reconciler enqueues the job once Redis answers');
       return false;

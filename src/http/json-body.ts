@@ -38,8 +38,14 @@ export function jsonShapeProblem(body: Buffer): string | undefined {
   for (let i = 0; i < body.length; i++) {
     const c = body[i]!;
     if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
+      // Jump to the next quote (memchr speed: a base64 image is one long string), then back over
+      // the backslashes before it: an odd count escapes it.
+      const q = body.indexOf(QUOTE, i);
+      if (q === -1) return undefined;
+      let slashes = 0;
+      while (q - 1 - slashes >= i && body[q - 1 - slashes] === BACKSLASH) slashes++;
+      i = q;
+      if (slashes % 2 === 0) inString = false;
       continue;
     }
     if (c === QUOTE) inString = true;

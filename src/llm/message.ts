@@ -108,3 +108,22 @@ export const blocksOf = (content: Content): ContentBlock[] => (typeof content ==
 export function compactContent(blocks: ContentBlock[]): Content {
   return blocks.every((b) => b.type === 'text' && !b.cacheControl) ? blocks.map((b) => (b as TextBlock).text).join('') : blocks;
 }
+
+/** About how many characters the inline payload of messages weighs (text, and base64 media): enough to tell a large request. */
+export function payloadChars(messages: readonly Message[]): number {
+  let n = 0;
+  for (const m of messages) {
+    if (typeof m.content === 'string') {
+      n += m.content.length;
+      continue;
+    }
+    for (const b of m.content) {
+      if (b.type === 'text') n += b.text.length;
+      else if (b.type === 'image' || b.type === 'document') n += b.source.kind === 'url' ? b.source.url.length : b.source.data.length;
+      else if (b.type === 'audio') n += b.data.length;
+      else if (b.type === 'tool_result') n += typeof b.content === 'string' ? b.content.length : payloadChars([{ role: 'user', content: b.content }]);
+      else if (b.type === 'tool_call') n += b.arguments.length;
+    }
+  }
+  return n;
+}

@@ -5,11 +5,11 @@ import type { JobEventLog } from '../events/job-events.js';
 import type { Ledger } from '../jobs/ledger.js';
 import { messagesOf } from '../llm/stored.js';
 import { tailPriority } from './fairness.js';
-import type { GenerationJobData, Queues } from './queues.js';
+import { forQueue, type GenerationJobData, type Queues } from './queues.js';
 
-/** The job data of a generation, rebuilt from its row (the record), for replays and the sweeper. */
+/** The job data of a generation, rebuilt from its row (the record), for replays and the sweeper; large messages stay in the row (`forQueue`). */
 export function jobDataOf(row: GenerationRow): GenerationJobData {
-  return {
+  return forQueue({
     id: row.id,
     inputHash: row.inputHash,
     templateId: row.templateId,
@@ -27,7 +27,7 @@ export function jobDataOf(row: GenerationRow): GenerationJobData {
     apiKeyId: row.apiKeyId,
     projectId: row.projectId,
     ...(row.requestId ? { requestId: row.requestId } : {}),
-  };
+  });
 }
 
 /** Dead-lettered generations: Postgres status `dead` plus a job in the dead-letter queue. */

@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Config } from '../config/index.js';
 import type { Priority, WebhookEvent } from '../db/schema.js';
-import type { Message } from '../llm/message.js';
+import { payloadChars, type Message } from '../llm/message.js';
 import type { StoredRequest } from '../llm/stored.js';
 import { bullConnection } from '../redis/client.js';
 import { closeBounded } from './close.js';
@@ -55,6 +55,20 @@ export interface GenerationJobData extends StoredRequest {
   fair?: FairSlot;
   /** `Cancel-After` at admission, epoch ms: when the worker checks the row's deadline (joiners may move it). */
   cancelAt?: number;
+  /** The messages are too large to carry in Redis (`forQueue`): `messages` is empty and the worker reads them from the row. */
+  messagesInRow?: boolean;
+}
+
+/** Messages of more than this many characters (a base64 image, a PDF) stay in Postgres, not in the job's Redis hash. */
+export const JOB_DATA_MESSAGES_MAX_CHARS = 64 * 1024;
+
+/**
+ * Job data as it is queued: a request whose messages are large (images, documents) leaves them in
+ * its row, the record, and the worker reads them from there; Redis then holds kilobytes per job,
+ * not megabytes, and the bytes are sent over the network once fewer.
+ */
+export function forQueue<T extends GenerationJobData>(data: T): T {
+  return payloadChars(data.messages) > JOB_DATA_MESSAGES_MAX_CHARS ? { ...data, messages: [], messagesInRow: true } : data;
 }
 
 export interface DeadLetterData extends GenerationJobData {

@@ -29,6 +29,8 @@ export const reply = {
   unauthorized: () => reply.error(401, 'invalid api key'),
   slow: (delayMs: number, base: FakeReply = {}): FakeReply => ({ ...base, delayMs }),
   truncated: (text = 'this answer was cut off'): FakeReply => ({ text, stopReason: 'max_tokens' }),
+  /** Answers like a tool-calling model, whatever it is asked (see FakeReply.agent). */
+  agent: (): FakeReply => ({ agent: true }),
   /** The model asks for tools (one call each), with no text. */
   tools: (...calls: { name: string; arguments: string | Record<string, unknown>; id?: string }[]): FakeReply => ({ toolCalls: calls }),
   refusal: (text = "I can't help with that."): FakeReply => ({ text, stopReason: 'refusal' }),

@@ -45,6 +45,12 @@ export interface FakeReply {
   pieces?: number;
   /** The model the answer says answered (a dated snapshot, say). @defaultValue the requested one */
   model?: string;
+  /**
+   * Behave like a tool-calling model: offered tools and no tool result yet, call the first tool
+   * (or the one `tool_choice` names) with arguments made from its schema; after a tool result,
+   * answer in text naming what the tool said.
+   */
+  agent?: boolean;
 }
 
 /** A request the server received, with its system prompt and user prompt extracted. */
@@ -94,8 +100,44 @@ export function errorBody(dialect: Dialect | undefined, status: number, message:
   return { error: { message, type, code } };
 }
 
+type Tool = { name?: string; function?: { name?: string; parameters?: Schema }; input_schema?: Schema; parameters?: Schema };
+type Schema = { properties?: Record<string, { type?: string }>; required?: string[] };
+
+/** Arguments made from a tool's schema: each required property a plain value of its type. */
+const argumentsFor = (schema: Schema | undefined) =>
+  Object.fromEntries((schema?.required ?? Object.keys(schema?.properties ?? {})).map((k) => {
+    const t = schema?.properties?.[k]?.type;
+    return [k, t === 'number' || t === 'integer' ? 1 : t === 'boolean' ? true : 'Paris'];
+  }));
+
+/** The text of the tool results in the last message, in either dialect; undefined when it holds none. */
+function lastToolResult(body: FakeCall['body']): string | undefined {
+  const last = (body.messages ?? []).at(-1);
+  if (last?.role === 'tool') return asText(last.content);
+  if (last?.role === 'user' && Array.isArray(last.content)) {
+    const results = (last.content as { type?: string; content?: unknown }[]).filter((b) => b.type === 'tool_result');
+    if (results.length) return results.map((b) => asText(b.content)).join(' ');
+  }
+  return undefined;
+}
+
+/** What an `agent` reply does with the request: call a tool, or answer a tool's result. */
+function agentTurn(call: FakeCall): Pick<FakeReply, 'text' | 'toolCalls'> {
+  const said = lastToolResult(call.body);
+  if (said !== undefined) return { text: `The tool said: ${said}` };
+  const tools = (call.body.tools ?? []) as Tool[];
+  const choice = call.body.tool_choice as { name?: string; function?: { name?: string } } | string | undefined;
+  const named = typeof choice === 'object' ? (choice.name ?? choice.function?.name) : undefined;
+  const tool = tools.find((t) => (t.name ?? t.function?.name) === named) ?? tools[0];
+  if (!tool || choice === 'none') return {};
+  const name = tool.name ?? tool.function?.name ?? 'tool';
+  const id = `call_${createHash('sha256').update(JSON.stringify(call.body.messages)).digest('hex').slice(0, 12)}`;
+  return { toolCalls: [{ id, name, arguments: argumentsFor(tool.input_schema ?? tool.parameters ?? tool.function?.parameters) }] };
+}
+
 /** A scripted reply's parts: text (none by default when it calls tools), tool calls with ids, usage, stop reason. */
-function partsOf(call: FakeCall, r: FakeReply, n: number) {
+function partsOf(call: FakeCall, given: FakeReply, n: number) {
+  const r = given.agent ? { ...given, ...agentTurn(call) } : given;
   const calls = (r.toolCalls ?? []).map((c, i) => ({
     id: c.id ?? `call_fake_${n}_${i}`, name: c.name, arguments: typeof c.arguments === 'string' ? c.arguments : JSON.stringify(c.arguments),
   }));

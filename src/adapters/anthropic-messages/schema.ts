@@ -15,6 +15,7 @@ const Tool = Type.Object({
   type: Type.Optional(Type.Literal('custom', { description: 'Client tools only: server tools (web search, code execution…) are not run by PromptLab' })),
   cache_control: Type.Optional(CacheControl),
   strict: Type.Optional(Type.Boolean()),
+  eager_input_streaming: Type.Optional(Type.Boolean({ description: 'Accepted: tool input is streamed as the provider sends it' })),
 }, { additionalProperties: false });
 
 const ToolChoice = Type.Object({

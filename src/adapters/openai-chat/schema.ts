@@ -18,6 +18,10 @@ const ChatMessage = Type.Object({
   tool_calls: Type.Optional(Type.Array(ToolCall, { maxItems: 128 })),
   tool_call_id: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   refusal: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  // Fields of an answer that clients send back as they got it (the SDK's stream helper adds `parsed`): ignored.
+  parsed: Type.Optional(Type.Unknown({ description: 'Ignored (an answer sent back as received)' })),
+  annotations: Type.Optional(Type.Array(Type.Unknown(), { maxItems: 1000, description: 'Ignored (an answer sent back as received)' })),
+  function_call: Type.Optional(Type.Null()),
 }, { additionalProperties: false });
 
 const Tool = Type.Object({

@@ -7,7 +7,7 @@ import { AppError } from '../../errors/app-error.js';
 import { errorReply } from '../../errors/handler.js';
 import { jobOutcome } from '../../jobs/dto.js';
 import { answerBlocks } from '../../llm/answer.js';
-import type { Message } from '../../llm/message.js';
+import { compactContent, type Message } from '../../llm/message.js';
 import { messagesOf } from '../../llm/stored.js';
 import { errorResponsesIn } from '../../routes/schemas.js';
 import { compatAnswer } from '../answer.js';
@@ -67,7 +67,7 @@ export default async function openaiResponsesRoutes(fastify: FastifyInstance) {
   const conversationOf = (row: GenerationRow): Message[] => {
     if (row.status !== 'completed') throw new AppError('bad_request', `Response ${row.id} has not completed (${row.status}); previous_response_id needs a completed one.`, { param: 'previous_response_id' });
     const { result } = jobOutcome(row);
-    return [...messagesOf(row), { role: 'assistant', content: answerBlocks(result!.text, result!.blocks) }];
+    return [...messagesOf(row), { role: 'assistant', content: compactContent(answerBlocks(result!.text, result!.blocks)) }];
   };
 
   app.post('/v1/responses', {
