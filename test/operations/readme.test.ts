@@ -89,7 +89,7 @@ describe('the README\'s examples', () => {
     const tour = readme.indexOf('## Quick tour');
     const sdk = readme.indexOf('## Use it from your existing code');
     const lineOf = (at: number) => readme.slice(0, at).split('\n').length;
-    expect(examples.filter((e) => !e.notRun && e.line > lineOf(tour) && e.line < lineOf(readme.indexOf('## API overview'))).map((e) => e.lang)).toEqual(['bash', 'bash', 'js']);
+    expect(examples.filter((e) => !e.notRun && e.line > lineOf(tour) && e.line < lineOf(readme.indexOf('## API overview'))).map((e) => e.lang)).toEqual(['bash', 'bash', 'js', 'js']);
     expect(lineOf(sdk)).toBeGreaterThan(lineOf(tour));
   });
 });
