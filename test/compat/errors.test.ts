@@ -133,3 +133,25 @@ describe('on a fresh npm start (only the fake provider)', () => {
     }
   });
 });
+
+describe('the wire formats take bodies up to COMPAT_BODY_LIMIT_MB (images travel inline)', () => {
+  it('a body over it is a 413 in the format\'s own error body, with nothing stored; under it a 2 MB image is taken', async () => {
+    const t = await createTestEnv({ COMPAT_BODY_LIMIT_MB: '3' });
+    try {
+      const headers = { ...(await t.keyHeader('enterprise')), 'content-type': 'application/json' };
+      const image = (mb: number) => Buffer.alloc(mb * 1024 * 1024, 1).toString('base64');
+      const messages = (mb: number) => [{ role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: image(mb) } }, { type: 'text', text: 'What is it?' }] }];
+      const big = await t.app.inject({ method: 'POST', url: '/v1/messages', headers, payload: { model: 'fake-1', max_tokens: 10, messages: messages(3) } });
+      expect(big.statusCode).toBe(413);
+      expect(big.json()).toMatchObject({ type: 'error', error: { type: 'request_too_large' } });
+      const chat = await t.app.inject({ method: 'POST', url: '/v1/chat/completions', headers, payload: { model: 'fake-1', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${image(3)}` } }] }] } });
+      expect([chat.statusCode, chat.json().error.code]).toEqual([413, 'payload_too_large']);
+      const jobs = await t.app.inject({ method: 'GET', url: '/v1/jobs', headers });
+      expect(jobs.json().data).toHaveLength(0);
+      const fits = await t.app.inject({ method: 'POST', url: '/v1/messages', headers: { ...headers, prefer: 'wait=0' }, payload: { model: 'fake-1', max_tokens: 10, messages: messages(1.5) } });
+      expect(fits.statusCode, fits.body).not.toBe(413);
+    } finally {
+      await t.close();
+    }
+  });
+});
