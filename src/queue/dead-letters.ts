@@ -39,11 +39,20 @@ export class DeadLetters {
     const res = await this.ledger.requeue(id, scope);
     if (!res) throw new AppError('dead_letter_not_found', `No dead-lettered job ${id}.`);
     if ('inFlight' in res) throw new AppError('replay_conflict', 'An identical generation is already in flight; wait for it instead.', { jobId: res.inFlight });
-    // The finished BullMQ job keeps the id; remove it so the id can be queued again.
-    await this.queues.generation.remove(id);
+    // The finished BullMQ job keeps the id; remove it so the id can be queued again. The row is dead
+    // a moment before the worker lets go of the job (its lock, until it moved it to failed), and
+    // BullMQ refuses to remove a locked job and ignores an add under an existing id: wait for it.
+    await this.#removeFinished(id);
     await this.events?.publish(id, 'queued', { replay: true });
     await this.queues.generation.add('generate', jobDataOf(res.row), this.queues.jobOptions(id, tailPriority(res.row.priority)));
     await this.queues.deadLetter.remove(id);
     return { jobId: id, status: 'queued', projectId: res.row.projectId };
+  }
+
+  async #removeFinished(id: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while ((await this.queues.generation.remove(id)) === 0 && (await this.queues.generation.getJob(id)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
