@@ -32,6 +32,7 @@ import generateRoutes from './routes/generate.js';
 import healthRoutes from './routes/health.js';
 import jobEventRoutes from './routes/job-events.js';
 import jobRoutes from './routes/jobs.js';
+import routingRoutes from './routes/routing.js';
 import meRoutes from './routes/me.js';
 import metricsRoutes from './routes/metrics.js';
 import projectRoutes from './routes/projects.js';
@@ -130,6 +131,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   await app.register(openaiResponsesRoutes);
   await app.register(openaiEmbeddingsRoutes);
   await app.register(jobRoutes);
+  await app.register(routingRoutes);
   await app.register(jobEventRoutes);
   await app.register(batchRoutes);
   await app.register(webhookRoutes);

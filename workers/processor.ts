@@ -14,6 +14,7 @@ import type { TokenLimiter } from '../src/ratelimit/tokens.js';
 import { worstCaseUsd } from '../src/spend/budgets.js';
 import { cacheEmbeddings } from './embeddings-cache.js';
 import { classify, type Failure } from './failures.js';
+import { WaitForCapacity } from '../src/routing/group-provider.js';
 import type { Outcome, OutcomeStash } from './outcome-stash.js';
 import { providerCall, type ProviderCallDeps } from './provider-call.js';
 import type { Slots } from './slots.js';
@@ -82,6 +83,14 @@ export function createProcessor(deps: ProcessorDeps) {
       }
       try {
         return await attempt(job, release, jlog, tracked?.signal);
+      } catch (err) {
+        if (!(err instanceof WaitForCapacity)) throw err;
+        // No deployment of its model group can take it now (cooling down, or their accounts' RPM/TPM are
+        // full): back to the queue until one can, this run undone, no attempt spent, nothing sent.
+        jlog.info({ until: new Date(err.untilMs).toISOString() }, 'waiting for deployment capacity');
+        await ledger.handBack(d.id);
+        await job.moveToDelayed(Math.max(err.untilMs, Date.now() + 1), token);
+        throw new DelayedError();
       } finally {
         release();
       }
@@ -132,6 +141,7 @@ export function createProcessor(deps: ProcessorDeps) {
       out = stashed ?? (await ask(d, release, signal));
     } catch (err) {
       release();
+      if (err instanceof WaitForCapacity) throw err;
       return failed(job, err, started, jlog, signal?.aborted === true);
     }
     release();

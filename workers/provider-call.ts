@@ -1,7 +1,7 @@
 import { answerBlocks, deltasOf, extraBlocks } from '../src/llm/answer.js';
 import { DEFAULT_PROJECT } from '../src/llm/hash.js';
-import { costUsd } from '../src/llm/price.js';
-import { finishReasonOf, type GenerationResult, type StreamDelta, type Usage } from '../src/llm/result.js';
+import { costUsd, type ModelPrice } from '../src/llm/price.js';
+import { finishReasonOf, type GenerationResult, type RouteStep, type StreamDelta, type Usage } from '../src/llm/result.js';
 import { requestOf } from '../src/llm/stored.js';
 import { deltaEventData } from '../src/events/deltas.js';
 import type { JobEventLog } from '../src/events/job-events.js';
@@ -14,8 +14,10 @@ import type { OutputValidator } from './output-validator.js';
 
 export interface ProviderCallDeps {
   providers: Partial<Record<string, Provider>>;
-  /** What each attempt's tokens cost: the registry's one price function (the API admits at the same price). */
-  registry: Pick<ProviderRegistry, 'price'>;
+  /** What each attempt's tokens cost (the API admits at the same price), and the clients of providers known at run time (model groups). */
+  registry: Pick<ProviderRegistry, 'price' | 'client'>;
+  /** A model group's call moved on from a deployment: kept on the row (its timeline). */
+  noteRoute?: (jobId: string, step: RouteStep) => Promise<void>;
   /** Where a streamed attempt's deltas go (GET /v1/jobs/:id/events). */
   events?: JobEventLog;
   /** Checks answers against the template's outputSchema off the event loop, with a deadline. */
@@ -33,18 +35,28 @@ const usageOfResult = (r: Usage): Usage => ({
 /** One call of a job's provider, and what its answer is worth: the outcome to record, or AttemptFailed. */
 export function providerCall(deps: ProviderCallDeps) {
   /** What an attempt's tokens cost; a model with no price (admitted under ALLOW_UNPRICED_MODELS) is unpriced, not free. */
-  const cost = (d: GenerationJobData, u: Usage) => {
-    const price = deps.registry.price(d.provider, d.model);
+  /** The price an attempt is charged at: the deployment's that answered a model group's call, else the registry's for the job's model. */
+  const priceOf = (d: GenerationJobData, res?: GenerationResult): ModelPrice | undefined =>
+    (res?.servedBy ? res.servedBy.price : deps.registry.price(d.provider, d.model));
+  const cost = (d: GenerationJobData, u: Usage, res?: GenerationResult) => {
+    const price = priceOf(d, res);
     return price ? { costUsd: costUsd(u, price) } : { costUsd: 0, unpriced: true };
   };
 
   /** Calls the provider and checks its answer; throws AttemptFailed (with the tokens paid) when it is unusable. */
   async function ask(d: GenerationJobData, release: () => void, signal?: AbortSignal): Promise<Outcome> {
-    const provider = deps.providers[d.provider];
+    const provider = deps.providers[d.provider] ?? deps.registry.client(d.provider);
     if (!provider) throw new AttemptFailed('provider_unavailable', d.provider);
     const { provider: _name, ...rest } = requestOf(d);
-    const req: ProviderCall = signal ? { ...rest, signal } : rest;
-    const res = await call(provider, req, d);
+    const steps: Promise<void>[] = [];
+    const req: ProviderCall = {
+      ...rest, jobId: d.id, projectId: d.projectId ?? DEFAULT_PROJECT, ...(signal ? { signal } : {}),
+      onStep: (step) => {
+        void deps.events?.publish(d.id, 'failover', { ...step });
+        if (deps.noteRoute) steps.push(deps.noteRoute(d.id, step).catch(() => {}));
+      },
+    };
+    const res = await call(provider, req, d).finally(() => Promise.all(steps));
     release();
     const usage = usageOfResult(res);
     const finishReason = finishReasonOf(res.stopReason);
@@ -66,8 +78,8 @@ export function providerCall(deps: ProviderCallDeps) {
       ...(res.embeddings ? { embeddings: res.embeddings } : {}),
     };
     return {
-      text: res.text, json, finishReason, responseModel: res.model, ...usage, ...cost(d, usage),
-      ...(Object.keys(extra).length ? { extra } : {}),
+      text: res.text, json, finishReason, responseModel: res.model, ...usage, ...cost(d, usage, res),
+      ...(Object.keys(extra).length ? { extra } : {}), ...(res.servedBy ? { deployment: res.servedBy.deployment } : {}),
     };
   }
 

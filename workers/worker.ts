@@ -68,6 +68,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     cancels,
     fairness: { service: svc.fairness, queue: queues.generation },
     afterSettle,
+    noteRoute: (id, step) => ledger.noteRoute(id, step),
   });
   const webhookWorker = startWebhookWorker({ config, db: deps.database.db, log });
 

@@ -10,7 +10,7 @@ import { AppError } from '../errors/app-error.js';
 export const AUDIT_ACTIONS = [
   'project.created', 'project.changed',
   'api_key.created', 'api_key.changed', 'api_key.revoked', 'api_key.rotated', 'api_key.webhook_secret_rotated',
-  'budget.changed', 'template.deleted', 'dead_letter.replayed', 'cache.cleared',
+  'budget.changed', 'template.deleted', 'dead_letter.replayed', 'cache.cleared', 'routes.changed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -7,6 +7,10 @@ export type Invalidation =
   | { kind: 'result'; inputHash: string }
   | { kind: 'results' }
   | { kind: 'api_key'; keyId: string }
+  /** A new version of the routing document: every process loads it. */
+  | { kind: 'routes' }
+  /** A deployment leaves its groups until `until` (epoch ms). */
+  | { kind: 'cooldown'; deployment: string; until: number }
   | { kind: 'all' };
 
 /**

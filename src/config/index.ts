@@ -20,6 +20,12 @@ export type Config = Omit<EnvConfig, 'REDIS_PREFIX'> & {
    * @defaultValue `[]` (a config built without `loadConfig` may leave it out)
    */
   readonly compatibleProviders?: readonly CompatibleProviderConfig[];
+  /**
+   * The environment as it was at boot, for the variables a routing document names (`apiKeyEnv`),
+   * which can change while the server runs (`PUT /v1/routes`). Not enumerable, so it is never
+   * serialized with the config.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 };
 
 /** The Redis prefix when REDIS_PREFIX is unset (except for `npm start` on its embedded database). */
@@ -68,5 +74,6 @@ export function loadConfig(env: NodeJS.ProcessEnv | Record<string, string | unde
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const parsed = value as EnvConfig;
-  return { ...parsed, REDIS_PREFIX: parsed.REDIS_PREFIX ?? DEFAULT_REDIS_PREFIX, redisPrefixGiven: parsed.REDIS_PREFIX !== undefined, compatibleProviders };
+  const config: Config = { ...parsed, REDIS_PREFIX: parsed.REDIS_PREFIX ?? DEFAULT_REDIS_PREFIX, redisPrefixGiven: parsed.REDIS_PREFIX !== undefined, compatibleProviders };
+  return Object.defineProperty(config, 'env', { value: Object.freeze({ ...env }), enumerable: false });
 }

@@ -8,3 +8,4 @@ export * from './tables/templates.js';
 export * from './tables/generations.js';
 export * from './tables/spend.js';
 export * from './tables/batches.js';
+export * from './tables/routing.js';

@@ -9,7 +9,7 @@ import { redisKeys } from '../redis/keys.js';
  * provider sent it), `retrying` (an attempt failed, another is scheduled), then one
  * of the terminal `completed`, `dead` or `canceled`.
  */
-export const JOB_EVENT_TYPES = ['queued', 'active', 'delta', 'retrying', 'completed', 'dead', 'canceled'] as const;
+export const JOB_EVENT_TYPES = ['queued', 'active', 'delta', 'failover', 'retrying', 'completed', 'dead', 'canceled'] as const;
 export type JobEventType = (typeof JOB_EVENT_TYPES)[number];
 
 /** One entry of a job's event stream; `id` is the Redis stream entry id (the SSE `id:`). */

@@ -1,4 +1,4 @@
-import type { Caller } from '../auth/caller.js';
+import { homeProject, type Caller } from '../auth/caller.js';
 import type { Config } from '../config/index.js';
 import type { TemplateRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
@@ -17,6 +17,10 @@ export function assertUsable(providers: ProviderRegistry, config: Config, caller
     const vars = providers.get(provider)?.configVariables.filter((v) => v.endsWith('_KEY') || v.endsWith('_URL')) ?? [];
     const how = vars.length ? ` (set ${vars.join(' or ')} to enable it)` : '';
     throw new AppError('provider_unavailable', `Provider ${provider} is not configured here${how}; ${providers.answeringModels()}.`, { provider });
+  }
+  const def = providers.get(provider);
+  if (def?.allows && !def.allows(model, homeProject(caller))) {
+    throw new AppError('model_not_allowed', `This project may not use the model group ${model}.`, { provider, model });
   }
   assertModelAllowed(allowedModelsOf(config, caller), provider, model);
 }

@@ -14,6 +14,8 @@ export interface Completion extends Usage {
   finishReason: FinishReason;
   /** The model that answered, as the provider reported it. */
   responseModel?: string;
+  /** The deployment of the routing document that answered a model group's call. */
+  deployment?: string;
   costUsd: number;
   /** No price was known for the model: `costUsd` is 0 and the attempt is counted as unpriced. */
   unpriced?: boolean;
@@ -45,12 +47,13 @@ export async function completeRows(db: Db, items: Completion[]): Promise<(Comple
         ${sql.param(items.map((i) => i.costUsd))}::numeric[], ${sql.param(items.map((i) => i.unpriced === true))}::bool[],
         ${sql.param(items.map((i) => i.finishReason))}::text[], ${sql.param(items.map((i) => i.responseModel ?? null))}::text[],
         ${sql.param(stored.map((s) => s.extra))}::jsonb[], ${sql.param(items.map((i) => i.cacheReadTokens ?? 0))}::int[],
-        ${sql.param(items.map((i) => i.cacheWriteTokens ?? 0))}::int[], ${sql.param(items.map((i) => i.reasoningTokens ?? 0))}::int[])
-        as v(id, text, json, enc, it, ot, cost, unpriced, finish, rmodel, extra, crt, cwt, rt)
+        ${sql.param(items.map((i) => i.cacheWriteTokens ?? 0))}::int[], ${sql.param(items.map((i) => i.reasoningTokens ?? 0))}::int[],
+        ${sql.param(items.map((i) => i.deployment ?? null))}::text[])
+        as v(id, text, json, enc, it, ot, cost, unpriced, finish, rmodel, extra, crt, cwt, rt, dep)
     ), done as (
       update generations g set status = 'completed', result_text = v.text, result_json = v.json, result_encoding = v.enc, finish_reason = v.finish, response_model = v.rmodel,
         result_extra = v.extra, cache_read_tokens = g.cache_read_tokens + v.crt, cache_write_tokens = g.cache_write_tokens + v.cwt,
-        reasoning_tokens = g.reasoning_tokens + v.rt,
+        reasoning_tokens = g.reasoning_tokens + v.rt, deployment = v.dep,
         error_code = null, error_message = null, completed_at = now(), unpriced = g.unpriced or v.unpriced,
         input_tokens = g.input_tokens + v.it, output_tokens = g.output_tokens + v.ot, cost_usd = g.cost_usd + v.cost
       from v where g.id = v.id and g.status in ${IN_FLIGHT_SQL}

@@ -20,6 +20,8 @@ export function toJobDto(row: GenerationRow, cached = false, withPrompt = false)
     attempts: row.attempts,
     priority: row.priority,
     ...(done ? { result: publicResult(decodeResult(row)), finishReason: row.finishReason ?? 'stop', ...(row.responseModel ? { responseModel: row.responseModel } : {}) } : {}),
+    ...(row.deployment ? { deployment: row.deployment } : {}),
+    ...(row.routeLog?.length ? { route: row.routeLog } : {}),
     ...(row.attempts > 0
       ? {
           usage: usageOf(row),

@@ -31,6 +31,7 @@ export const RETRY_CAN_FIX = {
   provider_auth_failed: false,
   provider_forbidden: false,
   provider_not_found: false,
+  provider_context_length: false,
   provider_error: false,
   provider_unavailable: false,
   canceled: false,

@@ -8,6 +8,8 @@ import { claimRows, handBack, unclaim, type Claim } from './claim.js';
 import { completeRows, type Completed, type Completion } from './complete.js';
 import { failRow, type Failed, type FailOutcome } from './fail.js';
 import { forgetRow } from './forget.js';
+import { noteRouteStep } from './route-log.js';
+import type { RouteStep } from '../llm/result.js';
 import { requeueRow } from './replay.js';
 import { answerOf, answersOf, expire, expireMany, hashesOf, join, type SlotAnswer } from './slots.js';
 
@@ -150,5 +152,10 @@ export class Ledger {
   /** Marks a settled row of `scope` deleted and opens its slot; its input hash, or undefined when there is none to forget. */
   forget(id: string, scope: Scope): Promise<string | undefined> {
     return forgetRow(this.db, id, scope);
+  }
+
+  /** Keeps a step of a model group's call that moved on from a deployment on the row (its timeline). */
+  noteRoute(id: string, step: RouteStep): Promise<void> {
+    return noteRouteStep(this.db, id, step);
   }
 }

@@ -1,4 +1,4 @@
-import type { Usage } from './result.js';
+import type { Usage } from './usage.js';
 
 /**
  * A model's list price in USD per million tokens. Prompt-cache reads and writes have their own

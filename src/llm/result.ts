@@ -1,4 +1,8 @@
 import type { OutputBlock } from './message.js';
+import type { ModelPrice } from './price.js';
+import type { Usage } from './usage.js';
+
+export type { Usage } from './usage.js';
 
 /**
  * Why an answer ended: `stop` (the model finished, or hit a stop sequence), `length` (cut off at
@@ -26,19 +30,6 @@ export function finishReasonOf(stop: StopReason): FinishReason {
   }
 }
 
-/** Tokens one attempt used, as the provider reported them. */
-export interface Usage {
-  /** Every input token, those read from or written to the provider's prompt cache included. */
-  inputTokens: number;
-  outputTokens: number;
-  /** Of `inputTokens`, read from the provider's prompt cache (priced at its cache-read price). */
-  cacheReadTokens?: number;
-  /** Of `inputTokens`, written to the provider's prompt cache (priced at its cache-write price). */
-  cacheWriteTokens?: number;
-  /** Of `outputTokens`, spent reasoning. */
-  reasoningTokens?: number;
-}
-
 /** What a provider returns for one call, provider-neutral. */
 export interface GenerationResult extends Usage {
   /** The answer's text: its text blocks joined (a refusal's explanation for a refusal). */
@@ -52,6 +43,8 @@ export interface GenerationResult extends Usage {
   logprobs?: unknown;
   /** For an embedding: one vector per input, each as little-endian float32 bytes in base64. */
   embeddings?: string[];
+  /** A model group's answer: the deployment that gave it, and its price (what the attempt cost). */
+  servedBy?: { deployment: string; price?: ModelPrice };
 }
 
 /**
@@ -65,3 +58,16 @@ export type StreamDelta =
   | { type: 'tool_args'; block: number; args: string }
   | { type: 'thinking'; block: number; text: string }
   | { type: 'signature'; block: number; signature: string };
+
+/** One step of a model group's call that moved on: which deployment, why, when. */
+export interface RouteStep {
+  deployment: string;
+  /** `429`, `5xx`, `timeout`, `error`, `context` (its context window was too small), `cooling`, `no_capacity`. */
+  outcome: string;
+  /** The group it belonged to. */
+  group: string;
+  /** The provider's error code, when it answered with one. */
+  code?: string;
+  /** Epoch ms. */
+  at: number;
+}

@@ -135,3 +135,11 @@ export function recordCacheLookup(result: CacheResult, tier: CacheTierLabel): vo
 export function recordCostSaved(usd: number, provider: string, model: string): void {
   if (usd > 0) costSaved.inc({ provider, model }, usd);
 }
+
+/** Calls to each deployment of the routing document (src/routing/), by outcome: ok, 429, 5xx, timeout, error, context. */
+export const deploymentCalls = new Counter({ name: 'promptlab_deployment_calls_total', help: 'Calls to each deployment of the routing document, by outcome', labelNames: ['deployment', 'outcome'], registers: [registry] });
+export const deploymentLatency = new Histogram({
+  name: 'promptlab_deployment_latency_seconds', help: "Time to a deployment's whole answer (or its failure)", labelNames: ['deployment'], registers: [registry], buckets: LONG_SECONDS,
+});
+/** Attempts moved on from a deployment: its failure (429, 5xx, timeout, context), or it was cooling down or out of capacity. */
+export const failovers = new Counter({ name: 'promptlab_failovers_total', help: 'Attempts moved from one deployment to the next, by the deployment left and why', labelNames: ['deployment', 'reason'], registers: [registry] });

@@ -31,6 +31,8 @@ export const PROVIDER_ERROR_TABLE = {
   aborted: { code: 'provider_aborted', retryable: true },
   // Unclassifiable means a bug or misconfiguration, which retrying will not fix.
   unknown: { code: 'provider_error', retryable: false },
+  // The input does not fit the model's context window (a 400 that says so): only a model with a larger one can answer.
+  context: { code: 'provider_context_length', retryable: false },
 } as const satisfies Record<string, ProviderErrorRule>;
 
 /** Every code a {@link ProviderError} can carry. */
@@ -145,6 +147,9 @@ function fromRule(rule: ProviderErrorRule, message: string, cause: unknown, stat
   return new ProviderError(rule.code as ProviderErrorCode, message, opts);
 }
 
+/** How OpenAI, Anthropic and the servers that copy them say an input is longer than the model's context window. */
+const CONTEXT_LENGTH = /context_length_exceeded|context length|context window|prompt is too long|too many tokens|maximum context/i;
+
 /**
  * Converts anything a provider throws into a {@link ProviderError} (returned as is if it already
  * is one), its SDK's errors read by the provider's `mapping`.
@@ -155,7 +160,8 @@ export function toProviderError(err: unknown, mapping?: ProviderErrorMapping): P
   const kind = mapping?.kindOf(err) ?? commonKindOf(err);
   if (kind === undefined) return fromRule(PROVIDER_ERROR_TABLE.unknown, message, err);
   if (typeof kind === 'string') return fromRule(PROVIDER_ERROR_TABLE[kind], message, err);
-  return fromRule(ruleForStatus(kind.status), message, err, kind.status, kind.headers);
+  const rule = kind.status === 400 && CONTEXT_LENGTH.test(message) ? PROVIDER_ERROR_TABLE.context : ruleForStatus(kind.status);
+  return fromRule(rule, message, err, kind.status, kind.headers);
 }
 
 /**

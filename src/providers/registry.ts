@@ -14,7 +14,7 @@ import type { Provider, ProviderDefinition } from './types.js';
  */
 export class ProviderRegistry {
   readonly #clients = new Map<string, Provider>();
-  readonly #byName: ReadonlyMap<string, ProviderDefinition>;
+  readonly #byName: Map<string, ProviderDefinition>;
   readonly #builtIn: ReadonlySet<ProviderDefinition>;
   readonly #overrides: PricingOverrides | undefined;
 
@@ -23,6 +23,7 @@ export class ProviderRegistry {
     const problems: string[] = [];
     for (const [i, p] of (config.compatibleProviders ?? []).entries()) {
       if (builtInNames.includes(p.name)) problems.push(`PROVIDERS_JSON /${i}/name "${p.name}" is a built-in provider (${builtInNames.join(', ')})`);
+      if (p.name === 'group') problems.push(`PROVIDERS_JSON /${i}/name "group" is reserved for the routing document's model groups`);
     }
     const compatible = (config.compatibleProviders ?? []).filter((p) => !builtInNames.includes(p.name)).map(compatibleDefinition);
     this.#builtIn = new Set(builtIn);
@@ -35,6 +36,15 @@ export class ProviderRegistry {
     const unknown = Object.keys(this.#overrides ?? {}).find((p) => !this.#byName.has(p));
     if (unknown !== undefined) problems.push(`PRICING_JSON names unknown provider ${JSON.stringify(unknown)} (known: ${names.join(', ')})`);
     if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+
+  /**
+   * Adds or replaces a provider known only at run time (the model groups of the routing document,
+   * which `PUT /v1/routes` can change): it routes the names it lists, ahead of every prefix.
+   */
+  register(def: ProviderDefinition): void {
+    this.#byName.set(def.name, def);
+    this.#clients.delete(def.name);
   }
 
   /** Every provider name, configured or not. */
@@ -75,7 +85,8 @@ export class ProviderRegistry {
    * top, an exact name first, then the longest prefix (see `priceFor`).
    */
   price(provider: string, model: string): ModelPrice | undefined {
-    return priceFor(provider, model, this.#overrides);
+    const def = this.#byName.get(provider);
+    return def?.price ? def.price(model) : priceFor(provider, model, this.#overrides);
   }
 
   /** The prices on top of the built-in tables (`PROVIDERS_JSON`, `PRICING_JSON`), parsed once. */
@@ -95,7 +106,7 @@ export class ProviderRegistry {
       return { provider: name.slice(0, slash), model: name.slice(slash + 1) };
     }
     const defs = [...this.#byName.values()];
-    const listed = defs.find((d) => !this.#builtIn.has(d) && Object.hasOwn(d.prices, name));
+    const listed = defs.find((d) => d.lists?.(name) && d.enabled(this.config)) ?? defs.find((d) => !this.#builtIn.has(d) && Object.hasOwn(d.prices, name));
     const owner = listed ?? defs.find((d) => d.modelPrefixes.some((p) => name.startsWith(p)));
     return owner && { provider: owner.name, model: name };
   }
@@ -104,7 +115,7 @@ export class ProviderRegistry {
   models(): { provider: string; model: string }[] {
     return [...this.#byName.values()]
       .filter((d) => d.enabled(this.config))
-      .flatMap((d) => [...new Set([...Object.keys(d.prices), ...Object.keys(this.#overrides?.[d.name] ?? {})])].map((model) => ({ provider: d.name, model })));
+      .flatMap((d) => [...new Set([...Object.keys(d.prices), ...Object.keys(this.#overrides?.[d.name] ?? {}), ...(d.listed?.() ?? [])])].map((model) => ({ provider: d.name, model })));
   }
 
   /**
@@ -118,7 +129,6 @@ export class ProviderRegistry {
     return `models that answer here: ${[...new Set([...listed, ...families])].join(', ')} (GET /v1/models lists them)`;
   }
 
-  /** One SDK client per enabled provider, by name. */
   /** This process's one client of provider `name`, made on first use, for calls the API makes itself (token counting); none when it is not enabled here. */
   client(name: string): Provider | undefined {
     if (!this.isEnabled(name)) return undefined;
@@ -130,6 +140,7 @@ export class ProviderRegistry {
     return c;
   }
 
+  /** One SDK client per enabled provider, by name. */
   createProviders(): Record<string, Provider> {
     const out: Record<string, Provider> = {};
     for (const d of this.#byName.values()) if (d.enabled(this.config)) out[d.name] = d.create(this.config);

@@ -2,13 +2,18 @@ import type { Config } from '../config/index.js';
 import type { Capability } from '../llm/capabilities.js';
 import type { ModelPrice } from '../llm/price.js';
 import type { GenerationRequest } from '../llm/request.js';
-import type { GenerationResult, StreamDelta } from '../llm/result.js';
+import type { GenerationResult, RouteStep, StreamDelta } from '../llm/result.js';
 import type { ProviderErrorMapping } from './errors.js';
 
 /** One call to a provider: a `GenerationRequest` without its provider, which the caller has already chosen. */
 export interface ProviderCall extends Omit<GenerationRequest, 'provider'> {
   /** Aborts the call; the provider then throws a `provider_aborted` `ProviderError` (see `errors.ts`). */
   signal?: AbortSignal;
+  /** The job the call is for, and its project (a model group resolves per project). */
+  jobId?: string;
+  projectId?: string;
+  /** A model group's call moved on from a deployment (its timeline). */
+  onStep?: (step: RouteStep) => void;
 }
 
 /**
@@ -60,6 +65,16 @@ export interface ProviderDefinition {
   readonly modelPrefixes: readonly string[];
   /** List prices by model, USD per million tokens (`PRICING_JSON` overrides them). */
   readonly prices: Readonly<Record<string, ModelPrice>>;
+  /** Model names it serves by their exact name, ahead of every provider's prefixes (the routing document's groups). */
+  lists?(model: string): boolean;
+  /** Those names, for `GET /v1/models`. */
+  listed?(): readonly string[];
+  /** Its price for `model` when it is not a table (a group's: the most its deployments can cost). */
+  price?(model: string): ModelPrice | undefined;
+  /** Its unpriced models are admitted (unpriced, refused where a budget applies) without ALLOW_UNPRICED_MODELS. */
+  readonly allowsUnpriced?: boolean;
+  /** Whether project `projectId` may use `model` at all (before the key's allow-list); default: yes. */
+  allows?(model: string, projectId: string): boolean;
   /** Whether this deployment can call it (its key or base URL is configured). */
   enabled(config: Config): boolean;
   /** The SDK client factory: one `Provider` for the process. */

@@ -8,16 +8,21 @@
     KEYS[1]  sorted set: reservation id -> reservation time, µs (Redis TIME)
     KEYS[2]  hash: reservation id -> tokens, and field '#' -> their running total
 
-    ARGV[1]  operation: 'reserve', 'reconcile' or 'release'
+    ARGV[1]  operation: 'reserve', 'reconcile', 'settle' or 'release'. 'settle' is
+             reconcile that also moves the reservation to now: a hold on a call
+             that has ended then counts for [end, end + window), which covers the
+             moment the call reached its upstream whatever the delay between the
+             reservation and the send (the outbound limits, src/routing/outbound.ts)
     ARGV[2]  window length, in ms
     ARGV[3]  reservation id (never '#')
-    ARGV[4]  tokens: the estimate (reserve) or the tokens really used (reconcile); ignored by release
+    ARGV[4]  tokens: the estimate (reserve) or the tokens really used (reconcile,
+             settle); ignored by release
     ARGV[5]  limit: tokens per window (reserve only)
 
   Output:
     {status, total, retryMs, retryAtMs}
     status     reserve: 1 admitted (or already held), 0 refused, -1 never fits
-               (tokens > limit); reconcile, release: 1 if the reservation was
+               (tokens > limit); reconcile, settle, release: 1 if the reservation was
                still in the window, else 0
     total      tokens in the window after the call
     retryMs    refused only: ms (rounded up) until enough tokens leave the
@@ -96,6 +101,16 @@ if op == 'reserve' then
 end
 
 if not held then return {0, total, 0, 0} end
+if op == 'settle' then
+  redis.call('ZADD', times, now, id)
+  redis.call('PEXPIRE', times, ARGV[2])
+  redis.call('PEXPIRE', tokens, ARGV[2])
+  if n > 0 then
+    redis.call('HSET', tokens, id, n)
+    total = redis.call('HINCRBY', tokens, '#', n - held)
+  end
+  return {1, total, 0, 0}
+end
 if op == 'reconcile' and n > 0 then
   redis.call('HSET', tokens, id, n)
   total = redis.call('HINCRBY', tokens, '#', n - held)

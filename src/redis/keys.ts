@@ -15,6 +15,9 @@
  * | channel `<prefix>:invalidate` | cross-process cache invalidation | (pub/sub) |
  * | `<prefix>:fair:<class>` | fair queuing (`fairAdmit-1.lua`, `fairStart-1.lua`: one key) | its own |
  * | `<prefix>:owner` | the database that owns the prefix | its own |
+ * | `<prefix>:route:cool:<deployment>` | a deployment cooling down (its TTL is the cooldown) | its own |
+ * | `<prefix>:route:rpm:<deployment>`, `…:n`; `<prefix>:route:tpm:<deployment>`, `…:n` | outbound limits (`tokenWindow-2.lua`: both keys of one) | one per deployment and limit: tag `{<deployment>:rpm}` |
+ * | `<prefix>:route:health:<deployment>:<minute>`, `<prefix>:route:ewma:<deployment>` | deployment health (counts per minute, latency EWMA) | their own |
  * | `<prefix>:<queue>:*` | BullMQ (`generation`, `dead-letter`, `webhooks`) | BullMQ's: one per queue, tag the prefix on a cluster |
  */
 export function redisKeys(prefix: string) {
@@ -39,6 +42,11 @@ export function redisKeys(prefix: string) {
     invalidateChannel: `${prefix}:invalidate`,
     fair: (cls: string) => `${prefix}:fair:${cls}`,
     owner: `${prefix}:owner`,
+    routeCool: (deployment: string) => `${prefix}:route:cool:${deployment}`,
+    /** A deployment's outbound window of one limit: the holds, and their sizes (`:n`). */
+    routeWindow: (deployment: string, limit: 'rpm' | 'tpm') => [`${prefix}:route:${limit}:${deployment}`, `${prefix}:route:${limit}:${deployment}:n`] as const,
+    routeHealth: (deployment: string, minute: number) => `${prefix}:route:health:${deployment}:${minute}`,
+    routeEwma: (deployment: string) => `${prefix}:route:ewma:${deployment}`,
   };
 }
 

@@ -72,6 +72,10 @@ export const Job = Type.Object({
   result: Type.Optional(Result),
   finishReason: Type.Optional(FinishReason),
   responseModel: Type.Optional(Type.String({ description: 'The model that answered, as the provider reported it (a dated snapshot of `model`, say)' })),
+  deployment: Type.Optional(Type.String({ description: 'The deployment of the routing document that answered a model group\'s call' })),
+  route: Type.Optional(Type.Array(Type.Object({
+    deployment: Type.String(), group: Type.String(), outcome: Type.String(), code: Type.Optional(Type.String()), at: Type.Integer(),
+  }), { description: 'Each deployment a model group\'s call moved on from, why (429, 5xx, timeout, error, context) and when (epoch ms)' })),
   usage: Type.Optional(Usage),
   costUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'USD of all attempts; null when the model has no price (ALLOW_UNPRICED_MODELS)' })),
   error: Type.Optional(JobError),

@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { apiServices } from './api.js';
 import { recordServices } from './record.js';
 import { redisServices } from './redis.js';
+import { routingServices } from './routing.js';
 import { settleServices } from './settle.js';
 import type { Services, ServiceOptions } from './types.js';
 
@@ -10,13 +11,14 @@ export type { CoreServices, Services, ServiceOptions } from './types.js';
 
 /**
  * Every service of a process as named Fastify plugins with their dependencies declared (record,
- * redis, settle, then the API's), decorated as `app.svc`: the API registers it on its app, and
+ * redis, routing, settle, then the API's), decorated as `app.svc`: the API registers it on its app, and
  * `npm start`'s worker uses that app's; a worker process builds it with `buildServices`.
  */
 export const servicesPlugin = fp<ServiceOptions>(async (app: FastifyInstance, opts) => {
   app.decorate('svc', {} as Services);
   await app.register(recordServices, opts);
   await app.register(redisServices, opts);
+  await app.register(routingServices, opts);
   await app.register(settleServices, opts);
   if (opts.role === 'api') await app.register(apiServices, opts);
 }, { name: 'services' });

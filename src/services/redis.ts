@@ -10,7 +10,8 @@ import type { ServiceOptions } from './types.js';
 
 /** The services over Redis: the invalidation bus, the result cache, job events, the token limiter, fair queuing. */
 export const redisServices = fp<ServiceOptions>(async (app: FastifyInstance, { config, redis, log, role }) => {
-  const bus = new InvalidationBus(redis, config.REDIS_PREFIX, log, { listen: role === 'api' });
+  // Workers listen too: routing changes and deployment cooldowns reach them over the bus.
+  const bus = new InvalidationBus(redis, config.REDIS_PREFIX, log);
   const redisWatch = new RedisWatch(config.RATE_LIMIT_TIMEOUT_MS);
   Object.assign(app.svc, {
     bus,

@@ -23,6 +23,7 @@ import type { Fairness } from '../queue/fairness.js';
 import type { Queues } from '../queue/queues.js';
 import type { JobWaiter } from '../queue/waiter.js';
 import type { RedisWatch } from '../ratelimit/redis-watch.js';
+import type { Routing } from '../routing/service.js';
 import type { TokenLimiter } from '../ratelimit/tokens.js';
 import type { Budgets } from '../spend/budgets.js';
 import type { Templates } from '../templates/service.js';
@@ -42,8 +43,8 @@ export interface ServiceOptions {
   adminKey?: string;
   log: Logger;
   /**
-   * `api` builds every service; `worker` the ones a worker process uses (the record, Redis, what
-   * follows a settlement), its bus publishing only (a worker keeps nothing in memory to invalidate).
+   * `api` builds every service; `worker` the ones a worker process uses (the record, Redis, routing,
+   * what follows a settlement).
    */
   role: 'api' | 'worker';
 }
@@ -53,6 +54,8 @@ export interface CoreServices {
   jobs: Jobs;
   /** The generations table's writes, and which generation answers each input. */
   ledger: Ledger;
+  /** The routing document in force: model groups, failover, outbound limits. */
+  routing: Routing;
   /** Budgets of keys and templates: reserve, release, status. */
   budgets: Budgets;
   idempotency: IdempotencyStore;

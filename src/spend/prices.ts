@@ -12,7 +12,7 @@ import type { ProviderRegistry } from '../providers/registry.js';
  */
 export function admissionPrice(registry: ProviderRegistry, config: Pick<Config, 'ALLOW_UNPRICED_MODELS'>, provider: string, model: string): ModelPrice | undefined {
   const price = registry.price(provider, model);
-  if (price || config.ALLOW_UNPRICED_MODELS) return price;
+  if (price || config.ALLOW_UNPRICED_MODELS || registry.get(provider)?.allowsUnpriced) return price;
   const example = `{${JSON.stringify(provider)}:{${JSON.stringify(model)}:{"input":USD/MTok,"output":USD/MTok}}}`;
   throw new AppError(
     'unknown_model',

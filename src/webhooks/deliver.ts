@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { BlockedAddressError, resolveAllowed } from './address.js';
+import { BlockedAddressError, resolveAllowed } from '../http/address.js';
 
 export interface DeliveryOptions {
   timeoutMs: number;

@@ -9,7 +9,7 @@ import { AppError } from '../errors/app-error.js';
 import { toJobDto } from '../jobs/dto.js';
 import type { Jobs } from '../jobs/service.js';
 import type { Queues, WebhookJobData } from '../queue/queues.js';
-import { BlockedAddressError, resolveAllowed } from './address.js';
+import { BlockedAddressError, resolveAllowed } from '../http/address.js';
 import { newWebhookSecret } from './signature.js';
 
 /** `webhook` of a generate or batch request. */

@@ -109,6 +109,11 @@ const ROUTES: Record<string, Row> = {
   'GET /v1/projects': { need: 'global', own: () => ({ method: 'GET', url: '/v1/projects' }), ok: 200, other: null },
   'GET /v1/projects/:id': { need: 'global', own: () => ({ method: 'GET', url: `/v1/projects/${A}` }), ok: 200, other: () => ({ method: 'GET', url: `/v1/projects/${B}` }) },
   'PATCH /v1/projects/:id': { need: 'global', own: () => ({ method: 'PATCH', url: `/v1/projects/${A}`, payload: { name: 'A' } }), ok: 200, other: () => ({ method: 'PATCH', url: `/v1/projects/${B}`, payload: { name: 'mine' } }) },
+  // The routing document is the deployment's, not a project's: the admin key alone reads and replaces it.
+  'GET /v1/routes': { need: 'global', own: () => ({ method: 'GET', url: '/v1/routes' }), ok: 200, other: null },
+  'PUT /v1/routes': { need: 'global', own: () => ({ method: 'PUT', url: '/v1/routes', payload: { deployments: [{ name: 'f', provider: 'fake', model: 'fake-1' }], groups: [{ name: 'iso-group', deployments: ['f'] }] } }), ok: 200, other: null },
+  'GET /v1/routes/versions': { need: 'global', own: () => ({ method: 'GET', url: '/v1/routes/versions' }), ok: 200, other: null },
+  'GET /v1/routes/health': { need: 'global', own: () => ({ method: 'GET', url: '/v1/routes/health' }), ok: 200, other: null },
   'POST /v1/api-keys': { need: 'admin', own: () => ({ method: 'POST', url: '/v1/api-keys', payload: { name: 'k', role: 'member' } }), ok: 201,
     other: () => ({ method: 'POST', url: '/v1/api-keys', payload: { name: 'k', projectId: B } }) },
   'GET /v1/api-keys': { need: 'admin', own: () => ({ method: 'GET', url: '/v1/api-keys' }), ok: 200, other: () => ({ method: 'GET', url: `/v1/api-keys?projectId=${B}` }) },

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Message, OutputBlock } from '../../llm/message.js';
 import type { RequestOptions } from '../../llm/stored.js';
+import type { RouteStep } from '../../llm/result.js';
 import type { FinishReason } from '../../llm/result.js';
 import { boolean, doublePrecision, index, integer, jsonb, numeric, pgTable, primaryKey, text, timestamptz, uniqueIndex } from '../columns.js';
 import { DEFAULT_PROJECT } from '../../llm/hash.js';
@@ -59,6 +60,10 @@ export const generations = pgTable(
     resultEncoding: text('result_encoding', { enum: ['json'] }),
     /** What the answer holds beyond its text and JSON: its blocks (tool calls, reasoning), logprobs, an embedding's vectors; null when nothing. */
     resultExtra: jsonb('result_extra').$type<ResultExtra>(),
+    /** The deployment of the routing document that answered (a model group's call); null otherwise. */
+    deployment: text('deployment'),
+    /** Each step of a group's calls that did not answer: the deployment, why it was left, when. */
+    routeLog: jsonb('route_log').$type<RouteStep[]>(),
     /** The model that answered, as the provider reported it (a dated snapshot of `model`, say); null on rows completed before this column. */
     responseModel: text('response_model'),
     /** Why the answer ended (`stop`, `length`); null on rows completed before this column: `stop`. */

@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
 /**
- * Addresses a webhook may not reach (unless WEBHOOK_ALLOW_PRIVATE): unspecified, loopback,
+ * Addresses a webhook or an upstream may not reach (unless WEBHOOK_ALLOW_PRIVATE, PROVIDERS_ALLOW_PRIVATE): unspecified, loopback,
  * private, shared (CGNAT), link-local, benchmarking, multicast and reserved ranges, v4 and v6.
  * IPv4 embedded in IPv6 (mapped `::ffff:a.b.c.d`, translated `::ffff:0:a.b.c.d`, compatible
  * `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002:aabb:ccdd::/48`) is checked as the IPv4 address it
