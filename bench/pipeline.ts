@@ -30,11 +30,11 @@ interface Result { rate: number; cpu: CpuSnapshot }
 
 async function rawBullmq(n: number, concurrency: number): Promise<Result> {
   const prefix = `pl_bench_raw_${randomUUID().slice(0, 8)}`;
-  const queue = new Queue('raw', { connection: bullConnection(REDIS_URL), prefix });
+  const queue = new Queue('raw', { connection: bullConnection(REDIS_URL).connection, prefix });
   let done = 0;
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
-  const worker = new Worker('raw', async () => {}, { connection: bullConnection(REDIS_URL), prefix, concurrency });
+  const worker = new Worker('raw', async () => {}, { connection: bullConnection(REDIS_URL).connection, prefix, concurrency });
   worker.on('completed', () => { if (++done === n) resolveAll(); });
   await worker.waitUntilReady();
   const probe = new Redis(REDIS_URL);

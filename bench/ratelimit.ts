@@ -16,11 +16,10 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Tier } from '../src/auth/caller.js';
 import { loadConfig } from '../src/config/index.js';
 import { errorHandler } from '../src/errors/handler.js';
-import { createRedis, unlinkMatching, waitReady } from '../src/redis/client.js';
+import { createRedis, unlinkMatching, waitReady, type RedisClient } from '../src/redis/client.js';
 import { defineScripts } from '../src/redis/scripts.js';
 import { rateLimitOptions, rateLimitPlugin } from '../src/ratelimit/plugin.js';
 import { startRedisServer, type RedisServer } from '../test/support/redis-server.js';
@@ -131,7 +130,7 @@ async function serverCpu(server: ChildProcess): Promise<number> {
  * CPU time (µs) Redis has used so far, and the scripts (EVALSHA, EVAL) it has
  * run; NaN when it is shared with others (REDIS_URL), so not ours to measure.
  */
-async function redisStats(redis: Redis | undefined): Promise<{ cpuUs: number; scripts: number }> {
+async function redisStats(redis: RedisClient | undefined): Promise<{ cpuUs: number; scripts: number }> {
   if (!redis) return { cpuUs: NaN, scripts: NaN };
   const info = await redis.info('all');
   const calls = commandCalls(info);
@@ -139,7 +138,7 @@ async function redisStats(redis: Redis | undefined): Promise<{ cpuUs: number; sc
 }
 
 let runId = 0;
-async function load(server: ChildProcess, redis: Redis | undefined, port: number, seconds: number): Promise<Run> {
+async function load(server: ChildProcess, redis: RedisClient | undefined, port: number, seconds: number): Promise<Run> {
   const run = ++runId;
   const cpuBefore = await serverCpu(server);
   const redisBefore = await redisStats(redis);
@@ -161,7 +160,7 @@ async function load(server: ChildProcess, redis: Redis | undefined, port: number
 }
 
 
-async function compare(server: ChildProcess, redis: Redis | undefined, ports: Ports): Promise<string[][]> {
+async function compare(server: ChildProcess, redis: RedisClient | undefined, ports: Ports): Promise<string[][]> {
   const table = [['scenario', 'store', 'req/s', 'p99 ms', 'API CPU µs/req', 'Redis CPU µs/req', 'req/script run', 'responses (status: count, all runs)']];
   for (const scenario of scenarios()) {
     const runs: Record<Store, Run[]> = { builtin: [], sliding: [] };
@@ -185,7 +184,7 @@ async function compare(server: ChildProcess, redis: Redis | undefined, ports: Po
   return table;
 }
 
-async function memoryPerKey(redis: Redis, prefix: string): Promise<string[][]> {
+async function memoryPerKey(redis: RedisClient, prefix: string): Promise<string[][]> {
   const rows = [['key', 'entries', 'bytes', 'bytes/entry']];
   const add = async (label: string, key: string) => {
     const [n, bytes] = [await redis.llen(key).catch(() => 1), Number(await redis.memory('USAGE', key, 'SAMPLES', 0))];

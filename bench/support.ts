@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
 import { loadConfig, type Config } from '../src/config/index.js';
@@ -10,7 +9,7 @@ import { buildApp } from '../src/app.js';
 import { ProviderRegistry } from '../src/providers/registry.js';
 import { createQueues } from '../src/queue/queues.js';
 import { JobWaiter } from '../src/queue/waiter.js';
-import { createRedis, unlinkMatching, waitReady } from '../src/redis/client.js';
+import { createRedis, unlinkMatching, waitReady, type RedisClient } from '../src/redis/client.js';
 import { defineScripts, SCRIPT_FILES } from '../src/redis/scripts.js';
 import { adminQuery, dbUrl, PG_ADMIN_URL } from '../test/support/pg.js';
 
@@ -34,8 +33,10 @@ export async function benchWorld(env: Record<string, string> = {}): Promise<{ co
     async drop() {
       await database.close();
       await adminQuery(`drop database if exists ${name} with (force)`, PG);
-      const r = new Redis(REDIS_URL);
+      const r = createRedis(REDIS_URL);
+      await waitReady(r);
       await unlinkMatching(r, `${name}:*`);
+      await unlinkMatching(r, `{${name}:*`); // the hash-tagged keys: events, BullMQ
       r.disconnect();
     },
   };
@@ -124,7 +125,7 @@ async function postgresCpuSeconds(): Promise<number> {
   }
 }
 
-export async function cpuSnapshot(redis: Redis): Promise<CpuSnapshot> {
+export async function cpuSnapshot(redis: RedisClient): Promise<CpuSnapshot> {
   const { user, system } = process.cpuUsage();
   return { node: (user + system) / 1e6, redis: redisCpuSeconds(await redis.info('cpu')), postgres: await postgresCpuSeconds() };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/client.js';
 import type { Logger } from 'pino';
 import anthropicMessagesRoutes from './adapters/anthropic-messages/routes.js';
 import openaiChatRoutes from './adapters/openai-chat/routes.js';
@@ -47,7 +47,7 @@ import { drainPlugin } from './shutdown/drain.js';
 export interface AppDeps {
   config: Config;
   database: Database;
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   waiter: JobWaiter;
   /** The providers of this deployment, built once at boot. */

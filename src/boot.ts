@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis/client.js';
 import type { Logger } from 'pino';
 import { resolve } from 'node:path';
 import closeWithGrace from 'close-with-grace';
@@ -19,7 +19,7 @@ export interface Runtime {
   /** The providers of this deployment: built first, so a configuration the registry refuses stops the boot before anything opens. */
   registry: ProviderRegistry;
   database: Database;
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   close(): Promise<void>;
 }
@@ -30,7 +30,7 @@ export async function openRuntime(config: Config, log: Logger): Promise<Runtime>
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.PROMPTLAB_DATA_DIR });
   await database.migrate();
   log.info({ database: database.kind }, 'database migrated');
-  const redis = defineScripts(createRedis(config.REDIS_URL));
+  const redis = defineScripts(createRedis(config));
   redis.on('error', (err) => log.debug({ err: String(err) }, 'redis connection error'));
   await waitReady(redis, 5000);
   await claimPrefix(redis, config.REDIS_PREFIX, await identityOf(database));

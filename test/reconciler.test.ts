@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { generations } from '../src/db/schema.js';
 import { GENERATION_QUEUE } from '../src/queue/queues.js';
 import { bullConnection } from '../src/redis/client.js';
+import { redisKeys } from '../src/redis/keys.js';
 import { OutcomeStash } from '../workers/outcome-stash.js';
 import { reconcile } from '../workers/reconciler.js';
 import type { RunningWorker } from '../workers/worker.js';
@@ -29,7 +30,7 @@ async function admitted(topic: string): Promise<string> {
 
 /** Takes the job as a worker would (row `active`), then fails it for good with `reason`, the processor never settling the row. */
 async function failOutsideProcessor(jobId: string, reason: string): Promise<void> {
-  const w = new Worker(GENERATION_QUEUE, null, { connection: bullConnection(e.t.config.REDIS_URL), prefix: e.t.config.REDIS_PREFIX });
+  const w = new Worker(GENERATION_QUEUE, null, { connection: bullConnection(e.t.config).connection, prefix: redisKeys(e.t.config.REDIS_PREFIX).bull(GENERATION_QUEUE) });
   try {
     const job = await w.getNextJob('tok');
     expect(job?.id).toBe(jobId);

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis, waitReady } from '../src/redis/client.js';
+import { createRedis, waitReady, type RedisClient } from '../src/redis/client.js';
 import { defineScripts, readScript, SCRIPT_FILES } from '../src/redis/scripts.js';
 import { REDIS_URL } from './support/context.js';
 
-let redis: Redis;
+let redis: RedisClient;
 
 beforeAll(async () => {
   redis = createRedis(REDIS_URL);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/client.js';
 import type { Logger } from 'pino';
 import type { Completion } from '../src/jobs/ledger.js';
 import { redisKeys } from '../src/redis/keys.js';
@@ -14,7 +14,7 @@ export type Outcome = Omit<Completion, 'id'>;
  * no round trip. JSON keeps NUL and unpaired surrogates as escapes: lossless.
  */
 export class OutcomeStash {
-  constructor(private readonly redis: Redis, private readonly prefix: string, private readonly log: Logger) {}
+  constructor(private readonly redis: RedisClient, private readonly prefix: string, private readonly log: Logger) {}
 
   key(jobId: string): string {
     return redisKeys(this.prefix).outcome(jobId);

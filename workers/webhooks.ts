@@ -59,9 +59,10 @@ export function startWebhookWorker(deps: { config: Config; db: Db; log: Logger }
     throw new DeliveryFailed(res.error ?? `answered ${res.statusCode}`);
   }
 
+  const bull = bullConnection(config);
   const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, deliver, {
-    connection: bullConnection(config.REDIS_URL),
-    prefix: redisKeys(config.REDIS_PREFIX).bull,
+    connection: bull.connection,
+    prefix: redisKeys(config.REDIS_PREFIX).bull(WEBHOOK_QUEUE),
     concurrency: config.WEBHOOK_CONCURRENCY,
     settings: {
       backoffStrategy: (attemptsMade, type) =>
@@ -69,5 +70,6 @@ export function startWebhookWorker(deps: { config: Config; db: Db; log: Logger }
     },
   });
   worker.on('error', (err) => log.error({ err: String(err) }, 'webhook worker error'));
+  worker.on('closed', () => void bull.close());
   return worker;
 }

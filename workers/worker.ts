@@ -1,5 +1,5 @@
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis/client.js';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
 import type { Database } from '../src/db/client.js';
@@ -25,7 +25,7 @@ export interface WorkerDeps {
   /** Postgres, for the webhook deliveries' records. */
   database: Database;
   /** Command connection (cancel signals, the answer stash). */
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   /** The process's services (src/services/): the API app's under `npm start`, `buildServices`' in a worker process. */
   svc: CoreServices;
@@ -72,9 +72,10 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   });
   const webhookWorker = startWebhookWorker({ config, db: deps.database.db, log });
 
+  const bull = bullConnection(config);
   const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {
-    connection: bullConnection(config.REDIS_URL),
-    prefix: redisKeys(config.REDIS_PREFIX).bull,
+    connection: bull.connection,
+    prefix: redisKeys(config.REDIS_PREFIX).bull(GENERATION_QUEUE),
     // Jobs held beyond the provider slots finish their writes, or wait for a slot, without idling one.
     concurrency: config.WORKER_CONCURRENCY + prefetchOf(config),
     lockDuration: config.WORKER_LOCK_DURATION_MS,
@@ -107,6 +108,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
       const closing = worker.close(); // stops fetching first, so a job handed back is not taken again here
       slots.close();
       await Promise.all([closing, webhookWorker.close()]);
+      await bull.close();
       cancels.close();
       await validator.close();
     },

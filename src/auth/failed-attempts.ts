@@ -1,6 +1,6 @@
 import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { AppError } from '../errors/app-error.js';
 import { BlockedKeys } from '../ratelimit/blocked-keys.js';
 import { RedisWatch } from '../ratelimit/redis-watch.js';
@@ -8,7 +8,7 @@ import type { LookupGuard } from './resolver.js';
 
 export interface FailedAttemptsOptions {
   /** A client on which `defineScripts` registered `slidingWindow`. */
-  redis: Redis;
+  redis: RedisClient;
   /** Prefix of the counters: `<prefix><ip>`, e.g. `promptlab:rl:authfail:`. */
   prefix: string;
   /** Failed key lookups per window per client IP; the next attempt gets 429 (RATE_LIMIT_AUTH_FAILURES). */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateOf, type RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import { redisKeys } from '../redis/keys.js';
 
@@ -20,15 +20,15 @@ export type Invalidation =
  * messages, so a publish is the one way local caches are cleared.
  */
 export class InvalidationBus {
-  readonly #sub: Redis | undefined;
+  readonly #sub: RedisClient | undefined;
   readonly #channel: string;
   readonly #handlers = new Set<(msg: Invalidation) => void>();
 
   /** `listen: false` for processes that only publish (workers keep no local copies). */
-  constructor(private readonly pub: Redis, prefix: string, log: Logger, { listen = true } = {}) {
+  constructor(private readonly pub: RedisClient, prefix: string, log: Logger, { listen = true } = {}) {
     this.#channel = redisKeys(prefix).invalidateChannel;
     if (!listen) return;
-    const sub = (this.#sub = pub.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null }));
+    const sub = (this.#sub = duplicateOf(pub, { enableOfflineQueue: true, maxRetriesPerRequest: null }));
     sub.on('error', (err) => log.debug({ err: String(err) }, 'invalidation subscriber error'));
     sub.on('message', (_ch, raw: string) => this.#apply(JSON.parse(raw) as Invalidation));
     // After a reconnect, messages may have been missed: drop everything local.

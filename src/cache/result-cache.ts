@@ -1,11 +1,11 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import type { GenerationRow, ResultExtra } from '../db/schema.js';
 import type { FinishReason } from '../llm/result.js';
 import { decodeResult, usageOf } from '../jobs/result-codec.js';
-import { unlinkMatching } from '../redis/client.js';
+import { perKey, unlinkMatching } from '../redis/client.js';
 import { TIMED_OUT, within } from '../util/within.js';
 import type { InvalidationBus } from './bus.js';
 import { redisKeys } from '../redis/keys.js';
@@ -60,7 +60,7 @@ export class ResultCache {
   readonly #timeoutMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly log: Logger,
     private readonly bus: InvalidationBus,
@@ -138,7 +138,10 @@ export class ResultCache {
   /** Removes the entries of `hashes` everywhere (UNLINK in batches); resolves to how many Redis keys went. */
   async deleteMany(hashes: string[]): Promise<number> {
     let removed = 0;
-    for (let i = 0; i < hashes.length; i += 500) removed += await this.redis.unlink(...hashes.slice(i, i + 500).map((h) => this.key(h)));
+    for (let i = 0; i < hashes.length; i += 500) {
+      const counts = await perKey(this.redis, hashes.slice(i, i + 500).map((h) => this.key(h)), async (keys) => [await this.redis.unlink(...keys)]);
+      for (const n of counts) removed += n;
+    }
     await this.bus.publish({ kind: 'results' });
     return removed;
   }

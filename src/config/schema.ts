@@ -33,6 +33,10 @@ export const ConfigSchema = Type.Object({
   PROMPTLAB_DATA_DIR: Type.String({ default: '.data', description: 'Embedded PGlite data, spawned redis-server data and the generated admin key' }),
   DATABASE_URL: Opt('Postgres URL; unset → embedded PGlite under PROMPTLAB_DATA_DIR (all-in-one mode only)', { pattern: '^postgres(ql)?://' }),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://', description: 'Redis URL' }),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({
+    pattern: '^\\s*[^,:\\s]+:\\d{1,5}\\s*(,\\s*[^,:\\s]+:\\d{1,5}\\s*)*$',
+    description: 'A Redis Cluster: some of its nodes, `host:port,host:port` (the rest are discovered); every Redis connection becomes a cluster client. REDIS_URL then gives only the credentials and TLS (README "Redis Cluster")',
+  })),
   REDIS_PREFIX: Opt('Prefix of every Redis key (queues, cache, limiter); one PromptLab database per prefix, checked at boot. Default `promptlab`; `npm start` on its embedded database: a prefix of its own, kept in PROMPTLAB_DATA_DIR/redis-prefix', { pattern: '^[A-Za-z0-9_.-]+$' }),
   PROMPTLAB_ADMIN_KEY: Opt('Admin API key, at least 32 characters and about 128 bits of entropy (openssl rand -base64 32); unset → generated once and kept in PROMPTLAB_DATA_DIR/admin-key', { minLength: 32 }),
   ANTHROPIC_API_KEY: Opt('Enables the anthropic provider'),

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import { TIMED_OUT, within } from '../util/within.js';
 import { redisKeys } from '../redis/keys.js';
@@ -66,7 +66,7 @@ export class JobEventLog {
   readonly #publishTimeoutMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly log?: Logger,
     opts: JobEventLogOptions = {},
@@ -97,7 +97,7 @@ export class JobEventLog {
       ]);
       const answer = await within(appended, this.#publishTimeoutMs);
       if (answer === TIMED_OUT) {
-        this.log?.warn({ jobId, event: type, timeoutMs: this.#publishTimeoutMs }, 'job event not confirmed: Redis did not answer in time');
+        this.log?.warn({ jobId, event: type, timeoutMs: this.#publishTimeoutMs }, 'job event not confirmed: RedisClient did not answer in time');
         return undefined;
       }
       return { id: answer[0]!, type, data };

@@ -27,7 +27,7 @@ export interface JobEventsPluginOptions {
  */
 export const jobEventsPlugin = fp<JobEventsPluginOptions>(
   async (app: FastifyInstance, opts) => {
-    const tail = new JobEventTail(app.deps.config.REDIS_URL, opts.events, app.deps.redis, app.log as never);
+    const tail = new JobEventTail(app.deps.config, opts.events, app.deps.redis, app.log as never);
     const streams = new JobStreams({ events: opts.events, tail, jobs: opts.jobs, ...(opts.heartbeatMs ? { heartbeatMs: opts.heartbeatMs } : {}) });
     app.decorate('jobStreams', streams);
     app.addHook('preClose', async () => streams.closeAll());

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
-import { createRedis } from '../redis/client.js';
+import { createRedis, type RedisTarget } from '../redis/client.js';
 import { compareIds, parseEntry, type JobEvent, type JobEventLog } from './job-events.js';
 
 interface Subscriber {
@@ -17,7 +17,7 @@ export interface JobEventTailOptions {
 /**
  * Follows the event streams of every job some client of this process is
  * watching, with one blocking XREAD over all of them on one dedicated
- * connection: Redis connections grow with API processes, not with SSE
+ * connection: RedisClient connections grow with API processes, not with SSE
  * clients, and the shared command connection is never blocked.
  *
  * A new subscription must join an XREAD already blocked: the tail appends to
@@ -26,7 +26,7 @@ export interface JobEventTailOptions {
  * before the XREAD, the XREAD returns at once.
  */
 export class JobEventTail {
-  readonly #conn: Redis;
+  readonly #conn: RedisClient;
   readonly #subs = new Map<string, Set<Subscriber>>();
   readonly #wakeKey: string;
   #wakeId = '0-0';
@@ -36,13 +36,13 @@ export class JobEventTail {
   readonly #blockMs: number;
 
   constructor(
-    url: string,
+    target: RedisTarget,
     private readonly events: JobEventLog,
-    private readonly commands: Redis,
+    private readonly commands: RedisClient,
     private readonly log: Logger,
     opts: JobEventTailOptions = {},
   ) {
-    this.#conn = createRedis(url, { enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: true });
+    this.#conn = createRedis(target, { enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: true });
     this.#conn.on('error', (err) => log.debug({ err: String(err) }, 'event tail connection error'));
     this.#wakeKey = `${events.key('wake')}:${randomUUID()}`;
     this.#blockMs = opts.blockMs ?? 10_000;

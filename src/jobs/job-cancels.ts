@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import type { Scope } from '../auth/caller.js';
 import type { GenerationRow } from '../db/schema.js';
@@ -15,7 +15,7 @@ export type CancelOutcome = 'detached' | 'canceled' | 'aborting' | 'settled';
 export interface CancelDeps {
   ledger: Ledger;
   queues: Pick<Queues, 'generation'>;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   log: Logger;
   tokens?: Pick<TokenLimiter, 'reconcile'>;

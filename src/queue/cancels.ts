@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateOf, perKey, type RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import { redisKeys } from '../redis/keys.js';
 
@@ -9,7 +9,7 @@ export const cancelChannel = (prefix: string) => redisKeys(prefix).cancelChannel
 const cancelKey = (prefix: string, jobId: string) => redisKeys(prefix).cancel(jobId);
 
 /** Tells every worker process that `jobId` was canceled while an attempt may be running. */
-export async function announceCancel(redis: Redis, prefix: string, jobId: string): Promise<void> {
+export async function announceCancel(redis: RedisClient, prefix: string, jobId: string): Promise<void> {
   await redis.set(cancelKey(prefix, jobId), '1', 'EX', 86_400);
   await redis.publish(cancelChannel(prefix), jobId);
 }
@@ -21,11 +21,11 @@ export async function announceCancel(redis: Redis, prefix: string, jobId: string
  * marked before finds the claim refused (`Ledger.claim`: `cancel`).
  */
 export class CancelSignals {
-  readonly #sub: Redis;
+  readonly #sub: RedisClient;
   readonly #running = new Map<string, AbortController>();
 
-  constructor(private readonly redis: Redis, private readonly prefix: string, log: Logger) {
-    this.#sub = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+  constructor(private readonly redis: RedisClient, private readonly prefix: string, log: Logger) {
+    this.#sub = duplicateOf(redis, { enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.#sub.on('error', (err) => log.debug({ err: String(err) }, 'cancel subscriber error'));
     this.#sub.on('message', (_ch, jobId: string) => this.abort(jobId));
     // After a reconnect, announcements may have been missed: look up the kept cancels of what runs here.
@@ -36,7 +36,7 @@ export class CancelSignals {
   async #recheck(): Promise<void> {
     const ids = [...this.#running.keys()];
     if (!ids.length) return;
-    const kept = await this.redis.mget(...ids.map((id) => cancelKey(this.prefix, id)));
+    const kept = await perKey(this.redis, ids.map((id) => cancelKey(this.prefix, id)), (keys) => this.redis.mget(...keys));
     ids.forEach((id, i) => kept[i] && this.abort(id));
   }
 

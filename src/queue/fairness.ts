@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import type { Caller } from '../auth/caller.js';
 import type { Config } from '../config/index.js';
@@ -36,19 +36,19 @@ interface FairCommands {
 
 /**
  * Start-time fair queuing on BullMQ's own priority order. Each class has a virtual
- * clock in Redis, and each API key a clock per class; a job's virtual start time is
+ * clock in RedisClient, and each API key a clock per class; a job's virtual start time is
  * max(key clock, class clock), after which the key's clock moves one past it, and the
  * class clock advances to the start time of each job that starts. A job's BullMQ
  * priority is its class base plus that time (relative to the class epoch), so BullMQ's
  * one sorted set, from which every worker takes the lowest score atomically, serves
  * the keys of a class round-robin. Both steps are Lua scripts (fairAdmit-1.lua,
- * fairStart-1.lua): one Redis, any number of API processes and workers.
+ * fairStart-1.lua): one RedisClient, any number of API processes and workers.
  */
 export class Fairness {
-  readonly #redis: Redis & FairCommands;
+  readonly #redis: RedisClient & FairCommands;
 
-  constructor(redis: Redis, private readonly prefix: string, private readonly log: Logger) {
-    this.#redis = defineScripts(redis) as Redis & FairCommands;
+  constructor(redis: RedisClient, private readonly prefix: string, private readonly log: Logger) {
+    this.#redis = defineScripts(redis) as RedisClient & FairCommands;
   }
 
   #key(cls: Priority) {

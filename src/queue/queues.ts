@@ -98,11 +98,13 @@ export interface Queues {
 }
 
 export function createQueues(config: Config): Queues {
-  const base = { connection: bullConnection(config.REDIS_URL), prefix: redisKeys(config.REDIS_PREFIX).bull };
-  const generation = new Queue<GenerationJobData>(GENERATION_QUEUE, base);
-  const deadLetter = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, base);
+  const bull = bullConnection(config);
+  const keys = redisKeys(config.REDIS_PREFIX);
+  const generation = new Queue<GenerationJobData>(GENERATION_QUEUE, { connection: bull.connection, prefix: keys.bull(GENERATION_QUEUE) });
+  const deadLetter = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, { connection: bull.connection, prefix: keys.bull(DEAD_LETTER_QUEUE) });
   const webhooks = new Queue<WebhookJobData>(WEBHOOK_QUEUE, {
-    ...base,
+    connection: bull.connection,
+    prefix: keys.bull(WEBHOOK_QUEUE),
     defaultJobOptions: {
       attempts: config.WEBHOOK_MAX_ATTEMPTS,
       backoff: { type: WEBHOOK_BACKOFF_TYPE },
@@ -128,6 +130,7 @@ export function createQueues(config: Config): Queues {
     }),
     async close() {
       await Promise.all([closeBounded(generation), closeBounded(deadLetter), closeBounded(webhooks)]);
+      await bull.close();
     },
   };
 }

@@ -13,10 +13,12 @@ import { redisKeys } from '../redis/keys.js';
  */
 export class JobWaiter {
   readonly #events: QueueEvents;
+  readonly #bull: ReturnType<typeof bullConnection>;
   readonly #waiting = new Map<string, Set<() => void>>();
 
   constructor(config: Config) {
-    this.#events = new QueueEvents(GENERATION_QUEUE, { connection: bullConnection(config.REDIS_URL), prefix: redisKeys(config.REDIS_PREFIX).bull });
+    this.#bull = bullConnection(config);
+    this.#events = new QueueEvents(GENERATION_QUEUE, { connection: this.#bull.connection, prefix: redisKeys(config.REDIS_PREFIX).bull(GENERATION_QUEUE) });
     const wake = ({ jobId }: { jobId: string }) => {
       const set = this.#waiting.get(jobId);
       if (!set) return;
@@ -52,7 +54,8 @@ export class JobWaiter {
     return { promise, cancel };
   }
 
-  close(): Promise<void> {
-    return closeBounded(this.#events);
+  async close(): Promise<void> {
+    await closeBounded(this.#events);
+    await this.#bull.close();
   }
 }

@@ -1,7 +1,7 @@
 import fastifyRateLimit, { type RateLimitPluginOptions as UpstreamOptions } from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/app-error.js';
 import { defineScripts } from '../redis/scripts.js';
@@ -16,7 +16,7 @@ export type { GroupOverrides } from './limits.js';
 
 export interface RateLimitPluginOptions {
   /** The API's command connection (`createRedis`); the plugin defines its script on it. */
-  redis: Redis;
+  redis: RedisClient;
   /** RATE_LIMIT_*, REDIS_PREFIX are read from here. */
   config: Config;
   /**

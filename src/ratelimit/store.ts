@@ -1,5 +1,5 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { AppError } from '../errors/app-error.js';
 import { BlockedKeys } from './blocked-keys.js';
 import { TurnBatch, type Check } from './turn-batch.js';
@@ -21,7 +21,7 @@ export interface SlidingWindowStoreOptions {
    * command in `autoPipeliningIgnoredCommands` (`createRedis` does both but
    * the first): the store batches its checks itself.
    */
-  redis: Redis;
+  redis: RedisClient;
   /** Prefix of every limiter key, e.g. `promptlab:rl:`. */
   prefix: string;
   /**

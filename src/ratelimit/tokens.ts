@@ -1,4 +1,5 @@
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import type { Caller, Tier } from '../auth/caller.js';
 import type { Config } from '../config/index.js';
@@ -34,7 +35,7 @@ export interface TokenHold {
 
 export interface TokenLimiterOptions {
   /** A command connection; the limiter defines `tokenWindow` on it. */
-  redis: Redis;
+  redis: RedisClient;
   config: Pick<Config, 'REDIS_PREFIX' | 'RATE_LIMIT_WINDOW_MS' | 'RATE_LIMIT_TIMEOUT_MS' | 'RATE_LIMIT_FAIL_OPEN'
     | 'RATE_LIMIT_TPM_FREE' | 'RATE_LIMIT_TPM_PRO' | 'RATE_LIMIT_TPM_ENTERPRISE'>;
   log: Logger;

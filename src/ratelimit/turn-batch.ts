@@ -1,4 +1,6 @@
-import type { Callback, Redis, Result } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, type Callback, type Result } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -43,7 +45,7 @@ export class TurnBatch<T extends Check> {
    * @param maxChecks - checks per script run at most, so that one run never holds Redis for long.
    */
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly settle: Settle<T>,
     private readonly sent: Sent<T>,
     private readonly maxChecks = 128,
@@ -67,6 +69,22 @@ export class TurnBatch<T extends Check> {
     const checks = this.checks;
     if (checks.length === 0) return;
     this.checks = [];
+    if (!(this.redis instanceof Cluster)) {
+      this.run(checks);
+      return;
+    }
+    // On a cluster one run per slot: a script's keys must share one (a key's checks stay in order).
+    const bySlot = new Map<number, T[]>();
+    for (const c of checks) {
+      const slot = calculateSlot(c.key);
+      const group = bySlot.get(slot);
+      if (group) group.push(c);
+      else bySlot.set(slot, [c]);
+    }
+    for (const group of bySlot.values()) this.run(group);
+  }
+
+  private run(checks: T[]): void {
     const keys = new Array<string>(checks.length);
     const argv = new Array<number>(checks.length * 3);
     for (let i = 0; i < checks.length; i++) {

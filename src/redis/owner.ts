@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 import { redisKeys } from './keys.js';
 
 /** The database a process runs on: its identity (server and name, see `identityOf`) and where it is, for people. */
@@ -22,7 +22,7 @@ export const ownerKey = (prefix: string) => redisKeys(prefix).owner;
  * the other admitted) and serve each other's cache, so the second one refuses to start. The claim
  * is kept for good: deleting the key hands the prefix on, e.g. after the database was dropped.
  */
-export async function claimPrefix(redis: Redis, prefix: string, db: DatabaseIdentity): Promise<void> {
+export async function claimPrefix(redis: RedisClient, prefix: string, db: DatabaseIdentity): Promise<void> {
   const key = ownerKey(prefix);
   const mine = JSON.stringify(db);
   if ((await redis.set(key, mine, 'NX')) === 'OK') return;

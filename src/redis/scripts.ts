@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './client.js';
 
 /**
  * Every Lua script of the project. Each file is named `name-N.lua`, N being
@@ -31,7 +31,7 @@ export function readScript(file: URL): ScriptDef {
 let cached: ScriptDef[] | undefined;
 
 /** Registers every script on the client with defineCommand (EVALSHA, EVAL on NOSCRIPT). */
-export function defineScripts(redis: Redis): Redis {
+export function defineScripts<T extends RedisClient>(redis: T): T {
   cached ??= SCRIPT_FILES.map(readScript);
   for (const s of cached) {
     if (!(s.name in redis)) redis.defineCommand(s.name, { numberOfKeys: s.numberOfKeys, lua: s.lua });

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { redisKeys } from '../redis/keys.js';
 import { deploymentCalls as calls, deploymentLatency as latency, failovers } from '../metrics/registry.js';
 
@@ -17,7 +17,7 @@ const minute = (ms: number) => Math.floor(ms / 60_000);
 export class DeploymentHealth {
   readonly #ewma = new Map<string, number>();
 
-  constructor(private readonly redis: Redis, private readonly prefix: string) {}
+  constructor(private readonly redis: RedisClient, private readonly prefix: string) {}
 
   record(deployment: string, outcome: CallOutcome, ms: number): void {
     calls.inc({ deployment, outcome });
@@ -27,8 +27,11 @@ export class DeploymentHealth {
     this.#ewma.set(deployment, ewma);
     const keys = redisKeys(this.prefix);
     const bucket = keys.routeHealth(deployment, minute(Date.now()));
-    this.redis.multi().hincrby(bucket, outcome, 1).pexpire(bucket, 15 * 60_000).set(keys.routeEwma(deployment), Math.round(ewma), 'PX', 3_600_000)
-      .exec().catch(() => {});
+    // Separate commands (pipelined by the client): the keys are in different slots on a cluster.
+    void Promise.all([
+      this.redis.hincrby(bucket, outcome, 1).then(() => this.redis.pexpire(bucket, 15 * 60_000)),
+      this.redis.set(keys.routeEwma(deployment), Math.round(ewma), 'PX', 3_600_000),
+    ]).catch(() => {});
   }
 
   failover(deployment: string, reason: CallOutcome | 'cooling' | 'no_capacity'): void {
@@ -39,13 +42,12 @@ export class DeploymentHealth {
   async read(deployment: string): Promise<{ calls: Record<string, number>; latencyEwmaMs: number | null }> {
     const keys = redisKeys(this.prefix);
     const now = minute(Date.now());
-    const pipe = this.redis.multi();
-    for (let m = 0; m < HEALTH_MINUTES; m++) pipe.hgetall(keys.routeHealth(deployment, now - m));
-    pipe.get(keys.routeEwma(deployment));
-    const res = (await pipe.exec()) ?? [];
+    const [buckets, ewma] = await Promise.all([
+      Promise.all(Array.from({ length: HEALTH_MINUTES }, (_, m) => this.redis.hgetall(keys.routeHealth(deployment, now - m)))),
+      this.redis.get(keys.routeEwma(deployment)),
+    ]);
     const out: Record<string, number> = {};
-    for (const [, v] of res.slice(0, HEALTH_MINUTES)) for (const [k, n] of Object.entries((v ?? {}) as Record<string, string>)) out[k] = (out[k] ?? 0) + Number(n);
-    const ewma = res[HEALTH_MINUTES]?.[1];
+    for (const v of buckets) for (const [k, n] of Object.entries(v)) out[k] = (out[k] ?? 0) + Number(n);
     return { calls: out, latencyEwmaMs: ewma ? Number(ewma) : null };
   }
 }

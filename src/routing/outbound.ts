@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { redisKeys } from '../redis/keys.js';
 import { defineScripts } from '../redis/scripts.js';
 import type { Deployment } from './document.js';
@@ -28,7 +28,7 @@ export class OutboundLimits {
   /** The share of its RPM or TPM (the fuller) each deployment had in use at its last reservation, all workers' calls included. */
   readonly #usage = new Map<string, number>();
 
-  constructor(private readonly redis: Redis, private readonly prefix: string) {
+  constructor(private readonly redis: RedisClient, private readonly prefix: string) {
     defineScripts(redis);
   }
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { InvalidationBus } from '../cache/bus.js';
 import { redisKeys } from '../redis/keys.js';
 import type { DeploymentEntry, GroupEntry } from './table.js';
@@ -15,7 +15,7 @@ export class DeploymentChooser {
   readonly #inFlight = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly bus?: InvalidationBus,
     /** How full a deployment's RPM/TPM is, 0 to 1 (`OutboundLimits.usage`). */
@@ -31,11 +31,9 @@ export class DeploymentChooser {
   async load(names: string[]): Promise<void> {
     if (!names.length) return;
     const keys = redisKeys(this.prefix);
-    const pipe = this.redis.multi();
-    for (const n of names) pipe.pttl(keys.routeCool(n));
-    const ttl = (await pipe.exec()) ?? [];
+    const ttl = await Promise.all(names.map((n) => this.redis.pttl(keys.routeCool(n))));
     names.forEach((n, i) => {
-      const ms = Number(ttl[i]?.[1]);
+      const ms = Number(ttl[i]);
       if (ms > 0) this.#cooling.set(n, Date.now() + ms);
     });
   }

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import type { InvalidationBus } from '../cache/bus.js';
 import { ConfigError, type Config } from '../config/index.js';
@@ -21,7 +21,7 @@ export interface RoutingDeps {
   config: Config;
   registry: ProviderRegistry;
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   bus: InvalidationBus;
   log: Logger;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import type { AuditLog } from '../audit/log.js';
 import type { ApiKeys } from '../auth/keys.js';
@@ -35,7 +35,7 @@ export interface ServiceOptions {
   config: Config;
   registry: ProviderRegistry;
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   /** Waits for jobs to settle (`?wait=`); the API's. */
   waiter?: JobWaiter;
@@ -65,7 +65,7 @@ export interface CoreServices {
   audit: AuditLog;
   bus: InvalidationBus;
   cache: ResultCache;
-  /** Job status events (Redis streams) for GET /v1/jobs/:id/events. */
+  /** Job status events (RedisClient streams) for GET /v1/jobs/:id/events. */
   events: JobEventLog;
   /** Judges the command connection by Redis's own silence, for every check that fails fast on a hung Redis. */
   redisWatch: RedisWatch;

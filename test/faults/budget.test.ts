@@ -25,7 +25,8 @@ describe('a budget is a hard limit across processes', () => {
     const sent = Array.from({ length: 200 }, (_, i) => c.post(i % 2, '/v1/generate', auth, { templateId: tpl.body.id, variables: { topic: `t${String(i).padStart(3, '0')}` } }));
     await sleep(150);
     const r = new Redis(REDIS_URL);
-    for (const k of await r.keys(`${c.env.REDIS_PREFIX}:*`)) await r.del(k); // the cluster's Redis state, gone mid-run
+    // the cluster's Redis state, gone mid-run (the hash-tagged keys too: events, BullMQ)
+    for (const k of [...(await r.keys(`${c.env.REDIS_PREFIX}:*`)), ...(await r.keys(`{${c.env.REDIS_PREFIX}:*`))]) await r.del(k);
     r.disconnect();
     const answers = await Promise.all(sent);
     const byStatus: Record<number, number> = {};

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { redisKeys } from '../../src/redis/keys.js';
 import { reply } from '../fakes/llm-server.js';
 import { waitForStatus } from '../support/jobs.js';
 import { llmEnvPerTest } from '../support/llm-env.js';
@@ -44,7 +45,7 @@ describe('GET /v1/jobs/:id/events', () => {
     env.t.worker();
     const jobId = await generate();
     await waitForStatus(env.t.app, env.auth, jobId, ['completed']);
-    await env.t.redis.del(`${env.t.config.REDIS_PREFIX}:events:${jobId}`);
+    await env.t.redis.del(redisKeys(env.t.config.REDIS_PREFIX).events(jobId));
     const sse = await readSse(`${env.base}/v1/jobs/${jobId}/events`, env.auth);
     expect(sse.events).toHaveLength(1);
     expect(sse.events[0]).toMatchObject({ event: 'completed', id: expect.stringMatching(/^\d+-\d+$/), data: { jobId, status: 'completed', result: { text: expect.any(String) } } });

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance, type InjectOptions } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { Caller, Tier } from '../../src/auth/caller.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { errorHandler } from '../../src/errors/handler.js';
-import { createRedis, waitReady } from '../../src/redis/client.js';
+import { createRedis, waitReady, type RedisClient } from '../../src/redis/client.js';
 import { defineScripts } from '../../src/redis/scripts.js';
 import { rateLimitGroup, rateLimitPlugin, readRateLimit, trustProxyOption } from '../../src/ratelimit/plugin.js';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -16,7 +15,7 @@ import type { RedisServer } from '../support/redis-server.js';
 export const uniquePrefix = () => `test-rl-${randomUUID().slice(0, 8)}`;
 
 /** A ready ioredis client (offline queue off, as in the API) with the scripts defined. */
-export async function connect(url = REDIS_URL): Promise<Redis> {
+export async function connect(url = REDIS_URL): Promise<RedisClient> {
   const redis = createRedis(url);
   redis.on('error', () => {});
   await waitReady(redis);
@@ -27,13 +26,13 @@ export async function connect(url = REDIS_URL): Promise<Redis> {
  * Script runs a Redis has served: EVALSHA, or EVAL the first time a connection
  * sends the script. Meaningful on a test's own redis-server only.
  */
-export async function scriptRuns(redis: Redis): Promise<number> {
+export async function scriptRuns(redis: RedisClient): Promise<number> {
   const stats = await redis.info('commandstats');
   return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
 /** A test's own redis-server, a client on it and an app: whatever a test set, `afterEach` stops. */
-export interface Dedicated { server?: RedisServer; redis?: Redis; t?: TestApp }
+export interface Dedicated { server?: RedisServer; redis?: RedisClient; t?: TestApp }
 
 /** Call at a file's top level; every test fills the holder it returns as it goes. */
 export function dedicatedPerTest(): Dedicated {
@@ -49,7 +48,7 @@ export function dedicatedPerTest(): Dedicated {
 
 /** Tests sharing the machine's Redis: one client per file, and a fresh prefix and app per test. */
 export interface Shared {
-  redis: Redis;
+  redis: RedisClient;
   /** REDIS_PREFIX of the current test's app. */
   prefix: string;
   /** A new app under a new prefix, with `defaults` then `env`; closed, and its keys deleted, after the test. */
@@ -60,7 +59,7 @@ export interface Shared {
 export function sharedRedisPerTest(defaults: Record<string, string> = {}): Shared {
   let t: TestApp | undefined;
   const s: Shared = {
-    redis: undefined as unknown as Redis, // set by beforeAll
+    redis: undefined as unknown as RedisClient, // set by beforeAll
     prefix: '',
     async app(env = {}) {
       s.prefix = uniquePrefix();
@@ -95,7 +94,7 @@ export interface TestApp {
  * on a loaded machine, so a check may wait for Redis up to `timeoutMs`
  * (the outage tests pass the production 50 ms).
  */
-export async function buildApp(redis: Redis, env: Record<string, string>, timeoutMs = 2000): Promise<TestApp> {
+export async function buildApp(redis: RedisClient, env: Record<string, string>, timeoutMs = 2000): Promise<TestApp> {
   const config = loadConfig(env);
   const logs: TestApp['logs'] = [];
   const stream = new Writable({

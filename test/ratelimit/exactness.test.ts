@@ -1,21 +1,21 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import Fastify from 'fastify';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/client.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorHandler } from '../../src/errors/handler.js';
 import { deletePrefix } from '../support/context.js';
 import { buildApp, caller, connect, sleep, statuses, uniquePrefix, type TestApp } from './app.js';
 
-const opened: Array<{ close(): Promise<unknown> } | Redis> = [];
+const opened: Array<{ close(): Promise<unknown> } | RedisClient> = [];
 let prefix = '';
 afterEach(async () => {
   await deletePrefix(prefix);
   for (const o of opened.splice(0)) 'disconnect' in o ? o.disconnect() : await o.close();
 });
 
-async function instances(n: number, env: Record<string, string>): Promise<{ apps: TestApp[]; redis: Redis[] }> {
+async function instances(n: number, env: Record<string, string>): Promise<{ apps: TestApp[]; redis: RedisClient[] }> {
   const apps: TestApp[] = [];
-  const clients: Redis[] = [];
+  const clients: RedisClient[] = [];
   for (let i = 0; i < n; i++) {
     const redis = await connect();
     const t = await buildApp(redis, { REDIS_PREFIX: prefix, ...env });
@@ -32,7 +32,7 @@ async function instances(n: number, env: Record<string, string>): Promise<{ apps
  */
 class AdmissionLog {
   private readonly count = new Map<string, number>();
-  constructor(private readonly redis: Redis, private readonly key: string) {}
+  constructor(private readonly redis: RedisClient, private readonly key: string) {}
 
   async snapshot(): Promise<void> {
     const here = new Map<string, number>();

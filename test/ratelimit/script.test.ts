@@ -1,9 +1,9 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/client.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { deletePrefix } from '../support/context.js';
 import { connect, sleep, uniquePrefix } from './app.js';
 
-let redis: Redis;
+let redis: RedisClient;
 let prefix: string;
 
 beforeAll(async () => {

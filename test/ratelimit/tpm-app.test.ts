@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { redisKeys } from '../../src/redis/keys.js';
 import { rowsOf } from '../../src/db/client.js';
 import { worstCaseTokens } from '../../src/llm/estimate.js';
 import { reply } from '../fakes/llm-server.js';
@@ -24,7 +25,7 @@ const generate = (auth: Record<string, string>, templateId: string, topic: strin
 
 /** The key's token window as Redis holds it: reservation times and tokens. */
 async function window(keyId: string) {
-  const key = `${e.t.config.REDIS_PREFIX}:rl:tpm:${keyId}`;
+  const key = redisKeys(e.t.config.REDIS_PREFIX).tokens(keyId)[0];
   return { times: await e.t.redis.zrange(key, '0', '-1', 'WITHSCORES'), tokens: await e.t.redis.hgetall(`${key}:n`) };
 }
 const held = async (keyId: string) => Number((await window(keyId)).tokens['#'] ?? 0);

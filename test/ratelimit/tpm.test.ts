@@ -1,17 +1,17 @@
-import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { redisKeys } from '../../src/redis/keys.js';
 import type { Caller } from '../../src/auth/caller.js';
 import { loadConfig } from '../../src/config/index.js';
 import { AppError } from '../../src/errors/app-error.js';
-import { createRedis } from '../../src/redis/client.js';
+import { createRedis, type RedisClient } from '../../src/redis/client.js';
 import { TokenLimiter } from '../../src/ratelimit/tokens.js';
 import { deletePrefix } from '../support/context.js';
 import { connect, sleep, uniquePrefix } from './app.js';
 
-let redis: Redis;
+let redis: RedisClient;
 let prefix = '';
-const closing: Redis[] = [];
+const closing: RedisClient[] = [];
 beforeAll(async () => {
   redis = await connect();
 });
@@ -30,7 +30,7 @@ function limiter(limit: number, windowMs: number, env: Record<string, string> = 
   const config = loadConfig({ REDIS_PREFIX: prefix, RATE_LIMIT_TPM_PRO: String(limit), RATE_LIMIT_WINDOW_MS: String(windowMs), RATE_LIMIT_TIMEOUT_MS: '1000', ...env });
   return new TokenLimiter({ redis: client, config, log });
 }
-const timesKey = () => `${prefix}:rl:tpm:${pro.keyId}`;
+const timesKey = () => redisKeys(prefix).tokens(pro.keyId)[0];
 const tokensKey = () => `${timesKey()}:n`;
 
 /** Redis's clock in µs, the one the script uses. */
@@ -176,7 +176,7 @@ describe('tokenWindow-2.lua through TokenLimiter', () => {
   it('the admin key is not token-limited and touches nothing', async () => {
     const tl = limiter(1, 60_000);
     expect(await tl.reserve({ keyId: 'admin', tier: 'enterprise', admin: true, role: 'global_admin', projectId: null }, 'a', 1_000_000)).toBeUndefined();
-    expect(await redis.exists(`${prefix}:rl:tpm:admin`)).toBe(0);
+    expect(await redis.exists(redisKeys(prefix).tokens('admin')[0])).toBe(0);
   });
 });
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../src/redis/client.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defineScripts } from '../../src/redis/scripts.js';
 import { deletePrefix } from '../support/context.js';
@@ -9,7 +9,7 @@ import { connect, sleep, uniquePrefix } from '../ratelimit/app.js';
  * ('settle'), so a call that left late still counts for a whole window from when the upstream
  * saw it. Here with a 300 ms window and a limit of 1, on Redis's clock.
  */
-let redis: Redis;
+let redis: RedisClient;
 const prefix = uniquePrefix();
 beforeAll(async () => {
   redis = defineScripts(await connect());

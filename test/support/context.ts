@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
@@ -8,7 +7,7 @@ import { openDatabase, type Database } from '../../src/db/client.js';
 import { ProviderRegistry } from '../../src/providers/registry.js';
 import { createQueues, type Queues } from '../../src/queue/queues.js';
 import { JobWaiter } from '../../src/queue/waiter.js';
-import { createRedis, unlinkMatching, waitReady } from '../../src/redis/client.js';
+import { createRedis, unlinkMatching, waitReady, type RedisClient, type RedisTarget } from '../../src/redis/client.js';
 import { defineScripts } from '../../src/redis/scripts.js';
 import { startWorker, type RunningWorker, type WorkerDeps } from '../../workers/worker.js';
 import { adminQuery, dbUrl } from './pg.js';
@@ -34,11 +33,13 @@ export async function cloneDatabase(): Promise<{ name: string; url: string; drop
 }
 
 /** Deletes every Redis key under a test's prefix. */
-export async function deletePrefix(prefix: string, url = REDIS_URL): Promise<void> {
-  const r = new Redis(url, { retryStrategy: () => null, maxRetriesPerRequest: 0 });
+export async function deletePrefix(prefix: string, target: string | RedisTarget = REDIS_URL): Promise<void> {
+  const r = createRedis(target, { retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: true });
   r.on('error', () => {});
   try {
+    await waitReady(r).catch(() => {});
     await unlinkMatching(r, `${prefix}:*`);
+    await unlinkMatching(r, `{${prefix}:*`); // the hash-tagged keys: events, BullMQ
   } finally {
     r.disconnect();
   }
@@ -48,7 +49,7 @@ export async function deletePrefix(prefix: string, url = REDIS_URL): Promise<voi
 export interface OpenApp {
   app: FastifyInstance;
   database: Database;
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   waiter: JobWaiter;
   registry: ProviderRegistry;
@@ -58,7 +59,7 @@ export interface OpenApp {
 /** Opens Postgres, Redis and the queues of `config` and builds the app on them (ready; Redis may be down). */
 export async function openApp(config: Config): Promise<OpenApp> {
   const database = await openDatabase({ url: config.DATABASE_URL!, dataDir: '' });
-  const redis = defineScripts(createRedis(config.REDIS_URL));
+  const redis = defineScripts(createRedis(config));
   redis.on('error', () => {});
   await waitReady(redis).catch(() => {}); // a test may start with its Redis down
   const queues = createQueues(config);
@@ -82,7 +83,7 @@ export interface TestEnv {
   config: Config;
   env: Record<string, string>;
   database: Database;
-  redis: Redis;
+  redis: RedisClient;
   queues: Queues;
   app: FastifyInstance;
   /** Starts an in-process worker (closed with the env). */
@@ -133,7 +134,7 @@ export async function createTestEnv(overrides: Record<string, string> = {}): Pro
       await Promise.all(workers.map((w) => w.close()));
       await opened.close();
       await clone.drop();
-      await deletePrefix(prefix, config.REDIS_URL).catch(() => {});
+      await deletePrefix(prefix, config).catch(() => {});
     },
   };
 }
