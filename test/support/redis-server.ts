@@ -53,10 +53,10 @@ function track(child: ChildProcess): void {
  * resolves once it accepts connections. Every server still running when the
  * test process exits (or is stopped by SIGTERM, SIGINT or SIGHUP) is killed.
  */
-export async function startRedisServer(opts: { port?: number; timeoutMs?: number } = {}): Promise<RedisServer> {
+export async function startRedisServer(opts: { port?: number; timeoutMs?: number; args?: (port: number) => string[] } = {}): Promise<RedisServer> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await launch(opts.port ?? (await freePort()), opts.timeoutMs ?? 5000);
+      return await launch(opts.port ?? (await freePort()), opts.timeoutMs ?? 5000, opts.args);
     } catch (err) {
       // A free port can be taken between freePort() and redis-server binding it.
       if (opts.port !== undefined || attempt === 3) throw err;
@@ -64,10 +64,10 @@ export async function startRedisServer(opts: { port?: number; timeoutMs?: number
   }
 }
 
-async function launch(port: number, timeoutMs: number): Promise<RedisServer> {
+async function launch(port: number, timeoutMs: number, args: (port: number) => string[] = () => []): Promise<RedisServer> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--loglevel', 'notice'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--loglevel', 'notice', ...args(port)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   track(child);
