@@ -15,9 +15,9 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
-import { Redis } from 'ioredis';
 import { startWorker } from '../workers/worker.js';
-import { benchApp, childExecArgv, commandCalls, fmt, median, portOf, REDIS_URL, SCRIPT_INNER } from './support.js';
+import { createRedis, waitReady } from '../src/redis/client.js';
+import { benchApp, childExecArgv, commandCallsAll, clusterSideBySide, fmt, median, portOf, REDIS_TARGET, SCRIPT_INNER } from './support.js';
 
 interface Result { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number }
 const autocannon = createRequire(import.meta.url)('autocannon') as (o: object) => Promise<Result>;
@@ -56,7 +56,8 @@ async function serve(): Promise<void> {
 async function main() {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['serve'], { execArgv: childExecArgv, stdio: 'inherit' });
   const [info] = (await once(child, 'message')) as [{ bare: number; app: number; headers: Record<string, string>; payload: string; bytes: number }];
-  const redis = new Redis(REDIS_URL);
+  const redis = createRedis(REDIS_TARGET);
+  await waitReady(redis);
   const load = (port: number, duration: number, overallRate?: number) =>
     autocannon({ url: `http://127.0.0.1:${port}/v1/generate`, method: 'POST', headers: info.headers, body: info.payload, connections: 50, duration, ...(overallRate ? { overallRate } : {}) });
   await load(info.bare, 2);
@@ -66,9 +67,9 @@ async function main() {
   let requests = 0;
   for (let round = 0; round < 2; round++) {
     runs.bare.push(await load(info.bare, DURATION_S));
-    const before = commandCalls(await redis.info('commandstats'));
+    const before = await commandCallsAll(redis);
     const r = await load(info.app, DURATION_S);
-    const after = commandCalls(await redis.info('commandstats'));
+    const after = await commandCallsAll(redis);
     for (const [cmd, n] of after) if (!SCRIPT_INNER.has(cmd) && cmd !== 'info') trips += n - (before.get(cmd) ?? 0);
     requests += r.requests.total;
     runs.app.push(r);
@@ -94,4 +95,4 @@ async function main() {
 }
 
 if (process.argv[2] === 'serve') await serve();
-else await main();
+else if (!(await clusterSideBySide(fileURLToPath(import.meta.url), { label: '(b) cache hits, req/s', re: /^\(b\)[^\n]*?([\d,]+) req\/s/m, higherIsBetter: true }))) await main();

@@ -12,15 +12,16 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { createFakeProvider } from '../src/providers/fake/index.js';
 import { createQueues } from '../src/queue/queues.js';
 import { JobWaiter } from '../src/queue/waiter.js';
-import { bullConnection, createRedis } from '../src/redis/client.js';
+import { bullConnection, createRedis, waitReady } from '../src/redis/client.js';
 import { ProviderRegistry } from '../src/providers/registry.js';
 import { buildServices } from '../src/services/index.js';
 import { startWorker } from '../workers/worker.js';
 import pg from 'pg';
-import { benchWorld, cpuPerJob, cpuSnapshot, fmt, pool, REDIS_URL, silent, type CpuSnapshot } from './support.js';
+import { benchWorld, bullPrefix, clusterSideBySide, cpuPerJob, cpuSnapshot, fmt, pool, REDIS_TARGET, silent, type CpuSnapshot } from './support.js';
 
 const JOBS = Number(process.env.JOBS ?? 10_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
@@ -29,15 +30,17 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
 interface Result { rate: number; cpu: CpuSnapshot }
 
 async function rawBullmq(n: number, concurrency: number): Promise<Result> {
-  const prefix = `pl_bench_raw_${randomUUID().slice(0, 8)}`;
-  const queue = new Queue('raw', { connection: bullConnection(REDIS_URL).connection, prefix });
+  const prefix = bullPrefix(`pl_bench_raw_${randomUUID().slice(0, 8)}`);
+  const bull = bullConnection(REDIS_TARGET);
+  const queue = new Queue('raw', { connection: bull.connection, prefix });
   let done = 0;
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
-  const worker = new Worker('raw', async () => {}, { connection: bullConnection(REDIS_URL).connection, prefix, concurrency });
+  const worker = new Worker('raw', async () => {}, { connection: bull.connection, prefix, concurrency });
   worker.on('completed', () => { if (++done === n) resolveAll(); });
   await worker.waitUntilReady();
-  const probe = new Redis(REDIS_URL);
+  const probe = createRedis(REDIS_TARGET);
+  await waitReady(probe);
   const cpu0 = await cpuSnapshot(probe);
   const t0 = performance.now();
   await pool(n, concurrency, (i) => queue.add('noop', { i }, { removeOnComplete: { count: 1000 } }));
@@ -48,6 +51,7 @@ async function rawBullmq(n: number, concurrency: number): Promise<Result> {
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
+  await bull.close();
   return { rate: n / s, cpu };
 }
 
@@ -59,7 +63,7 @@ async function rawBullmq(n: number, concurrency: number): Promise<Result> {
 async function promptlab(n: number, concurrency: number, latencyMs: number, admitFirst = false): Promise<Result> {
   const world = await benchWorld({ WORKER_CONCURRENCY: String(concurrency), FAKE_LATENCY_MS: String(latencyMs), ...(process.env.WORKER_PREFETCH ? { WORKER_PREFETCH: process.env.WORKER_PREFETCH } : {}) });
   const { config, database } = world;
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config);
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
   const registry = new ProviderRegistry(config);
@@ -105,7 +109,7 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
 async function admissionTrips(n: number, concurrency: number, withBudget: boolean): Promise<{ redis: number; postgres: number }> {
   const world = await benchWorld();
   const { config, database } = world;
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config);
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
   const registry = new ProviderRegistry(config);
@@ -144,6 +148,7 @@ async function admissionTrips(n: number, concurrency: number, withBudget: boolea
 const line = (label: string, { rate, cpu }: Result) =>
   console.log(`${label.padEnd(40)} ${fmt(rate).padStart(8)} jobs/s   CPU µs/job: node ${fmt(cpu.node)}, redis ${fmt(cpu.redis)}, postgres ${Number.isNaN(cpu.postgres) ? '-' : fmt(cpu.postgres)}`);
 
+if (await clusterSideBySide(fileURLToPath(import.meta.url), { label: '(b) PromptLab jobs/s', re: /^\(b\) PromptLab[^\n]*?([\d,]+) jobs\/s/m, higherIsBetter: true })) process.exit(0);
 console.log(`bench:pipeline  jobs=${JOBS} concurrency=${CONCURRENCY}  (node ${process.version})`);
 if (process.env.ONLY_A) { line('(a) only', await rawBullmq(JOBS, CONCURRENCY)); process.exit(0); }
 if (process.env.ONLY_B) { line('(b) only', await promptlab(JOBS, CONCURRENCY, 0)); process.exit(0); }

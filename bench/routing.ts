@@ -18,7 +18,7 @@ import { DeploymentChooser } from '../src/routing/router.js';
 import { buildServices } from '../src/services/index.js';
 import { reply, startFakeLlm } from '../test/fakes/llm-server.js';
 import { startWorker } from '../workers/worker.js';
-import { benchWorld, fmt, median, pool, REDIS_URL, silent } from './support.js';
+import { benchWorld, fmt, median, pool, REDIS_TARGET, silent } from './support.js';
 
 const JOBS = Number(process.env.JOBS ?? 5000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
@@ -30,7 +30,7 @@ async function run(doc: object, group: string, n: number): Promise<number> {
   writeFileSync(file, JSON.stringify(doc));
   const world = await benchWorld({ ROUTES_FILE: file, PROVIDERS_ALLOW_PRIVATE: 'true', WORKER_CONCURRENCY: String(CONCURRENCY), ROUTE_COOLDOWN_MS: '30000' });
   const { config, database } = world;
-  const redis = createRedis(config.REDIS_URL);
+  const redis = createRedis(config);
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
   const registry = new ProviderRegistry(config);
@@ -74,7 +74,7 @@ console.log(`    a group of two                        ${fmt(r2).padStart(8)} jo
 console.log(`    two / one ${fmt(r2 / r1, 3)}   target within 5 % (>= 0.95)`);
 
 // (f) The choice itself: a group of two, in memory, as every attempt makes it.
-const chooser = new DeploymentChooser(createRedis(REDIS_URL), 'bench-choice');
+const chooser = new DeploymentChooser(createRedis(REDIS_TARGET), 'bench-choice');
 const entry = (name: string, weight: number) => ({ def: { name, provider: 'fake' as const, model: 'm' }, weight, price: undefined, client: () => { throw new Error('unused'); }, unsupported: () => undefined });
 const g = { name: 'g', deployments: [entry('a', 3), entry('b', 1)], strategy: 'weighted' as const, fallbacks: [], cooldownMs: 1000 };
 for (let i = 0; i < 10_000; i++) chooser.order(g);

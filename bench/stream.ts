@@ -13,7 +13,8 @@
 import OpenAI from 'openai';
 import { startFakeLlm } from '../test/fakes/llm-server.js';
 import { startWorker } from '../workers/worker.js';
-import { benchApp, fmt, pool } from './support.js';
+import { fileURLToPath } from 'node:url';
+import { benchApp, clusterSideBySide, fmt, pool } from './support.js';
 
 const RUNS = Number(process.env.RUNS ?? 40);
 const PACE_MS = Number(process.env.PACE_MS ?? 2);
@@ -21,6 +22,7 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 20);
 const DURATION_S = Number(process.env.DURATION_S ?? 5);
 const TEXT = Array.from({ length: 200 }, (_, i) => `tok${i} `).join('');
 
+if (await clusterSideBySide(fileURLToPath(import.meta.url), { label: 'TTFT through PromptLab, p50 ms (lower is better)', re: /^\(b\) through PromptLab\s+TTFT p50\s+([\d.]+)/m, higherIsBetter: false })) process.exit(0);
 const llm = await startFakeLlm();
 llm.setDefault({ text: TEXT, pieces: 200, chunkDelayMs: PACE_MS });
 const { config, database, redis, queues, app, close } = await benchApp({

@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { Cluster } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
@@ -9,12 +12,16 @@ import { buildApp } from '../src/app.js';
 import { ProviderRegistry } from '../src/providers/registry.js';
 import { createQueues } from '../src/queue/queues.js';
 import { JobWaiter } from '../src/queue/waiter.js';
-import { createRedis, unlinkMatching, waitReady, type RedisClient } from '../src/redis/client.js';
+import { createRedis, unlinkMatching, waitReady, type RedisClient, type RedisTarget } from '../src/redis/client.js';
 import { defineScripts, SCRIPT_FILES } from '../src/redis/scripts.js';
 import { adminQuery, dbUrl, PG_ADMIN_URL } from '../test/support/pg.js';
 
 const PG = process.env.BENCH_PG_URL ?? PG_ADMIN_URL;
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The Redis of this run: the machine's, or the local cluster `clusterSideBySide` started (BENCH_REDIS_CLUSTER_NODES). */
+export const REDIS_TARGET: RedisTarget = { REDIS_URL, ...(process.env.BENCH_REDIS_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: process.env.BENCH_REDIS_CLUSTER_NODES } : {}) };
+/** BullMQ's prefix for a bench's own queue: hash-tagged, so that it lives in one slot on a cluster. */
+export const bullPrefix = (name: string) => `{${name}}`;
 export const silent = pino({ level: 'silent' });
 
 /** Node flags for a bench's forked server process: tsx, and a CPU profile in /tmp/prof with PROFILE=1. */
@@ -24,7 +31,7 @@ export const childExecArgv = ['--import', 'tsx', ...(process.env.PROFILE ? ['--c
 export async function benchWorld(env: Record<string, string> = {}): Promise<{ config: Config; database: Database; drop(): Promise<void> }> {
   const name = `pl_bench_${randomBytes(4).toString('hex')}`;
   await adminQuery(`create database ${name}`, PG);
-  const config = loadConfig({ DATABASE_URL: dbUrl(name, PG), REDIS_URL, REDIS_PREFIX: name, LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ DATABASE_URL: dbUrl(name, PG), REDIS_URL, ...(REDIS_TARGET.REDIS_CLUSTER_NODES ? { REDIS_CLUSTER_NODES: REDIS_TARGET.REDIS_CLUSTER_NODES } : {}), REDIS_PREFIX: name, LOG_LEVEL: 'silent', ...env });
   const database = await openDatabase({ url: config.DATABASE_URL, dataDir: '', poolSize: 20 });
   await database.migrate();
   return {
@@ -33,7 +40,7 @@ export async function benchWorld(env: Record<string, string> = {}): Promise<{ co
     async drop() {
       await database.close();
       await adminQuery(`drop database if exists ${name} with (force)`, PG);
-      const r = createRedis(REDIS_URL);
+      const r = createRedis(REDIS_TARGET);
       await waitReady(r);
       await unlinkMatching(r, `${name}:*`);
       await unlinkMatching(r, `{${name}:*`); // the hash-tagged keys: events, BullMQ
@@ -49,7 +56,7 @@ export const BENCH_ADMIN_KEY = 'pl_bench_Tq8wR2nV5xK9mB4cZ7hL1pY6sJ3gF0dU';
 export async function benchApp(env: Record<string, string> = {}) {
   const world = await benchWorld({ LOG_LEVEL: 'warn', PROMPTLAB_ADMIN_KEY: BENCH_ADMIN_KEY, ...env });
   const { config, database } = world;
-  const redis = defineScripts(createRedis(config.REDIS_URL));
+  const redis = defineScripts(createRedis(config));
   await waitReady(redis);
   const queues = createQueues(config);
   const waiter = new JobWaiter(config);
@@ -127,7 +134,48 @@ async function postgresCpuSeconds(): Promise<number> {
 
 export async function cpuSnapshot(redis: RedisClient): Promise<CpuSnapshot> {
   const { user, system } = process.cpuUsage();
-  return { node: (user + system) / 1e6, redis: redisCpuSeconds(await redis.info('cpu')), postgres: await postgresCpuSeconds() };
+  const redisCpu = (await infoAll(redis, 'cpu')).reduce((sum, info) => sum + redisCpuSeconds(info), 0);
+  return { node: (user + system) / 1e6, redis: redisCpu, postgres: await postgresCpuSeconds() };
+}
+
+/** INFO `section` of the Redis, or of every master of a cluster. */
+export async function infoAll(redis: RedisClient, section: string): Promise<string[]> {
+  return Promise.all((redis instanceof Cluster ? redis.nodes('master') : [redis]).map((n) => n.info(section)));
+}
+
+/** Calls per command so far over every master (`commandCalls` summed). */
+export async function commandCallsAll(redis: RedisClient): Promise<Map<string, number>> {
+  const sum = new Map<string, number>();
+  for (const info of await infoAll(redis, 'commandstats')) for (const [cmd, n] of commandCalls(info)) sum.set(cmd, (sum.get(cmd) ?? 0) + n);
+  return sum;
+}
+
+/**
+ * `REDIS_CLUSTER=1`: runs this bench twice as child processes, on the machine's Redis and on a
+ * local 3-master cluster it starts (and stops), prints both, then `headline`'s figure side by
+ * side with their ratio. Resolves true when it did (the caller then exits), false otherwise.
+ */
+export async function clusterSideBySide(script: string, headline: { label: string; re: RegExp; higherIsBetter: boolean }): Promise<boolean> {
+  if (process.env.REDIS_CLUSTER !== '1') return false;
+  const { startRedisCluster } = await import('../test/support/redis-cluster.js');
+  const cluster = await startRedisCluster(3, 0);
+  const runs: { name: string; out: string }[] = [];
+  try {
+    for (const [name, extra] of [['single Redis', {}], [`Redis Cluster, 3 masters (${cluster.spec})`, { BENCH_REDIS_CLUSTER_NODES: cluster.spec }]] as const) {
+      console.log(`\n=== ${name} ===`);
+      const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...process.env, REDIS_CLUSTER: '', ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => { out += b.toString(); process.stdout.write(b); });
+      await once(child, 'exit');
+      runs.push({ name, out });
+    }
+  } finally {
+    await cluster.stop();
+  }
+  const [single, clustered] = runs.map((r) => Number(headline.re.exec(r.out)?.[1]?.replaceAll(',', '')));
+  const ratio = headline.higherIsBetter ? clustered! / single! : single! / clustered!;
+  console.log(`\n${headline.label}: single Redis ${fmt(single!, 2)}, cluster ${fmt(clustered!, 2)}  -> cluster at ${fmt(ratio, 2)}x of single Redis   target >= 0.8`);
+  return true;
 }
 
 /** µs of CPU per job, by process, between two snapshots. */
