@@ -11,7 +11,8 @@ const dirs: string[] = [];
 const prefixes: string[] = [];
 const drops: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  for (const p of procs) if (p.child.exitCode === null) process.kill(p.child.pid!, 'SIGKILL');
+  // npm start runs in its own process group (npm, its shell and node): kill the group; a spawned entry, the process.
+  for (const p of procs) if (p.child.exitCode === null) p.child.spawnargs[0] === 'npm' ? process.kill(-p.child.pid!, 'SIGKILL') : p.child.kill('SIGKILL');
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
   for (const p of prefixes) await deletePrefix(p);
   for (const drop of drops) await drop();
