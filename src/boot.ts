@@ -27,7 +27,7 @@ export interface Runtime {
 /** Opens Postgres (migrated), Redis (scripts defined) and the queues: what every process needs. */
 export async function openRuntime(config: Config, log: Logger): Promise<Runtime> {
   const registry = new ProviderRegistry(config);
-  const database = await openDatabase({ url: config.DATABASE_URL, dataDir: config.PROMPTLAB_DATA_DIR });
+  const database = await openDatabase({ url: config.DATABASE_URL, directUrl: config.DATABASE_DIRECT_URL, dataDir: config.PROMPTLAB_DATA_DIR });
   await database.migrate();
   log.info({ database: database.kind }, 'database migrated');
   const redis = defineScripts(createRedis(config));

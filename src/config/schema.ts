@@ -32,6 +32,7 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level' }),
   PROMPTLAB_DATA_DIR: Type.String({ default: '.data', description: 'Embedded PGlite data, spawned redis-server data and the generated admin key' }),
   DATABASE_URL: Opt('Postgres URL; unset → embedded PGlite under PROMPTLAB_DATA_DIR (all-in-one mode only)', { pattern: '^postgres(ql)?://' }),
+  DATABASE_DIRECT_URL: Opt('Postgres URL for migrations only, when DATABASE_URL is a PgBouncer in transaction mode: the migration lock needs a session (default DATABASE_URL)', { pattern: '^postgres(ql)?://' }),
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://', description: 'Redis URL' }),
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({
     pattern: '^\\s*[^,:\\s]+:\\d{1,5}\\s*(,\\s*[^,:\\s]+:\\d{1,5}\\s*)*$',

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { PROJECT_ROOT } from '../util/project-root.js';
@@ -51,7 +51,19 @@ const MIGRATION_LOCK = 0x70726f6d; // "prom": one number every PromptLab process
  * Opens Postgres at `url`, or the embedded PGlite under `dataDir` when `url` is
  * unset. Both speak the same drizzle schema and run the same migrations.
  */
-export async function openDatabase(opts: { url?: string | undefined; dataDir: string; poolSize?: number }): Promise<Database> {
+/** Whether the journal holds a migration newer than the last one applied (drizzle compares `when` with `created_at`). */
+async function pendingMigrations(client: { query(q: string): Promise<{ rows: { last: string | null }[] }> }): Promise<boolean> {
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS, 'meta', '_journal.json'), 'utf8')) as { entries: { when: number }[] };
+  const newest = Math.max(...journal.entries.map((e) => e.when));
+  try {
+    const { rows } = await client.query('select max(created_at)::text as last from drizzle.__drizzle_migrations');
+    return rows[0]?.last == null || Number(rows[0].last) < newest;
+  } catch {
+    return true; // no migrations table yet
+  }
+}
+
+export async function openDatabase(opts: { url?: string | undefined; directUrl?: string | undefined; dataDir: string; poolSize?: number }): Promise<Database> {
   if (opts.url) {
     const { default: pg } = await import('pg');
     const { drizzle } = await import('drizzle-orm/node-postgres');
@@ -70,9 +82,13 @@ export async function openDatabase(opts: { url?: string | undefined; dataDir: st
       where: withoutPassword(opts.url),
       async migrate() {
         // Its own client, without the pool's timeouts: the lock may rightly wait for another process's migration.
-        const client = new pg.Client({ connectionString: opts.url });
+        // `directUrl` (DATABASE_DIRECT_URL) bypasses a PgBouncer: a session lock needs a session.
+        const client = new pg.Client({ connectionString: opts.directUrl ?? opts.url });
         await client.connect();
         try {
+          // Most boots have nothing to apply: they take no lock, so a pooler in transaction mode never
+          // keeps one on a server connection after this client is gone.
+          if (!(await pendingMigrations(client))) return;
           await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
           await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS });
         } finally {
