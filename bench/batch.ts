@@ -31,10 +31,14 @@ for (let r = 0; r < RUNS; r++) {
 await b.queues.generation.obliterate({ force: true });
 
 const singleMs: number[] = [];
+const singleStatus: Record<number, number> = {};
 for (let r = 0; r < RUNS; r++) {
   const list = items(`single${r}`);
   const t0 = performance.now();
-  await pool(list.length, 50, (i) => b.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: list[i]!.variables } }));
+  await pool(list.length, 50, async (i) => {
+    const res = await b.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: list[i]!.variables } });
+    singleStatus[res.statusCode] = (singleStatus[res.statusCode] ?? 0) + 1;
+  });
   singleMs.push(performance.now() - t0);
 }
 await b.queues.generation.obliterate({ force: true });
@@ -82,6 +86,7 @@ const perS = (ms: number) => fmt((ITEMS / ms) * 1000);
 console.log(`items: ${fmt(ITEMS)}, runs: ${RUNS}`);
 console.log(`batch admission (one request):   median ${fmt(median(batchMs))} ms → ${perS(median(batchMs))} items/s  [${batchMs.map((m) => fmt(m)).join(', ')}]`);
 console.log(`single requests (50 at once):    median ${fmt(median(singleMs))} ms → ${perS(median(singleMs))} items/s  [${singleMs.map((m) => fmt(m)).join(', ')}]`);
+console.log(`  their answers by status: ${JSON.stringify(singleStatus)}   spurious 503 (Redis is healthy): ${singleStatus[503] ?? 0}   target 0`);
 console.log(`batch admitted and completed (1 worker, fake provider 0 ms): ${fmt(completeMs)} ms → ${perS(completeMs)} items/s`);
 console.log(`results JSONL: ${fmt(results.body.length / 1024)} KiB in ${fmt(resultsMs)} ms`);
 console.log(`webhook deliveries (1 worker, local receiver): ${fmt(WEBHOOKS)} in ${fmt(webhookMs)} ms → ${fmt((WEBHOOKS / webhookMs) * 1000)} deliveries/s`);
