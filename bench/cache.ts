@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { startWorker } from '../workers/worker.js';
 import { createRedis, waitReady } from '../src/redis/client.js';
+import { LayerProfile } from './layers.js';
 import { benchApp, childExecArgv, commandCallsAll, clusterSideBySide, fmt, median, portOf, REDIS_TARGET, SCRIPT_INNER } from './support.js';
 
 interface Result { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number }
@@ -45,10 +46,20 @@ async function serve(): Promise<void> {
   bare.post('/v1/generate', async () => body);
   await bare.listen({ port: 0, host: '127.0.0.1' });
   process.send!({ bare: portOf(bare), app: portOf(app), headers, payload, bytes: hit.body.length });
-  process.on('message', async () => {
-    await bare.close();
-    await close();
-    process.exit(0);
+  // 'profile': profile the next `n` requests' CPU by layer (LayerProfile), answered with the figures.
+  let layers: LayerProfile | undefined;
+  process.on('message', async (msg: { cmd: string; requests?: number }) => {
+    if (msg.cmd === 'profile') {
+      layers = new LayerProfile();
+      await layers.start();
+      process.send!({ profiling: true });
+    } else if (msg.cmd === 'profiled') {
+      process.send!({ layers: await layers!.stop(msg.requests!) });
+    } else {
+      await bare.close();
+      await close();
+      process.exit(0);
+    }
   });
 }
 
@@ -89,7 +100,16 @@ async function main() {
   // rate well below both ceilings it is the path itself.
   const [fa, fb] = [await load(info.bare, DURATION_S, FIXED_RATE), await load(info.app, DURATION_S, FIXED_RATE)];
   console.log(`at a fixed ${fmt(FIXED_RATE)} req/s:  (a) p50 ${fa.latency.p50} ms p99 ${fa.latency.p99} ms   (b) p50 ${fb.latency.p50} ms p99 ${fb.latency.p99} ms   target p99 <= 5 ms`);
-  child.send('stop');
+  // Where (b)'s CPU goes: one more run of the app, profiled in the server process.
+  child.send({ cmd: 'profile' });
+  await once(child, 'message');
+  const profiled = await load(info.app, Math.min(DURATION_S, 5));
+  child.send({ cmd: 'profiled', requests: profiled.requests.total });
+  const [{ layers }] = (await once(child, 'message')) as [{ layers: Record<string, number> }];
+  const total = Object.values(layers).reduce((x, y) => x + y, 0);
+  console.log(`(b) CPU per request by layer, µs (a profiled run of ${fmt(profiled.requests.total)} requests; total ${fmt(total, 1)} µs):`);
+  for (const [layer, us] of Object.entries(layers).sort((x, y) => y[1] - x[1])) console.log(`    ${layer.padEnd(28)} ${fmt(us, 1).padStart(6)}`);
+  child.send({ cmd: 'stop' });
   await once(child, 'exit');
   redis.disconnect();
 }
