@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { homeProject, type Caller } from '../auth/caller.js';
 import type { Config } from '../config/index.js';
 import type { TemplateRow } from '../db/schema.js';
@@ -54,13 +55,39 @@ export function assertTemplateSchema(tpl: TemplateRow): void {
   schemaChecked.add(tpl);
 }
 
+/** Deep-freezes a built request: it is shared by every identical request the memo answers. */
+function frozen<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    for (const x of Object.values(v)) frozen(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
+/**
+ * Built requests by template row (a new version is a new row) and target and variables: a repeat
+ * (every cache hit of a template) skips the render and the input hash. The variables' JSON is the
+ * key, so the same variables in another key order only miss the memo.
+ */
+const built = new WeakMap<TemplateRow, LRUCache<string, { request: GenerationRequest; hash: string }>>();
+
 /** A template's request for `variables`, and its input hash (of the key fields alone when the template names them). */
 export function fromTemplate(
   tpl: TemplateRow, variables: Record<string, unknown>, target: { provider: string; model: string },
 ): { request: GenerationRequest; hash: string } {
+  const memoKey = `${target.provider}\0${target.model}\0${JSON.stringify(variables)}`;
+  let memo = built.get(tpl);
+  const known = memo?.get(memoKey);
+  if (known) return known;
   const request = templateRequest(tpl, variables, { ...target, defaultMaxTokens: DEFAULT_MAX_TOKENS });
   const keyVariables = tpl.keyFields ? Object.fromEntries(tpl.keyFields.map((k) => [k, variables[k]])) : undefined;
-  return { request, hash: inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) }, tpl.projectId) };
+  const out = { request: frozen(request), hash: inputHash(request, { id: tpl.id, version: tpl.version, ...(keyVariables ? { keyVariables } : {}) }, tpl.projectId) };
+  // Small inputs only: a memo of large ones would hold their memory for little gain.
+  if (memoKey.length <= 4096) {
+    if (!memo) built.set(tpl, (memo = new LRUCache({ max: 1000 })));
+    memo.set(memoKey, out);
+  }
+  return out;
 }
 
 /** What a request needs of its provider beyond text chat, as capabilities. */
