@@ -8,12 +8,13 @@ export const REDACT = [
   '*.compatibleProviders[*].apiKey',
 ];
 
-/** pino JSON lines; pretty when stdout is a terminal. */
-export function createLogger(config: Pick<Config, 'LOG_LEVEL'>, name: string): Logger {
+/** pino JSON lines, or readable ones (pino-pretty) with LOG_FORMAT=pretty, or by default when stdout is a terminal. */
+export function createLogger(config: Pick<Config, 'LOG_LEVEL' | 'LOG_FORMAT'>, name: string): Logger {
+  const pretty = config.LOG_FORMAT === 'pretty' || (config.LOG_FORMAT === 'auto' && process.stdout.isTTY);
   return pino({
     name,
     level: config.LOG_LEVEL,
     redact: { paths: REDACT, censor: '[redacted]' },
-    ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
   });
 }

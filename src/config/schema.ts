@@ -30,6 +30,7 @@ export const ConfigSchema = Type.Object({
   PORT: Int(3000, 0, 65535, 'HTTP port of the API'),
   HOST: Type.String({ default: '127.0.0.1', description: 'Interface the API binds (0.0.0.0 in containers)' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'pino log level' }),
+  LOG_FORMAT: Type.Enum(['auto', 'json', 'pretty'], { default: 'auto', description: 'Log lines: `json` (one JSON object per line), `pretty` (readable, pino-pretty), `auto` (pretty when stdout is a terminal, else JSON)' }),
   PROMPTLAB_DATA_DIR: Type.String({ default: '.data', description: 'Embedded PGlite data, spawned redis-server data and the generated admin key' }),
   DATABASE_URL: Opt('Postgres URL; unset → embedded PGlite under PROMPTLAB_DATA_DIR (all-in-one mode only)', { pattern: '^postgres(ql)?://' }),
   DATABASE_DIRECT_URL: Opt('Postgres URL for migrations only, when DATABASE_URL is a PgBouncer in transaction mode: the migration lock needs a session (default DATABASE_URL)', { pattern: '^postgres(ql)?://' }),
