@@ -14,15 +14,11 @@ import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createFakeProvider } from '../src/providers/fake/index.js';
-import { createQueues } from '../src/queue/queues.js';
-import { JobWaiter } from '../src/queue/waiter.js';
 import { bullConnection, createRedis, waitReady } from '../src/redis/client.js';
-import { ProviderRegistry } from '../src/providers/registry.js';
-import { buildServices } from '../src/services/index.js';
 import { startWorker } from '../workers/worker.js';
 import pg from 'pg';
 import { graphileWorker } from './graphile.js';
-import { benchWorld, bullPrefix, clusterSideBySide, cpuPerJob, cpuSnapshot, fmt, pool, REDIS_TARGET, silent, type CpuSnapshot } from './support.js';
+import { BENCH_CALLER, benchServices, bullPrefix, clusterSideBySide, cpuPerJob, cpuSnapshot, fmt, pool, REDIS_TARGET, silent, type CpuSnapshot } from './support.js';
 
 const JOBS = Number(process.env.JOBS ?? 10_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
@@ -62,17 +58,11 @@ async function rawBullmq(n: number, concurrency: number): Promise<Result> {
  * before the worker starts and only the worker is timed.
  */
 async function promptlab(n: number, concurrency: number, latencyMs: number, admitFirst = false): Promise<Result> {
-  const world = await benchWorld({ WORKER_CONCURRENCY: String(concurrency), FAKE_LATENCY_MS: String(latencyMs), ...(process.env.WORKER_PREFETCH ? { WORKER_PREFETCH: process.env.WORKER_PREFETCH } : {}) });
-  const { config, database } = world;
-  const redis = createRedis(config);
-  const queues = createQueues(config);
-  const waiter = new JobWaiter(config);
-  const registry = new ProviderRegistry(config);
-  const services = await buildServices({ config, db: database.db, redis, queues, waiter, registry, adminKey: 'unused-in-this-bench', log: silent, role: 'api' });
-  const { svc } = services;
+  const b = await benchServices({ WORKER_CONCURRENCY: String(concurrency), FAKE_LATENCY_MS: String(latencyMs), ...(process.env.WORKER_PREFETCH ? { WORKER_PREFETCH: process.env.WORKER_PREFETCH } : {}) });
+  const { config, database, redis, queues, registry, svc } = b;
   const { generation } = svc;
   const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' }, 'default');
-  const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false, role: 'admin' as const, projectId: 'default' };
+  const caller = BENCH_CALLER;
   const admit = () => pool(n, concurrency, (i) =>
     generation.generate({ templateId: tpl.id, variables: { topic: `topic ${i}` } }, { caller, requestId: `r${i}`, bypassCache: false, waitMs: 0 }));
   if (admitFirst) await admit();
@@ -93,11 +83,7 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
   const s = (performance.now() - t0) / 1000;
   const cpu = cpuPerJob(cpu0, await cpuSnapshot(redis), n);
   await running.close();
-  await services.close();
-  await waiter.close();
-  await queues.close();
-  redis.disconnect();
-  await world.drop();
+  await b.close();
   return { rate: n / s, cpu };
 }
 
@@ -108,16 +94,10 @@ async function promptlab(n: number, concurrency: number, latencyMs: number, admi
  * budget on the caller's key (`withBudget`) and without.
  */
 async function admissionTrips(n: number, concurrency: number, withBudget: boolean): Promise<{ redis: number; postgres: number }> {
-  const world = await benchWorld();
-  const { config, database } = world;
-  const redis = createRedis(config);
-  const queues = createQueues(config);
-  const waiter = new JobWaiter(config);
-  const registry = new ProviderRegistry(config);
-  const services = await buildServices({ config, db: database.db, redis, queues, waiter, registry, adminKey: 'unused-in-this-bench', log: silent, role: 'api' });
-  const { svc } = services;
+  const b = await benchServices();
+  const { svc } = b;
   const tpl = await svc.templates.create({ name: 'bench', body: 'Write about {{topic}}', provider: 'fake' }, 'default');
-  const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false, role: 'admin' as const, projectId: 'default' };
+  const caller = BENCH_CALLER;
   const { budgets } = svc;
   if (withBudget && budgets) await budgets.set('api_key', 'bench', [{ usd: 1e6, period: 'day' }]);
   const admit = (from: number, count: number) => pool(count, concurrency, (i) =>
@@ -138,11 +118,7 @@ async function admissionTrips(n: number, concurrency: number, withBudget: boolea
   await admit(200, n);
   unwrapRedis();
   unwrapPg();
-  await services.close();
-  await waiter.close();
-  await queues.close();
-  redis.disconnect();
-  await world.drop();
+  await b.close();
   return { redis: counted.redis / n, postgres: counted.postgres / n };
 }
 

@@ -10,15 +10,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GenerationRequest } from '../src/llm/request.js';
-import { ProviderRegistry } from '../src/providers/registry.js';
-import { createQueues } from '../src/queue/queues.js';
-import { JobWaiter } from '../src/queue/waiter.js';
 import { createRedis } from '../src/redis/client.js';
 import { DeploymentChooser } from '../src/routing/router.js';
-import { buildServices } from '../src/services/index.js';
 import { reply, startFakeLlm } from '../test/fakes/llm-server.js';
 import { startWorker } from '../workers/worker.js';
-import { benchWorld, fmt, median, pool, REDIS_TARGET, silent } from './support.js';
+import { BENCH_CALLER, benchServices, fmt, median, pool, REDIS_TARGET, silent } from './support.js';
 
 const JOBS = Number(process.env.JOBS ?? 5000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
@@ -28,15 +24,9 @@ const dir = mkdtempSync(join(tmpdir(), 'bench-routes-'));
 async function run(doc: object, group: string, n: number): Promise<number> {
   const file = join(dir, `${group}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(file, JSON.stringify(doc));
-  const world = await benchWorld({ ROUTES_FILE: file, PROVIDERS_ALLOW_PRIVATE: 'true', WORKER_CONCURRENCY: String(CONCURRENCY), ROUTE_COOLDOWN_MS: '30000' });
-  const { config, database } = world;
-  const redis = createRedis(config);
-  const queues = createQueues(config);
-  const waiter = new JobWaiter(config);
-  const registry = new ProviderRegistry(config);
-  const services = await buildServices({ config, db: database.db, redis, queues, waiter, registry, adminKey: 'unused-in-this-bench', log: silent, role: 'api' });
-  const { svc } = services;
-  const caller = { keyId: 'bench', tier: 'enterprise' as const, admin: false, role: 'admin' as const, projectId: 'default' };
+  const b = await benchServices({ ROUTES_FILE: file, PROVIDERS_ALLOW_PRIVATE: 'true', WORKER_CONCURRENCY: String(CONCURRENCY), ROUTE_COOLDOWN_MS: '30000' });
+  const { config, database, redis, queues, registry, svc } = b;
+  const caller = BENCH_CALLER;
   const request = (i: number): GenerationRequest => ({ provider: 'group', model: group, messages: [{ role: 'user', content: `question ${i}` }], params: { maxTokens: 16 } });
   let done = 0;
   let resolveAll!: () => void;
@@ -49,11 +39,7 @@ async function run(doc: object, group: string, n: number): Promise<number> {
   await all;
   const rate = n / ((performance.now() - t0) / 1000);
   await running.close();
-  await services.close();
-  await waiter.close();
-  await queues.close();
-  redis.disconnect();
-  await world.drop();
+  await b.close();
   return rate;
 }
 

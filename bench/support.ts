@@ -9,6 +9,7 @@ import pino from 'pino';
 import { loadConfig, type Config } from '../src/config/index.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { buildApp } from '../src/app.js';
+import { buildServices } from '../src/services/index.js';
 import { ProviderRegistry } from '../src/providers/registry.js';
 import { createQueues } from '../src/queue/queues.js';
 import { JobWaiter } from '../src/queue/waiter.js';
@@ -45,6 +46,33 @@ export async function benchWorld(env: Record<string, string> = {}): Promise<{ co
       await unlinkMatching(r, `${name}:*`);
       await unlinkMatching(r, `{${name}:*`); // the hash-tagged keys: events, BullMQ
       r.disconnect();
+    },
+  };
+}
+
+/** The caller the service-level benches admit as. */
+export const BENCH_CALLER = { keyId: 'bench', tier: 'enterprise' as const, admin: false, role: 'admin' as const, projectId: 'default' };
+
+/**
+ * A fresh world (benchWorld) and the API's services on it, without HTTP, as the service-level
+ * benches admit through them; `close()` ends them all and drops the world.
+ */
+export async function benchServices(env: Record<string, string> = {}) {
+  const world = await benchWorld(env);
+  const { config, database } = world;
+  const redis = createRedis(config);
+  const queues = createQueues(config);
+  const waiter = new JobWaiter(config);
+  const registry = new ProviderRegistry(config);
+  const services = await buildServices({ config, db: database.db, redis, queues, waiter, registry, adminKey: 'unused-in-this-bench', log: silent, role: 'api' });
+  return {
+    config, database, redis, queues, registry, svc: services.svc,
+    async close() {
+      await services.close();
+      await waiter.close();
+      await queues.close();
+      redis.disconnect();
+      await world.drop();
     },
   };
 }
