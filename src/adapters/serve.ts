@@ -20,7 +20,7 @@ export const WIRE_ERRORS: readonly ErrorCode[] = ['bad_request', 'invalid_json',
 
 export const HELD_DESCRIPTION = 'Held until the job ends (up to COMPAT_WAIT_SECONDS, default 60 s, or `Prefer: wait=N`, then 504 generation_timeout with the jobId). ' +
   'Headers `X-Cache: HIT|MISS|BYPASS` and `X-PromptLab-Job-Id`. With `stream: true`, Server-Sent Events in this format, ' +
-  'relayed from the job (a cached answer is replayed as a stream); see the README, "Streaming".';
+  'relayed from the job (a cached answer is replayed as a stream); see docs/compatible-endpoints.md.';
 
 /**
  * One call in a wire format, through the same core as `/v1/generate`: relayed as a stream in the

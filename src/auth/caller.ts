@@ -4,7 +4,7 @@ import { DEFAULT_PROJECT } from '../db/schema.js';
 export const TIERS = ['free', 'pro', 'enterprise'] as const;
 export type Tier = (typeof TIERS)[number];
 
-/** `global_admin`: PROMPTLAB_ADMIN_KEY; `admin` and `member`: a project's keys (see README "Projects and keys"). */
+/** `global_admin`: PROMPTLAB_ADMIN_KEY; `admin` and `member`: a project's keys (see docs/projects-and-keys.md). */
 export type Role = 'global_admin' | 'admin' | 'member';
 
 /** Who is calling, as the auth hook resolved it from `Authorization: Bearer <key>`. */

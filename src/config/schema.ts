@@ -23,7 +23,7 @@ const FREE_MODELS = [
 
 /**
  * Every environment variable PromptLab reads, with its default.
- * `.env.example` and the README's configuration table list the same set
+ * `.env.example` and the configuration table (docs/configuration.md) list the same set
  * (a test keeps them in step).
  */
 export const ConfigSchema = Type.Object({
@@ -37,7 +37,7 @@ export const ConfigSchema = Type.Object({
   REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://', description: 'Redis URL' }),
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({
     pattern: '^\\s*[^,:\\s]+:\\d{1,5}\\s*(,\\s*[^,:\\s]+:\\d{1,5}\\s*)*$',
-    description: 'A Redis Cluster: some of its nodes, `host:port,host:port` (the rest are discovered); every Redis connection becomes a cluster client. REDIS_URL then gives only the credentials and TLS (README "Redis Cluster")',
+    description: 'A Redis Cluster: some of its nodes, `host:port,host:port` (the rest are discovered); every Redis connection becomes a cluster client. REDIS_URL then gives only the credentials and TLS (docs/operations.md, "Redis Cluster")',
   })),
   REDIS_PREFIX: Opt('Prefix of every Redis key (queues, cache, limiter); one PromptLab database per prefix, checked at boot. Default `promptlab`; `npm start` on its embedded database: a prefix of its own, kept in PROMPTLAB_DATA_DIR/redis-prefix', { pattern: '^[A-Za-z0-9_.-]+$' }),
   PROMPTLAB_ADMIN_KEY: Opt('Admin API key, at least 32 characters and about 128 bits of entropy (openssl rand -base64 32); unset → generated once and kept in PROMPTLAB_DATA_DIR/admin-key', { minLength: 32 }),
@@ -91,7 +91,7 @@ export const ConfigSchema = Type.Object({
   MODELS_FREE: Models(FREE_MODELS, 'Models free keys may use: comma-separated provider/model globs (* = any); the default is every model of the pricing table at most $1 per million input tokens'),
   MODELS_PRO: Models('*', 'Models pro keys may use (same syntax as MODELS_FREE)'),
   MODELS_ENTERPRISE: Models('*', 'Models enterprise keys may use (same syntax as MODELS_FREE)'),
-  ROUTES_FILE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'A routing file (YAML or JSON): deployments and model groups with fallbacks (README "Routing"); loaded at boot, kept in Postgres with versions; `PUT /v1/routes` edits it' })),
+  ROUTES_FILE: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'A routing file (YAML or JSON): deployments and model groups with fallbacks (docs/routing.md); loaded at boot, kept in Postgres with versions; `PUT /v1/routes` edits it' })),
   ROUTE_COOLDOWN_MS: Int(30_000, 100, 3_600_000, 'How long a deployment that failed (429 without Retry-After, 5xx, a timeout) is left out of its groups, unless its group says otherwise'),
   PROVIDERS_ALLOW_PRIVATE: Flag('Allow routing-file deployments whose base URL is on a loopback, private or link-local address (a local server, tests)'),
   WEBHOOK_ALLOW_PRIVATE: Flag('Allow webhook URLs that resolve to private, loopback or link-local addresses (tests, internal receivers)'),

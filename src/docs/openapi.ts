@@ -9,7 +9,7 @@ const PROJECT_HEADER = {
   type: 'string',
   description: 'The admin key: act in this project alone (else read across all, create in `default`). A project key: only its own project (another is 404 project_not_found).',
 };
-const ERROR_BODY = 'Every error answers `{"error": {"code", "message", "details"?}}` with a code from the error catalogue (README: Error codes).';
+const ERROR_BODY = 'Every error answers `{"error": {"code", "message", "details"?}}` with a code from the error catalogue (docs/errors.md).';
 
 /**
  * The OpenAPI 3.1 document at `/docs/json` (and `/docs/yaml`), generated from

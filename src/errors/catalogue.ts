@@ -1,6 +1,6 @@
 /**
  * Every error code the API answers with, its HTTP status and default message.
- * The README's error table lists the same codes (a test keeps them in step).
+ * The error table of docs/errors.md lists the same codes (a test keeps them in step).
  */
 export const ERRORS = {
   bad_request: { status: 400, message: 'The request is not valid.' },

@@ -5,7 +5,7 @@ import { AppError } from '../errors/app-error.js';
  * ended with. Every SDK retries a 5xx two or more times (LangChain six), and each retry of a
  * request whose slot is open again is a new paid generation: so a failure a retry cannot fix
  * is answered 400 `generation_unrecoverable` (no SDK retries a 400), and only one a retry can
- * fix (upstream trouble, or ours) 502 `generation_failed`. The README's table of dead-job codes
+ * fix (upstream trouble, or ours) 502 `generation_failed`. The table of dead-job codes (docs/errors.md)
  * is this one; a test checks that every code a worker can end a job with is listed.
  */
 export const RETRY_CAN_FIX = {

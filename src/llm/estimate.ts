@@ -14,7 +14,7 @@ const OVERHEAD_TOKENS = 16;
 /**
  * An image's tokens at most: Anthropic resizes to about 1.15 megapixels (≈1,600 tokens), OpenAI's
  * high detail is at most 8 tiles (≈1,500 tokens). Models that report images inflated (gpt-4o-mini
- * prices its image tokens low and counts them ×33) can go past it: the README's caveat.
+ * prices its image tokens low and counts them ×33) can go past it: the caveat at the end of docs/compatible-endpoints.md.
  */
 export const IMAGE_TOKEN_BOUND = 2_000;
 /** A PDF: about 3,000 tokens a page at most (its text and its page image), a page per 10 KB at least, 100 pages at most. */

@@ -67,7 +67,7 @@ export interface TemplateIdentity {
  * The input hash: SHA-256 (hex) of the canonical JSON of `{request, template?, project?}`
  * (`project` unless it is `default`). With
  * `keyVariables`, the rendered `system` and `messages` are left out of `request` and the
- * key variables stand for them (README "Identity of an input").
+ * key variables stand for them (docs/api.md, "Identity of an input").
  */
 export function inputHash(request: GenerationRequest, template?: TemplateIdentity, projectId: string = DEFAULT_PROJECT): string {
   // The project is part of the input, so two projects never share a generation, a slot or a cache

@@ -5,7 +5,7 @@ import { TIMED_OUT, within } from '../util/within.js';
  * Every PromptLab metric, in one registry per process (served at the API's
  * `/metrics` and at a worker's WORKER_METRICS_PORT). Recording is a counter
  * increment in memory: nothing on the request path talks to Redis for metrics.
- * The README's Operations section explains each one.
+ * docs/operations.md (Metrics) explains each one.
  */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'promptlab_' });

@@ -59,7 +59,7 @@ export default async function jobRoutes(fastify: FastifyInstance) {
 
   app.post('/v1/jobs/:id/cancel', {
     schema: {
-      tags, summary: 'Cancel a job, or detach from it when other requests share it (see the README, "Cancel and deadlines")',
+      tags, summary: 'Cancel a job, or detach from it when other requests share it (see docs/queueing.md, "Cancel and deadlines")',
       description: 'Header `X-PromptLab-Cancel`: `canceled` (it had not started, or waited for a retry), `detached` (others still wait for it: one subscriber fewer), ' +
         '`aborting` (202: its running attempt is being aborted; it settles `canceled`).',
       params: Type.Object({ id: Id('gen') }),

@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox';
 /**
  * The routing document (`ROUTES_FILE`, `PUT /v1/routes`): deployments (one upstream account and
  * model each) and model groups (a public model name served by several deployments, with fallback
- * groups), and what a project may use or re-map. README "Routing" is its reference.
+ * groups), and what a project may use or re-map. docs/routing.md is its reference.
  */
 const Name = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$', description: 'Letters, digits, `.`, `_`, `:`, `-`; no `/`' });
 const UsdPerMTok = Type.Number({ minimum: 0, maximum: 1_000_000 });

@@ -9,11 +9,11 @@ import { freePort, spawnCommand, type Proc } from '../support/spawn.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** A fenced example of a Markdown file: its language, its text, and why it is not run (a `<!-- not run: … -->` line above it). */
-interface Example { lang: string; code: string; line: number; notRun?: string }
+/** A fenced example of a Markdown file: its file and line, its language, its text, and why it is not run (a `<!-- not run: … -->` line above it). */
+interface Example { file: string; lang: string; code: string; line: number; notRun?: string }
 
 /** The `bash`, `sh` and `js` examples of a Markdown file, in order. */
-function examplesOf(markdown: string): Example[] {
+function examplesOf(markdown: string, file: string): Example[] {
   const lines = markdown.split('\n');
   const out: Example[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -21,7 +21,7 @@ function examplesOf(markdown: string): Example[] {
     if (!open) continue;
     const end = lines.indexOf('```', i + 1);
     const above = /^<!-- not run: (.+) -->$/.exec(lines[i - 1] ?? '');
-    out.push({ lang: open[1]!, code: lines.slice(i + 1, end).join('\n'), line: i + 1, ...(above ? { notRun: above[1]! } : {}) });
+    out.push({ file, lang: open[1]!, code: lines.slice(i + 1, end).join('\n'), line: i + 1, ...(above ? { notRun: above[1]! } : {}) });
     i = end;
   }
   return out;
@@ -39,11 +39,14 @@ afterAll(async () => {
   if (prefix) await deletePrefix(prefix);
 });
 
-describe('the README\'s examples', () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const examples = examplesOf(readme);
+/** The README, then the docs pages in the order its Documentation table lists them: one reading order, as a newcomer follows it. */
+const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const pages = ['README.md', ...[...readme.matchAll(/\]\((docs\/[a-z-]+\.md)\)/g)].map((m) => m[1]!)];
 
-  it('every shell and Node example runs as written against a fresh npm start (only the port differs), with the errors it says it shows', async () => {
+describe('the examples of the README and docs/', () => {
+  const examples = pages.flatMap((page) => examplesOf(readFileSync(join(ROOT, page), 'utf8'), page));
+
+  it('every shell and Node example runs as written against a fresh npm start, in reading order (only the port differs), with the errors it says it shows', async () => {
     const home = mkdtempSync(join(tmpdir(), 'promptlab-readme-'));
     dirs.push(home);
     const port = await freePort();
@@ -61,8 +64,8 @@ describe('the README\'s examples', () => {
 
     const run = examples.filter((e) => !e.notRun);
     const shell = run.filter((e) => e.lang !== 'js');
-    // One session, in the README's order: later examples use what the tour made ($ADMIN, $KEY, $TPL, $JOB).
-    const script = ['set -euo pipefail', ...shell.map((e) => `echo "--- README.md:${e.line}"\n${local(e.code)}`)].join('\n');
+    // One session, in reading order: later examples use what the tour made ($ADMIN, $KEY, $TPL, $JOB).
+    const script = ['set -euo pipefail', ...shell.map((e) => `echo "--- ${e.file}:${e.line}"\n${local(e.code)}`)].join('\n');
     const sh = spawnSync('bash', ['-c', script], { cwd: home, encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH, HOME: home } });
     expect(sh.status, `${sh.stdout}\n${sh.stderr}`).toBe(0);
     // The errors it printed are those its comments show: each one marked `# →` (what the line answers), others only where a comment mentions them (what it may answer).
@@ -77,19 +80,25 @@ describe('the README\'s examples', () => {
     const scratch = join(ROOT, 'test', 'artifacts');
     mkdirSync(scratch, { recursive: true });
     for (const e of run.filter((x) => x.lang === 'js')) {
-      const file = join(scratch, `readme-${e.line}.mjs`);
+      const file = join(scratch, `${e.file.replace(/\W/g, '-')}-${e.line}.mjs`);
       writeFileSync(file, local(e.code));
       const node = spawnSync(process.execPath, [file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { PATH: process.env.PATH, PROMPTLAB_KEY: key } });
-      expect(node.status, `README.md:${e.line}\n${node.stdout}\n${node.stderr}`).toBe(0);
+      expect(node.status, `${e.file}:${e.line}\n${node.stdout}\n${node.stderr}`).toBe(0);
     }
   }, 240_000);
 
   it('an example left out says why, and the tour and the SDK examples are not left out', () => {
-    for (const e of examples.filter((x) => x.notRun)) expect(e.notRun!.length, `README.md:${e.line}`).toBeGreaterThan(10);
+    for (const e of examples.filter((x) => x.notRun)) expect(e.notRun!.length, `${e.file}:${e.line}`).toBeGreaterThan(10);
     const tour = readme.indexOf('## Quick tour');
     const sdk = readme.indexOf('## Use it from your existing code');
     const lineOf = (at: number) => readme.slice(0, at).split('\n').length;
-    expect(examples.filter((e) => !e.notRun && e.line > lineOf(tour) && e.line < lineOf(readme.indexOf('## API overview'))).map((e) => e.lang)).toEqual(['bash', 'bash', 'js', 'js']);
+    expect(examples.filter((e) => e.file === 'README.md' && !e.notRun && e.line > lineOf(tour)).map((e) => e.lang)).toEqual(['bash', 'bash', 'js']);
     expect(lineOf(sdk)).toBeGreaterThan(lineOf(tour));
+    expect(pages.length).toBeGreaterThan(10);
+  });
+
+  it('the README is what a newcomer reads first, and no page of docs/ runs past ~400 lines', () => {
+    expect(readme.split('\n').length).toBeLessThan(300);
+    for (const page of pages.slice(1)) expect(readFileSync(join(ROOT, page), 'utf8').split('\n').length, page).toBeLessThanOrEqual(400);
   });
 });

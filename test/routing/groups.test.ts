@@ -135,10 +135,10 @@ describe('model groups', () => {
     expect(spare.calls).toHaveLength(1);
   });
 
-  it("the README's realistic routing file is a valid document: its one private upstream needs PROVIDERS_ALLOW_PRIVATE", async () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const yaml = readme.slice(readme.indexOf('## Routing')).match(/```yaml\n([\s\S]*?)```/)![1]!;
-    const parsed = parseRouting(yaml, 'README');
+  it("the realistic routing file of docs/routing.md is a valid document: its one private upstream needs PROVIDERS_ALLOW_PRIVATE", async () => {
+    const page = readFileSync(new URL('../../docs/routing.md', import.meta.url), 'utf8');
+    const yaml = page.match(/```yaml\n([\s\S]*?)```/)![1]!;
+    const parsed = parseRouting(yaml, 'docs/routing.md');
     if (!('doc' in parsed)) throw new Error(parsed.problem);
     const env = { OPENAI_KEY_A: 'a', OPENAI_KEY_B: 'b', AZURE_OPENAI_KEY: 'c', ANTHROPIC_KEY: 'd', GEMINI_KEY: 'e' };
     expect(await checkDocument(parsed.doc, { env, allowPrivate: true })).toEqual([]);

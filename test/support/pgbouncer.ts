@@ -28,7 +28,7 @@ export const PROMPTLAB_STATEMENT_TIMEOUT_MS = 10_000;
 /**
  * What PromptLab needs of a transaction-mode PgBouncer beyond the defaults: it accepts the pool's
  * `statement_timeout` startup parameter, which its `connect_query` sets on each server connection
- * instead (README "Postgres at scale"). Migrations take a session lock only when there is something
+ * instead (docs/operations.md, "Postgres at scale"). Migrations take a session lock only when there is something
  * to apply, through DATABASE_DIRECT_URL when set (src/db/client.ts): no reset query is needed.
  */
 export const PROMPTLAB_PGBOUNCER_SETTINGS = ['ignore_startup_parameters = statement_timeout'];

@@ -61,7 +61,7 @@ export const ChatCompletionBody = Type.Object({
   temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
   top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   stop: Type.Optional(Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }), { maxItems: 4 })])),
-  n: Type.Optional(Type.Integer({ minimum: 1, maximum: 128, description: 'Only 1: one job is one answer (README, "Tools, images and reasoning")' })),
+  n: Type.Optional(Type.Integer({ minimum: 1, maximum: 128, description: 'Only 1: one job is one answer (docs/compatible-endpoints.md)' })),
   response_format: Type.Optional(ResponseFormat),
   tools: Type.Optional(Type.Array(Tool, { maxItems: 128 })),
   tool_choice: Type.Optional(ToolChoice),
