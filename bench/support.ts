@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../src/config/index.js';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { buildApp } from '../src/app.js';
 import { buildServices } from '../src/services/index.js';
+import { startTracing } from '../src/telemetry/tracing.js';
 import { ProviderRegistry } from '../src/providers/registry.js';
 import { createQueues } from '../src/queue/queues.js';
 import { JobWaiter } from '../src/queue/waiter.js';
@@ -58,6 +59,7 @@ export const BENCH_CALLER = { keyId: 'bench', tier: 'enterprise' as const, admin
  * benches admit through them; `close()` ends them all and drops the world.
  */
 export async function benchServices(env: Record<string, string> = {}) {
+  await startTracing('bench');
   const world = await benchWorld(env);
   const { config, database } = world;
   const redis = createRedis(config);
@@ -82,6 +84,7 @@ export const BENCH_ADMIN_KEY = 'pl_bench_Tq8wR2nV5xK9mB4cZ7hL1pY6sJ3gF0dU';
 
 /** A fresh world (benchWorld) and the app on it, as an API process has it; `close()` ends it all and drops the world. */
 export async function benchApp(env: Record<string, string> = {}) {
+  await startTracing('bench'); // with OTEL_* set (bench/tracing.ts), as a process's boot does
   const world = await benchWorld({ LOG_LEVEL: 'warn', PROMPTLAB_ADMIN_KEY: BENCH_ADMIN_KEY, ...env });
   const { config, database } = world;
   const redis = defineScripts(createRedis(config));

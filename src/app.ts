@@ -42,6 +42,7 @@ import usageRoutes from './routes/usage.js';
 import webhookRoutes from './routes/webhooks.js';
 import { servicesPlugin } from './services/index.js';
 import { drainPlugin } from './shutdown/drain.js';
+import { httpTracing } from './telemetry/http.js';
 
 /** What the app is built from; the entry points open these, tests too. */
 export interface AppDeps {
@@ -103,6 +104,7 @@ export async function buildApp(deps: AppDeps, opts: Partial<FastifyServerOptions
   });
 
   app.decorate('deps', deps);
+  await app.register(httpTracing);
   await app.register(servicesPlugin, { ...deps, db: deps.database.db, log: app.log as unknown as Logger, role: 'api' });
   const { svc } = app;
 

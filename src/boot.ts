@@ -13,6 +13,7 @@ import { JobWaiter } from './queue/waiter.js';
 import { createRedis, waitReady } from './redis/client.js';
 import { claimPrefix } from './redis/owner.js';
 import { defineScripts } from './redis/scripts.js';
+import { startTracing } from './telemetry/tracing.js';
 
 export interface Runtime {
   config: Config;
@@ -27,6 +28,8 @@ export interface Runtime {
 /** Opens Postgres (migrated), Redis (scripts defined) and the queues: what every process needs. */
 export async function openRuntime(config: Config, log: Logger): Promise<Runtime> {
   const registry = new ProviderRegistry(config);
+  // OTEL_* variables (docs/operations.md, "Traces"): read by the SDK itself, off unless set.
+  const stopTracing = await startTracing(String(log.bindings().name ?? 'promptlab'));
   const database = await openDatabase({ url: config.DATABASE_URL, directUrl: config.DATABASE_DIRECT_URL, dataDir: config.PROMPTLAB_DATA_DIR });
   await database.migrate();
   log.info({ database: database.kind }, 'database migrated');
@@ -41,6 +44,7 @@ export async function openRuntime(config: Config, log: Logger): Promise<Runtime>
       await queues.close();
       redis.disconnect();
       await database.close();
+      await stopTracing();
     },
   };
 }

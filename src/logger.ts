@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
 import type { Config } from './config/index.js';
+import { activeTraceId } from './telemetry/tracing.js';
 
 /** Paths pino blanks in every line: no key of ours or of a provider ever reaches a log. */
 export const REDACT = [
@@ -15,6 +16,11 @@ export function createLogger(config: Pick<Config, 'LOG_LEVEL' | 'LOG_FORMAT'>, n
     name,
     level: config.LOG_LEVEL,
     redact: { paths: REDACT, censor: '[redacted]' },
+    // With tracing on, a line written inside a span (a job's attempt, a request's work) carries its trace id.
+    mixin: () => {
+      const traceId = activeTraceId();
+      return traceId ? { traceId } : {};
+    },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
   });
 }

@@ -18,6 +18,7 @@ import { WaitForCapacity } from '../src/routing/group-provider.js';
 import type { Outcome, OutcomeStash } from './outcome-stash.js';
 import { providerCall, type ProviderCallDeps } from './provider-call.js';
 import type { Slots } from './slots.js';
+import { tracedJob } from '../src/telemetry/tracing.js';
 
 export interface ProcessorDeps extends ProviderCallDeps {
   /** The generation's row, as it stands (a deadline moved by a joiner, the tokens used, a settlement made elsewhere). */
@@ -50,7 +51,9 @@ export interface ProcessorDeps extends ProviderCallDeps {
 export function createProcessor(deps: ProcessorDeps) {
   const { ledger, cache, log } = deps;
   const { ask, cost } = providerCall(deps);
-  return processGeneration;
+  // Each attempt a span continuing its admission's trace (the job carries it), when tracing.
+  return (job: Job<GenerationJobData>, token?: string) =>
+    tracedJob(job.data.trace, 'promptlab.attempt', { 'promptlab.job_id': job.data.id, 'promptlab.attempt': job.attemptsMade + 1 }, () => processGeneration(job, token));
 
   async function processGeneration(job: Job<GenerationJobData>, token?: string) {
     const d = job.data;

@@ -11,6 +11,9 @@ import type { GenerationJobData } from '../src/queue/queues.js';
 import { AttemptFailed } from './failures.js';
 import type { Outcome } from './outcome-stash.js';
 import type { OutputValidator } from './output-validator.js';
+import { SpanKind } from '@opentelemetry/api';
+import { operationOf, requestAttributes, responseAttributes } from '../src/telemetry/gen-ai.js';
+import { traced } from '../src/telemetry/tracing.js';
 
 export interface ProviderCallDeps {
   providers: Partial<Record<string, Provider>>;
@@ -47,7 +50,8 @@ export function providerCall(deps: ProviderCallDeps) {
   async function ask(d: GenerationJobData, release: () => void, signal?: AbortSignal): Promise<Outcome> {
     const provider = deps.providers[d.provider] ?? deps.registry.client(d.provider);
     if (!provider) throw new AttemptFailed('provider_unavailable', d.provider);
-    const { provider: _name, ...rest } = requestOf(d);
+    const request = requestOf(d);
+    const { provider: _name, ...rest } = request;
     const steps: Promise<void>[] = [];
     const req: ProviderCall = {
       ...rest, jobId: d.id, projectId: d.projectId ?? DEFAULT_PROJECT, ...(signal ? { signal } : {}),
@@ -56,7 +60,11 @@ export function providerCall(deps: ProviderCallDeps) {
         if (deps.noteRoute) steps.push(deps.noteRoute(d.id, step).catch(() => {}));
       },
     };
-    const res = await call(provider, req, d).finally(() => Promise.all(steps));
+    const res = await traced(`${operationOf(request)} ${d.model}`, requestAttributes(d, request), async (span) => {
+      const r = await call(provider, req, d);
+      span?.setAttributes(responseAttributes(r, cost(d, usageOfResult(r), r).costUsd));
+      return r;
+    }, SpanKind.CLIENT).finally(() => Promise.all(steps));
     release();
     const usage = usageOfResult(res);
     const finishReason = finishReasonOf(res.stopReason);

@@ -4,6 +4,7 @@ import type { JobEventLog } from '../events/job-events.js';
 import { tailPriority, type Fairness } from '../queue/fairness.js';
 import { ENQUEUE_WAIT_MS, forQueue, type FairSlot, type GenerationJobData, type Queues } from '../queue/queues.js';
 import { TIMED_OUT, within } from '../util/within.js';
+import { traceCarrier, traced } from '../telemetry/tracing.js';
 
 /** Who asks for a generation, in which class, and until when. */
 export interface Join {
@@ -36,8 +37,9 @@ export class Enqueuer {
     const queued = events?.publish(id, 'queued');
     // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
     // The fair slot and the enqueue are both Redis: they share the one bound.
-    const enqueued = this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
-      { ...forQueue(data), ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority)));
+    const trace = traceCarrier(); // the worker's attempt continues this request's trace
+    const enqueued = traced('promptlab.enqueue', { 'promptlab.job_id': id }, () => this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
+      { ...forQueue(data), ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}), ...(trace ? { trace } : {}) }, queues.jobOptions(id, priority))));
     const added = enqueued.then(() => true, (err: unknown) => {
       log.error({ err: String(err), jobId: id }, 'enqueue failed; the reconciler enqueues the job once Redis answers');
       return false;

@@ -31,6 +31,7 @@ import { inputHash } from '../llm/hash.js';
 import { storedRequest } from '../llm/stored.js';
 import type { FinishReason, Usage } from '../llm/result.js';
 import { type GenerationRequest } from '../llm/request.js';
+import { admissionSpan } from './traced.js';
 
 export interface GenerateRequest {
   templateId: string;
@@ -95,7 +96,7 @@ export class Generation {
     assertUsable(this.deps.registry, config, ctx.caller, target.provider, target.model);
     assertTemplateSchema(tpl);
     const { request, hash } = fromTemplate(tpl, variables, target);
-    return this.#run(request, { hash, templateId: tpl.id, templateVersion: tpl.version, ttl: tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS, projectId: tpl.projectId }, ctx);
+    return admissionSpan(request, hash, () => this.#run(request, { hash, templateId: tpl.id, templateVersion: tpl.version, ttl: tpl.cacheTtlSeconds ?? config.CACHE_TTL_SECONDS, projectId: tpl.projectId }, ctx));
   }
 
   /**
@@ -106,7 +107,7 @@ export class Generation {
     assertUsable(this.deps.registry, this.deps.config, ctx.caller, request.provider, request.model);
     assertSupported(this.deps.registry, request);
     const hash = inputHash(request, undefined, homeProject(ctx.caller));
-    return this.#run(request, { hash, templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS }, ctx);
+    return admissionSpan(request, hash, () => this.#run(request, { hash, templateId: null, templateVersion: null, ttl: this.deps.config.CACHE_TTL_SECONDS }, ctx));
   }
 
   /** Cache lookup, holds, admission and the optional wait: the core every way of building a request goes through. */

@@ -44,6 +44,8 @@ export interface GenerationJobData extends StoredRequest {
   refresh?: boolean;
   /** Queued again by the reconciler: an earlier run may have been paid and left its answer in the stash. */
   resumed?: boolean;
+  /** The admitting request's W3C trace context (`traceparent`), when tracing: its attempts continue that trace. */
+  trace?: Record<string, string>;
   /**
    * A caller wants the answer streamed: the provider is called in streaming mode and each
    * piece is published as a `delta` job event. Not part of the input hash.
