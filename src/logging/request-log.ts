@@ -1,4 +1,5 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import { traceIdOf } from '../telemetry/http.js';
 
 /**
  * One log line per request, written when the response is done: request id
@@ -23,6 +24,8 @@ export class RequestLog extends LogController {
       durationMs: Math.round(reply.elapsedTime * 10) / 10,
       ...(request.caller ? { keyId: request.caller.keyId } : {}),
     };
+    const traceId = traceIdOf(request);
+    if (traceId) Object.assign(line, { traceId });
     if (error) reply.log.error({ ...line, err: error }, 'request errored');
     else reply.log.info(line, 'request completed');
   }

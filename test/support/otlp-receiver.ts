@@ -83,20 +83,22 @@ function fromJson(body: Buffer, contentType: string): ReceivedSpan[] {
   });
 }
 
-/** An OTLP/HTTP trace receiver on a free port: every span it got, decoded. */
-export async function startOtlpReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; close(): Promise<void> }> {
+/** An OTLP/HTTP trace receiver on a free port: every span it got, decoded (or, `decode: false`, only the bytes counted). */
+export async function startOtlpReceiver({ decode = true } = {}): Promise<{ url: string; spans: ReceivedSpan[]; bytes(): number; close(): Promise<void> }> {
   const spans: ReceivedSpan[] = [];
+  let bytes = 0;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const type = String(req.headers['content-type'] ?? '');
       const body = Buffer.concat(chunks);
-      if (req.url === '/v1/traces') spans.push(...(type.includes('json') ? fromJson(body, type) : fromProtobuf(body, type)));
+      bytes += body.length;
+      if (req.url === '/v1/traces' && decode) spans.push(...(type.includes('json') ? fromJson(body, type) : fromProtobuf(body, type)));
       res.writeHead(200, { 'content-type': type.includes('json') ? 'application/json' : 'application/x-protobuf' });
       res.end(type.includes('json') ? '{}' : '');
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, close: () => new Promise((r) => server.close(() => r())) };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, spans, bytes: () => bytes, close: () => new Promise((r) => server.close(() => r())) };
 }
