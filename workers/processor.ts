@@ -53,7 +53,7 @@ export function createProcessor(deps: ProcessorDeps) {
   const { ask, cost } = providerCall(deps);
   // Each attempt a span continuing its admission's trace (the job carries it), when tracing.
   return (job: Job<GenerationJobData>, token?: string) =>
-    tracedJob(job.data.trace, 'promptlab.attempt', { 'promptlab.job_id': job.data.id, 'promptlab.attempt': job.attemptsMade + 1 }, () => processGeneration(job, token));
+    tracedJob(job.data.trace, () => ['promptlab.attempt', { 'promptlab.job_id': job.data.id, 'promptlab.attempt': job.attemptsMade + 1 }], () => processGeneration(job, token));
 
   async function processGeneration(job: Job<GenerationJobData>, token?: string) {
     const d = job.data;

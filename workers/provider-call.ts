@@ -60,7 +60,7 @@ export function providerCall(deps: ProviderCallDeps) {
         if (deps.noteRoute) steps.push(deps.noteRoute(d.id, step).catch(() => {}));
       },
     };
-    const res = await traced(`${operationOf(request)} ${d.model}`, requestAttributes(d, request), async (span) => {
+    const res = await traced(() => [`${operationOf(request)} ${d.model}`, requestAttributes(d, request)], async (span) => {
       const r = await call(provider, req, d);
       span?.setAttributes(responseAttributes(r, cost(d, usageOfResult(r), r).costUsd));
       return r;

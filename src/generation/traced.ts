@@ -1,10 +1,11 @@
 import type { GenerationRequest } from '../llm/request.js';
+import type { Attributes } from '@opentelemetry/api';
 import { traced } from '../telemetry/tracing.js';
 
 /** An admission as a span (tracing on): cache, holds, the row and the enqueue, and what it answered. */
 export function admissionSpan<T extends { cache: string; tier?: string | undefined; body: { jobId: string } }>(request: GenerationRequest, hash: string, run: () => Promise<T>): Promise<T> {
-  const attributes = { 'gen_ai.request.model': request.model, 'gen_ai.provider.name': request.provider, 'promptlab.input_hash': hash };
-  return traced('promptlab.admission', attributes, async (span) => {
+  const describe = (): [string, Attributes] => ['promptlab.admission', { 'gen_ai.request.model': request.model, 'gen_ai.provider.name': request.provider, 'promptlab.input_hash': hash }];
+  return traced(describe, async (span) => {
     const out = await run();
     span?.setAttributes({ 'promptlab.cache': out.cache, ...(out.tier ? { 'promptlab.cache_tier': out.tier } : {}), 'promptlab.job_id': out.body.jobId });
     return out;

@@ -68,15 +68,20 @@ async function inSpan<T>(span: Span, fn: (span: Span | undefined) => Promise<T>)
   }
 }
 
-/** Runs `fn` in a child span of the active one (when tracing). */
-export function traced<T>(name: string, attributes: Attributes, fn: (span: Span | undefined) => Promise<T>, kind = SpanKind.INTERNAL): Promise<T> {
+/**
+ * Runs `fn` in a child span of the active one (when tracing). The span's name and attributes are
+ * asked for only then: off, a span site builds nothing.
+ */
+export function traced<T>(describe: () => [string, Attributes], fn: (span: Span | undefined) => Promise<T>, kind = SpanKind.INTERNAL): Promise<T> {
   if (!on) return fn(undefined);
+  const [name, attributes] = describe();
   return tracer().startActiveSpan(name, { kind, attributes }, (span) => inSpan(span, fn));
 }
 
-/** Runs `fn` in a span continuing the trace a job carries (its admission's), or a new trace. */
-export function tracedJob<T>(carrier: Record<string, string> | undefined, name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` in a span continuing the trace a job carries (its admission's), or a new trace; `describe` as for `traced`. */
+export function tracedJob<T>(carrier: Record<string, string> | undefined, describe: () => [string, Attributes], fn: () => Promise<T>): Promise<T> {
   if (!on) return fn();
+  const [name, attributes] = describe();
   const parent = carrier ? propagation.extract(ROOT_CONTEXT, carrier) : ROOT_CONTEXT;
   return tracer().startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent, (span) => inSpan(span, fn));
 }
