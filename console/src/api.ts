@@ -151,6 +151,8 @@ export interface Job {
   createdAt: string;
   startedAt?: string;
   completedAt?: string;
+  /** The OpenTelemetry trace of the request that admitted it (tracing on). */
+  traceId?: string;
 }
 
 export const usd = (n: number | null | undefined): string =>

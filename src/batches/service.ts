@@ -2,6 +2,7 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { EVERY_PROJECT, homeProject, type Caller } from '../auth/caller.js';
 import { rowsOf, type Db } from '../db/client.js';
+import { traceCarrier } from '../telemetry/tracing.js';
 import { newId } from '../db/ids.js';
 import { afterCursor, pageOf } from '../db/keyset.js';
 import { inScope } from '../db/scope.js';
@@ -81,6 +82,7 @@ export class Batches {
       .catch(async (err: unknown) => { if (tpm) await this.deps.tokens.release(caller.keyId, tpm); throw err; });
 
     const priority = queueClass(this.deps.config, caller, req.priority);
+    const trace = traceCarrier(); // every item's attempts continue the batch request's trace
     const admittedRows: Admission[] = [];
     const answer = new Map<string, { id: string; cached: boolean }>();
     for (const [h, a] of known) answer.set(h, { id: a.state === 'in_flight' ? a.id : a.row.id, cached: a.state === 'completed' });
@@ -91,7 +93,7 @@ export class Batches {
       });
       let pending = toAdmit;
       for (let round = 0; pending.length && round < 5; round++) {
-        const rows = pending.map((b) => this.#admission(b, caller, requestId, id, held ? Math.max(0, worst.get(b.hash)!) : 0, priority));
+        const rows = pending.map((b) => this.#admission(b, caller, requestId, id, held ? Math.max(0, worst.get(b.hash)!) : 0, priority, trace));
         const ok = await ledger.admitMany(rows);
         admittedRows.push(...rows.filter((_, i) => ok[i]));
         for (const r of rows.filter((_, i) => ok[i])) answer.set(r.inputHash, { id: r.id, cached: false });
@@ -159,10 +161,10 @@ export class Batches {
     }));
   }
 
-  #admission(b: Built, caller: Caller, requestId: string, batchId: string, reservedUsd: number, priority: Priority): Admission {
+  #admission(b: Built, caller: Caller, requestId: string, batchId: string, reservedUsd: number, priority: Priority, trace?: Record<string, string>): Admission {
     return {
       ...storedRequest(b.request), id: newId('gen'), inputHash: b.hash, templateId: b.templateId, templateVersion: b.templateVersion,
-      cacheTtlSeconds: b.ttl, apiKeyId: caller.keyId, requestId, reservedUsd, batchId, priority, projectId: b.projectId,
+      cacheTtlSeconds: b.ttl, apiKeyId: caller.keyId, requestId, reservedUsd, batchId, priority, projectId: b.projectId, ...(trace ? { trace } : {}),
     };
   }
 

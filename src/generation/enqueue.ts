@@ -37,7 +37,7 @@ export class Enqueuer {
     const queued = events?.publish(id, 'queued');
     // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
     // The fair slot and the enqueue are both Redis: they share the one bound.
-    const trace = traceCarrier(); // the worker's attempt continues this request's trace
+    const trace = data.trace ?? traceCarrier(); // the worker's attempt continues this request's trace
     const enqueued = traced(() => ['promptlab.enqueue', { 'promptlab.job_id': id }], () => this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
       { ...forQueue(data), ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}), ...(trace ? { trace } : {}) }, queues.jobOptions(id, priority))));
     const added = enqueued.then(() => true, (err: unknown) => {

@@ -31,7 +31,8 @@ import { inputHash } from '../llm/hash.js';
 import { storedRequest } from '../llm/stored.js';
 import type { FinishReason, Usage } from '../llm/result.js';
 import { type GenerationRequest } from '../llm/request.js';
-import { admissionSpan } from './traced.js';
+import { admissionSpan, traceOf } from './traced.js';
+import { linkTrace } from '../telemetry/tracing.js';
 
 export interface GenerateRequest {
   templateId: string;
@@ -139,6 +140,7 @@ export class Generation {
       requestId: ctx.requestId,
       ...(ctx.bypassCache ? { refresh: true } : {}),
       ...(ctx.stream ? { stream: true } : {}),
+      ...traceOf(),
     };
     const id = newId('gen');
     const hold = await this.#hold(ctx.caller, templateId, id, request, price);
@@ -242,6 +244,7 @@ export class Generation {
         return { id, status: 'queued', admitted: true };
       }
       const answer = await ledger.answerOf(data.inputHash);
+      linkTrace(answer?.state === 'in_flight' ? answer.traceparent : answer?.row.traceparent); // answered by another request's generation
       if (answer?.state === 'in_flight') {
         const joined = await ledger.join(answer.id, join.priority, join.cancelAt);
         if (joined?.raised) await this.#enqueuer.raise(answer.id, join);

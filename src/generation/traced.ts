@@ -1,6 +1,6 @@
 import type { GenerationRequest } from '../llm/request.js';
 import type { Attributes } from '@opentelemetry/api';
-import { traced } from '../telemetry/tracing.js';
+import { traceCarrier, traced } from '../telemetry/tracing.js';
 
 /** An admission as a span (tracing on): cache, holds, the row and the enqueue, and what it answered. */
 export function admissionSpan<T extends { cache: string; tier?: string | undefined; body: { jobId: string } }>(request: GenerationRequest, hash: string, run: () => Promise<T>): Promise<T> {
@@ -10,4 +10,10 @@ export function admissionSpan<T extends { cache: string; tier?: string | undefin
     span?.setAttributes({ 'promptlab.cache': out.cache, ...(out.tier ? { 'promptlab.cache_tier': out.tier } : {}), 'promptlab.job_id': out.body.jobId });
     return out;
   });
+}
+
+/** The admitting request's trace context, kept on the row and carried by the job (tracing on); nothing when off. */
+export function traceOf(): { trace?: Record<string, string> } {
+  const trace = traceCarrier();
+  return trace ? { trace } : {};
 }

@@ -50,8 +50,9 @@ export async function admitRows(db: Db, rows: Admission[]): Promise<AdmitOutcome
         ${col((r) => r.projectId ?? DEFAULT_PROJECT)}::text[],
         ${col((r) => r.priority ?? 'normal')}::text[], ${col((r) => (r.cancelAt !== undefined ? new Date(r.cancelAt).toISOString() : null))}::timestamptz[],
         ${col((r) => r.batchId ?? null)}::text[], ${col((r) => (r.options ? JSON.stringify(r.options) : null))}::jsonb[],
-        ${col((r) => r.endUser ?? null)}::text[], ${col((r) => (r.metadata ? JSON.stringify(r.metadata) : null))}::jsonb[])
-        as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, guard, prj, prio, cancel_at, bid, opts, eu, meta)
+        ${col((r) => r.endUser ?? null)}::text[], ${col((r) => (r.metadata ? JSON.stringify(r.metadata) : null))}::jsonb[],
+        ${col((r) => r.trace?.traceparent ?? null)}::text[])
+        as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, guard, prj, prio, cancel_at, bid, opts, eu, meta, tp)
     ), budgeted as (
       select v.id from v where v.guard and exists (select 1 from budgets b
         where (b.scope = 'api_key' and b.scope_id = v.k) or (b.scope = 'template' and b.scope_id = v.tid))
@@ -65,9 +66,9 @@ export async function admitRows(db: Db, rows: Admission[]): Promise<AdmitOutcome
     ), ins as (
       insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, messages, prompt,
         max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at, project_id, priority, cancel_at, batch_id,
-        request_options, end_user, metadata)
+        request_options, end_user, metadata, traceparent)
       select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end, prj, prio, cancel_at, bid,
-        opts, eu, meta
+        opts, eu, meta, tp
       from v join slot on slot.generation_id = v.id
       returning id
     )

@@ -30,6 +30,7 @@ export function toJobDto(row: GenerationRow, cached = false, withPrompt = false)
         }
       : {}),
     ...(row.errorCode ? { error: { code: row.errorCode, message: row.errorMessage ?? '' } } : {}),
+    ...(row.traceparent ? { traceId: row.traceparent.split('-')[1]! } : {}),
     cached,
     batchId: row.batchId ?? null,
     createdAt: row.createdAt.toISOString(),

@@ -4,7 +4,7 @@ import { generations, IN_FLIGHT_SQL, inputSlots, type GenerationRow, type Priori
 import { RANK } from './sql-parts.js';
 
 /** What answers an input that was not admitted: the generation holding its slot. */
-export type SlotAnswer = { state: 'in_flight'; id: string; status: string } | { state: 'completed'; row: GenerationRow };
+export type SlotAnswer = { state: 'in_flight'; id: string; status: string; traceparent?: string | null } | { state: 'completed'; row: GenerationRow };
 
 /** `answerOf` for many inputs in one statement: what holds each slot that answers now (absent: none). */
 export async function answersOf(db: Db, inputHashes: string[]): Promise<Map<string, SlotAnswer>> {
@@ -30,7 +30,7 @@ export async function answerOf(db: Db, inputHash: string): Promise<SlotAnswer | 
     .where(and(eq(inputSlots.inputHash, inputHash),
       or(eq(inputSlots.state, 'in_flight'), and(eq(inputSlots.state, 'completed'), gt(inputSlots.expiresAt, sql`now()`)))));
   if (!hit) return undefined;
-  return hit.state === 'in_flight' ? { state: 'in_flight', id: hit.row.id, status: hit.row.status } : { state: 'completed', row: hit.row };
+  return hit.state === 'in_flight' ? { state: 'in_flight', id: hit.row.id, status: hit.row.status, traceparent: hit.row.traceparent } : { state: 'completed', row: hit.row };
 }
 
 /**

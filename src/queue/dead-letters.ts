@@ -27,6 +27,7 @@ export function jobDataOf(row: GenerationRow): GenerationJobData {
     apiKeyId: row.apiKeyId,
     projectId: row.projectId,
     ...(row.requestId ? { requestId: row.requestId } : {}),
+    ...(row.traceparent ? { trace: { traceparent: row.traceparent } } : {}),
   });
 }
 

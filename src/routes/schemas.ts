@@ -79,6 +79,7 @@ export const Job = Type.Object({
   usage: Type.Optional(Usage),
   costUsd: Type.Optional(Type.Union([Type.Number(), Type.Null()], { description: 'USD of all attempts; null when the model has no price (ALLOW_UNPRICED_MODELS)' })),
   error: Type.Optional(JobError),
+  traceId: Type.Optional(Type.String({ description: 'The OpenTelemetry trace of the request that admitted it (when tracing was on): its attempts are spans of that trace' })),
   cached: Type.Boolean(),
   batchId: Type.Union([Type.String(), Type.Null()], { description: 'The batch that admitted this job (POST /v1/batches); null for single requests' }),
   createdAt: Type.String({ format: 'date-time' }),

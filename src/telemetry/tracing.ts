@@ -46,6 +46,16 @@ export function traceCarrier(): Record<string, string> | undefined {
   return carrier.traceparent ? carrier : undefined;
 }
 
+/**
+ * Links the active span to the trace of another request (a W3C `traceparent`): a request answered
+ * by a generation another request admitted (it joined it, or found its result) points at that trace.
+ */
+export function linkTrace(traceparent: string | null | undefined, attributes?: Attributes): void {
+  if (!on || !traceparent) return;
+  const linked = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, { traceparent }));
+  if (linked) trace.getActiveSpan()?.addLink({ context: linked, ...(attributes ? { attributes } : {}) });
+}
+
 /** The active span's trace id, for log lines; undefined when off or outside a span. */
 export function activeTraceId(): string | undefined {
   return on ? trace.getActiveSpan()?.spanContext().traceId : undefined;

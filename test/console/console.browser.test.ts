@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
@@ -117,11 +118,15 @@ describe('the console, in Chromium', () => {
 
     const jobLink = page.getByRole('link', { name: /^Job gen_/ });
     jobId = (await jobLink.textContent())!.replace('Job ', '');
+    // Tracing is off in this process: the job page shows the trace id a traced admission keeps on the row (test/operations/traces.test.ts checks it is kept).
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    await t.database.db.execute(sql`update generations set traceparent = ${`00-${traceId}-00f067aa0ba902b7-01`} where id = ${jobId}`);
     await jobLink.click();
     await page.getByRole('heading', { name: `Job ${jobId}` }).waitFor();
     expect(JSON.parse((await page.getByLabel('Result').textContent())!)).toHaveProperty('lines');
     expect(await page.getByLabel('user message').textContent()).toBe('Write a haiku poem about the sea.');
     expect(await text(page, 'job-cost')).toBe(firstCost);
+    expect(await text(page, 'job-trace')).toBe(traceId);
     await page.getByRole('list', { name: 'Event timeline' }).getByText('completed').waitFor();
     await page.getByRole('link', { name: `${templateId} v1` }).waitFor();
     await expectAccessible(page, 'job page');

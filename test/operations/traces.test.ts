@@ -92,6 +92,22 @@ describe('traces', () => {
     expect(admission.attributes['promptlab.cache_tier']).toEqual(expect.any(String));
   });
 
+  it('a request that joins an in-flight job links to its trace, and the job shows that trace id', async () => {
+    llm.script(reply.slow(600));
+    const first = t.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: { topic: 'joined' } } });
+    const jobId = (await first).json().jobId as string;
+    const joiner = await t.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: { topic: 'joined' } } });
+    expect(joiner.json()).toMatchObject({ jobId, status: expect.stringMatching(/queued|active/) });
+    const joinedAdmission = () => receiver.spans.find((s) => s.name === 'promptlab.admission' && s.attributes['promptlab.job_id'] === jobId && s.traceId !== traceOf(jobId));
+    await until(() => !!traceOf(jobId) && !!joinedAdmission());
+    const [admitted] = byName(inTrace(traceOf(jobId)!), 'POST /v1/generate');
+    // Its own trace, linked to the admitting request's route span (the traceparent kept on the row).
+    expect(joinedAdmission()!.links).toEqual([{ traceId: admitted!.traceId, spanId: expect.any(String) }]);
+    expect(inTrace(traceOf(jobId)!).map((s) => s.spanId)).toContain(joinedAdmission()!.links[0]!.spanId);
+    const job = await t.app.inject({ method: 'GET', url: `/v1/jobs/${jobId}`, headers: auth });
+    expect(job.json().traceId).toBe(admitted!.traceId);
+  }, 30_000);
+
   it('a retried attempt is two attempt spans of the same trace, each with its provider call', async () => {
     llm.script(reply.serverError(500));
     const res = await generate('retried');

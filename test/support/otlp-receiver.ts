@@ -10,6 +10,8 @@ export interface ReceivedSpan {
   name: string;
   kind: number;
   attributes: Record<string, unknown>;
+  /** The spans it links to (another trace's), by trace and span id. */
+  links: { traceId: string; spanId: string }[];
   /** How it arrived: `application/x-protobuf` or `application/json`. */
   contentType: string;
 }
@@ -63,6 +65,7 @@ function fromProtobuf(body: Buffer, contentType: string): ReceivedSpan[] {
       return {
         service: String(resource['service.name']), traceId: hex(1), spanId: hex(2), parentSpanId: hex(4), name: sub(sf, 5)[0]!.toString('utf8'),
         kind: Number(sf.find(([n]) => n === 6)?.[2] ?? 0), attributes: keyValues(sub(sf, 9)), contentType,
+        links: sub(sf, 13).map((l) => { const lf = fields(l); return { traceId: sub(lf, 1)[0]!.toString('hex'), spanId: sub(lf, 2)[0]!.toString('hex') }; }),
       };
     }));
   });
@@ -74,11 +77,12 @@ const jsonValue = (v: JsonValue): unknown =>
 const jsonAttrs = (list: { key: string; value: JsonValue }[] = []) => Object.fromEntries(list.map((a) => [a.key, jsonValue(a.value)]));
 
 function fromJson(body: Buffer, contentType: string): ReceivedSpan[] {
-  const req = JSON.parse(body.toString('utf8')) as { resourceSpans: { resource?: { attributes: { key: string; value: JsonValue }[] }; scopeSpans: { spans: { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes?: { key: string; value: JsonValue }[] }[] }[] }[] };
+  const req = JSON.parse(body.toString('utf8')) as { resourceSpans: { resource?: { attributes: { key: string; value: JsonValue }[] }; scopeSpans: { spans: { traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes?: { key: string; value: JsonValue }[]; links?: { traceId: string; spanId: string }[] }[] }[] }[] };
   return req.resourceSpans.flatMap((rs) => {
     const service = String(jsonAttrs(rs.resource?.attributes)['service.name']);
     return rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => ({
       service, traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId ?? '', name: s.name, kind: s.kind, attributes: jsonAttrs(s.attributes), contentType,
+      links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId })),
     })));
   });
 }

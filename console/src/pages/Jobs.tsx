@@ -117,6 +117,7 @@ export function JobPage({ id, me }: { id: string; me: Me }) {
         <dt>Cost</dt><dd data-testid="job-cost">{usd(job.costUsd)}</dd>
         <dt>Created</dt><dd>{when(job.createdAt)}</dd>
         <dt>Completed</dt><dd>{when(job.completedAt)}</dd>
+        {job.traceId && <><dt>Trace</dt><dd className="mono" data-testid="job-trace">{job.traceId}</dd></>}
       </dl>
       {job.error ? <div role="alert" className="error"><strong>{job.error.code}</strong>: {job.error.message}{job.status === 'dead' && !isAdmin(me) ? ' An admin can replay it.' : ''}</div> : null}
       <div className="grid2">

@@ -84,6 +84,8 @@ export const generations = pgTable(
     errorMessage: text('error_message'),
     apiKeyId: text('api_key_id').notNull(),
     requestId: text('request_id'),
+    /** The admitting request's W3C `traceparent` when tracing was on: its attempts, replays and joiners point at that trace. */
+    traceparent: text('traceparent'),
     /** The batch that admitted this generation (`POST /v1/batches`); null for single requests. */
     batchId: text('batch_id'),
     createdAt: timestamptz('created_at').notNull().defaultNow(),
