@@ -14,6 +14,7 @@ import OpenAI from 'openai';
 import { startFakeLlm } from '../test/fakes/llm-server.js';
 import { startWorker } from '../workers/worker.js';
 import { fileURLToPath } from 'node:url';
+import { subscribe } from 'node:diagnostics_channel';
 import { benchApp, clusterSideBySide, fmt, pool } from './support.js';
 
 const RUNS = Number(process.env.RUNS ?? 40);
@@ -42,9 +43,24 @@ const IMAGE = `data:image/png;base64,${Buffer.alloc(3 * 1024 * 1024, 7).toString
 const TOOLS = [{ type: 'function' as const, function: { name: 'lookup', parameters: { type: 'object', properties: { query: { type: 'string' } } } } }];
 type Kind = 'text' | 'tool' | 'image';
 
+// Where the time to first token goes: the first moment of each stage of each job (src/telemetry/stages.ts), in-process.
+const moments = new Map<string, Map<string, number>>();
+subscribe('promptlab:stage', (m) => {
+  const { jobId, stage, at } = m as { jobId: string; stage: string; at: number };
+  const job = moments.get(jobId) ?? moments.set(jobId, new Map()).get(jobId)!;
+  if (!job.has(stage)) job.set(stage, at);
+});
+const STAGES = [['held', 'a0', 'x'], ['a0', 'a1', 'x'], ['a1', 'admitted', 'x'], ['picked', 'c0', 'x'], ['c0', 'c1', 'x'], ['c1', 'claimed', 'x'], ['request', 'arrived', 'x'], ['arrived', 'prevalid', 'x'], ['prevalid', 'prehandler', 'x'], ['prehandler', 'handler', 'x'], ['handler', 'run', 'x'], ['run', 'looked', 'x'], ['looked', 'held', 'x'], ['held', 'admitted', 'x'], ['request', 'admitted', 'HTTP, auth, limiter, cache, token hold, admission statement'], ['admitted', 'enqueued', 'fair slot and BullMQ add'],
+  ['enqueued', 'picked', 'worker pick-up'], ['picked', 'claimed', 'claim (Postgres)'], ['claimed', 'calling', 'slot, stash, provider request built'],
+  ['calling', 'delta', 'provider: first piece (direct TTFT)'], ['delta', 'relayed', 'event to the API (Redis stream)'], ['relayed', 'token', 'SSE to the client']] as const;
+const stageRuns: Map<string, number>[] = [];
+
+
 /** One streamed call: ms to the first delta (text, or a tool call) and to the end; the answer must be whole. */
 async function timed(client: OpenAI, content: string, kind: Kind = 'text'): Promise<{ ttft: number; total: number }> {
   const start = performance.now();
+  let id = '';
+  let tokenAt = NaN;
   let ttft = NaN;
   let text = '';
   let args = '';
@@ -54,11 +70,15 @@ async function timed(client: OpenAI, content: string, kind: Kind = 'text'): Prom
   });
   for await (const chunk of stream) {
     const delta = chunk.choices[0]?.delta;
-    if ((delta?.content || delta?.tool_calls) && Number.isNaN(ttft)) ttft = performance.now() - start;
+    id = chunk.id;
+    if ((delta?.content || delta?.tool_calls) && Number.isNaN(ttft)) ttft = (tokenAt = performance.now()) - start;
     text += delta?.content ?? '';
     args += delta?.tool_calls?.[0]?.function?.arguments ?? '';
   }
   if (kind === 'tool' ? args !== ARGS : text !== TEXT) throw new Error(`incomplete stream: ${text.length} of ${TEXT.length} chars`);
+  const job = moments.get(id);
+  if (job && client === through && kind === 'text') stageRuns.push(new Map([...job, ['request', start], ['token', tokenAt]]));
+  moments.delete(id);
   return { ttft, total: performance.now() - start };
 }
 
@@ -76,6 +96,11 @@ console.log(`200 deltas, one every ${PACE_MS} ms, ${RUNS} runs each`);
 row('(a) direct', a);
 row('(b) through PromptLab', b);
 console.log(`TTFT overhead: p50 ${fmt(pct(b.map((x) => x.ttft), 50) - pct(a.map((x) => x.ttft), 50), 1)} ms, p99 ${fmt(pct(b.map((x) => x.ttft), 99) - pct(a.map((x) => x.ttft), 99), 1)} ms`);
+console.log(`(b) time to first token by stage, ms (p50, p99 of ${stageRuns.length} runs):`);
+for (const [from, to, what] of STAGES) {
+  const gaps = stageRuns.map((r) => r.get(to)! - r.get(from)!).filter((x) => !Number.isNaN(x));
+  console.log(`    ${`${from} -> ${to}`.padEnd(22)} ${fmt(pct(gaps, 50), 2).padStart(6)} ${fmt(pct(gaps, 99), 2).padStart(6)}   ${what}`);
+}
 
 await timed(through, 'replayed');
 const until = performance.now() + DURATION_S * 1000;

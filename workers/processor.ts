@@ -1,3 +1,4 @@
+import { stage } from '../src/telemetry/stages.js';
 import { DelayedError, UnrecoverableError, WaitingError, type Job, type Queue } from 'bullmq';
 import type { Logger } from 'pino';
 import { cachedFromRow, type ResultCache } from '../src/cache/result-cache.js';
@@ -57,6 +58,7 @@ export function createProcessor(deps: ProcessorDeps) {
 
   async function processGeneration(job: Job<GenerationJobData>, token?: string) {
     const d = job.data;
+    stage(d.id, 'picked');
     const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
     // The claim lands before the provider is called, on every start: it is what keeps a second run of the
     // same generation (a duplicate enqueued after Redis lost the job) from paying for it again. Taken
@@ -66,6 +68,7 @@ export function createProcessor(deps: ProcessorDeps) {
     let deadline: NodeJS.Timeout | undefined;
     try {
       const claim = await ledger.claim(d.id);
+      stage(d.id, 'claimed');
       if (claim === 'settled') return await finishedElsewhere(d, jlog);
       if (claim === 'cancel') return await canceled(job, ledger.fail({ id: d.id, final: true, canceled: true, code: 'canceled', message: '' }), jlog);
       if (claim === 'busy') {

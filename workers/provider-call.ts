@@ -1,3 +1,4 @@
+import { stage } from '../src/telemetry/stages.js';
 import { answerBlocks, deltasOf, extraBlocks } from '../src/llm/answer.js';
 import { DEFAULT_PROJECT } from '../src/llm/hash.js';
 import { costUsd, type ModelPrice } from '../src/llm/price.js';
@@ -103,7 +104,11 @@ export function providerCall(deps: ProviderCallDeps) {
       return provider.embed(req);
     }
     if (!d.stream) return provider.generate(req);
-    const publish = (delta: StreamDelta) => void deps.events?.publish(d.id, 'delta', deltaEventData(delta));
+    stage(d.id, 'calling');
+    const publish = (delta: StreamDelta) => {
+      stage(d.id, 'delta');
+      void deps.events?.publish(d.id, 'delta', deltaEventData(delta));
+    };
     if (provider.stream) return provider.stream(req, publish);
     const res = await provider.generate(req);
     for (const delta of deltasOf(answerBlocks(res.text, res.blocks), 1)) publish(delta);

@@ -1,3 +1,4 @@
+import { stage } from '../telemetry/stages.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EVERY_PROJECT } from '../auth/caller.js';
 import { AppError } from '../errors/app-error.js';
@@ -136,6 +137,7 @@ export async function relayStream(
       const d = deltaOfEvent(e.data);
       if (!live || !d) return;
       deadline = Date.now() + waitMs;
+      stage(jobId, 'relayed');
       write(d);
     } else if ((e.type === 'retrying' || e.type === 'active') && sent.length) {
       // An attempt failed, or another run started (its worker died): its pieces would start the answer over.

@@ -1,3 +1,4 @@
+import { stage } from '../telemetry/stages.js';
 import type { Logger } from 'pino';
 import type { Priority } from '../db/schema.js';
 import type { JobEventLog } from '../events/job-events.js';
@@ -33,6 +34,7 @@ export class Enqueuer {
   async enqueue(data: GenerationJobData, join: Join): Promise<void> {
     const { queues, log, events } = this.deps;
     const { id } = data;
+    stage(id, 'admitted');
     // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
     const queued = events?.publish(id, 'queued');
     // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
@@ -44,6 +46,7 @@ export class Enqueuer {
       log.error({ err: String(err), jobId: id }, 'enqueue failed; the reconciler enqueues the job once Redis answers');
       return false;
     });
+    void added.then(() => stage(id, 'enqueued'));
     if ((await within(added, ENQUEUE_WAIT_MS)) === TIMED_OUT) {
       log.warn({ jobId: id, waitedMs: ENQUEUE_WAIT_MS }, 'enqueue slow: answering without waiting for Redis (if it never takes the job, the reconciler enqueues it)');
     }
