@@ -50,7 +50,7 @@ subscribe('promptlab:stage', (m) => {
   const job = moments.get(jobId) ?? moments.set(jobId, new Map()).get(jobId)!;
   if (!job.has(stage)) job.set(stage, at);
 });
-const STAGES = [['held', 'a0', 'x'], ['a0', 'a1', 'x'], ['a1', 'admitted', 'x'], ['picked', 'c0', 'x'], ['c0', 'c1', 'x'], ['c1', 'claimed', 'x'], ['request', 'arrived', 'x'], ['arrived', 'prevalid', 'x'], ['prevalid', 'prehandler', 'x'], ['prehandler', 'handler', 'x'], ['handler', 'run', 'x'], ['run', 'looked', 'x'], ['looked', 'held', 'x'], ['held', 'admitted', 'x'], ['request', 'admitted', 'HTTP, auth, limiter, cache, token hold, admission statement'], ['admitted', 'enqueued', 'fair slot and BullMQ add'],
+const STAGES = [['request', 'admitted', 'HTTP, auth, limiter, cache, token hold, admission statement'], ['admitted', 'enqueued', 'fair slot and BullMQ add'],
   ['enqueued', 'picked', 'worker pick-up'], ['picked', 'claimed', 'claim (Postgres)'], ['claimed', 'calling', 'slot, stash, provider request built'],
   ['calling', 'delta', 'provider: first piece (direct TTFT)'], ['delta', 'relayed', 'event to the API (Redis stream)'], ['relayed', 'token', 'SSE to the client']] as const;
 const stageRuns: Map<string, number>[] = [];

@@ -4,6 +4,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { PROJECT_ROOT } from '../util/project-root.js';
 import { sql } from 'drizzle-orm';
 import * as schema from './schema.js';
+import { preparesOn } from './prepared.js';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
@@ -76,6 +77,7 @@ export async function openDatabase(opts: { url?: string | undefined; directUrl?:
     });
     pool.on('error', () => {}); // an idle client dropped by the server; the next query reconnects
     const db = drizzle(pool, { schema });
+    preparesOn(db, pool);
     return {
       db,
       kind: 'postgres',

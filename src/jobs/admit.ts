@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../db/client.js';
+import { executeNamed } from '../db/prepared.js';
 import { DEFAULT_PROJECT, type Priority } from '../db/schema.js';
 import { promptOf } from '../llm/message.js';
 import type { GenerationJobData } from '../queue/queues.js';
@@ -38,7 +39,7 @@ export async function admitRows(db: Db, rows: Admission[]): Promise<AdmitOutcome
   for (const r of rows) if (!first.has(r.inputHash)) first.set(r.inputHash, r);
   const v = [...first.values()];
   const col = <T>(f: (r: Admission) => T) => sql.param(v.map(f));
-  const res = await db.execute(sql`
+  const res = await executeNamed(db, 'admit', sql`
     with v as (
       select * from unnest(${col((r) => r.id)}::text[], ${col((r) => r.templateId)}::text[], ${col((r) => r.templateVersion)}::int[],
         ${col((r) => r.provider)}::text[], ${col((r) => r.model)}::text[], ${col((r) => r.inputHash)}::text[],

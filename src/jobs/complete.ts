@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rowsOf, type Db } from '../db/client.js';
+import { executeNamed } from '../db/prepared.js';
 import { IN_FLIGHT_SQL, type ResultExtra } from '../db/schema.js';
 import type { FinishReason, Usage } from '../llm/result.js';
 import { encodeResult } from './result-codec.js';
@@ -39,7 +40,7 @@ export async function completeRows(db: Db, items: Completion[]): Promise<(Comple
   const stored = items.map((i) => encodeResult(i.text, i.json, i.extra));
   // One statement: the row completes, its slot turns `completed` (fresh for the row's TTL), and the
   // attempt's tokens and cost reach the day's totals, so no process death can split them.
-  const res = await db.execute(sql`
+  const res = await executeNamed(db, 'complete', sql`
     with v as (
       select * from unnest(${sql.param(items.map((i) => i.id))}::text[], ${sql.param(stored.map((s) => s.text))}::text[],
         ${sql.param(stored.map((s) => s.json))}::jsonb[], ${sql.param(stored.map((s) => s.encoding))}::text[],

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openDatabase, rowsOf } from '../../src/db/client.js';
+import { Ledger } from '../../src/jobs/ledger.js';
 import { priceFor } from '../../src/providers/prices.js';
 import { worstCaseUsd } from '../../src/spend/budgets.js';
 import { reply, startFakeLlm, type FakeLlm } from '../fakes/llm-server.js';
@@ -128,6 +129,23 @@ describe.skipIf(!PGBOUNCER)('PromptLab behind PgBouncer in transaction mode', ()
       'select spent_usd::float8 as spent, reserved_usd::float8 as reserved from budget_usage where scope_id = $1', [key.id])).rows;
     expect(usage!.reserved).toBe(0);
     expect(usage!.spent).toBeCloseTo(10 * (10 * 1e-6 + 5 * 5e-6), 9);
+  });
+
+  it('named statements it does not keep (1.18, transaction mode) fall back to unnamed ones: 60 admissions and claims at once, each right', async () => {
+    const through = await openDatabase({ url: bouncer.url, dataDir: '', poolSize: 6 });
+    try {
+      const ledger = new Ledger(through.db);
+      const ids = Array.from({ length: 60 }, (_, i) => `gen_pgbprep${i}`);
+      const admitted = await Promise.all(ids.map((id, i) => ledger.admit({
+        id, inputHash: `pgb-prep-${i}`, templateId: null, templateVersion: null, provider: 'fake', model: 'fake-1', system: null,
+        messages: [{ role: 'user', content: `hello ${i}` }], maxTokens: 10, temperature: 0, outputSchema: null, cacheTtlSeconds: 60, apiKeyId: 'key_pgbprep',
+      })));
+      expect(admitted.every((a) => a === true)).toBe(true);
+      expect(await Promise.all(ids.map((id) => ledger.claim(id)))).toEqual(ids.map(() => 'claimed'));
+      expect(await count(`select count(*) as n from generations where api_key_id = 'key_pgbprep' and status = 'active' and attempts = 1`)).toBe(60);
+    } finally {
+      await through.close();
+    }
   });
 
   it('two processes booted through it at once, and neither left its migration lock behind', async () => {
