@@ -8,11 +8,14 @@
  * streams at once for DURATION_S (default 5) seconds: streams/s. Last, the same direct/through
  * comparison for (d) a tool call whose arguments stream in 200 pieces (first token: the first
  * tool_calls delta) and (e) the text answer to a request carrying a 4 MB base64 image, with
- * each one's TTFT overhead beside the plain-text case's.
+ * each one's TTFT overhead beside the plain-text case's. The worker runs in this process (as
+ * `npm start` runs it), or with WORKER_PROCESS=1 in a process of its own (`npm run worker` beside
+ * `npm run api`; its stages are then not seen here).
  */
 import OpenAI from 'openai';
 import { startFakeLlm } from '../test/fakes/llm-server.js';
 import { startWorker } from '../workers/worker.js';
+import { spawnEntry } from '../test/support/spawn.js';
 import { fileURLToPath } from 'node:url';
 import { subscribe } from 'node:diagnostics_channel';
 import { benchApp, clusterSideBySide, fmt, pool } from './support.js';
@@ -32,7 +35,14 @@ const { config, database, redis, queues, app, close } = await benchApp({
   RATE_LIMIT_TIMEOUT_MS: '1000',
 });
 const base = await app.listen({ port: 0, host: '127.0.0.1' });
-const worker = startWorker({ config, database, redis, queues, registry: app.deps.registry, svc: app.svc, log: app.log as never });
+// WORKER_PROCESS=1: the worker in a process of its own, as `npm run worker` runs it beside `npm run api` (its stages are then not seen here).
+const worker = process.env.WORKER_PROCESS ? await workerProcess() : startWorker({ config, database, redis, queues, registry: app.deps.registry, svc: app.svc, log: app.log as never });
+async function workerProcess(): Promise<{ close(): Promise<void> }> {
+  const env = { DATABASE_URL: config.DATABASE_URL!, REDIS_URL: config.REDIS_URL, REDIS_PREFIX: config.REDIS_PREFIX, OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: llm.openaiBaseUrl, LOG_LEVEL: 'info', WORKER_METRICS_PORT: '0' };
+  const proc = spawnEntry('workers/main.ts', env);
+  await proc.waitFor(/worker started/, 30_000);
+  return { close: async () => { proc.child.kill('SIGTERM'); await proc.exited; } };
+}
 const { key } = await app.svc.apiKeys.create({ name: 'bench', tier: 'enterprise', role: 'admin', projectId: 'default' });
 
 const direct = new OpenAI({ baseURL: llm.openaiBaseUrl, apiKey: 'sk-bench', maxRetries: 0 });
@@ -99,7 +109,8 @@ console.log(`TTFT overhead: p50 ${fmt(pct(b.map((x) => x.ttft), 50) - pct(a.map(
 console.log(`(b) time to first token by stage, ms (p50, p99 of ${stageRuns.length} runs):`);
 for (const [from, to, what] of STAGES) {
   const gaps = stageRuns.map((r) => r.get(to)! - r.get(from)!).filter((x) => !Number.isNaN(x));
-  console.log(`    ${`${from} -> ${to}`.padEnd(22)} ${fmt(pct(gaps, 50), 2).padStart(6)} ${fmt(pct(gaps, 99), 2).padStart(6)}   ${what}`);
+  const cell = (p: number) => (gaps.length ? fmt(pct(gaps, p), 2) : '-').padStart(6);
+  console.log(`    ${`${from} -> ${to}`.padEnd(22)} ${cell(50)} ${cell(99)}   ${what}`);
 }
 
 await timed(through, 'replayed');

@@ -89,7 +89,7 @@ describe('the examples of the README and docs/', () => {
 
   it('an example left out says why, and the tour and the SDK examples are not left out', () => {
     for (const e of examples.filter((x) => x.notRun)) expect(e.notRun!.length, `${e.file}:${e.line}`).toBeGreaterThan(10);
-    const tour = readme.indexOf('## Quick tour');
+    const tour = readme.indexOf('## Five-minute tour');
     const sdk = readme.indexOf('## Use it from your existing code');
     const lineOf = (at: number) => readme.slice(0, at).split('\n').length;
     expect(examples.filter((e) => e.file === 'README.md' && !e.notRun && e.line > lineOf(tour)).map((e) => e.lang)).toEqual(['bash', 'bash', 'js']);
