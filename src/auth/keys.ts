@@ -74,6 +74,11 @@ export class ApiKeys {
     this.#resolver = new KeyResolver(opts);
   }
 
+  /** Stops the resolver's background re-reads. */
+  close(): void {
+    this.#resolver.close();
+  }
+
   /**
    * The caller for a presented key, or undefined when the key is unknown, revoked, expired,
    * or an old secret past its rotation grace (KeyResolver.resolve).

@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { and, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import type { InvalidationBus } from '../cache/bus.js';
 import type { Db } from '../db/client.js';
@@ -82,6 +82,8 @@ export class KeyResolver {
   readonly #touched = new LRUCache<string, number>({ max: 10_000 });
   /** Bumped by every invalidation: a lookup that straddled one does not cache what it read. */
   #epoch = 0;
+  #refresher: NodeJS.Timeout | undefined;
+  #refreshing = false;
 
   constructor(opts: KeyResolverOptions) {
     this.#db = opts.db;
@@ -97,6 +99,49 @@ export class KeyResolver {
         this.#cache.clear();
       }
     });
+    // With a bus, keys in use are re-read ahead of the request that would find them stale.
+    if (this.#bus) this.#refresher = setInterval(() => void this.#refresh(), Math.max(50, this.#freshMs / 2)).unref();
+  }
+
+  /** Stops re-reading the cached keys. */
+  close(): void {
+    clearInterval(this.#refresher);
+  }
+
+  /**
+   * Every cached key re-read in one statement, every `freshMs / 2` while the bus listens: a key in
+   * use then stays fresh, so the request of a key used less than once a second does not wait for
+   * its own Postgres read (about a millisecond of its latency), and a change the bus could not carry
+   * is still seen within `freshMs`. A failed read changes nothing: entries age, and `resolve`
+   * re-reads (or answers from the copy while Postgres is unreachable) as without it.
+   */
+  async #refresh(): Promise<void> {
+    if (this.#refreshing || this.#cache.size === 0 || !this.#bus?.listening) return;
+    this.#refreshing = true;
+    const epoch = this.#epoch;
+    const hashes = [...this.#cache.keys()];
+    const readAt = Date.now();
+    try {
+      const rows = await usableKeys(this.#db, or(inArray(apiKeys.keyHash, hashes), and(inArray(apiKeys.previousKeyHash, hashes), gt(apiKeys.previousValidUntil, sql`now()`))));
+      if (epoch !== this.#epoch) return; // an invalidation straddled the read: its keys are re-read on use
+      const byHash = new Map<string, KeyRow>();
+      for (const row of rows) {
+        byHash.set(row.keyHash, row);
+        if (row.previousKeyHash) byHash.set(row.previousKeyHash, row);
+      }
+      for (const hash of hashes) {
+        const entry = this.#cache.peek(hash);
+        const row = byHash.get(hash);
+        const fresh = row && resolvedOf(row, hash, readAt);
+        if (!entry) continue;
+        if (fresh) Object.assign(entry, fresh); // in place: the entry keeps its time to live
+        else this.#cache.delete(hash);
+      }
+    } catch {
+      // Postgres unreachable or slow: nothing is refreshed.
+    } finally {
+      this.#refreshing = false;
+    }
   }
 
   /** Makes every process (this one only, without a bus) forget its cached caller of the key `id`. */
@@ -150,34 +195,12 @@ export class KeyResolver {
   /** The key whose current secret, or old secret inside its grace, hashes to `hash`, if it is usable now; cached when no invalidation raced the read. */
   async #lookup(hash: string): Promise<Resolved | undefined> {
     const epoch = this.#epoch;
-    const [row] = await this.#db
-      .select({
-        id: apiKeys.id, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels, priority: apiKeys.priority, role: apiKeys.role, projectId: apiKeys.projectId,
-        keyHash: apiKeys.keyHash, previousKeyHash: apiKeys.previousKeyHash, expiresAt: apiKeys.expiresAt,
-        previousValidUntil: apiKeys.previousValidUntil,
-      })
-      .from(apiKeys)
-      .where(and(
-        or(eq(apiKeys.keyHash, hash), and(eq(apiKeys.previousKeyHash, hash), gt(apiKeys.previousValidUntil, sql`now()`))),
-        isNull(apiKeys.revokedAt),
-        or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`)),
-      ));
-    if (!row) {
+    const [row] = await usableKeys(this.#db, or(eq(apiKeys.keyHash, hash), and(eq(apiKeys.previousKeyHash, hash), gt(apiKeys.previousValidUntil, sql`now()`))));
+    const resolved = row && resolvedOf(row, hash, Date.now());
+    if (!resolved) {
       this.#cache.delete(hash);
       return undefined;
     }
-    const current = sameHash(row.keyHash, hash);
-    if (!current && !(row.previousKeyHash && sameHash(row.previousKeyHash, hash))) return undefined;
-    const ends = [row.expiresAt?.getTime(), current ? undefined : row.previousValidUntil?.getTime()].filter((t): t is number => t !== undefined);
-    const resolved: Resolved = {
-      caller: {
-        keyId: row.id, tier: row.tier, admin: false, role: row.role, projectId: row.projectId,
-        ...(row.allowedModels ? { allowedModels: row.allowedModels } : {}),
-        ...(row.priority ? { priority: row.priority } : {}),
-      },
-      validUntil: ends.length ? Math.min(...ends) : null,
-      checkedAt: Date.now(),
-    };
     if (epoch === this.#epoch) this.#cache.set(hash, resolved);
     return resolved;
   }
@@ -213,4 +236,30 @@ export class KeyResolver {
     }
     return caller;
   }
+}
+
+const KEY_COLUMNS = {
+  id: apiKeys.id, tier: apiKeys.tier, allowedModels: apiKeys.allowedModels, priority: apiKeys.priority, role: apiKeys.role, projectId: apiKeys.projectId,
+  keyHash: apiKeys.keyHash, previousKeyHash: apiKeys.previousKeyHash, expiresAt: apiKeys.expiresAt, previousValidUntil: apiKeys.previousValidUntil,
+};
+
+/** The usable keys (not revoked, not expired) whose secrets `match`. */
+const usableKeys = (db: Db, match: SQL | undefined) =>
+  db.select(KEY_COLUMNS).from(apiKeys).where(and(match, isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`))));
+type KeyRow = Awaited<ReturnType<typeof usableKeys>>[number];
+
+/** The caller a usable key's row gives the secret hashing to `hash` (its current one, or its old one inside its grace); undefined when neither matches. */
+function resolvedOf(row: KeyRow, hash: string, checkedAt: number): Resolved | undefined {
+  const current = sameHash(row.keyHash, hash);
+  if (!current && !(row.previousKeyHash && sameHash(row.previousKeyHash, hash))) return undefined;
+  const ends = [row.expiresAt?.getTime(), current ? undefined : row.previousValidUntil?.getTime()].filter((t): t is number => t !== undefined);
+  return {
+    caller: {
+      keyId: row.id, tier: row.tier, admin: false, role: row.role, projectId: row.projectId,
+      ...(row.allowedModels ? { allowedModels: row.allowedModels } : {}),
+      ...(row.priority ? { priority: row.priority } : {}),
+    },
+    validUntil: ends.length ? Math.min(...ends) : null,
+    checkedAt,
+  };
 }

@@ -17,9 +17,11 @@ export const apiServices = fp<ServiceOptions>(async (app: FastifyInstance, { con
     config, registry, templates, jobs: svc.jobs, ledger: svc.ledger, budgets: svc.budgets, tokens: svc.tokens, cache: svc.cache,
     queues, waiter: waiter!, meter: svc.meter, log, events: svc.events, fairness: svc.fairness,
   });
+  const apiKeys = new ApiKeys({ db, adminKey: adminKey!, bus: svc.bus });
+  app.addHook('onClose', async () => apiKeys.close());
   Object.assign(svc, {
     templates,
-    apiKeys: new ApiKeys({ db, adminKey: adminKey!, bus: svc.bus }),
+    apiKeys,
     generation,
     embeddings: new Embeddings({ config, cache: svc.cache, generation, jobs: svc.jobs, meter: svc.meter, log }),
     cancels: new JobCancels({ ledger: svc.ledger, jobs: svc.jobs, queues, redis, prefix: config.REDIS_PREFIX, log, tokens: svc.tokens, afterSettle: svc.afterSettle }),

@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiKeys } from '../../src/db/schema.js';
 import { createTestEnv, openApp, type OpenApp, type TestEnv } from '../support/context.js';
@@ -78,6 +79,33 @@ describe('key lifecycle', () => {
     while (!(await refusedEverywhere()) && Date.now() - at < 3000) await sleep(20);
     expect(await refusedEverywhere()).toBe(true);
     expect(Date.now() - at).toBeLessThan(1500);
+  });
+
+  it('a key used less than once a second waits for no Postgres read: its copy is kept fresh in the background, one statement for every cached key', async () => {
+    t = await createTestEnv();
+    const [a, b] = [await newKey(t), await newKey(t)];
+    const get = (key: string) => t!.app.inject({ method: 'GET', url: '/v1/templates', headers: H(key) }).then((r) => r.statusCode);
+    expect([await get(a.key), await get(b.key)]).toEqual([200, 200]);
+    // Every statement on the keys table from here on, counted where node-postgres sends them.
+    const sent: string[] = [];
+    const query = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string }).text ?? '';
+      if (text.includes('"api_keys"') && !text.startsWith('update')) sent.push(text);
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    try {
+      for (let i = 0; i < 3; i++) {
+        await sleep(1200); // longer than the copy's second
+        const before = sent.length;
+        expect([await get(a.key), await get(b.key)]).toEqual([200, 200]);
+        expect(sent.slice(before).filter((q) => q.includes('"key_hash" = $'))).toEqual([]); // no read of one key while a request waits
+      }
+      expect(sent.length).toBeGreaterThanOrEqual(4); // the background re-reads, both keys in each
+      expect(sent.every((q) => q.includes('"key_hash" in ($1, $2)'))).toBe(true);
+    } finally {
+      pg.Client.prototype.query = query;
+    }
   });
 
   it('with Redis down, a key revoked in one process is refused by another at once (it re-reads Postgres while its bus is deaf)', async () => {
