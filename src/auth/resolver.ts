@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { and, eq, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gt, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { LRUCache } from 'lru-cache';
 import type { InvalidationBus } from '../cache/bus.js';
 import type { Db } from '../db/client.js';
@@ -122,7 +122,8 @@ export class KeyResolver {
     const hashes = [...this.#cache.keys()];
     const readAt = Date.now();
     try {
-      const rows = await usableKeys(this.#db, or(inArray(apiKeys.keyHash, hashes), and(inArray(apiKeys.previousKeyHash, hashes), gt(apiKeys.previousValidUntil, sql`now()`))));
+      const any = sql`any(${sql.param(hashes)}::text[])`;
+      const rows = await usableKeys(this.#db, or(sql`${apiKeys.keyHash} = ${any}`, and(sql`${apiKeys.previousKeyHash} = ${any}`, gt(apiKeys.previousValidUntil, sql`now()`))));
       if (epoch !== this.#epoch) return; // an invalidation straddled the read: its keys are re-read on use
       const byHash = new Map<string, KeyRow>();
       for (const row of rows) {
@@ -131,9 +132,9 @@ export class KeyResolver {
       }
       for (const hash of hashes) {
         const entry = this.#cache.peek(hash);
+        if (!entry) continue; // expired meanwhile
         const row = byHash.get(hash);
         const fresh = row && resolvedOf(row, hash, readAt);
-        if (!entry) continue;
         if (fresh) Object.assign(entry, fresh); // in place: the entry keeps its time to live
         else this.#cache.delete(hash);
       }

@@ -29,11 +29,10 @@ export function preparesOn(db: Db, pool: Pool): void {
  * the completion's unnest of many arrays) as a named prepared statement: Postgres parses and plans
  * it once per connection instead of on every call (`npm run bench:statements`: the admission 0.93
  * to 0.50 ms p50, the completion 1.07 to 0.67; the claim, whose generic plan runs slower, stays
- * unnamed). On PGlite, or
- * after a pooler that routes a connection's statements to another server connection said so
- * (PgBouncer before 1.21 in transaction mode: `prepared statement does not exist`, `already
- * exists`), the statement runs unnamed, as every other statement does; a failed Parse or Bind ran
- * nothing, so running it again is safe.
+ * unnamed). On PGlite, or once a pooler that routes a connection's statements to another server
+ * connection said so (PgBouncer before 1.21 in transaction mode: `prepared statement does not
+ * exist`, `already exists`), the statement runs unnamed, as every other statement does; a failed
+ * Parse or Bind ran nothing, so running it again is safe.
  */
 export async function executeNamed(db: Db, name: string, query: SQL): Promise<{ rows: unknown[] }> {
   const pool = pools.get(db);

@@ -50,10 +50,10 @@ export function traceCarrier(): Record<string, string> | undefined {
  * Links the active span to the trace of another request (a W3C `traceparent`): a request answered
  * by a generation another request admitted (it joined it, or found its result) points at that trace.
  */
-export function linkTrace(traceparent: string | null | undefined, attributes?: Attributes): void {
+export function linkTrace(traceparent: string | null | undefined): void {
   if (!on || !traceparent) return;
   const linked = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, { traceparent }));
-  if (linked) trace.getActiveSpan()?.addLink({ context: linked, ...(attributes ? { attributes } : {}) });
+  if (linked) trace.getActiveSpan()?.addLink({ context: linked });
 }
 
 /** The active span's trace id, for log lines; undefined when off or outside a span. */
