@@ -5,7 +5,7 @@ import type { JobEventLog } from '../events/job-events.js';
 import { tailPriority, type Fairness } from '../queue/fairness.js';
 import { ENQUEUE_WAIT_MS, forQueue, type FairSlot, type GenerationJobData, type Queues } from '../queue/queues.js';
 import { TIMED_OUT, within } from '../util/within.js';
-import { traceCarrier, traced } from '../telemetry/tracing.js';
+import { traced } from '../telemetry/tracing.js';
 
 /** Who asks for a generation, in which class, and until when. */
 export interface Join {
@@ -38,10 +38,9 @@ export class Enqueuer {
     // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
     const queued = events?.publish(id, 'queued');
     // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
-    // The fair slot and the enqueue are both Redis: they share the one bound.
-    const trace = data.trace ?? traceCarrier(); // the worker's attempt continues this request's trace
+    // The fair slot and the enqueue are both Redis: they share the one bound. `data.trace` (the admission's) lets the worker's attempt continue this request's trace.
     const enqueued = traced(() => ['promptlab.enqueue', { 'promptlab.job_id': id }], () => this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
-      { ...forQueue(data), ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}), ...(trace ? { trace } : {}) }, queues.jobOptions(id, priority))));
+      { ...forQueue(data), ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority))));
     const added = enqueued.then(() => true, (err: unknown) => {
       log.error({ err: String(err), jobId: id }, 'enqueue failed; the reconciler enqueues the job once Redis answers');
       return false;
