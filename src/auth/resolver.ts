@@ -122,8 +122,7 @@ export class KeyResolver {
     const hashes = [...this.#cache.keys()];
     const readAt = Date.now();
     try {
-      const any = sql`any(${sql.param(hashes)}::text[])`;
-      const rows = await usableKeys(this.#db, or(sql`${apiKeys.keyHash} = ${any}`, and(sql`${apiKeys.previousKeyHash} = ${any}`, gt(apiKeys.previousValidUntil, sql`now()`))));
+      const rows = await usableKeys(this.#db, sql`any(${sql.param(hashes)}::text[])`);
       if (epoch !== this.#epoch) return; // an invalidation straddled the read: its keys are re-read on use
       const byHash = new Map<string, KeyRow>();
       for (const row of rows) {
@@ -196,7 +195,7 @@ export class KeyResolver {
   /** The key whose current secret, or old secret inside its grace, hashes to `hash`, if it is usable now; cached when no invalidation raced the read. */
   async #lookup(hash: string): Promise<Resolved | undefined> {
     const epoch = this.#epoch;
-    const [row] = await usableKeys(this.#db, or(eq(apiKeys.keyHash, hash), and(eq(apiKeys.previousKeyHash, hash), gt(apiKeys.previousValidUntil, sql`now()`))));
+    const [row] = await usableKeys(this.#db, sql`${hash}`);
     const resolved = row && resolvedOf(row, hash, Date.now());
     if (!resolved) {
       this.#cache.delete(hash);
@@ -244,9 +243,16 @@ const KEY_COLUMNS = {
   keyHash: apiKeys.keyHash, previousKeyHash: apiKeys.previousKeyHash, expiresAt: apiKeys.expiresAt, previousValidUntil: apiKeys.previousValidUntil,
 };
 
-/** The usable keys (not revoked, not expired) whose secrets `match`. */
-const usableKeys = (db: Db, match: SQL | undefined) =>
-  db.select(KEY_COLUMNS).from(apiKeys).where(and(match, isNull(apiKeys.revokedAt), or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`))));
+/**
+ * The usable keys (not revoked, not expired) whose current secret, or old one inside its grace,
+ * hashes to `hashes`: one hash (`sql\`${hash}\``) or any of many (`sql\`any(${array}::text[])\``).
+ */
+const usableKeys = (db: Db, hashes: SQL) =>
+  db.select(KEY_COLUMNS).from(apiKeys).where(and(
+    or(sql`${apiKeys.keyHash} = ${hashes}`, and(sql`${apiKeys.previousKeyHash} = ${hashes}`, gt(apiKeys.previousValidUntil, sql`now()`))),
+    isNull(apiKeys.revokedAt),
+    or(isNull(apiKeys.expiresAt), gt(apiKeys.expiresAt, sql`now()`)),
+  ));
 type KeyRow = Awaited<ReturnType<typeof usableKeys>>[number];
 
 /** The caller a usable key's row gives the secret hashing to `hash` (its current one, or its old one inside its grace); undefined when neither matches. */
