@@ -3,6 +3,7 @@ import type { Db } from '../db/client.js';
 import { idempotencyKeys } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import { decodeJson, encodeJson } from '../jobs/result-codec.js';
+import { within } from '../util/within.js';
 
 /** How long an Idempotency-Key is remembered. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
@@ -68,16 +69,18 @@ export class IdempotencyStore {
         .where(ourClaim(apiKeyId, key, claimedAt));
       return { ...res, replayed: false };
     } catch (err) {
-      // Not admitted, or its response could not be stored: free the key so a retry runs again. When
-      // Postgres is gone this fails too: it is tried again in the background, so a retry after the
-      // 503's Retry-After finds the key free as soon as Postgres is back, not only once the lease lapses.
-      this.#release(apiKeyId, key, claimedAt);
+      // Not admitted, or its response could not be stored: free the key so a retry runs again, before
+      // answering (a client retrying at once must not find it still held), for RELEASE_RETRY_MS at
+      // most. When Postgres is gone this fails too: it is tried again in the background, so a retry
+      // after the 503's Retry-After finds the key free as soon as Postgres is back, not only once the lease lapses.
+      await within(this.#release(apiKeyId, key, claimedAt), RELEASE_RETRY_MS);
       throw err;
     }
   }
 
-  #release(apiKeyId: string, key: string, claimedAt: Date, attempt = 0): void {
-    this.db.delete(idempotencyKeys).where(ourClaim(apiKeyId, key, claimedAt)).then(() => undefined, () => {
+  /** Deletes our claim; resolves after the first try, retrying in the background when it failed. */
+  #release(apiKeyId: string, key: string, claimedAt: Date, attempt = 0): Promise<void> {
+    return this.db.delete(idempotencyKeys).where(ourClaim(apiKeyId, key, claimedAt)).then(() => undefined, () => {
       if ((attempt + 1) * RELEASE_RETRY_MS >= IDEMPOTENCY_LEASE_MS) return; // the lease frees it now
       setTimeout(() => this.#release(apiKeyId, key, claimedAt, attempt + 1), RELEASE_RETRY_MS).unref();
     });
