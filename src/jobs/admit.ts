@@ -32,7 +32,9 @@ export type AdmitOutcome = boolean | 'budgeted';
  * commits while this statement runs is seen: the input is answered by that
  * result, never admitted again. Rows of a batch with the same hash are left
  * to the first. A row `unlessBudgeted` that a budget applies to (of its key or
- * template) is neither inserted nor takes the slot: `budgeted`.
+ * template) is neither inserted nor takes the slot: `budgeted`. Slots are taken in input-hash
+ * order, so two admissions that share inputs (a batch and the single requests racing it) lock them
+ * in the same order and cannot deadlock.
  */
 export async function admitRows(db: Db, rows: Admission[]): Promise<AdmitOutcome[]> {
   const first = new Map<string, Admission>();
@@ -59,7 +61,7 @@ export async function admitRows(db: Db, rows: Admission[]): Promise<AdmitOutcome
         where (b.scope = 'api_key' and b.scope_id = v.k) or (b.scope = 'template' and b.scope_id = v.tid))
     ), slot as (
       insert into input_slots as s (input_hash, generation_id, state)
-      select h, id, 'in_flight' from v where v.id not in (select id from budgeted)
+      select h, id, 'in_flight' from v where v.id not in (select id from budgeted) order by h
       on conflict (input_hash) do update set generation_id = excluded.generation_id, state = 'in_flight', expires_at = null
       where s.state = 'open' or (s.state = 'completed' and (s.expires_at <= now()
         or (select refresh from v where v.h = excluded.input_hash)))
