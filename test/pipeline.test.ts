@@ -196,7 +196,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
     expect(c.statusCode).toBe(202);
   });
   it('a run of a job whose result is already stored (its worker died before BullMQ heard) does not call the provider', async () => {
-    t.worker();
+    t.worker({ config: { ...t.config, LOCAL_START: false } }); // the job through BullMQ, to read it back
     const tpl = await template();
     const first = (await generate(tpl, { topic: 'rerun' }, { query: '?wait=10' })).json();
     expect(llm.calls).toHaveLength(1);
@@ -210,7 +210,7 @@ describe('generation with the anthropic SDK against a local Messages server', ()
       validator: { validate: () => Promise.reject(new Error('must not be called')) },
       tokens: { reconcile: () => Promise.resolve(true) }, registry: t.app.deps.registry, afterSettle: t.app.svc.afterSettle,
     });
-    expect(await rerun(job)).toEqual({ completed: true });
+    expect(await rerun.process(job)).toEqual({ completed: true });
     expect(llm.calls).toHaveLength(1);
     expect(await t.redis.exists(`${t.config.REDIS_PREFIX}:cache:${job.data.inputHash}`)).toBe(1); // the cache write is made good
     const row = (await t.app.inject({ method: 'GET', url: `/v1/jobs/${first.jobId}`, headers: auth })).json();
@@ -261,7 +261,7 @@ describe('provider slots', () => {
   });
 
   it('a closing worker finishes the calls it started and hands the jobs still waiting for a slot back to the queue', async () => {
-    const w = t.worker();
+    const w = t.worker({ config: { ...t.config, LOCAL_START: false } }); // every job held by BullMQ's worker
     llm.setDefault(reply.slow(600, reply.ok()));
     const tpl = await template();
     const ids = await Promise.all(Array.from({ length: 4 }, async (_, i) => (await generate(tpl, { topic: `close ${i}` })).json().jobId as string));

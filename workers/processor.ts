@@ -44,6 +44,9 @@ export interface ProcessorDeps extends ProviderCallDeps {
   cancels?: CancelSignals;
 }
 
+/** The attempt a run of `job` is, counting those made before it was queued. */
+const attemptOf = (job: Job<GenerationJobData>) => (job.data.priorAttempts ?? 0) + job.attemptsMade + 1;
+
 /**
  * Runs one attempt of a generation. Postgres is written before BullMQ learns
  * the outcome, and every write is guarded by the row's status, so a job that
@@ -53,13 +56,22 @@ export function createProcessor(deps: ProcessorDeps) {
   const { ledger, cache, log } = deps;
   const { ask, cost } = providerCall(deps);
   // Each attempt a span continuing its admission's trace (the job carries it), when tracing.
-  return (job: Job<GenerationJobData>, token?: string) =>
-    tracedJob(job.data.trace, () => ['promptlab.attempt', { 'promptlab.job_id': job.data.id, 'promptlab.attempt': job.attemptsMade + 1 }], () => processGeneration(job, token));
+  const traced = (job: Job<GenerationJobData>, run: () => Promise<unknown>) =>
+    tracedJob(job.data.trace, () => ['promptlab.attempt', { 'promptlab.job_id': job.data.id, 'promptlab.attempt': attemptOf(job) }], run);
+  return {
+    /** BullMQ's processor: claims the row, waits for a provider slot, runs the attempt. */
+    process: (job: Job<GenerationJobData>, token?: string) => traced(job, () => processGeneration(job, token)),
+    /**
+     * The first attempt of a job whose row the admission already claimed, on a provider slot
+     * already held (`held`, released here): what `process` does after its claim (workers/local-start.ts).
+     */
+    runClaimed: (job: Job<GenerationJobData>, held: () => void) => traced(job, () => processGeneration(job, undefined, held)),
+  };
 
-  async function processGeneration(job: Job<GenerationJobData>, token?: string) {
+  async function processGeneration(job: Job<GenerationJobData>, token?: string, held?: () => void) {
     const d = job.data;
-    stage(d.id, 'picked');
-    const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: job.attemptsMade + 1, provider: d.provider, model: d.model });
+    if (!held) stage(d.id, 'picked');
+    const jlog = log.child({ jobId: d.id, requestId: d.requestId, attempt: attemptOf(job), provider: d.provider, model: d.model });
     // The claim lands before the provider is called, on every start: it is what keeps a second run of the
     // same generation (a duplicate enqueued after Redis lost the job) from paying for it again. Taken
     // before waiting for a provider slot, so its round trip never holds a slot.
@@ -67,7 +79,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const tracked = deps.cancels?.track(d.id);
     let deadline: NodeJS.Timeout | undefined;
     try {
-      const claim = await ledger.claim(d.id);
+      const claim = held ? 'claimed' : await ledger.claim(d.id);
       stage(d.id, 'claimed');
       if (claim === 'settled') return await finishedElsewhere(d, jlog);
       if (claim === 'cancel') return await canceled(job, ledger.fail({ id: d.id, final: true, canceled: true, code: 'canceled', message: '' }), jlog);
@@ -80,7 +92,7 @@ export function createProcessor(deps: ProcessorDeps) {
       if (d.messagesInRow) job.data = await withMessages(d);
       if (deps.fairness) void deps.fairness.service.started(d.fair, deps.fairness.queue).catch((err) => jlog.warn({ err: String(err) }, 'fair-queue clock not advanced'));
       if (d.cancelAt !== undefined) deadline = armDeadline(d.id, d.cancelAt);
-      const release = deps.slots ? await deps.slots.acquire() : () => {};
+      const release = held ?? (deps.slots ? await deps.slots.acquire() : () => {});
       if (!release) {
         // The worker is shutting down and this job never started: back to the queue, for any worker.
         await ledger.handBack(d.id);
@@ -101,6 +113,7 @@ export function createProcessor(deps: ProcessorDeps) {
         release();
       }
     } finally {
+      held?.(); // a held slot is freed on every way out (once: release is idempotent)
       clearTimeout(deadline);
       tracked?.done();
     }
@@ -136,10 +149,10 @@ export function createProcessor(deps: ProcessorDeps) {
   async function attempt(job: Job<GenerationJobData>, release: () => void, jlog: Logger, signal?: AbortSignal) {
     const d = job.data;
     // A retry, a run after a worker died, or one the reconciler started may find an answer an earlier run was paid for.
-    const rerun = job.attemptsStarted > 1 || d.resumed === true;
+    const rerun = job.attemptsStarted + (d.priorAttempts ?? 0) > 1 || d.resumed === true;
     const stashed = rerun ? await deps.stash.get(d.id) : undefined;
     // Not awaited: it goes out on the command connection ahead of this job's later events.
-    void deps.events?.publish(d.id, 'active', { attempt: job.attemptsMade + 1 });
+    void deps.events?.publish(d.id, 'active', { attempt: attemptOf(job) });
 
     const started = performance.now();
     let out: Outcome;
@@ -180,7 +193,7 @@ export function createProcessor(deps: ProcessorDeps) {
         costUsd: done.costUsd, provider: d.provider, model: d.model, storedAt: done.completedAt.getTime(),
       }, d.cacheTtlSeconds, d.refresh),
       reconcileTokens(d, done.inputTokens + done.outputTokens),
-      deps.afterSettle.settled({ id: d.id, status: 'completed', attempt: job.attemptsMade + 1 }),
+      deps.afterSettle.settled({ id: d.id, status: 'completed', attempt: attemptOf(job) }),
     ]);
     return { completed: true };
   }
@@ -224,12 +237,12 @@ export function createProcessor(deps: ProcessorDeps) {
     if (res.overBudget) return overBudget(job, jlog);
     const error = { code: f.code, message: f.message };
     if (final && res.settled) {
-      await Promise.all([deadLetter(d, f, job.attemptsMade + 1), reconcileTokens(d), deps.afterSettle.settled({ id: d.id, status: 'dead', attempt: job.attemptsMade + 1, error })]);
+      await Promise.all([deadLetter(d, f, attemptOf(job)), reconcileTokens(d), deps.afterSettle.settled({ id: d.id, status: 'dead', attempt: attemptOf(job), error })]);
     }
     jlog.warn({ code: f.code, err: f.message, final, durationMs: Math.round(performance.now() - started) }, final ? 'job dead' : 'attempt failed, will retry');
     recordAttempt(d, f.code, started, f.usage, paid?.costUsd ?? 0);
     if (final) recordJobFinished('dead', job.timestamp);
-    else await deps.events?.publish(d.id, 'retrying', { attempt: job.attemptsMade + 1, error });
+    else await deps.events?.publish(d.id, 'retrying', { attempt: attemptOf(job), error });
     if (final) throw new UnrecoverableError(`${f.code}: ${f.message}`);
     throw err;
   }
@@ -243,7 +256,7 @@ export function createProcessor(deps: ProcessorDeps) {
     const res = await settling;
     if (!res.canceled) return finishedElsewhere(d, jlog);
     jlog.info('job canceled');
-    await Promise.all([reconcileTokens(d), deps.afterSettle.settled({ id: d.id, status: 'canceled', attempt: job.attemptsMade + 1 })]);
+    await Promise.all([reconcileTokens(d), deps.afterSettle.settled({ id: d.id, status: 'canceled', attempt: attemptOf(job) })]);
     return { canceled: true };
   }
 
@@ -251,7 +264,7 @@ export function createProcessor(deps: ProcessorDeps) {
   async function overBudget(job: Job<GenerationJobData>, jlog: Logger): Promise<never> {
     const d = job.data;
     const error = { code: 'budget_exceeded', message: 'A retry was due, but a budget this generation falls under can no longer hold its worst case' };
-    await Promise.all([deadLetter(d, error, job.attemptsMade + 1), reconcileTokens(d), deps.afterSettle.settled({ id: d.id, status: 'dead', attempt: job.attemptsMade + 1, error })]);
+    await Promise.all([deadLetter(d, error, attemptOf(job)), reconcileTokens(d), deps.afterSettle.settled({ id: d.id, status: 'dead', attempt: attemptOf(job), error })]);
     jlog.warn({ code: error.code }, 'job dead');
     recordJobFinished('dead', job.timestamp);
     throw new UnrecoverableError(`${error.code}: ${error.message}`);

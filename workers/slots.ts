@@ -22,6 +22,20 @@ export class Slots {
     if (this.#closed) return undefined;
     if (this.#free > 0) this.#free--;
     else if (!(await new Promise<boolean>((resolve) => this.#waiting.push(resolve)))) return undefined;
+    return this.#release();
+  }
+
+  /**
+   * A slot now, or undefined: none is free, or a job is waiting for one (it is not overtaken),
+   * or the slots are closed. For a job not yet taken from the queue (workers/local-start.ts).
+   */
+  tryAcquire(): (() => void) | undefined {
+    if (this.#closed || this.#free === 0) return undefined;
+    this.#free--;
+    return this.#release();
+  }
+
+  #release(): () => void {
     let held = true;
     return () => {
       if (!held) return;

@@ -1,12 +1,13 @@
-import { Worker } from 'bullmq';
+import { QueueEventsProducer, Worker } from 'bullmq';
 import type { RedisClient } from '../src/redis/client.js';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
 import type { Database } from '../src/db/client.js';
 import type { ProviderRegistry } from '../src/providers/registry.js';
-import type { CoreServices } from '../src/services/index.js';
+import type { CoreServices, Services } from '../src/services/index.js';
 import type { Provider } from '../src/providers/types.js';
 import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData, type Queues } from '../src/queue/queues.js';
+import { SETTLED_EVENT } from '../src/queue/waiter.js';
 import { CancelSignals } from '../src/queue/cancels.js';
 import { bullConnection } from '../src/redis/client.js';
 import { backoffDelay } from './failures.js';
@@ -14,6 +15,7 @@ import { OutcomeStash } from './outcome-stash.js';
 import { OutputValidator } from './output-validator.js';
 import { createProcessor } from './processor.js';
 import { reconcile } from './reconciler.js';
+import { LocalStarts } from './local-start.js';
 import { Slots } from './slots.js';
 import { startWebhookWorker } from './webhooks.js';
 import { redisKeys } from '../src/redis/keys.js';
@@ -27,8 +29,11 @@ export interface WorkerDeps {
   /** Command connection (cancel signals, the answer stash). */
   redis: RedisClient;
   queues: Queues;
-  /** The process's services (src/services/): the API app's under `npm start`, `buildServices`' in a worker process. */
-  svc: CoreServices;
+  /**
+   * The process's services (src/services/): the API app's under `npm start` (whose admissions then
+   * start generations on this worker's free slots, LOCAL_START), `buildServices`' in a worker process.
+   */
+  svc: CoreServices & Partial<Pick<Services, 'generation'>>;
   log: Logger;
   /** Providers to use instead of those the registry makes (benchmarks). */
   providers?: Partial<Record<string, Provider>>;
@@ -73,7 +78,14 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const webhookWorker = startWebhookWorker({ config, db: deps.database.db, log });
 
   const bull = bullConnection(config);
-  const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor, {
+  const settledEvents = new QueueEventsProducer(GENERATION_QUEUE, { connection: bull.connection, prefix: redisKeys(config.REDIS_PREFIX).bull(GENERATION_QUEUE) });
+  settledEvents.on('error', () => {}); // ioredis reconnects; an announcement lost meanwhile is logged by LocalStarts
+  const local = new LocalStarts({
+    run: processor.runClaimed, slots, queues, ledger, config, log,
+    announce: (jobId) => settledEvents.publishEvent({ eventName: SETTLED_EVENT, jobId }, 10_000),
+  });
+  const detach = config.LOCAL_START ? svc.generation?.runHere(local) : undefined;
+  const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor.process, {
     connection: bull.connection,
     prefix: redisKeys(config.REDIS_PREFIX).bull(GENERATION_QUEUE),
     // Jobs held beyond the provider slots finish their writes, or wait for a slot, without idling one.
@@ -105,9 +117,11 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     worker,
     async close() {
       clearInterval(sweeping);
+      detach?.();
       const closing = worker.close(); // stops fetching first, so a job handed back is not taken again here
       slots.close();
-      await Promise.all([closing, webhookWorker.close()]);
+      await Promise.all([closing, local.close(), webhookWorker.close()]);
+      await settledEvents.close();
       await bull.close();
       cancels.close();
       await validator.close();

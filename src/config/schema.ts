@@ -55,6 +55,7 @@ export const ConfigSchema = Type.Object({
   ALLOW_UNPRICED_MODELS: Flag('Admit models with no price (cost recorded as null, counted as unpriced in /v1/usage) instead of 400 unknown_model; never where a budget applies'),
   WORKER_CONCURRENCY: Int(10, 1, 1000, 'Provider calls one worker process makes at once'),
   WORKER_PREFETCH: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000, description: 'Jobs a worker holds beyond WORKER_CONCURRENCY, writing their results or waiting for a provider slot; default: a fifth of WORKER_CONCURRENCY' })),
+  LOCAL_START: Type.Boolean({ default: true, description: 'A process that runs both the API and a worker (npm start) starts a generation it just admitted itself when one of its provider slots is free, claimed in the admission statement, without the BullMQ hand-over; false: every job goes through BullMQ' }),
   JOB_ATTEMPTS: Int(3, 1, 20, 'Attempts per generation before it is dead-lettered'),
   JOB_BACKOFF_MS: Int(1000, 1, 3_600_000, 'Base of the exponential retry backoff (with jitter)'),
   WORKER_LOCK_DURATION_MS: Int(30_000, 500, 600_000, 'BullMQ job lock; a worker that dies loses its jobs to another after this'),

@@ -113,3 +113,15 @@ export function assertSupported(providers: ProviderRegistry, request: Generation
   const what = def.unsupported?.(request);
   if (what) throw new AppError('bad_request', `Provider ${request.provider} cannot take ${what}; leave it out or use a model of another provider.`, { provider: request.provider });
 }
+
+/** One error naming every missing and every unknown variable: `missing_variables` when any is missing, else `unknown_variables`. */
+export function variablesError(missing: string[], unknown: string[], used: string[]): AppError {
+  const parts = [
+    ...(missing.length ? [`missing template variables: ${missing.join(', ')}`] : []),
+    ...(unknown.length ? [`variables the template does not use: ${unknown.join(', ')}`] : []),
+  ];
+  const message = `${parts.join('; ')} (the template uses: ${used.join(', ') || 'none'}).`;
+  return new AppError(missing.length ? 'missing_variables' : 'unknown_variables', message[0]!.toUpperCase() + message.slice(1), {
+    ...(missing.length ? { missing } : {}), ...(unknown.length ? { unknown } : {}), expected: used,
+  });
+}

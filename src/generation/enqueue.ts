@@ -6,6 +6,7 @@ import { tailPriority, type Fairness } from '../queue/fairness.js';
 import { ENQUEUE_WAIT_MS, forQueue, type FairSlot, type GenerationJobData, type Queues } from '../queue/queues.js';
 import { TIMED_OUT, within } from '../util/within.js';
 import { traced } from '../telemetry/tracing.js';
+import type { LocalRun, LocalStart } from './local.js';
 
 /** Who asks for a generation, in which class, and until when. */
 export interface Join {
@@ -28,7 +29,34 @@ export interface EnqueueDeps {
  * the workers' reconciler enqueues a queued row Redis never took.
  */
 export class Enqueuer {
+  #local: LocalStart | undefined;
+
   constructor(private readonly deps: EnqueueDeps) {}
+
+  /** Attaches the in-process worker's local starts (LOCAL_START); returns what detaches them (the worker is closing). */
+  runHere(local: LocalStart): () => void {
+    this.#local = local;
+    return () => { if (this.#local === local) this.#local = undefined; };
+  }
+
+  /** A provider slot of this process for a generation about to be admitted, when one is free (see LocalStart). */
+  reserve(): LocalRun | undefined {
+    return this.#local?.reserve();
+  }
+
+  /**
+   * An admitted generation on its way: run here on the slot `local` holds (its row admitted claimed:
+   * no queue, no claim), else enqueued. Resolves to the status its row was admitted with.
+   */
+  async admitted(data: GenerationJobData, join: Join, local: LocalRun | undefined): Promise<'active' | 'queued'> {
+    if (!local) {
+      await this.enqueue(data, join);
+      return 'queued';
+    }
+    stage(data.id, 'admitted');
+    local.start({ ...data, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, tailPriority(join.priority));
+    return 'active';
+  }
 
   /** Publishes `queued` and adds the job (BullMQ job id = row id); never throws. */
   async enqueue(data: GenerationJobData, join: Join): Promise<void> {

@@ -7,8 +7,8 @@ import { newId } from '../db/ids.js';
 import type { GenerationRow } from '../db/schema.js';
 import { AppError } from '../errors/app-error.js';
 import type { JobEventLog } from '../events/job-events.js';
-import { isSettled, jobOutcome } from '../jobs/dto.js';
-import { publicResult, type PublicResult } from '../jobs/result-codec.js';
+import { hitBody, isSettled, jobOutcome } from '../jobs/dto.js';
+import type { PublicResult } from '../jobs/result-codec.js';
 import type { Ledger } from '../jobs/ledger.js';
 import { recordCacheLookup, recordCostSaved } from '../metrics/registry.js';
 import type { Jobs } from '../jobs/service.js';
@@ -26,7 +26,8 @@ import type { Templates } from '../templates/service.js';
 import type { UsageMeter } from '../usage/meter.js';
 import type { Annotations, GenerateContext } from './request-context.js';
 import { Enqueuer, type Join } from './enqueue.js';
-import { assertSupported, assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch } from './build.js';
+import { assertSupported, assertTemplateSchema, assertUsable, fromTemplate, templateTarget, variableMismatch, variablesError } from './build.js';
+import type { LocalRun, LocalStart } from './local.js';
 import { inputHash } from '../llm/hash.js';
 import { storedRequest } from '../llm/stored.js';
 import type { FinishReason, Usage } from '../llm/result.js';
@@ -83,6 +84,11 @@ export class Generation {
 
   constructor(private readonly deps: GenerationDeps) {
     this.#enqueuer = new Enqueuer(deps);
+  }
+
+  /** Lets admissions start their generations on this process's worker (LOCAL_START); returns what stops that. */
+  runHere(local: LocalStart): () => void {
+    return this.#enqueuer.runHere(local);
   }
 
   async generate(req: GenerateRequest, ctx: GenerateContext): Promise<GenerateOutcome> {
@@ -213,36 +219,43 @@ export class Generation {
   }
 
   /**
-   * One slot per input hash (`Ledger.admit`): the first request takes it,
-   * inserts the row and enqueues (BullMQ job id = row id); the others get what
-   * holds the slot: the in-flight job, or a result completed inside its TTL
-   * that the cache did not have yet. A row whose enqueue failed stays `queued`
-   * and the workers' reconciler enqueues it once Redis is back, so an admitted
-   * job is never lost. The first statement admits `unlessBudgeted`: a request
-   * no budget applies to (most) is admitted in one statement; otherwise
-   * `holdBudgets` runs (402 when a budget cannot hold the worst case) and the
-   * admission is tried again with what it holds. Keys and templates seen with
-   * budgets go to `holdBudgets` first.
+   * One slot per input hash (`Ledger.admit`): the first request takes it, inserts the row and enqueues
+   * (BullMQ job id = row id), or runs it here on a free provider slot (LOCAL_START); the others get what
+   * holds the slot: the in-flight job, or a result completed inside its TTL that the cache did not have
+   * yet. A row whose enqueue failed stays `queued` and the reconciler enqueues it once Redis is back. The
+   * first statement admits `unlessBudgeted` (most requests: one statement); when a budget applies,
+   * `holdBudgets` runs (402 when it cannot hold the worst case) and the admission is tried again with
+   * what it holds. Keys and templates seen with budgets go to `holdBudgets` first.
    */
   async #admit(
     data: Omit<GenerationJobData, 'id'>, templateVersion: number | null, firstId: string, holdBudgets: () => Promise<number>, join: Join, annotations?: Annotations,
+  ): Promise<Admitted> {
+    // A provider slot of this process free now: admitted claimed and run here (LOCAL_START); freed unless started.
+    const local = this.#enqueuer.reserve();
+    try {
+      return await this.#admitAs(data, templateVersion, firstId, holdBudgets, join, annotations, local);
+    } finally {
+      local?.release();
+    }
+  }
+
+  async #admitAs(
+    data: Omit<GenerationJobData, 'id'>, templateVersion: number | null, firstId: string, holdBudgets: () => Promise<number>, join: Join,
+    annotations: Annotations | undefined, local: LocalRun | undefined,
   ): Promise<Admitted> {
     const { ledger } = this.deps;
     const scope = `${data.apiKeyId}|${data.templateId ?? ''}`;
     let reservedUsd = this.#budgeted.has(scope) ? await holdBudgets() : undefined;
     for (let i = 0; i < 5; i++) {
       const id = i === 0 ? firstId : newId('gen');
-      const got = await ledger.admit({ ...data, ...annotations, id, templateVersion, reservedUsd: reservedUsd ?? 0, ...(reservedUsd === undefined ? { unlessBudgeted: true } : {}), priority: join.priority, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) });
+      const got = await ledger.admit({ ...data, ...annotations, id, templateVersion, reservedUsd: reservedUsd ?? 0, ...(reservedUsd === undefined ? { unlessBudgeted: true } : {}), priority: join.priority, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}), claimed: local !== undefined });
       if (got === 'budgeted') {
         this.#budgeted.set(scope, true);
         reservedUsd = await holdBudgets();
         i--; // the same id: nothing was written
         continue;
       }
-      if (got) {
-        await this.#enqueuer.enqueue({ ...data, id }, join);
-        return { id, status: 'queued', admitted: true };
-      }
+      if (got) return { id, status: await this.#enqueuer.admitted({ ...data, id }, join, local), admitted: true };
       const answer = await ledger.answerOf(data.inputHash);
       linkTrace(answer?.state === 'in_flight' ? answer.traceparent : answer?.row.traceparent); // answered by another request's generation
       if (answer?.state === 'in_flight') {
@@ -283,17 +296,3 @@ interface Origin {
 
 /** An admission's outcome: the generation this request is answered by (its own when `admitted`), or a fresh result. */
 type Admitted = { id: string; status: string; admitted: boolean } | { hit: CachedResult };
-
-/** One error naming every missing and every unknown variable: `missing_variables` when any is missing, else `unknown_variables`. */
-function variablesError(missing: string[], unknown: string[], used: string[]): AppError {
-  const parts = [
-    ...(missing.length ? [`missing template variables: ${missing.join(', ')}`] : []),
-    ...(unknown.length ? [`variables the template does not use: ${unknown.join(', ')}`] : []),
-  ];
-  const message = `${parts.join('; ')} (the template uses: ${used.join(', ') || 'none'}).`;
-  return new AppError(missing.length ? 'missing_variables' : 'unknown_variables', message[0]!.toUpperCase() + message.slice(1), {
-    ...(missing.length ? { missing } : {}), ...(unknown.length ? { unknown } : {}), expected: used,
-  });
-}
-
-const hitBody = (v: CachedResult) => ({ jobId: v.jobId, status: 'completed', cached: true, result: publicResult(v.result), finishReason: v.finishReason ?? 'stop' });

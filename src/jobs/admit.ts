@@ -19,6 +19,8 @@ export type Admission = GenerationJobData & {
    * a request that holds nothing in any budget needs no statement of its own to find that out.
    */
   unlessBudgeted?: boolean;
+  /** Inserted already claimed by its first attempt (`active`, attempts 1): the admitting process runs it itself (workers/local-start.ts). */
+  claimed?: boolean;
 };
 
 /** What `Ledger.admit` did: admitted, not (the slot is taken), or not because a budget applies (`unlessBudgeted`). */
@@ -34,7 +36,8 @@ export type AdmitOutcome = boolean | 'budgeted';
  * to the first. A row `unlessBudgeted` that a budget applies to (of its key or
  * template) is neither inserted nor takes the slot: `budgeted`. Slots are taken in input-hash
  * order, so two admissions that share inputs (a batch and the single requests racing it) lock them
- * in the same order and cannot deadlock.
+ * in the same order and cannot deadlock. A row `claimed` is inserted as its first attempt's claim
+ * (`active`, attempts 1, `claimed_at`), as `claimRows` would leave it: the claim folded into the admission.
  */
 export async function admitRows(db: Db, rows: Admission[]): Promise<AdmitOutcome[]> {
   const first = new Map<string, Admission>();
@@ -54,8 +57,8 @@ export async function admitRows(db: Db, rows: Admission[]): Promise<AdmitOutcome
         ${col((r) => r.priority ?? 'normal')}::text[], ${col((r) => (r.cancelAt !== undefined ? new Date(r.cancelAt).toISOString() : null))}::timestamptz[],
         ${col((r) => r.batchId ?? null)}::text[], ${col((r) => (r.options ? JSON.stringify(r.options) : null))}::jsonb[],
         ${col((r) => r.endUser ?? null)}::text[], ${col((r) => (r.metadata ? JSON.stringify(r.metadata) : null))}::jsonb[],
-        ${col((r) => r.trace?.traceparent ?? null)}::text[])
-        as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, guard, prj, prio, cancel_at, bid, opts, eu, meta, tp)
+        ${col((r) => r.trace?.traceparent ?? null)}::text[], ${col((r) => r.claimed === true)}::bool[])
+        as v(id, tid, tv, p, m, h, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, refresh, reserved, guard, prj, prio, cancel_at, bid, opts, eu, meta, tp, run)
     ), budgeted as (
       select v.id from v where v.guard and exists (select 1 from budgets b
         where (b.scope = 'api_key' and b.scope_id = v.k) or (b.scope = 'template' and b.scope_id = v.tid))
@@ -69,9 +72,9 @@ export async function admitRows(db: Db, rows: Admission[]): Promise<AdmitOutcome
     ), ins as (
       insert into generations (id, template_id, template_version, provider, model, input_hash, status, system, messages, prompt,
         max_tokens, temperature, top_p, stop, output_schema, cache_ttl_seconds, api_key_id, request_id, reserved_usd, reserved_at, project_id, priority, cancel_at, batch_id,
-        request_options, end_user, metadata, traceparent)
-      select id, tid, tv, p, m, h, 'queued', sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end, prj, prio, cancel_at, bid,
-        opts, eu, meta, tp
+        request_options, end_user, metadata, traceparent, attempts, started_at, claimed_at)
+      select id, tid, tv, p, m, h, case when run then 'active' else 'queued' end, sys, msgs, pr, mt, temp, topp, stop, os, ttl, k, rid, reserved, case when reserved > 0 then now() end, prj, prio, cancel_at, bid,
+        opts, eu, meta, tp, case when run then 1 else 0 end, case when run then now() end, case when run then now() end
       from v join slot on slot.generation_id = v.id
       returning id
     )

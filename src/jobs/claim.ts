@@ -27,6 +27,15 @@ export async function claimRows(db: Db, ids: string[], staleClaimMs: number): Pr
   return ids.map((id) => byId.get(id) ?? 'settled');
 }
 
+/**
+ * Claims still held by running attempts made fresh (`claimed_at = now()`): what BullMQ's lock renewal
+ * is to a queued job, for attempts started without one (workers/local-start.ts), so that neither
+ * another claim nor the reconciler takes a row whose attempt is alive.
+ */
+export async function refreshClaims(db: Db, ids: string[]): Promise<void> {
+  await db.execute(sql`update generations set claimed_at = now() where id = any(${sql.param(ids)}::text[]) and status = 'active'`);
+}
+
 /** A claim whose attempt never started (the worker is shutting down): undone, attempt count included. */
 export async function handBack(db: Db, id: string): Promise<void> {
   await db.execute(sql`

@@ -1,3 +1,4 @@
+import type { CachedResult } from '../cache/result-cache.js';
 import type { GenerationRow } from '../db/schema.js';
 import { messagesOf } from '../llm/stored.js';
 import { decodeResult, publicResult, usageOf } from './result-codec.js';
@@ -49,3 +50,6 @@ export function jobOutcome(row: GenerationRow) {
   const { status, attempts, result, finishReason, usage, costUsd, error } = toJobDto(row);
   return { jobId: row.id, status, attempts, result, finishReason, usage, costUsd, error };
 }
+
+/** The body of an answer from the cache. */
+export const hitBody = (v: CachedResult) => ({ jobId: v.jobId, status: 'completed', cached: true, result: publicResult(v.result), finishReason: v.finishReason ?? 'stop' });

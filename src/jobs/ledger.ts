@@ -4,7 +4,7 @@ import type { Db } from '../db/client.js';
 import type { GenerationRow, Priority } from '../db/schema.js';
 import { admitRows, type Admission, type AdmitOutcome } from './admit.js';
 import { cancelQueuedRows, cancelRow, overdueRows } from './cancel-rows.js';
-import { claimRows, handBack, unclaim, type Claim } from './claim.js';
+import { claimRows, handBack, refreshClaims, unclaim, type Claim } from './claim.js';
 import { completeRows, type Completed, type Completion } from './complete.js';
 import { failRow, type Failed, type FailOutcome } from './fail.js';
 import { forgetRow } from './forget.js';
@@ -88,6 +88,11 @@ export class Ledger {
    */
   claim(id: string): Promise<Claim> {
     return this.#claim.push(id);
+  }
+
+  /** The claims of attempts still running, made fresh (see `refreshClaims`). */
+  refreshClaims(ids: string[]): Promise<void> {
+    return refreshClaims(this.db, ids);
   }
 
   /** A claim whose attempt never started (the worker is shutting down): undone, attempt count included. */

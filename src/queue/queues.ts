@@ -44,6 +44,8 @@ export interface GenerationJobData extends StoredRequest {
   refresh?: boolean;
   /** Queued again by the reconciler: an earlier run may have been paid and left its answer in the stash. */
   resumed?: boolean;
+  /** Attempts made before this job was queued (its first ran in the process that admitted it: workers/local-start.ts). */
+  priorAttempts?: number;
   /** The admitting request's W3C trace context (`traceparent`), when tracing: its attempts continue that trace. */
   trace?: Record<string, string>;
   /**

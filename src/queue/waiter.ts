@@ -5,6 +5,9 @@ import { closeBounded } from './close.js';
 import { GENERATION_QUEUE } from './queues.js';
 import { redisKeys } from '../redis/keys.js';
 
+/** The queue event a run started outside BullMQ (workers/local-start.ts) publishes once it settled its generation. */
+export const SETTLED_EVENT = 'settled';
+
 /**
  * Lets requests wait for their job to settle (`?wait=`). One QueueEvents
  * stream reader per process and a map of waiters by job id, so an event costs
@@ -28,6 +31,7 @@ export class JobWaiter {
     this.#events.on('completed', wake);
     this.#events.on('failed', wake);
     this.#events.on('removed', wake); // a job canceled while it waited
+    this.#events.on(SETTLED_EVENT as 'completed', wake); // a run started where it was admitted (LOCAL_START)
     this.#events.on('error', () => {}); // reconnects by itself; a wait then ends by its timeout
   }
 
