@@ -11,7 +11,9 @@
  * each one's TTFT overhead beside the plain-text case's. PromptLab (API and worker, as `npm start`
  * runs them) runs in a child process, the clients and the fake provider here, so that they do not
  * share its event loop (IN_PROCESS=1: all in this one). The (b) runs are broken down stage by stage
- * from the moments the server publishes (src/telemetry/stages.ts).
+ * from the moments the server publishes (src/telemetry/stages.ts). Each (b) call finds a provider slot
+ * free, so it is started where it was admitted (LOCAL_START); LOCAL_START=false sends every job
+ * through BullMQ, as a process without a worker of its own does.
  */
 import OpenAI from 'openai';
 import { startFakeLlm } from '../test/fakes/llm-server.js';
@@ -38,6 +40,7 @@ async function startServer(llmUrl: string) {
     OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: llmUrl, RATE_LIMIT_ENTERPRISE: '1000000', RATE_LIMIT_WINDOW_MS: '1000',
     // On shared cores a limiter check may wait past production's 50 ms: a 503 there would end the run, not time it.
     RATE_LIMIT_TIMEOUT_MS: '1000',
+    ...(process.env.LOCAL_START ? { LOCAL_START: process.env.LOCAL_START } : {}),
   });
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   const worker = startWorker({ config, database, redis, queues, registry: app.deps.registry, svc: app.svc, log: app.log as never });
@@ -77,7 +80,8 @@ async function main() {
   type Kind = 'text' | 'tool' | 'image';
 
   const STAGES = [['request', 'admitted', 'HTTP, auth, limiter, cache, token hold, admission statement'], ['admitted', 'enqueued', 'fair slot and BullMQ add'],
-    ['enqueued', 'picked', 'worker pick-up'], ['picked', 'claimed', 'claim (Postgres)'], ['claimed', 'calling', 'slot, stash, provider request built'],
+    ['enqueued', 'picked', 'worker pick-up'], ['picked', 'claimed', 'claim (Postgres)'], ['admitted', 'claimed', 'admitted to claimed (started here: nothing between)'],
+    ['claimed', 'calling', 'slot, stash, provider request built'],
     ['calling', 'delta', 'provider: first piece (direct TTFT)'], ['delta', 'relayed', 'event to the API (Redis stream)'], ['relayed', 'token', 'SSE to the client']] as const;
   /** The (b) text runs: job id, start and first token (epoch ms), for the stage table. */
   const throughRuns: { id: string; request: number; token: number }[] = [];
@@ -127,7 +131,8 @@ async function main() {
   console.log(`TTFT overhead: p50 ${fmt(pct(b.map((x) => x.ttft), 50) - pct(a.map((x) => x.ttft), 50), 1)} ms, p99 ${fmt(pct(b.map((x) => x.ttft), 99) - pct(a.map((x) => x.ttft), 99), 1)} ms`);
   const moments = await server.moments();
   const stageRuns = throughRuns.flatMap((r) => (moments.get(r.id) ? [new Map([...moments.get(r.id)!, ['request', r.request], ['token', r.token]])] : []));
-  console.log(`(b) time to first token by stage, ms (p50, p99 of ${stageRuns.length} runs; the first and last across processes, on their clocks):`);
+  const localRuns = stageRuns.filter((r) => !r.has('enqueued')).length;
+  console.log(`(b) time to first token by stage, ms (p50, p99 of ${stageRuns.length} runs, ${localRuns} started where admitted; the first and last across processes, on their clocks):`);
   for (const [from, to, what] of STAGES) {
     const gaps = stageRuns.map((r) => r.get(to)! - r.get(from)!).filter((x) => !Number.isNaN(x));
     const cell = (p: number) => (gaps.length ? fmt(pct(gaps, p), 2) : '-').padStart(6);

@@ -6,6 +6,7 @@ import type { Db } from '../src/db/client.js';
 import { apiKeys, webhookAttempts, webhookDisabled } from '../src/db/schema.js';
 import { WEBHOOK_BACKOFF_TYPE, WEBHOOK_QUEUE, type WebhookJobData } from '../src/queue/queues.js';
 import { bullConnection } from '../src/redis/client.js';
+import { closeWorker, Running } from '../src/queue/close.js';
 import { deliverWebhook } from '../src/webhooks/deliver.js';
 import { signWebhook } from '../src/webhooks/signature.js';
 import { redisKeys } from '../src/redis/keys.js';
@@ -23,7 +24,7 @@ class DeliveryFailed extends Error {
  * records it in `webhook_attempts`, and retries on the spec's schedule until a 2xx. A 410 disables
  * that URL for the key (no more attempts, no new subscriptions); so does nothing else.
  */
-export function startWebhookWorker(deps: { config: Config; db: Db; log: Logger }): Worker<WebhookJobData> {
+export function startWebhookWorker(deps: { config: Config; db: Db; log: Logger }): { close(): Promise<void> } {
   const { config, db, log } = deps;
   const schedule = retrySchedule(config);
 
@@ -60,7 +61,8 @@ export function startWebhookWorker(deps: { config: Config; db: Db; log: Logger }
   }
 
   const bull = bullConnection(config);
-  const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, deliver, {
+  const running = new Running();
+  const worker = new Worker<WebhookJobData>(WEBHOOK_QUEUE, running.wrap(deliver), {
     connection: bull.connection,
     prefix: redisKeys(config.REDIS_PREFIX).bull(WEBHOOK_QUEUE),
     concurrency: config.WEBHOOK_CONCURRENCY,
@@ -71,5 +73,5 @@ export function startWebhookWorker(deps: { config: Config; db: Db; log: Logger }
   });
   worker.on('error', (err) => log.error({ err: String(err) }, 'webhook worker error'));
   worker.on('closed', () => void bull.close());
-  return worker;
+  return { close: () => closeWorker(worker, running) };
 }

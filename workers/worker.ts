@@ -10,6 +10,7 @@ import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData, type Queues } f
 import { SETTLED_EVENT } from '../src/queue/waiter.js';
 import { CancelSignals } from '../src/queue/cancels.js';
 import { bullConnection } from '../src/redis/client.js';
+import { closeWorker, Running } from '../src/queue/close.js';
 import { backoffDelay } from './failures.js';
 import { OutcomeStash } from './outcome-stash.js';
 import { OutputValidator } from './output-validator.js';
@@ -85,7 +86,8 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     announce: (jobId) => settledEvents.publishEvent({ eventName: SETTLED_EVENT, jobId }, 10_000),
   });
   const detach = config.LOCAL_START ? svc.generation?.runHere(local) : undefined;
-  const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, processor.process, {
+  const running = new Running();
+  const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, running.wrap(processor.process), {
     connection: bull.connection,
     prefix: redisKeys(config.REDIS_PREFIX).bull(GENERATION_QUEUE),
     // Jobs held beyond the provider slots finish their writes, or wait for a slot, without idling one.
@@ -118,7 +120,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     async close() {
       clearInterval(sweeping);
       detach?.();
-      const closing = worker.close(); // stops fetching first, so a job handed back is not taken again here
+      const closing = closeWorker(worker, running); // stops fetching first, so a job handed back is not taken again here
       slots.close();
       await Promise.all([closing, local.close(), webhookWorker.close()]);
       await settledEvents.close();

@@ -54,6 +54,7 @@ export class Enqueuer {
       return 'queued';
     }
     stage(data.id, 'admitted');
+    void this.deps.events?.publish(data.id, 'queued'); // not awaited: it goes out on the command connection ahead of the run's `active`
     local.start({ ...data, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, tailPriority(join.priority));
     return 'active';
   }

@@ -11,3 +11,36 @@ export async function closeBounded(x: { close(): Promise<void>; disconnect(): Pr
   // disconnect() can hang in that state too: fire it, don't wait for it.
   if ((await within(closed, ms)) === TIMED_OUT) void x.disconnect().catch(() => {});
 }
+
+/** The jobs a BullMQ Worker's processor is running, so that a close can tell when they are done (`closeWorker`). */
+export class Running {
+  readonly #runs = new Set<Promise<unknown>>();
+
+  /** `fn` as a processor whose runs are counted. */
+  wrap<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    return (...args) => {
+      const run = fn(...args);
+      this.#runs.add(run);
+      const done = () => this.#runs.delete(run);
+      run.then(done, done);
+      return run;
+    };
+  }
+
+  async idle(): Promise<void> {
+    while (this.#runs.size) await Promise.allSettled([...this.#runs]);
+  }
+}
+
+/**
+ * Closes a BullMQ Worker: waits for the jobs it runs, however long they take, then at most `ms`
+ * for the rest of its close, after which its connections are dropped: BullMQ's close never resolves
+ * while its blocking connection is between reconnect attempts (taskforcesh/bullmq#4656), as it is
+ * for a moment after a Redis restart.
+ */
+export async function closeWorker(worker: { close(): Promise<void>; disconnect(): Promise<void> }, running: Running, ms = 2000): Promise<void> {
+  const closed = worker.close().catch(() => {});
+  await Promise.race([closed, running.idle().then(async () => {
+    if ((await within(closed, ms)) === TIMED_OUT) void worker.disconnect().catch(() => {});
+  })]);
+}

@@ -113,7 +113,7 @@ describe('tool loops with the official SDKs, each format and across formats', ()
   });
 
   it('a multi-MB base64 image reaches the upstream byte for byte, in each format and across formats', async () => {
-    e.t.worker();
+    e.t.worker({ config: { ...e.t.config, LOCAL_START: false } }); // through BullMQ: what its job carries is checked below
     const data = Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 7919) % 256)).toString('base64');
     const viaOpenAI = await openai().chat.completions.create({
       model: 'claude-haiku-4-5', messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: `data:image/png;base64,${data}` } }] }],

@@ -98,7 +98,7 @@ describe('the console, in Chromium', () => {
     await page.getByLabel('topic').fill('the sea');
     await page.getByRole('button', { name: 'Run' }).click();
     await page.getByLabel('X-Cache MISS').waitFor();
-    await page.getByRole('list', { name: 'Events' }).getByText('active').waitFor({ timeout: 15_000 }); // seen live, over SSE
+    await page.getByRole('list', { name: 'Events' }).getByText('active (attempt 1)').waitFor({ timeout: 15_000 }); // seen live, over SSE
     await page.getByLabel('Status completed').waitFor({ timeout: 15_000 });
     expect(await page.getByRole('list', { name: 'Events' }).locator('li').allTextContents()).toEqual(expect.arrayContaining(['queued', 'active (attempt 1)', 'completed']));
     expect(await text(page, 'tokens')).toMatch(/^\d+ in · \d+ out$/);

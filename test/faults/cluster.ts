@@ -17,6 +17,8 @@ export interface ClusterOptions {
   apis?: number;
   /** Worker processes (`workers/main.ts`) started with the cluster. @defaultValue 2 */
   workers?: number;
+  /** Processes running the API and a worker, as `npm start` does (`src/main.ts`), after the API processes in `apis`. @defaultValue 0 */
+  combined?: number;
   /** Environment for every process, on top of the cluster's defaults. */
   env?: Record<string, string>;
   /** Every process reaches Postgres through a TCP proxy, so `postgres(false)` makes it vanish for all of them. @defaultValue false */
@@ -42,8 +44,10 @@ export interface Cluster {
   llm: FakeLlm;
   /** The environment every process got (DATABASE_URL through the proxy when there is one). */
   env: Record<string, string>;
-  /** Base URLs of the API processes. */
+  /** Base URLs of the API processes (the combined ones last). */
   apis: string[];
+  /** The combined processes (API and worker), in the order of their URLs in `apis`. */
+  combined: Proc[];
   /** Worker processes alive now (`startWorker` adds, `killWorker` removes). */
   workers: Proc[];
   /** A query on the cluster's database, direct: it still answers while the proxy is down. */
@@ -53,7 +57,7 @@ export interface Cluster {
   post(api: number, path: string, auth: Record<string, string>, body: unknown): Promise<Answer>;
   get(api: number, path: string, auth: Record<string, string>): Promise<Answer>;
   startWorker(env?: Record<string, string>): Promise<Proc>;
-  /** SIGKILL: no drain, no lock release, nothing written. */
+  /** SIGKILL (a worker, or a combined process): no drain, no lock release, nothing written. */
   killWorker(p: Proc): Promise<void>;
   /** Postgres reachable (`true`) or gone (`false`) for every process; needs `proxyPostgres`. */
   postgres(up: boolean): void;
@@ -143,10 +147,20 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       await p.waitFor(/Server listening/, BOOT_MS);
       return `http://127.0.0.1:${port}`;
     };
-    const [apis] = await Promise.all([
+    const combined: Proc[] = [];
+    const startCombined = async () => {
+      const port = await freePort();
+      const p = spawnTracked('src/main.ts', { ...env, PORT: String(port) });
+      await p.waitFor(/Server listening/, BOOT_MS);
+      combined.push(p);
+      return `http://127.0.0.1:${port}`;
+    };
+    const [apis, , both] = await Promise.all([
       Promise.all(Array.from({ length: opts.apis ?? 2 }, startApi)),
       Promise.all(Array.from({ length: opts.workers ?? 2 }, () => startWorker())),
+      Promise.all(Array.from({ length: opts.combined ?? 0 }, startCombined)),
     ]);
+    apis.push(...both);
 
     const call = async (api: number, method: string, path: string, auth: Record<string, string>, body?: unknown): Promise<Answer> => {
       const res = await fetch(apis[api]! + path, {
@@ -176,7 +190,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     const admin = { authorization: `Bearer ${ADMIN_KEY}` };
 
     return {
-      llm, env, apis, workers, sql, statusCounts, until, close,
+      llm, env, apis, workers, combined, sql, statusCounts, until, close,
       async tenant(body, template = {}) {
         const key = await call(0, 'POST', '/v1/api-keys', admin, { name: 'faults', tier: 'enterprise' });
         if (key.status !== 201) throw new Error(`api key: ${key.status} ${JSON.stringify(key.body)}`);
@@ -192,7 +206,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         killed.add(p);
         p.child.kill('SIGKILL');
         await p.exited;
-        workers.splice(workers.indexOf(p), 1);
+        for (const list of [workers, combined]) if (list.includes(p)) list.splice(list.indexOf(p), 1);
       },
       postgres(up) {
         if (!proxy) throw new Error('postgres(): start the cluster with proxyPostgres');

@@ -13,7 +13,7 @@ let jobId: string;
 
 beforeAll(async () => {
   t = await createTestEnv();
-  t.worker();
+  t.worker({ config: { ...t.config, LOCAL_START: false } }); // the job through BullMQ, for the board to show (a local start is no BullMQ job)
   const auth = await t.keyHeader();
   const tpl = (await t.app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 'board', body: 'Show {{x}}' } })).json().id;
   jobId = (await t.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: { x: 'me' } } })).json().jobId;

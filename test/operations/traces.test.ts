@@ -124,7 +124,8 @@ describe('traces', () => {
     const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: auth.authorization!.replace(/^Bearer /, '') });
     let id = '';
     for await (const chunk of await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'stream, traced' }], stream: true })) id = chunk.id;
-    await until(() => !!traceOf(id) && byName(inTrace(traceOf(id)!), 'chat gpt-4o-mini').length === 1);
+    // Each process exports its spans in batches of its own: wait for the route's (it ends last) and the provider call's.
+    await until(() => !!traceOf(id) && byName(inTrace(traceOf(id)!), 'chat gpt-4o-mini').length === 1 && byName(inTrace(traceOf(id)!), 'POST /v1/chat/completions').length === 1);
     const names = inTrace(traceOf(id)!).map((s) => s.name);
     expect(names).toEqual(expect.arrayContaining(['POST /v1/chat/completions', 'promptlab.admission', 'promptlab.attempt', 'chat gpt-4o-mini']));
   }, 30_000);
