@@ -58,7 +58,7 @@ export function parseEntry([id, fields]: [string, string[]]): JobEvent {
  * by whichever process saw the change (the API admits, workers run) and read
  * by any API process for GET /v1/jobs/:id/events. Entry ids are the SSE
  * event ids, so a client resumes with `Last-Event-ID`. Each append trims the
- * stream and renews its TTL: a job's history outlives it by `ttlSeconds`.
+ * stream and, but for a delta, renews its TTL: a job's history outlives it by `ttlSeconds`.
  */
 export class JobEventLog {
   readonly #maxLen: number;
@@ -81,7 +81,7 @@ export class JobEventLog {
   }
 
   /**
-   * Appends an event (one round trip: XADD and EXPIRE auto-pipelined). Never
+   * Appends an event (one round trip: XADD and, but for a delta, EXPIRE auto-pipelined). Never
    * throws: a lost event must not fail the job; the SSE route falls back to
    * the row in Postgres for the final state. Never hangs either: resolves
    * within `publishTimeoutMs` with the entry, or undefined when Redis did not
@@ -91,9 +91,11 @@ export class JobEventLog {
     const key = this.key(jobId);
     try {
       // Plain commands, not a pipeline: the connection auto-pipelines them with whatever else this tick sends.
+      // A delta renews no TTL: it follows its attempt's `active`, which set one, within PROVIDER_TIMEOUT_MS
+      // (at most 10 min, far inside the TTL), so a streamed answer costs one command per piece, not two.
       const appended = Promise.all([
         this.redis.xadd(key, 'MAXLEN', '~', String(this.#maxLen), '*', 'type', type, 'data', JSON.stringify(data)),
-        this.redis.expire(key, this.#ttl),
+        type === 'delta' ? undefined : this.redis.expire(key, this.#ttl),
       ]);
       const answer = await within(appended, this.#publishTimeoutMs);
       if (answer === TIMED_OUT) {

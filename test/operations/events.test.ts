@@ -72,6 +72,19 @@ describe('GET /v1/jobs/:id/events', () => {
     expect(sse.events.map((e) => e.event)).toEqual(['queued', 'active', 'completed']);
   });
 
+  it('a delta renews no TTL (one command per streamed piece); every other event renews it', async () => {
+    const events = env.t.app.svc.events;
+    const key = events.key('gen_ttl_probe');
+    await events.publish('gen_ttl_probe', 'active', { attempt: 1 });
+    expect(await env.t.redis.ttl(key)).toBeGreaterThan(3500);
+    await env.t.redis.expire(key, 100);
+    for (let i = 0; i < 3; i++) await events.publish('gen_ttl_probe', 'delta', { text: `piece ${i}`, attempt: 1 });
+    expect(await env.t.redis.ttl(key)).toBeLessThanOrEqual(100);
+    await events.publish('gen_ttl_probe', 'completed', {});
+    expect(await env.t.redis.ttl(key)).toBeGreaterThan(3500);
+    expect(await env.t.redis.xlen(key)).toBe(5);
+  });
+
   it('answers errors as JSON before any stream: 404 for an unknown job, 401 without a key', async () => {
     const missing = await fetch(`${env.base}/v1/jobs/gen_nope/events`, { headers: env.auth });
     expect(missing.status).toBe(404);
