@@ -1,4 +1,4 @@
-import { QueueEventsProducer, Worker } from 'bullmq';
+import { Worker } from 'bullmq';
 import type { RedisClient } from '../src/redis/client.js';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
@@ -7,7 +7,6 @@ import type { ProviderRegistry } from '../src/providers/registry.js';
 import type { CoreServices, Services } from '../src/services/index.js';
 import type { Provider } from '../src/providers/types.js';
 import { BACKOFF_TYPE, GENERATION_QUEUE, type GenerationJobData, type Queues } from '../src/queue/queues.js';
-import { SETTLED_EVENT } from '../src/queue/waiter.js';
 import { CancelSignals } from '../src/queue/cancels.js';
 import { bullConnection } from '../src/redis/client.js';
 import { closeWorker, Running } from '../src/queue/close.js';
@@ -16,7 +15,7 @@ import { OutcomeStash } from './outcome-stash.js';
 import { OutputValidator } from './output-validator.js';
 import { createProcessor } from './processor.js';
 import { reconcile } from './reconciler.js';
-import { LocalStarts } from './local-start.js';
+import { startLocal } from './local-start.js';
 import { Slots } from './slots.js';
 import { startWebhookWorker } from './webhooks.js';
 import { redisKeys } from '../src/redis/keys.js';
@@ -79,13 +78,10 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const webhookWorker = startWebhookWorker({ config, db: deps.database.db, log });
 
   const bull = bullConnection(config);
-  const settledEvents = new QueueEventsProducer(GENERATION_QUEUE, { connection: bull.connection, prefix: redisKeys(config.REDIS_PREFIX).bull(GENERATION_QUEUE) });
-  settledEvents.on('error', () => {}); // ioredis reconnects; an announcement lost meanwhile is logged by LocalStarts
-  const local = new LocalStarts({
-    run: processor.runClaimed, slots, queues, ledger, config, log,
-    announce: (jobId) => settledEvents.publishEvent({ eventName: SETTLED_EVENT, jobId }, 10_000),
-  });
-  const detach = config.LOCAL_START ? svc.generation?.runHere(local) : undefined;
+  // Where the API shares this process (npm start), its admissions start generations on the free slots.
+  const local = config.LOCAL_START && svc.generation
+    ? startLocal({ generation: svc.generation, run: processor.runClaimed, slots, queues, ledger, config, log, connection: bull.connection })
+    : undefined;
   const running = new Running();
   const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, running.wrap(processor.process), {
     connection: bull.connection,
@@ -119,11 +115,9 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
     worker,
     async close() {
       clearInterval(sweeping);
-      detach?.();
       const closing = closeWorker(worker, running); // stops fetching first, so a job handed back is not taken again here
       slots.close();
-      await Promise.all([closing, local.close(), webhookWorker.close()]);
-      await settledEvents.close();
+      await Promise.all([closing, local?.close(), webhookWorker.close()]);
       await bull.close();
       cancels.close();
       await validator.close();
