@@ -6,6 +6,7 @@ import { PROVIDER_ERROR_TABLE } from '../src/providers/errors.js';
 import { RETRY_CAN_FIX } from '../src/jobs/failed-answer.js';
 import { backoffDelay, OUTCOME_FAILURES } from '../workers/failures.js';
 import { RECONCILED_FAILURES } from '../workers/reconciler.js';
+import { newId } from '../src/db/ids.js';
 
 describe('templates', () => {
   it('finds placeholders and renders them', () => {
@@ -41,5 +42,13 @@ describe('backoff', () => {
   it('never retries sooner than the provider asked', () => {
     const err = new ProviderError('provider_rate_limited', 'slow down', { status: 429, retryable: true, retryAfterMs: 7000 });
     expect(backoffDelay(1, 1000, err, () => 1)).toBe(7000);
+  });
+});
+
+describe('ids', () => {
+  it('are a prefix and 16 random bytes in base64url, distinct across the pool refills', () => {
+    const ids = Array.from({ length: 2000 }, () => newId('gen'));
+    for (const id of ids) expect(id).toMatch(/^gen_[A-Za-z0-9_-]{22}$/);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
