@@ -1,13 +1,12 @@
-import { DelayedError, QueueEventsProducer, UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config/index.js';
 import type { LocalRun, LocalStart } from '../src/generation/local.js';
 import type { Generation } from '../src/generation/service.js';
 import type { Ledger } from '../src/jobs/ledger.js';
-import { forQueue, GENERATION_QUEUE, type GenerationJobData, type Queues } from '../src/queue/queues.js';
+import { forQueue, type GenerationJobData, type Queues } from '../src/queue/queues.js';
 import { SETTLED_EVENT } from '../src/queue/waiter.js';
-import type { bullConnection } from '../src/redis/client.js';
-import { redisKeys } from '../src/redis/keys.js';
+import type { RedisClient } from '../src/redis/client.js';
 import { backoffDelay } from './failures.js';
 import type { Slots } from './slots.js';
 
@@ -18,7 +17,7 @@ export interface LocalStartDeps {
   slots: Slots;
   queues: Pick<Queues, 'generation' | 'jobOptions'>;
   ledger: Pick<Ledger, 'refreshClaims' | 'staleClaimMs'>;
-  config: Pick<Config, 'JOB_BACKOFF_MS' | 'REDIS_PREFIX'>;
+  config: Pick<Config, 'JOB_BACKOFF_MS'>;
   /** Tells every process's JobWaiter that a run settled its generation: what BullMQ's `completed`/`failed` event is for a queued job. */
   announce(id: string): Promise<void>;
   log: Logger;
@@ -103,19 +102,18 @@ export class LocalStarts implements LocalStart {
 }
 
 /**
- * Local starts for `generation`'s admissions, announcing their settlements as the queue's custom
- * `settled` event (src/queue/waiter.ts); `close()` detaches them and waits for the runs.
+ * Local starts for `generation`'s admissions, announcing each settlement on the queue's event stream
+ * as the custom event `settled` (what BullMQ's QueueEventsProducer writes, here on the command
+ * connection, pipelined with the run's other commands); `close()` detaches them and waits for the runs.
  */
-export function startLocal(deps: Omit<LocalStartDeps, 'announce'> & { generation: Generation; connection: ReturnType<typeof bullConnection>['connection'] }): { close(): Promise<void> } {
-  const events = new QueueEventsProducer(GENERATION_QUEUE, { connection: deps.connection, prefix: redisKeys(deps.config.REDIS_PREFIX).bull(GENERATION_QUEUE) });
-  events.on('error', () => {}); // ioredis reconnects; an announcement lost meanwhile is logged
-  const local = new LocalStarts({ ...deps, announce: (jobId) => events.publishEvent({ eventName: SETTLED_EVENT, jobId }, 10_000) });
+export function startLocal(deps: Omit<LocalStartDeps, 'announce'> & { generation: Generation; redis: RedisClient }): { close(): Promise<void> } {
+  const stream = deps.queues.generation.keys.events!;
+  const local = new LocalStarts({ ...deps, announce: async (jobId) => void (await deps.redis.xadd(stream, 'MAXLEN', '~', '10000', '*', 'event', SETTLED_EVENT, 'jobId', jobId)) });
   const detach = deps.generation.runHere(local);
   return {
     async close() {
       detach();
       await local.close();
-      await events.close();
     },
   };
 }

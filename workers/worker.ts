@@ -80,7 +80,7 @@ export function startWorker(deps: WorkerDeps): RunningWorker {
   const bull = bullConnection(config);
   // Where the API shares this process (npm start), its admissions start generations on the free slots.
   const local = config.LOCAL_START && svc.generation
-    ? startLocal({ generation: svc.generation, run: processor.runClaimed, slots, queues, ledger, config, log, connection: bull.connection })
+    ? startLocal({ generation: svc.generation, run: processor.runClaimed, slots, queues, ledger, config, log, redis: deps.redis })
     : undefined;
   const running = new Running();
   const worker = new Worker<GenerationJobData>(GENERATION_QUEUE, running.wrap(processor.process), {
