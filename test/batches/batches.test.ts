@@ -101,14 +101,15 @@ describe('batches', () => {
       t.worker();
       // Both processes warmed (pools connected, template and key cached), so neither side's first request is its slowest.
       await Promise.all([t.app, second.app].map((app) => app.inject({ method: 'GET', url: `/v1/templates/${tpl}`, headers: auth })));
-      // 300 inputs: the other process sends each single request twice, staggered over 0–150 ms (and again 20 ms later);
+      // 300 inputs: the other process sends each single request twice, staggered over 0–400 ms (and again 20 ms later: a
+      // loaded machine once took longer than a 150 ms spread to start the batch, and the singles admitted every input first);
       // the batch sends each once, 50 ms in, or once the singles admitted their first (a loaded machine may start them late).
       const topics = Array.from({ length: 300 }, (_, i) => `r${i}`);
       const firstSingle = until(async () => (await count(`generations where batch_id is null`)) > 0, 30_000, 'a single request admitted');
       const batch = Promise.all([new Promise((r) => setTimeout(r, 50)), firstSingle])
         .then(() => submit({ templateId: tpl, items: topics.map((topic) => ({ variables: { topic } })) }));
       const singles = topics.flatMap((topic, i) => [0, 1].map(async (n) => {
-        await new Promise((r) => setTimeout(r, (i % 50) * 3 + n * 20));
+        await new Promise((r) => setTimeout(r, (i % 100) * 4 + n * 20));
         const res = await second.app.inject({ method: 'POST', url: '/v1/generate', headers: auth, payload: { templateId: tpl, variables: { topic } } });
         expect([200, 202], res.body).toContain(res.statusCode);
         return res.json().jobId as string;
