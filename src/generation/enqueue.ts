@@ -24,9 +24,10 @@ export interface EnqueueDeps {
 }
 
 /**
- * Puts an admitted generation on its BullMQ queue at its fair place, after its row is written.
- * Redis is never what an admission waits on past ENQUEUE_WAIT_MS: the row is the record, and
- * the workers' reconciler enqueues a queued row Redis never took.
+ * Sends an admitted generation on its way, after its row is written: started in this process on a
+ * provider slot it reserved before the admission (LOCAL_START), or put on its BullMQ queue at its
+ * fair place. Redis is never what an admission waits on past ENQUEUE_WAIT_MS: the row is the record,
+ * and the workers' reconciler enqueues an in-flight row Redis never took.
  */
 export class Enqueuer {
   #local: LocalStart | undefined;
@@ -45,31 +46,32 @@ export class Enqueuer {
   }
 
   /**
-   * An admitted generation on its way: run here on the slot `local` holds (its row admitted claimed:
-   * no queue, no claim), else enqueued. Resolves to the status its row was admitted with.
+   * An admitted generation on its way, after its `queued` event (sent first, so it precedes the run's
+   * events): run here on the slot `local` holds (its row admitted claimed: no queue, no claim), else
+   * added to BullMQ (job id = row id). Never throws; resolves to the status its row was admitted with.
    */
   async admitted(data: GenerationJobData, join: Join, local: LocalRun | undefined): Promise<'active' | 'queued'> {
-    if (!local) {
-      await this.enqueue(data, join);
-      return 'queued';
-    }
-    stage(data.id, 'admitted');
-    void this.deps.events?.publish(data.id, 'queued'); // not awaited: it goes out on the command connection ahead of the run's `active`
-    local.start({ ...data, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, tailPriority(join.priority));
-    return 'active';
-  }
-
-  /** Publishes `queued` and adds the job (BullMQ job id = row id); never throws. */
-  async enqueue(data: GenerationJobData, join: Join): Promise<void> {
-    const { queues, log, events } = this.deps;
     const { id } = data;
     stage(id, 'admitted');
-    // Sent before the enqueue, so it precedes the worker's events; not awaited on its own (it never throws).
-    const queued = events?.publish(id, 'queued');
+    const queued = this.deps.events?.publish(id, 'queued'); // never throws
+    const withDeadline = { ...data, ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) };
+    if (local) {
+      local.start(withDeadline, tailPriority(join.priority)); // not waiting for the event: it goes out ahead on the command connection
+      return 'active';
+    }
+    await this.#enqueue(withDeadline, join);
+    await queued;
+    return 'queued';
+  }
+
+  /** Adds the job at its fair place; answers within ENQUEUE_WAIT_MS whatever Redis does. */
+  async #enqueue(data: GenerationJobData, join: Join): Promise<void> {
+    const { queues, log } = this.deps;
+    const { id } = data;
     // BullMQ queues commands while Redis is away; the row is the record, so don't hold the client for it.
     // The fair slot and the enqueue are both Redis: they share the one bound. `data.trace` (the admission's) lets the worker's attempt continue this request's trace.
     const enqueued = traced(() => ['promptlab.enqueue', { 'promptlab.job_id': id }], () => this.#fairSlot(join).then(({ fair, priority }) => queues.generation.add('generate',
-      { ...forQueue(data), ...(fair ? { fair } : {}), ...(join.cancelAt ? { cancelAt: join.cancelAt.getTime() } : {}) }, queues.jobOptions(id, priority))));
+      { ...forQueue(data), ...(fair ? { fair } : {}) }, queues.jobOptions(id, priority))));
     const added = enqueued.then(() => true, (err: unknown) => {
       log.error({ err: String(err), jobId: id }, 'enqueue failed; the reconciler enqueues the job once Redis answers');
       return false;
@@ -78,7 +80,6 @@ export class Enqueuer {
     if ((await within(added, ENQUEUE_WAIT_MS)) === TIMED_OUT) {
       log.warn({ jobId: id, waitedMs: ENQUEUE_WAIT_MS }, 'enqueue slow: answering without waiting for Redis (if it never takes the job, the reconciler enqueues it)');
     }
-    await queued;
   }
 
   /** The job's place in its class's fair order; without Redis, the class's tail (the enqueue is retried by the reconciler anyway). */
