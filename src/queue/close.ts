@@ -1,13 +1,12 @@
 import { TIMED_OUT, within } from '../util/within.js';
 
 /**
- * Closes a BullMQ Queue, Worker or QueueEvents, or drops its connections if
- * that takes longer than `ms`: BullMQ's close can hang while its connection
- * is between reconnect attempts (seen right after a Redis restart), and a
- * shutdown must not wait on it.
+ * Closes a BullMQ Queue, Worker or QueueEvents (or waits for the close already started,
+ * `closed`), or drops its connections if that takes longer than `ms`: BullMQ's close can hang
+ * while its connection is between reconnect attempts (seen right after a Redis restart), and
+ * a shutdown must not wait on it.
  */
-export async function closeBounded(x: { close(): Promise<void>; disconnect(): Promise<void> }, ms = 2000): Promise<void> {
-  const closed = x.close().catch(() => {});
+export async function closeBounded(x: { close(): Promise<void>; disconnect(): Promise<void> }, ms = 2000, closed = x.close().catch(() => {})): Promise<void> {
   // disconnect() can hang in that state too: fire it, don't wait for it.
   if ((await within(closed, ms)) === TIMED_OUT) void x.disconnect().catch(() => {});
 }
@@ -39,8 +38,6 @@ export class Running {
  * for a moment after a Redis restart.
  */
 export async function closeWorker(worker: { close(): Promise<void>; disconnect(): Promise<void> }, running: Running, ms = 2000): Promise<void> {
-  const closed = worker.close().catch(() => {});
-  await Promise.race([closed, running.idle().then(async () => {
-    if ((await within(closed, ms)) === TIMED_OUT) void worker.disconnect().catch(() => {});
-  })]);
+  const closed = worker.close().catch(() => {}); // stops fetching at once
+  await Promise.race([closed, running.idle().then(() => closeBounded(worker, ms, closed))]);
 }
