@@ -2,7 +2,8 @@ import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/
 import type { RedisClient } from '../redis/client.js';
 import { AppError } from '../errors/app-error.js';
 import { BlockedKeys } from './blocked-keys.js';
-import { TurnBatch, type Check } from './turn-batch.js';
+import type { TurnBatch } from '../redis/turn-batch.js';
+import { windowChecks, type Check } from './window-checks.js';
 import { RedisWatch } from './redis-watch.js';
 import type { Watchdog, Waiting } from './watchdog.js';
 
@@ -76,7 +77,7 @@ export class SlidingWindowStore implements FastifyRateLimitStore {
       down: false,
       blocked: new BlockedKeys(),
       watchdog: (opts.watch ?? new RedisWatch(timeoutMs)).dog,
-      batch: new TurnBatch<InFlight>(
+      batch: windowChecks<InFlight>(
         opts.redis,
         (flight, err, reply, at) => this.onReply(flight, err, reply, at),
         (flights) => this.onSent(flights),
