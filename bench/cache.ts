@@ -100,15 +100,19 @@ async function main() {
   // rate well below both ceilings it is the path itself.
   const [fa, fb] = [await load(info.bare, DURATION_S, FIXED_RATE), await load(info.app, DURATION_S, FIXED_RATE)];
   console.log(`at a fixed ${fmt(FIXED_RATE)} req/s:  (a) p50 ${fa.latency.p50} ms p99 ${fa.latency.p99} ms   (b) p50 ${fb.latency.p50} ms p99 ${fb.latency.p99} ms   target p99 <= 5 ms`);
-  // Where (b)'s CPU goes: one more run of the app, profiled in the server process.
-  child.send({ cmd: 'profile' });
-  await once(child, 'message');
-  const profiled = await load(info.app, Math.min(DURATION_S, 5));
-  child.send({ cmd: 'profiled', requests: profiled.requests.total });
-  const [{ layers }] = (await once(child, 'message')) as [{ layers: Record<string, number> }];
-  const total = Object.values(layers).reduce((x, y) => x + y, 0);
-  console.log(`(b) CPU per request by layer, µs (a profiled run of ${fmt(profiled.requests.total)} requests; total ${fmt(total, 1)} µs):`);
-  for (const [layer, us] of Object.entries(layers).sort((x, y) => y[1] - x[1])) console.log(`    ${layer.padEnd(28)} ${fmt(us, 1).padStart(6)}`);
+  // Where the CPU goes: one more run of each, profiled in the server process.
+  const profile = async (port: number) => {
+    child.send({ cmd: 'profile' });
+    await once(child, 'message');
+    const profiled = await load(port, Math.min(DURATION_S, 5));
+    child.send({ cmd: 'profiled', requests: profiled.requests.total });
+    const [{ layers }] = (await once(child, 'message')) as [{ layers: Record<string, number> }];
+    return layers;
+  };
+  const [pa, pb] = [await profile(info.bare), await profile(info.app)];
+  const sum = (l: Record<string, number>) => Object.values(l).reduce((x, y) => x + y, 0);
+  console.log(`CPU per request by layer, µs (a profiled run of each; idle left out):   (a) total ${fmt(sum(pa), 1)}   (b) total ${fmt(sum(pb), 1)}`);
+  for (const [layer, us] of Object.entries(pb).sort((x, y) => y[1] - x[1])) console.log(`    ${layer.padEnd(28)} (a) ${fmt(pa[layer] ?? 0, 1).padStart(6)}   (b) ${fmt(us, 1).padStart(6)}`);
   child.send({ cmd: 'stop' });
   await once(child, 'exit');
   redis.disconnect();

@@ -33,7 +33,7 @@ export class LayerProfile {
     await this.#session.post('Profiler.start');
   }
 
-  /** Stops, and gives µs per request by layer (`other`: the rest, GC and idle left out). */
+  /** Stops, and gives µs per request by layer (`other`: the rest; idle and the profiler left out). */
   async stop(requests: number): Promise<Record<string, number>> {
     const { profile } = (await this.#session.post('Profiler.stop')) as unknown as { profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } };
     this.#session.disconnect();
@@ -53,8 +53,8 @@ export class LayerProfile {
     };
     const out: Record<string, number> = {};
     profile.samples.forEach((id, i) => {
-      const fn = byId.get(id)!.callFrame.functionName;
-      if (fn === '(idle)' || fn === '(program)') return;
+      const { functionName: fn, url } = byId.get(id)!.callFrame;
+      if (fn === '(idle)' || fn === '(program)' || url === 'node:inspector') return; // the profiler's own stop is no request's
       const layer = fn === '(garbage collector)' ? 'garbage collection' : classify(id);
       out[layer] = (out[layer] ?? 0) + (profile.timeDeltas[i] ?? 0);
     });
