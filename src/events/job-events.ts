@@ -1,7 +1,26 @@
+import type { Callback, Result } from 'ioredis';
 import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import { TIMED_OUT, within } from '../util/within.js';
 import { redisKeys } from '../redis/keys.js';
+import { defineScripts } from '../redis/scripts.js';
+import { TurnBatch } from '../redis/turn-batch.js';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** `src/events/appendEvents-n.lua`: the entry id of each event ("" when it failed); argv: `maxLen, ttl`, then `type, data, renew` per key. */
+    appendEvents(numKeys: number, keys: string[], argv: string[], callback?: Callback<string[]>): Result<string[], Context>;
+  }
+}
+
+/** One event waiting for its turn's script call. */
+interface Append {
+  key: string;
+  type: JobEventType;
+  data: string;
+  renew: boolean;
+  done: (err: Error | null, id?: string) => void;
+}
 
 /**
  * What happens to a job, in order: `queued` (admitted), `active` (an attempt
@@ -59,11 +78,13 @@ export function parseEntry([id, fields]: [string, string[]]): JobEvent {
  * by any API process for GET /v1/jobs/:id/events. Entry ids are the SSE
  * event ids, so a client resumes with `Last-Event-ID`. Each append trims the
  * stream and, but for a delta, renews its TTL: a job's history outlives it by `ttlSeconds`.
+ * The appends of one event-loop turn share one script call.
  */
 export class JobEventLog {
   readonly #maxLen: number;
   readonly #ttl: number;
   readonly #publishTimeoutMs: number;
+  readonly #appends: TurnBatch<Append>;
 
   constructor(
     private readonly redis: RedisClient,
@@ -74,6 +95,8 @@ export class JobEventLog {
     this.#maxLen = opts.maxLen ?? 1000;
     this.#ttl = opts.ttlSeconds ?? 3600;
     this.#publishTimeoutMs = opts.publishTimeoutMs ?? 250;
+    defineScripts(redis);
+    this.#appends = new TurnBatch<Append>(redis, (appends) => this.#send(appends));
   }
 
   key(jobId: string): string {
@@ -81,32 +104,48 @@ export class JobEventLog {
   }
 
   /**
-   * Appends an event (one round trip: XADD and, but for a delta, EXPIRE auto-pipelined). Never
-   * throws: a lost event must not fail the job; the SSE route falls back to
-   * the row in Postgres for the final state. Never hangs either: resolves
-   * within `publishTimeoutMs` with the entry, or undefined when Redis did not
-   * take it or did not answer in time.
+   * Appends an event. The events of one event-loop turn go as one script call (`appendEvents-n.lua`):
+   * XADD each and, but for a delta, renew its stream's TTL. Never throws: a lost event must not fail
+   * the job; the SSE route falls back to the row in Postgres for the final state. Never hangs either:
+   * resolves within `publishTimeoutMs` with the entry, or undefined when Redis did not take it or did
+   * not answer in time.
    */
   async publish(jobId: string, type: JobEventType, data: Record<string, unknown> = {}): Promise<JobEvent | undefined> {
-    const key = this.key(jobId);
+    // A delta renews no TTL: it follows its attempt's `active`, which set one, within PROVIDER_TIMEOUT_MS
+    // (at most 10 min, far inside the TTL), so a streamed answer's pieces cost no EXPIRE each.
+    const appended = new Promise<string>((resolve, reject) => this.#appends.add({
+      key: this.key(jobId), type, data: JSON.stringify(data), renew: type !== 'delta',
+      done: (err, id) => (err ? reject(err) : resolve(id!)),
+    }));
     try {
-      // Plain commands, not a pipeline: the connection auto-pipelines them with whatever else this tick sends.
-      // A delta renews no TTL: it follows its attempt's `active`, which set one, within PROVIDER_TIMEOUT_MS
-      // (at most 10 min, far inside the TTL), so a streamed answer costs one command per piece, not two.
-      const appended = Promise.all([
-        this.redis.xadd(key, 'MAXLEN', '~', String(this.#maxLen), '*', 'type', type, 'data', JSON.stringify(data)),
-        type === 'delta' ? undefined : this.redis.expire(key, this.#ttl),
-      ]);
-      const answer = await within(appended, this.#publishTimeoutMs);
-      if (answer === TIMED_OUT) {
-        this.log?.warn({ jobId, event: type, timeoutMs: this.#publishTimeoutMs }, 'job event not confirmed: RedisClient did not answer in time');
+      const id = await within(appended, this.#publishTimeoutMs);
+      if (id === TIMED_OUT) {
+        this.log?.warn({ jobId, event: type, timeoutMs: this.#publishTimeoutMs }, 'job event not confirmed: Redis did not answer in time');
         return undefined;
       }
-      return { id: answer[0]!, type, data };
+      return { id, type, data };
     } catch (err) {
       this.log?.warn({ err: String(err), jobId, event: type }, 'job event not recorded');
       return undefined;
     }
+  }
+
+  #send(appends: Append[]): void {
+    const keys = new Array<string>(appends.length);
+    const argv = new Array<string>(2 + 3 * appends.length);
+    argv[0] = String(this.#maxLen);
+    argv[1] = String(this.#ttl);
+    for (let i = 0; i < appends.length; i++) {
+      const a = appends[i]!;
+      keys[i] = a.key;
+      argv[2 + 3 * i] = a.type;
+      argv[3 + 3 * i] = a.data;
+      argv[4 + 3 * i] = a.renew ? '1' : '0';
+    }
+    this.redis.appendEvents(keys.length, keys, argv).then(
+      (ids) => appends.forEach((a, i) => (ids[i] ? a.done(null, ids[i]) : a.done(new Error(`${a.key} is not a stream`)))),
+      (err: Error) => appends.forEach((a) => a.done(err)),
+    );
   }
 
   /**

@@ -13,6 +13,7 @@ export const SCRIPT_FILES: readonly URL[] = [
   new URL('../ratelimit/tokenWindow-2.lua', import.meta.url),
   new URL('../queue/fairAdmit-1.lua', import.meta.url),
   new URL('../queue/fairStart-1.lua', import.meta.url),
+  new URL('../events/appendEvents-n.lua', import.meta.url),
 ];
 
 export interface ScriptDef {

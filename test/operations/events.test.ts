@@ -85,6 +85,36 @@ describe('GET /v1/jobs/:id/events', () => {
     expect(await env.t.redis.xlen(key)).toBe(5);
   });
 
+  it('the events of one turn go as one script call, in order; a key holding something else fails only its own', async () => {
+    const { events } = env.t.app.svc;
+    const redis = env.t.redis;
+    await redis.set(events.key('gen_not_a_stream'), 'x');
+    const sent: string[] = [];
+    const send = redis.sendCommand;
+    redis.sendCommand = function (this: typeof redis, cmd: { name: string }, ...rest: unknown[]) {
+      sent.push(cmd.name);
+      return (send as (...a: unknown[]) => unknown).call(this, cmd, ...rest);
+    } as typeof send;
+    try {
+      const jobs = ['gen_turn_a', 'gen_turn_b', 'gen_turn_c'];
+      const published = await Promise.all([
+        ...jobs.flatMap((j) => [events.publish(j, 'queued'), events.publish(j, 'active', { attempt: 1 }), events.publish(j, 'delta', { text: j, attempt: 1 })]),
+        events.publish('gen_not_a_stream', 'queued'),
+        ...jobs.map((j) => events.publish(j, 'completed')),
+      ]);
+      expect(sent.filter((c) => c !== 'evalsha' && c !== 'eval')).toEqual([]);
+      expect(sent.length).toBeLessThanOrEqual(2); // one EVALSHA (an EVAL after it the first time the script is loaded)
+      expect(published[9]).toBeUndefined();
+      expect(published.filter((e) => e === undefined)).toHaveLength(1);
+      for (const j of jobs) {
+        expect((await events.after(j)).map((e) => e.type)).toEqual(['queued', 'active', 'delta', 'completed']);
+        expect(await redis.ttl(events.key(j))).toBeGreaterThan(3500);
+      }
+    } finally {
+      redis.sendCommand = send;
+    }
+  });
+
   it('answers errors as JSON before any stream: 404 for an unknown job, 401 without a key', async () => {
     const missing = await fetch(`${env.base}/v1/jobs/gen_nope/events`, { headers: env.auth });
     expect(missing.status).toBe(404);
