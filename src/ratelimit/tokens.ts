@@ -1,22 +1,11 @@
-import type { Result } from 'ioredis';
 import type { RedisClient } from '../redis/client.js';
 import type { Logger } from 'pino';
 import type { Caller, Tier } from '../auth/caller.js';
 import type { Config } from '../config/index.js';
 import { AppError } from '../errors/app-error.js';
-import { defineScripts } from '../redis/scripts.js';
 import { RedisWatch } from './redis-watch.js';
+import { TokenWindows, type TokenWindowOp } from './token-windows.js';
 import { redisKeys, type RedisKeys } from '../redis/keys.js';
-
-declare module 'ioredis' {
-  interface RedisCommander<Context> {
-    /**
-     * `src/ratelimit/tokenWindow-2.lua`: `[status, total, retryMs, retryAtMs]`;
-     * keys: the times and the tokens of one API key; argv: `op, windowMs, id, tokens, limit`.
-     */
-    tokenWindow(times: string, tokens: string, ...argv: Array<string | number>): Result<number[], Context>;
-  }
-}
 
 /** Tokens per window for each API key tier. */
 export type TokenLimits = Record<Tier, number>;
@@ -44,21 +33,22 @@ export interface TokenLimiterOptions {
 }
 
 /**
- * Tokens per window per API key (`tokenWindow-2.lua`), exact across
+ * Tokens per window per API key (`tokenWindow-n.lua`), exact across
  * processes: `reserve` holds a generation's worst case at admission, the
  * worker `reconcile`s it to the tokens really used, and a request that was
  * not admitted (joined an in-flight generation, found a fresh result)
- * `release`s it. One EVALSHA each, bounded by RATE_LIMIT_TIMEOUT_MS.
+ * `release`s it. The operations of one event-loop turn share one EVALSHA, bounded by
+ * RATE_LIMIT_TIMEOUT_MS.
  */
 export class TokenLimiter {
   readonly #limits: TokenLimits;
   readonly #keys: RedisKeys['tokens'];
-  readonly #watch: RedisWatch;
+  readonly #windows: TokenWindows;
   #down = false;
 
   constructor(private readonly opts: TokenLimiterOptions) {
-    defineScripts(opts.redis);
-    this.#watch = opts.watch ?? new RedisWatch(opts.config.RATE_LIMIT_TIMEOUT_MS);
+    // Judged by Redis's silence, not a plain timer: a busy event loop or busy cores are no outage.
+    this.#windows = new TokenWindows(opts.redis, opts.watch ?? new RedisWatch(opts.config.RATE_LIMIT_TIMEOUT_MS));
     this.#limits = tokenLimits(opts.config);
     this.#keys = redisKeys(opts.config.REDIS_PREFIX).tokens;
   }
@@ -110,12 +100,10 @@ export class TokenLimiter {
     }
   }
 
-  async #run(keyId: string, op: string, id: string, tokens: number, limit: number): Promise<number[]> {
-    const { redis, config, log } = this.opts;
-    const [times, counts] = this.#keys(keyId);
+  async #run(keyId: string, op: TokenWindowOp, id: string, tokens: number, limit: number): Promise<number[]> {
+    const { config, log } = this.opts;
     try {
-      // Judged by Redis's silence, not a plain timer: a busy event loop or busy cores are no outage.
-      const reply = await this.#watch.call(() => redis.tokenWindow(times, counts, op, config.RATE_LIMIT_WINDOW_MS, id, tokens, limit));
+      const reply = await this.#windows.run(this.#keys(keyId), op, config.RATE_LIMIT_WINDOW_MS, id, tokens, limit);
       if (this.#down) {
         this.#down = false;
         log.info('token limiter reaches Redis again');

@@ -8,7 +8,7 @@
  * |---|---|---|
  * | `<prefix>:cache:<inputHash>` | result cache | its own (single-key commands) |
  * | `<prefix>:rl:<bucket>` | request limiter (`slidingWindow-n.lua`, one run per turn over many buckets) | its own: a turn's run is split by slot |
- * | `<prefix>:rl:tpm:{<keyId>}`, `…:n` | token limiter (`tokenWindow-2.lua`: both keys) | one per API key: tag `{<keyId>}` |
+ * | `<prefix>:rl:tpm:{<keyId>}`, `…:n` | token limiter (`tokenWindow-n.lua`: both keys) | one per API key: tag `{<keyId>}` |
  * | `<prefix>:rl:authfail:<ip>` | failed key lookups (one key) | its own |
  * | `{<prefix>:events}:<jobId>`, `{<prefix>:events}:wake:<uuid>` | job events (XADD; one blocking XREAD over many) | one for all: tag `{<prefix>:events}` (the tail's one XREAD needs them together) |
  * | `<prefix>:outcome:<jobId>` | the worker's answer stash | its own |
@@ -17,7 +17,7 @@
  * | `<prefix>:fair:<class>` | fair queuing (`fairAdmit-1.lua`, `fairStart-1.lua`: one key) | its own |
  * | `<prefix>:owner` | the database that owns the prefix | its own |
  * | `<prefix>:route:cool:<deployment>` | a deployment cooling down (its TTL is the cooldown) | its own |
- * | `<prefix>:route:{<deployment>:rpm}`, `…:n` (and `tpm`) | outbound limits (`tokenWindow-2.lua`: both keys of one) | one per deployment and limit |
+ * | `<prefix>:route:{<deployment>:rpm}`, `…:n` (and `tpm`) | outbound limits (`tokenWindow-n.lua`: both keys of one) | one per deployment and limit |
  * | `<prefix>:route:health:<deployment>:<minute>`, `<prefix>:route:ewma:<deployment>` | deployment health | their own |
  * | `{<prefix>:<queue>}:<queue>:*` | BullMQ (`generation`, `dead-letter`, `webhooks`) | one per queue: its prefix is tagged (BullMQ's pattern) |
  */

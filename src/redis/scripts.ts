@@ -10,7 +10,7 @@ import type { RedisClient } from './client.js';
  */
 export const SCRIPT_FILES: readonly URL[] = [
   new URL('../ratelimit/slidingWindow-n.lua', import.meta.url),
-  new URL('../ratelimit/tokenWindow-2.lua', import.meta.url),
+  new URL('../ratelimit/tokenWindow-n.lua', import.meta.url),
   new URL('../queue/fairAdmit-1.lua', import.meta.url),
   new URL('../queue/fairStart-1.lua', import.meta.url),
   new URL('../events/appendEvents-n.lua', import.meta.url),

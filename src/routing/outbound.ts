@@ -1,6 +1,6 @@
 import type { RedisClient } from '../redis/client.js';
 import { redisKeys } from '../redis/keys.js';
-import { defineScripts } from '../redis/scripts.js';
+import { TokenWindows } from '../ratelimit/token-windows.js';
 import type { Deployment } from './document.js';
 
 /** One minute: the window of a deployment's RPM and TPM. */
@@ -19,7 +19,7 @@ export type Reservation = { held: OutboundHold } | { retryAtMs: number };
 
 /**
  * The upstream accounts' own limits, on the way out, across every worker: a deployment's RPM and
- * TPM are exact sliding windows in Redis (`tokenWindow-2.lua`, the script of the inbound token
+ * TPM are exact sliding windows in Redis (`tokenWindow-n.lua`, the script of the inbound token
  * limit), so a call is only sent when its account can take it. A call reserves 1 request and its
  * worst-case tokens before it is sent; once it ended, both move to that moment and the tokens
  * become what the provider reported.
@@ -28,8 +28,10 @@ export class OutboundLimits {
   /** The share of its RPM or TPM (the fuller) each deployment had in use at its last reservation, all workers' calls included. */
   readonly #usage = new Map<string, number>();
 
-  constructor(private readonly redis: RedisClient, private readonly prefix: string) {
-    defineScripts(redis);
+  readonly #windows: TokenWindows;
+
+  constructor(redis: RedisClient, private readonly prefix: string) {
+    this.#windows = new TokenWindows(redis);
   }
 
   #window(d: Deployment, limit: 'rpm' | 'tpm') {
@@ -40,15 +42,15 @@ export class OutboundLimits {
   async reserve(d: Deployment, id: string, tokens: number): Promise<Reservation> {
     const held: OutboundHold = { deployment: d.name, id, tokens: d.tpm ? Math.min(tokens, d.tpm) : 0 };
     if (d.rpm) {
-      const [status, total, , retryAtMs] = await this.redis.tokenWindow(...this.#window(d, 'rpm'), 'reserve', OUTBOUND_WINDOW_MS, id, 1, d.rpm);
+      const [status, total, , retryAtMs] = await this.#windows.run(this.#window(d, 'rpm'), 'reserve', OUTBOUND_WINDOW_MS, id, 1, d.rpm);
       this.#usage.set(d.name, total! / d.rpm);
       if (status !== 1) return { retryAtMs: retryAtMs! };
     }
     if (d.tpm) {
-      const [status, total, , retryAtMs] = await this.redis.tokenWindow(...this.#window(d, 'tpm'), 'reserve', OUTBOUND_WINDOW_MS, id, held.tokens, d.tpm);
+      const [status, total, , retryAtMs] = await this.#windows.run(this.#window(d, 'tpm'), 'reserve', OUTBOUND_WINDOW_MS, id, held.tokens, d.tpm);
       this.#usage.set(d.name, Math.max(this.#usage.get(d.name) ?? 0, total! / d.tpm));
       if (status !== 1) {
-        if (d.rpm) await this.redis.tokenWindow(...this.#window(d, 'rpm'), 'release', OUTBOUND_WINDOW_MS, id, 0, 0);
+        if (d.rpm) await this.#windows.run(this.#window(d, 'rpm'), 'release', OUTBOUND_WINDOW_MS, id, 0, 0);
         return { retryAtMs: retryAtMs! };
       }
     }
@@ -69,8 +71,8 @@ export class OutboundLimits {
   async settle(d: Deployment, hold: OutboundHold, used?: number): Promise<void> {
     const id = hold.id;
     await Promise.all([
-      d.rpm ? this.redis.tokenWindow(...this.#window(d, 'rpm'), 'settle', OUTBOUND_WINDOW_MS, id, 0, 0) : undefined,
-      d.tpm && hold.tokens ? this.redis.tokenWindow(...this.#window(d, 'tpm'), 'settle', OUTBOUND_WINDOW_MS, id, used ?? 0, 0) : undefined,
+      d.rpm ? this.#windows.run(this.#window(d, 'rpm'), 'settle', OUTBOUND_WINDOW_MS, id, 0, 0) : undefined,
+      d.tpm && hold.tokens ? this.#windows.run(this.#window(d, 'tpm'), 'settle', OUTBOUND_WINDOW_MS, id, used ?? 0, 0) : undefined,
     ]);
   }
 }

@@ -49,7 +49,7 @@ async function refusal(p: Promise<unknown>): Promise<AppError> {
 
 const windowTotal = async () => Number((await redis.hget(tokensKey(), '#')) ?? 0);
 
-describe('tokenWindow-2.lua through TokenLimiter', () => {
+describe('tokenWindow-n.lua through TokenLimiter', () => {
   it('admits while the window plus the reservation fit, then 429 with dimension tokens and a retry-after from Redis time', async () => {
     const tl = limiter(1000, 60_000);
     expect(await tl.reserve(pro, 'r1', 600)).toEqual({ id: 'r1', tokens: 600 });
@@ -67,6 +67,30 @@ describe('tokenWindow-2.lua through TokenLimiter', () => {
     expect(after).toBeLessThan(leaves);
     expect(await windowTotal()).toBe(1000);
     expect(await redis.zcard(timesKey())).toBe(2); // a refusal records nothing
+  });
+
+  it('the operations of one turn go as one script call and apply in order: a release frees room for the reserve after it', async () => {
+    const client = await connect();
+    closing.push(client);
+    const tl = limiter(100, 60_000, {}, client);
+    expect(await tl.reserve(pro, 'held', 60)).toEqual({ id: 'held', tokens: 60 });
+    const sent: string[] = [];
+    const send = client.sendCommand;
+    client.sendCommand = function (this: RedisClient, cmd: { name: string }, ...rest: unknown[]) {
+      sent.push(cmd.name);
+      return (send as (...a: unknown[]) => unknown).call(this, cmd, ...rest);
+    } as typeof send;
+    const turn = await Promise.allSettled([
+      tl.reserve(pro, 'first', 50), // 110 > 100: refused
+      tl.release(pro.keyId, { id: 'held', tokens: 60 }),
+      tl.reserve(pro, 'second', 50), // fits once 'held' is gone
+      tl.reserve(pro, 'third', 50), // 100: fits exactly
+      tl.reserve(pro, 'fourth', 1), // refused
+    ]);
+    client.sendCommand = send;
+    expect(sent).toEqual(['evalsha']);
+    expect(turn.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    expect(await windowTotal()).toBe(100);
   });
 
   it('names the moment the reservations that must leave have left: the k oldest, not just the first', async () => {
