@@ -24,10 +24,11 @@ describe('every Lua script in SCRIPT_FILES', () => {
     expect(header, 'file must open with a --[[ ]] block').toBeDefined();
     const body = s.lua.slice(s.lua.indexOf(']]') + 2);
     if (s.numberOfKeys === undefined) {
-      // Any number of keys: the header describes KEYS[i], the body names each as a local when it takes it.
-      expect(header).toMatch(/KEYS\[i\]/);
+      // Any number of keys: the header describes KEYS[i] (or KEYS[2i-1], KEYS[2i] when each item takes
+      // two), the body names each as a local when it takes it.
+      expect(header).toMatch(/KEYS\[\d*i(-\d+)?\]/);
       expect(header).toMatch(/ARGV\[/);
-      expect(body).toMatch(/local \w+ = KEYS\[i\]/);
+      expect(body).toMatch(/local \w+ = KEYS\[(\d+ \* )?i( - \d+)?\]/);
     } else {
       for (let i = 1; i <= s.numberOfKeys; i++) expect(header).toMatch(new RegExp(`KEYS\\[${i}\\]`));
       expect(header).not.toMatch(new RegExp(`KEYS\\[${s.numberOfKeys + 1}\\]`));

@@ -21,7 +21,8 @@ local maxLen, ttl = ARGV[1], ARGV[2]
 local out = {}
 
 for i = 1, #KEYS do
-  local key, a = KEYS[i], 3 * i
+  local key = KEYS[i]
+  local a = 3 * i
   local ok, id = pcall(redis.call, 'XADD', key, 'MAXLEN', '~', maxLen, '*', 'type', ARGV[a], 'data', ARGV[a + 1])
   if ok then
     if ARGV[a + 2] == '1' then redis.call('EXPIRE', key, ttl) end

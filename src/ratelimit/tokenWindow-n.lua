@@ -124,8 +124,10 @@ end
 
 local out = {}
 for i = 1, #KEYS / 2 do
+  local times = KEYS[2 * i - 1]
+  local tokens = KEYS[2 * i]
   local a = 5 * i
-  local r = apply(KEYS[2 * i - 1], KEYS[2 * i], ARGV[a - 4], ARGV[a - 3], ARGV[a - 2], tonumber(ARGV[a - 1]), ARGV[a])
+  local r = apply(times, tokens, ARGV[a - 4], ARGV[a - 3], ARGV[a - 2], tonumber(ARGV[a - 1]), ARGV[a])
   for j = 1, 4 do out[#out + 1] = r[j] end
 end
 return out
