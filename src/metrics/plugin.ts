@@ -25,13 +25,15 @@ export const metricsPlugin = fp<MetricsPluginOptions>(
   async (app: FastifyInstance, opts) => {
     const unwatch = watchQueueDepth(opts.queues);
     app.addHook('onClose', async () => unwatch());
-    app.addHook('onResponse', async (request, reply) => {
-      if (request.routeOptions.config.stream) return;
-      const route = request.routeOptions.url ?? 'unmatched';
-      const status = reply.statusCode;
-      httpDuration.observe({ method: request.method, route, status }, reply.elapsedTime / 1000);
-      // 429 is rate_limited and nothing else in the error catalogue.
-      if (status === 429) rateLimited.inc({ route, tier: request.caller?.tier ?? 'anonymous' });
+    app.addHook('onResponse', (request, reply, done) => {
+      if (!request.routeOptions.config.stream) {
+        const route = request.routeOptions.url ?? 'unmatched';
+        const status = reply.statusCode;
+        httpDuration.observe({ method: request.method, route, status }, reply.elapsedTime / 1000);
+        // 429 is rate_limited and nothing else in the error catalogue.
+        if (status === 429) rateLimited.inc({ route, tier: request.caller?.tier ?? 'anonymous' });
+      }
+      done();
     });
   },
   { name: 'metrics', fastify: '5.x' },

@@ -7,6 +7,28 @@ import { PRICING } from './built-in.js';
 export type PricingOverrides = Partial<Record<string, Record<string, OverridePrice>>>;
 type OverridePrice = { input: number; output: number; cacheRead?: number; cacheWrite?: number };
 
+/** Price tables by overrides (those of the registry, built once at boot), then provider. */
+const tables = new WeakMap<object, Map<string, Map<string, ModelPrice>>>();
+const NO_OVERRIDES = {};
+
+/** The built-in table of `provider` with the overrides on top, built once for each. */
+function priceTable(provider: string, overrides: PricingOverrides = NO_OVERRIDES): Map<string, ModelPrice> {
+  let byProvider = tables.get(overrides);
+  if (!byProvider) tables.set(overrides, (byProvider = new Map()));
+  let table = byProvider.get(provider);
+  if (table) return table;
+  // A Map, not an object: model names come from requests, and `toString` must not match.
+  table = new Map(Object.entries(Object.hasOwn(PRICING, provider) ? PRICING[provider]! : {}));
+  for (const [name, p] of Object.entries(overrides[provider] ?? {})) {
+    table.set(name, {
+      inputPerMTok: p.input, outputPerMTok: p.output,
+      ...(p.cacheRead !== undefined ? { cacheReadPerMTok: p.cacheRead } : {}), ...(p.cacheWrite !== undefined ? { cacheWritePerMTok: p.cacheWrite } : {}),
+    });
+  }
+  byProvider.set(provider, table);
+  return table;
+}
+
 /**
  * The price of `model` on `provider`: an exact name first, then the longest name in the
  * table that `model` starts with (`claude-haiku-4-5-20251001` → `claude-haiku-4-5`). Overrides
@@ -14,14 +36,7 @@ type OverridePrice = { input: number; output: number; cacheRead?: number; cacheW
  * is then unknown, not zero).
  */
 export function priceFor(provider: string, model: string, overrides?: PricingOverrides): ModelPrice | undefined {
-  // A Map, not an object: model names come from requests, and `toString` must not match.
-  const table = new Map(Object.entries(Object.hasOwn(PRICING, provider) ? PRICING[provider]! : {}));
-  for (const [name, p] of Object.entries(overrides?.[provider] ?? {})) {
-    table.set(name, {
-      inputPerMTok: p.input, outputPerMTok: p.output,
-      ...(p.cacheRead !== undefined ? { cacheReadPerMTok: p.cacheRead } : {}), ...(p.cacheWrite !== undefined ? { cacheWritePerMTok: p.cacheWrite } : {}),
-    });
-  }
+  const table = priceTable(provider, overrides);
   const exact = table.get(model);
   if (exact) return exact;
   let best: string | undefined;

@@ -12,8 +12,9 @@ export const drainPlugin = fp(
   async (app: FastifyInstance) => {
     let closing = false;
     app.addHook('preClose', async () => { closing = true; });
-    app.addHook('onSend', async (_request, reply) => {
+    app.addHook('onSend', (_request, reply, payload, done) => {
       if (closing) reply.header('connection', 'close');
+      done(null, payload);
     });
   },
   { name: 'drain', fastify: '5.x' },
