@@ -32,7 +32,8 @@ async function run(doc: object, group: string, n: number): Promise<number> {
   let resolveAll!: () => void;
   const all = new Promise<void>((r) => (resolveAll = r));
   const running = startWorker({ config, database, redis, queues, registry, svc, log: silent });
-  running.worker.on('completed', () => { if (++done === n) resolveAll(); });
+  // Counted as settled, not as BullMQ completions: a job started where it was admitted (LOCAL_START) is no BullMQ job.
+  svc.afterSettle.on('bench', async (x) => { if (x.status === 'completed' && ++done === n) resolveAll(); });
   await running.worker.waitUntilReady();
   const t0 = performance.now();
   await pool(n, CONCURRENCY, (i) => svc.generation.generateRequest(request(i), { caller, requestId: `r${i}`, bypassCache: false, waitMs: 0 }));
