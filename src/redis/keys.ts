@@ -10,7 +10,7 @@
  * | `<prefix>:rl:<bucket>` | request limiter (`slidingWindow-n.lua`, one run per turn over many buckets) | its own: a turn's run is split by slot |
  * | `<prefix>:rl:tpm:{<keyId>}`, `…:n` | token limiter (`tokenWindow-n.lua`: both keys) | one per API key: tag `{<keyId>}` |
  * | `<prefix>:rl:authfail:<ip>` | failed key lookups (one key) | its own |
- * | `{<prefix>:events}:<jobId>`, `{<prefix>:events}:wake:<uuid>` | job events (XADD; one blocking XREAD over many) | one for all: tag `{<prefix>:events}` (the tail's one XREAD needs them together) |
+ * | `{<prefix>:events}:<jobId>`, `{<prefix>:events}:wake:<uuid>` | job events (XADD in `appendEvents-n.lua`; one blocking XREAD over many) | one for all: tag `{<prefix>:events}` (the tail's one XREAD needs them together) |
  * | `<prefix>:outcome:<jobId>` | the worker's answer stash | its own |
  * | `<prefix>:cancel:<jobId>`, channel `<prefix>:cancel` | cancels of running attempts | its own |
  * | channel `<prefix>:invalidate` | cross-process cache invalidation | (pub/sub, every node) |
