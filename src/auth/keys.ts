@@ -87,6 +87,11 @@ export class ApiKeys {
     return this.#resolver.resolve(key, guard);
   }
 
+  /** The caller of a key checked moments ago, at once; undefined when `resolve` must decide (KeyResolver.fresh). */
+  fresh(key: string): Caller | undefined {
+    return this.#resolver.fresh(key);
+  }
+
   async create(k: NewKey): Promise<ApiKeyView & { key: string }> {
     const key = generateKey();
     const id = newId('key');

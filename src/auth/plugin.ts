@@ -1,11 +1,11 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors/app-error.js';
 import type { RedisWatch } from '../ratelimit/redis-watch.js';
 import { defineScripts } from '../redis/scripts.js';
 import { FailedAttempts } from './failed-attempts.js';
 import type { Projects } from '../projects/service.js';
-import { isProjectAdmin } from './caller.js';
+import { isProjectAdmin, type Caller } from './caller.js';
 import type { ApiKeys } from './keys.js';
 import { redisKeys } from '../redis/keys.js';
 
@@ -57,12 +57,14 @@ export const authPlugin = fp<AuthPluginOptions>(
       failOpen: config.RATE_LIMIT_FAIL_OPEN,
       ...(opts.watch ? { watch: opts.watch } : {}),
     });
-    app.addHook('onRequest', async (request, reply) => {
-      if (!request.routeOptions.url?.startsWith('/v1/')) return;
-      const header = request.headers.authorization;
-      const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-      const anthropicKey = request.headers['x-api-key'];
-      const key = m?.[1] ?? (typeof anthropicKey === 'string' && anthropicKey ? anthropicKey : undefined);
+    /** The 403 a route's own rule gives `caller`, if any. */
+    const refusal = (request: FastifyRequest, caller: Caller): AppError | undefined => {
+      const { config: routeConfig } = request.routeOptions;
+      if (routeConfig.admin && !caller.admin) return new AppError('forbidden');
+      if (routeConfig.projectAdmin && !isProjectAdmin(caller)) return new AppError('project_admin_required');
+      return undefined;
+    };
+    const authenticate = async (request: FastifyRequest, reply: FastifyReply, key: string | undefined): Promise<void> => {
       const caller = key ? await apiKeys.resolve(key, failedAttempts.guard(request, reply)) : undefined;
       if (!caller) throw new AppError('unauthorized');
       const named = request.headers[PROJECT_HEADER];
@@ -72,9 +74,22 @@ export const authPlugin = fp<AuthPluginOptions>(
         await projects.get(project);
       }
       request.caller = project !== undefined && caller.admin ? { ...caller, projectId: project } : caller;
-      const { config: routeConfig } = request.routeOptions;
-      if (routeConfig.admin && !caller.admin) throw new AppError('forbidden');
-      if (routeConfig.projectAdmin && !isProjectAdmin(caller)) throw new AppError('project_admin_required');
+      const refused = refusal(request, request.caller);
+      if (refused) throw refused;
+    };
+    app.addHook('onRequest', (request, reply, done) => {
+      if (!request.routeOptions.url?.startsWith('/v1/')) return done();
+      const header = request.headers.authorization;
+      const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+      const anthropicKey = request.headers['x-api-key'];
+      const key = m?.[1] ?? (typeof anthropicKey === 'string' && anthropicKey ? anthropicKey : undefined);
+      // Most requests: a key known valid moments ago and no project named, answered without a promise.
+      const known = key !== undefined && request.headers[PROJECT_HEADER] === undefined ? apiKeys.fresh(key) : undefined;
+      if (known) {
+        request.caller = known;
+        return done(refusal(request, known));
+      }
+      authenticate(request, reply, key).then(() => done(), done);
     });
   },
   { name: 'auth' },

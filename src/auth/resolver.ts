@@ -159,6 +159,20 @@ export class KeyResolver {
   }
 
   /**
+   * The caller of a key checked moments ago (cached, fresh, unexpired), at once; undefined
+   * otherwise, when `resolve` must decide.
+   */
+  fresh(key: string): Caller | undefined {
+    const hit = this.#cache.get(hashKey(key));
+    return hit && (hit.validUntil === null || Date.now() < hit.validUntil) && this.#isFresh(hit) ? this.#used(hit.caller) : undefined;
+  }
+
+  /** Checked within the last `freshMs` while the bus that carries revocations listens. */
+  #isFresh(hit: Resolved): boolean {
+    return (!this.#bus || this.#bus.listening) && Date.now() - hit.checkedAt < this.#freshMs;
+  }
+
+  /**
    * The caller for a presented key, or undefined when the key is unknown,
    * revoked, expired, or an old secret past its rotation grace. Only a
    * well-formed key neither cached nor recently rejected reaches Postgres
@@ -174,7 +188,7 @@ export class KeyResolver {
         this.#cache.delete(hash);
         return undefined;
       }
-      if ((!this.#bus || this.#bus.listening) && Date.now() - hit.checkedAt < this.#freshMs) return this.#used(hit.caller);
+      if (this.#isFresh(hit)) return this.#used(hit.caller);
       return (await this.#recheck(hash, hit))?.caller;
     }
     if (timingSafeEqual(Buffer.from(hash, 'hex'), this.#adminHash)) {
