@@ -13,6 +13,30 @@ const generate = (templateId: string, topic: string, headers: Record<string, str
   env.t.app.inject({ method: 'POST', url: `/v1/generate${query}`, headers: { ...as, ...headers }, payload: { templateId, variables: { topic } } });
 
 describe('two-tier cache', () => {
+  it('the Redis lookups of one turn go as one MGET, each answered with its own entry', async () => {
+    const { cache } = env.t.app.svc;
+    const redis = env.t.redis;
+    const entry = (i: number) => ({ jobId: `gen_mget${i}`, result: { text: `answer ${i}` }, usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 }, costUsd: 0, provider: 'fake', model: 'm', storedAt: Date.now() });
+    const hashes = [0, 1, 2, 3, 4].map((i) => `mget-${i}-${Date.now()}`);
+    await cache.set(hashes[0]!, entry(0), 60);
+    await cache.set(hashes[2]!, entry(2), 60);
+    await cache.set(hashes[4]!, { ...entry(4), result: { text: 'y'.repeat(5000) } }, 60); // stored deflated
+    const sent: string[] = [];
+    const send = redis.sendCommand;
+    redis.sendCommand = function (this: typeof redis, cmd: { name: string }, ...rest: unknown[]) {
+      sent.push(cmd.name);
+      return (send as (...a: unknown[]) => unknown).call(this, cmd, ...rest);
+    } as typeof send;
+    try {
+      const found = await Promise.all(hashes.map((h) => cache.get(h)));
+      expect(sent).toEqual(['mget']);
+      expect(found.map((f) => f?.value.result.text.slice(0, 8))).toEqual(['answer 0', undefined, 'answer 2', undefined, 'yyyyyyyy']);
+      expect(found.map((f) => f?.tier)).toEqual(['redis', undefined, 'redis', undefined, 'redis']);
+    } finally {
+      redis.sendCommand = send;
+    }
+  });
+
   it('answers from Redis, then from process memory; large results are stored deflated', async () => {
     env.t.worker();
     const big = 'x'.repeat(5000);

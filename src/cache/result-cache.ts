@@ -9,6 +9,7 @@ import { perKey, unlinkMatching } from '../redis/client.js';
 import { TIMED_OUT, within } from '../util/within.js';
 import type { InvalidationBus } from './bus.js';
 import { redisKeys } from '../redis/keys.js';
+import { TurnBatch } from '../redis/turn-batch.js';
 
 /** What the cache keeps per input hash: enough to answer a hit without Postgres. */
 export interface CachedResult {
@@ -45,6 +46,13 @@ export interface ResultCacheOptions {
 
 const DEFLATED = 0x01; // first byte of a compressed entry; plain entries start with '{'
 
+/** One Redis lookup waiting for its turn's MGET. */
+interface Lookup {
+  key: string;
+  resolve: (raw: Buffer | null) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The result cache, two tiers (seed 004): a bounded in-process LRU with a short
  * TTL in front of Redis (`<prefix>:cache:<inputHash>`, the template's TTL).
@@ -58,6 +66,8 @@ export class ResultCache {
   readonly #localTtlMs: number;
   readonly #compressMin: number;
   readonly #timeoutMs: number;
+  /** The Redis lookups of one event-loop turn go as one MGET (per slot on a cluster). */
+  readonly #lookups: TurnBatch<Lookup>;
 
   constructor(
     private readonly redis: RedisClient,
@@ -75,6 +85,12 @@ export class ResultCache {
         + (v.result.extra === undefined ? 0 : JSON.stringify(v.result.extra).length)),
       ttl: this.#localTtlMs,
     });
+    this.#lookups = new TurnBatch<Lookup>(redis, (lookups) => {
+      redis.mgetBuffer(lookups.map((l) => l.key)).then(
+        (raws) => lookups.forEach((l, i) => l.resolve(raws[i] ?? null)),
+        (err: unknown) => lookups.forEach((l) => l.reject(err)),
+      );
+    });
     bus.on((msg) => {
       if (msg.kind === 'result') this.#local.delete(msg.inputHash);
       else if (msg.kind === 'results' || msg.kind === 'all') this.#local.clear();
@@ -85,14 +101,15 @@ export class ResultCache {
     return redisKeys(this.prefix).cache(inputHash);
   }
 
-  /** Memory first, then Redis, which rejects when Redis fails or stays silent for `timeoutMs`. */
+  /** Memory first, then Redis (the lookups of one turn in one MGET), which rejects when Redis fails or stays silent for `timeoutMs`. */
   async get(inputHash: string): Promise<{ value: CachedResult; tier: CacheTier } | undefined> {
     const short = inputHash.slice(0, 16);
     const status: LRUCache.Status<string, CachedResult> = {};
     const local = this.#local.get(inputHash, { status });
     if (local) return this.#hit(local, 'local', short);
     if (status.get === 'stale') this.log.info({ key: short, tier: 'local' }, 'cache expired');
-    const raw = await within(this.redis.getBuffer(this.key(inputHash)), this.#timeoutMs);
+    const key = this.key(inputHash);
+    const raw = await within(new Promise<Buffer | null>((resolve, reject) => this.#lookups.add({ key, resolve, reject })), this.#timeoutMs);
     if (raw === TIMED_OUT) throw new Error(`Redis did not answer the cache lookup within ${this.#timeoutMs} ms`);
     if (!raw) {
       this.log.debug({ key: short }, 'cache miss');

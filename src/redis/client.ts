@@ -75,8 +75,8 @@ export function createRedis(target: string | RedisTarget, opts: RedisOptions = {
     lazyConnect: false,
     // Commands issued in the same tick leave in one write: under load this halves the syscalls per request.
     enableAutoPipelining: true,
-    // The rate limiters and the job events send one call per event-loop turn themselves (TurnBatch); this would hold them back one more turn.
-    autoPipeliningIgnoredCommands: ['slidingWindow', 'tokenWindow', 'appendEvents'],
+    // The limiters, the job events and the cache lookups send one call per event-loop turn themselves (TurnBatch); this would hold them back one more turn.
+    autoPipeliningIgnoredCommands: ['slidingWindow', 'tokenWindow', 'appendEvents', 'mget'],
     ...opts,
   };
   const nodes = clusterNodes(t);
