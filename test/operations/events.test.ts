@@ -72,7 +72,7 @@ describe('GET /v1/jobs/:id/events', () => {
     expect(sse.events.map((e) => e.event)).toEqual(['queued', 'active', 'completed']);
   });
 
-  it('a delta renews no TTL (one command per streamed piece); every other event renews it', async () => {
+  it('a delta renews no TTL; every other event renews it', async () => {
     const events = env.t.app.svc.events;
     const key = events.key('gen_ttl_probe');
     await events.publish('gen_ttl_probe', 'active', { attempt: 1 });
