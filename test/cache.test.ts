@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { reply } from './fakes/llm-server.js';
 import { waitForStatus } from './support/jobs.js';
 import { llmEnvPerTest } from './support/llm-env.js';
+import { commandsSent } from './support/commands.js';
 
 const env = llmEnvPerTest({ ANTHROPIC_API_KEY: 'sk-ant-test-secret' });
 
@@ -21,20 +22,13 @@ describe('two-tier cache', () => {
     await cache.set(hashes[0]!, entry(0), 60);
     await cache.set(hashes[2]!, entry(2), 60);
     await cache.set(hashes[4]!, { ...entry(4), result: { text: 'y'.repeat(5000) } }, 60); // stored deflated
-    const sent: string[] = [];
-    const send = redis.sendCommand;
-    redis.sendCommand = function (this: typeof redis, cmd: { name: string }, ...rest: unknown[]) {
-      sent.push(cmd.name);
-      return (send as (...a: unknown[]) => unknown).call(this, cmd, ...rest);
-    } as typeof send;
-    try {
-      const found = await Promise.all(hashes.map((h) => cache.get(h)));
-      expect(sent).toEqual(['mget']);
-      expect(found.map((f) => f?.value.result.text.slice(0, 8))).toEqual(['answer 0', undefined, 'answer 2', undefined, 'yyyyyyyy']);
-      expect(found.map((f) => f?.tier)).toEqual(['redis', undefined, 'redis', undefined, 'redis']);
-    } finally {
-      redis.sendCommand = send;
-    }
+    let found: Awaited<ReturnType<typeof cache.get>>[] = [];
+    const sent = await commandsSent(redis, async () => {
+      found = await Promise.all(hashes.map((h) => cache.get(h)));
+    });
+    expect(sent).toEqual(['mget']);
+    expect(found.map((f) => f?.value.result.text.slice(0, 8))).toEqual(['answer 0', undefined, 'answer 2', undefined, 'yyyyyyyy']);
+    expect(found.map((f) => f?.tier)).toEqual(['redis', undefined, 'redis', undefined, 'redis']);
   });
 
   it('answers from Redis, then from process memory; large results are stored deflated', async () => {

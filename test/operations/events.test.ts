@@ -4,6 +4,7 @@ import { reply } from '../fakes/llm-server.js';
 import { waitForStatus } from '../support/jobs.js';
 import { llmEnvPerTest } from '../support/llm-env.js';
 import { readSse } from '../support/sse.js';
+import { commandsSent } from '../support/commands.js';
 
 const env = llmEnvPerTest({ ANTHROPIC_API_KEY: 'sk-ant-events' }, { listen: true });
 
@@ -89,29 +90,22 @@ describe('GET /v1/jobs/:id/events', () => {
     const { events } = env.t.app.svc;
     const redis = env.t.redis;
     await redis.set(events.key('gen_not_a_stream'), 'x');
-    const sent: string[] = [];
-    const send = redis.sendCommand;
-    redis.sendCommand = function (this: typeof redis, cmd: { name: string }, ...rest: unknown[]) {
-      sent.push(cmd.name);
-      return (send as (...a: unknown[]) => unknown).call(this, cmd, ...rest);
-    } as typeof send;
-    try {
-      const jobs = ['gen_turn_a', 'gen_turn_b', 'gen_turn_c'];
-      const published = await Promise.all([
+    const jobs = ['gen_turn_a', 'gen_turn_b', 'gen_turn_c'];
+    let published: unknown[] = [];
+    const sent = await commandsSent(redis, async () => {
+      published = await Promise.all([
         ...jobs.flatMap((j) => [events.publish(j, 'queued'), events.publish(j, 'active', { attempt: 1 }), events.publish(j, 'delta', { text: j, attempt: 1 })]),
         events.publish('gen_not_a_stream', 'queued'),
         ...jobs.map((j) => events.publish(j, 'completed')),
       ]);
-      expect(sent.filter((c) => c !== 'evalsha' && c !== 'eval')).toEqual([]);
-      expect(sent.length).toBeLessThanOrEqual(2); // one EVALSHA (an EVAL after it the first time the script is loaded)
-      expect(published[9]).toBeUndefined();
-      expect(published.filter((e) => e === undefined)).toHaveLength(1);
-      for (const j of jobs) {
-        expect((await events.after(j)).map((e) => e.type)).toEqual(['queued', 'active', 'delta', 'completed']);
-        expect(await redis.ttl(events.key(j))).toBeGreaterThan(3500);
-      }
-    } finally {
-      redis.sendCommand = send;
+    });
+    expect(sent.filter((c) => c !== 'evalsha' && c !== 'eval')).toEqual([]);
+    expect(sent.length).toBeLessThanOrEqual(2); // one EVALSHA (an EVAL after it the first time the script is loaded)
+    expect(published[9]).toBeUndefined();
+    expect(published.filter((e) => e === undefined)).toHaveLength(1);
+    for (const j of jobs) {
+      expect((await events.after(j)).map((e) => e.type)).toEqual(['queued', 'active', 'delta', 'completed']);
+      expect(await redis.ttl(events.key(j))).toBeGreaterThan(3500);
     }
   });
 

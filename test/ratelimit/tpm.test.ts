@@ -8,6 +8,7 @@ import { createRedis, type RedisClient } from '../../src/redis/client.js';
 import { TokenLimiter } from '../../src/ratelimit/tokens.js';
 import { deletePrefix } from '../support/context.js';
 import { connect, sleep, uniquePrefix } from './app.js';
+import { commandsSent } from '../support/commands.js';
 
 let redis: RedisClient;
 let prefix = '';
@@ -74,20 +75,16 @@ describe('tokenWindow-n.lua through TokenLimiter', () => {
     closing.push(client);
     const tl = limiter(100, 60_000, {}, client);
     expect(await tl.reserve(pro, 'held', 60)).toEqual({ id: 'held', tokens: 60 });
-    const sent: string[] = [];
-    const send = client.sendCommand;
-    client.sendCommand = function (this: RedisClient, cmd: { name: string }, ...rest: unknown[]) {
-      sent.push(cmd.name);
-      return (send as (...a: unknown[]) => unknown).call(this, cmd, ...rest);
-    } as typeof send;
-    const turn = await Promise.allSettled([
-      tl.reserve(pro, 'first', 50), // 110 > 100: refused
-      tl.release(pro.keyId, { id: 'held', tokens: 60 }),
-      tl.reserve(pro, 'second', 50), // fits once 'held' is gone
-      tl.reserve(pro, 'third', 50), // 100: fits exactly
-      tl.reserve(pro, 'fourth', 1), // refused
-    ]);
-    client.sendCommand = send;
+    let turn: PromiseSettledResult<unknown>[] = [];
+    const sent = await commandsSent(client, async () => {
+      turn = await Promise.allSettled([
+        tl.reserve(pro, 'first', 50), // 110 > 100: refused
+        tl.release(pro.keyId, { id: 'held', tokens: 60 }),
+        tl.reserve(pro, 'second', 50), // fits once 'held' is gone
+        tl.reserve(pro, 'third', 50), // 100: fits exactly
+        tl.reserve(pro, 'fourth', 1), // refused
+      ]);
+    });
     expect(sent).toEqual(['evalsha']);
     expect(turn.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
     expect(await windowTotal()).toBe(100);
