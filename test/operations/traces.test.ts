@@ -113,7 +113,9 @@ describe('traces', () => {
     const res = await generate('retried');
     expect(res.json().status).toBe('completed');
     const jobId = res.json().jobId as string;
-    await until(() => !!traceOf(jobId) && byName(inTrace(traceOf(jobId)!), 'chat claude-haiku-4-5').length === 2);
+    // Spans leave in export batches: an attempt span ends after its provider call's, so wait for both kinds.
+    await until(() => !!traceOf(jobId) && byName(inTrace(traceOf(jobId)!), 'chat claude-haiku-4-5').length === 2
+      && byName(inTrace(traceOf(jobId)!), 'promptlab.attempt').length === 2);
     const spans = inTrace(traceOf(jobId)!);
     expect(byName(spans, 'promptlab.attempt').map((s) => s.attributes['promptlab.attempt']).sort()).toEqual([1, 2]);
     expect(byName(spans, 'chat claude-haiku-4-5').filter((s) => s.attributes['gen_ai.usage.input_tokens'] !== undefined)).toHaveLength(1);
