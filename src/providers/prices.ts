@@ -10,13 +10,16 @@ type OverridePrice = { input: number; output: number; cacheRead?: number; cacheW
 /** Price tables by overrides (those of the registry, built once at boot), then provider. */
 const tables = new WeakMap<object, Map<string, Map<string, ModelPrice>>>();
 const NO_OVERRIDES = {};
+const NO_PRICES: ReadonlyMap<string, ModelPrice> = new Map();
 
 /** The built-in table of `provider` with the overrides on top, built once for each. */
-function priceTable(provider: string, overrides: PricingOverrides = NO_OVERRIDES): Map<string, ModelPrice> {
+function priceTable(provider: string, overrides: PricingOverrides = NO_OVERRIDES): ReadonlyMap<string, ModelPrice> {
   let byProvider = tables.get(overrides);
   if (!byProvider) tables.set(overrides, (byProvider = new Map()));
   let table = byProvider.get(provider);
   if (table) return table;
+  // A provider with no prices anywhere gets no table kept: its name may come from a request.
+  if (!Object.hasOwn(PRICING, provider) && !Object.hasOwn(overrides, provider)) return NO_PRICES;
   // A Map, not an object: model names come from requests, and `toString` must not match.
   table = new Map(Object.entries(Object.hasOwn(PRICING, provider) ? PRICING[provider]! : {}));
   for (const [name, p] of Object.entries(overrides[provider] ?? {})) {
